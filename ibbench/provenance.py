@@ -1,0 +1,64 @@
+"""What a result must carry to be trusted later: versions, git commit, device, host."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata as md
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("ibbench", "torch", "torchvision", "numpy", "pydantic", "pluggy", "scikit-learn", "scipy")
+
+
+@functools.lru_cache(maxsize=1)
+def git_state() -> dict[str, Any]:
+    """Commit of the ibbench source tree and whether it had uncommitted changes (None outside git)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    dirty = None
+    if commit is not None:
+        status = git("status", "--porcelain", "--untracked-files=no")
+        dirty = bool(status) if status is not None else None
+    return {"commit": commit, "dirty": dirty}
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    for dist in md.distributions():  # third-party plugins, so a result names what produced it
+        if any(ep.group == "ibbench" for ep in dist.entry_points):
+            versions[dist.metadata["Name"]] = dist.version
+    return versions
+
+
+def device_description(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"cpu:{platform.processor() or platform.machine()} ({torch.get_num_threads()} threads)"
+
+
+def provenance(device) -> dict[str, Any]:
+    return {
+        "versions": library_versions(),
+        "git": git_state(),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "device": device_description(device),
+    }

@@ -1,0 +1,111 @@
+"""The results store: one JSON line per run, schema-versioned, append-only.
+
+Every table and plot is built from these records only.  A record is appended
+and fsync'ed the moment its run ends; a half-written last line (a crash
+mid-write) is detected, reported and repaired on the next write, so nothing
+already measured is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import StoreError
+from .specs import RunSpec
+
+SCHEMA_VERSION = 1
+DEFAULT_STORE = Path("results") / "runs.jsonl"
+
+
+class RunRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    created: str  # ISO 8601, UTC
+    status: Literal["ok", "failed"]
+    error: str | None = None  # one line: why it failed
+    spec: RunSpec
+    task_label: str  # task name plus the parameters the spec set, e.g. gaussian[dim=5,mi=2.0]
+    expanded: dict[str, Any] = Field(default_factory=dict)  # every parameter the budget expanded to
+    device: str
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    wall_time_s: float
+    estimate: float | None = None  # nats
+    estimate_stderr: float | None = None
+    truth: float | None = None  # nats; None where unknown
+    truth_stderr: float | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+
+
+class StoreWarning(UserWarning):
+    pass
+
+
+class ResultStore:
+    """A JSON Lines file of RunRecords."""
+
+    def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
+        self.path = Path(path)
+
+    def append(self, record: RunRecord) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._repair_tail()
+        line = record.model_dump_json() + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _repair_tail(self) -> None:
+        """Truncate a last line without its newline (a write cut short) and warn."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return
+        with open(self.path, "rb+") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) == b"\n":
+                return
+            fh.seek(0)
+            data = fh.read()
+            cut = data.rfind(b"\n") + 1
+            fh.truncate(cut)
+        warnings.warn(
+            f"{self.path}: removed a half-written last record ({len(data) - cut} bytes) left by an interrupted run",
+            StoreWarning,
+            stacklevel=3,
+        )
+
+    def records(self) -> list[RunRecord]:
+        if not self.path.exists():
+            return []
+        out: list[RunRecord] = []
+        lines = self.path.read_text(encoding="utf-8").split("\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            is_last = number == len(lines)  # no trailing newline: interrupted write
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                if is_last:
+                    warnings.warn(f"{self.path}:{number}: ignoring a half-written last record", StoreWarning,
+                                  stacklevel=2)
+                    continue
+                raise StoreError(f"{self.path}:{number} is not valid JSON; fix or delete that line") from None
+            version = data.get("schema_version") if isinstance(data, dict) else None
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}:{number} has schema_version {version!r}, this ibbench reads {SCHEMA_VERSION}; "
+                    f"use a new --out file or the ibbench version that wrote it"
+                )
+            try:
+                out.append(RunRecord.model_validate(data))
+            except ValidationError as exc:
+                raise StoreError(f"{self.path}:{number} is not a valid run record: {exc.errors()[0]['msg']}") from None
+        return out

@@ -1,0 +1,159 @@
+"""Turn a RunSpec into a RunRecord.
+
+Bad input (unknown name, bad parameter) raises before anything runs.  A
+scientific failure inside a plugin (NaN, divergence, an estimator that
+raises) never escapes: it becomes a record with ``status="failed"`` and the
+reason, the way bmi records a failed estimator, and a sweep goes on.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from .api import Params, RunContext
+from .errors import SpecError
+from .plugins import Registry
+from .provenance import provenance
+from .results import ResultStore, RunRecord
+from .specs import PluginSpec, RunSpec, describe_validation_error
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SpecError("--device cuda: no CUDA device is visible to torch; use --device cpu or auto")
+    return torch.device(name)
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch (minGPT's set_seed)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class ResolvedPlugin:
+    kind: str
+    name: str
+    plugin: Any
+    params: Params
+    distribution: str
+
+
+@dataclass
+class ResolvedRun:
+    spec: RunSpec
+    task: ResolvedPlugin
+    estimator: ResolvedPlugin | None
+    trainer: ResolvedPlugin | None
+
+    @property
+    def label(self) -> str:
+        return task_label(self.spec.task)
+
+
+def task_label(task: PluginSpec) -> str:
+    if not task.params:
+        return task.name
+    inner = ",".join(f"{k}={v}" for k, v in sorted(task.params.items()))
+    return f"{task.name}[{inner}]"
+
+
+def _resolve_plugin(registry: Registry, kind: str, spec: PluginSpec | None, budget: str) -> ResolvedPlugin | None:
+    if spec is None:
+        return None
+    entry = registry.get(kind, spec.name)
+    plugin = entry.load()
+    try:
+        params = plugin.params_for(budget, {**entry.defaults, **spec.params})
+    except ValidationError as exc:
+        raise SpecError(describe_validation_error(exc, f"{kind} {spec.name!r}")) from None
+    return ResolvedPlugin(kind, spec.name, plugin, params, entry.distribution)
+
+
+def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
+    """Look every name up and validate every parameter; raises SpecError / UnknownNameError."""
+    return ResolvedRun(
+        spec=spec,
+        task=_resolve_plugin(registry, "task", spec.task, spec.budget),
+        estimator=_resolve_plugin(registry, "estimator", spec.estimator, spec.budget),
+        trainer=_resolve_plugin(registry, "trainer", spec.trainer, spec.budget),
+    )
+
+
+def _failure_summary(exc: BaseException) -> tuple[str, list[str]]:
+    reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    return reason, [f"{f.filename}:{f.lineno} in {f.name}" for f in frames]
+
+
+def execute(resolved: ResolvedRun, *, show_progress: bool = False) -> RunRecord:
+    spec = resolved.spec
+    device = resolve_device(spec.device)
+    ctx = RunContext(seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress)
+    expanded = {"budget": spec.budget}
+    for part in (resolved.task, resolved.estimator, resolved.trainer):
+        if part is not None:
+            expanded[part.kind] = {"name": part.name, "distribution": part.distribution,
+                                   "params": part.params.model_dump(mode="json")}
+    fields: dict[str, Any] = {"extras": {}}
+    status, error = "ok", None
+    start = time.perf_counter()
+    try:
+        set_seed(spec.seed)
+        instance = resolved.task.plugin.build(resolved.task.params, ctx)
+        fields["extras"]["task"] = instance.describe()
+        truth = instance.truth(ctx)
+        if truth is not None:
+            fields.update(truth=truth.value, truth_stderr=truth.stderr)
+            if truth.extras:
+                fields["extras"]["truth"] = truth.extras
+        if resolved.estimator is not None:
+            set_seed(spec.seed)  # the estimate does not depend on how much randomness the truth used
+            est = resolved.estimator.plugin.estimate(instance, resolved.estimator.params, ctx)
+            fields.update(estimate=est.value, estimate_stderr=est.stderr)
+            fields["extras"]["estimator"] = est.extras
+        if resolved.trainer is not None:
+            fields["extras"]["trainer"] = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # a plugin failure is data, not a crash
+        status = "failed"
+        error, frames = _failure_summary(exc)
+        fields["extras"]["traceback"] = frames
+    return RunRecord(
+        id=uuid.uuid4().hex,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        status=status,
+        error=error,
+        spec=spec,
+        task_label=resolved.label,
+        expanded=expanded,
+        device=str(device),
+        provenance=provenance(device),
+        wall_time_s=round(time.perf_counter() - start, 4),
+        **fields,
+    )
+
+
+def run(spec: RunSpec, registry: Registry, *, store: ResultStore | None = None,
+        show_progress: bool = False) -> RunRecord:
+    record = execute(resolve(spec, registry), show_progress=show_progress)
+    if store is not None:
+        store.append(record)
+    return record

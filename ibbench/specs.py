@@ -1,0 +1,139 @@
+"""Pydantic specs: what to run.  Unknown fields and bad values are errors naming the field.
+
+A ``RunSpec`` is one cell (task + estimator and/or trainer + seed + budget +
+device); a ``SuiteSpec`` is a grid of cells, loadable from TOML.  Plugin
+parameters stay plain dicts here and are validated against each plugin's own
+``Params`` model when the run is resolved (``ibbench.runner.resolve``).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .api import Budget
+from .errors import SpecError
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginSpec(_Spec):
+    name: str = Field(min_length=1)  # a registered name, see `ibbench list`
+    params: dict[str, Any] = Field(default_factory=dict)  # validated by the plugin's Params model
+
+
+class TaskSpec(PluginSpec):
+    """Which task to run and its parameters."""
+
+
+class EstimatorSpec(PluginSpec):
+    """Which MI estimator and its parameters."""
+
+
+class TrainerSpec(PluginSpec):
+    """Which trainer and its parameters (trainers arrive with the trainer issue)."""
+
+
+class RunSpec(_Spec):
+    task: TaskSpec
+    estimator: EstimatorSpec | None = None
+    trainer: TrainerSpec | None = None
+    seed: int = Field(0, ge=0)
+    budget: Budget = "quick"  # smoke: seconds (tests); quick: minutes on 2 CPU cores; paper: the paper's protocol
+    device: Device = "auto"
+
+    @model_validator(mode="after")
+    def _needs_work(self) -> "RunSpec":
+        if self.estimator is None and self.trainer is None:
+            raise ValueError("a run needs an estimator, a trainer or both")
+        return self
+
+
+class SuiteSpec(_Spec):
+    """A grid: every task x every estimator (x every trainer) x every seed."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    tasks: list[TaskSpec] = Field(min_length=1)
+    estimators: list[EstimatorSpec] = Field(default_factory=list)
+    trainers: list[TrainerSpec] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    budget: Budget = "quick"
+    device: Device = "auto"
+
+    @model_validator(mode="after")
+    def _needs_work(self) -> "SuiteSpec":
+        if not self.estimators and not self.trainers:
+            raise ValueError("a suite needs at least one estimator or trainer")
+        if any(s < 0 for s in self.seeds):
+            raise ValueError("seeds must be >= 0")
+        return self
+
+    def cells(self) -> list[RunSpec]:
+        estimators = self.estimators or [None]
+        trainers = self.trainers or [None]
+        return [
+            RunSpec(task=t, estimator=e, trainer=tr, seed=s, budget=self.budget, device=self.device)
+            for t in self.tasks
+            for tr in trainers
+            for e in estimators
+            for s in self.seeds
+        ]
+
+
+def describe_validation_error(exc: ValidationError, where: str) -> str:
+    """One line: ``where: field 'a.b': message (got value)`` for the first error (+N more)."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(root)"
+    got = first.get("input")
+    got_text = ""
+    if first["type"] != "missing" and not isinstance(got, dict):
+        got_text = f" (got {got!r})"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    msg = first["msg"].replace("\n", " ")
+    return f"{where}: field {loc!r}: {msg}{got_text}{more}"
+
+
+def load_suite(path: str | Path) -> SuiteSpec:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"suite file {path} not found; give the path of a .toml suite (see suites/)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"suite file {path} is not valid TOML: {exc}") from None
+    try:
+        return SuiteSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(describe_validation_error(exc, f"suite {path}")) from None
+
+
+def parse_value(text: str) -> Any:
+    """--set values: JSON where it parses (numbers, true, lists), else the raw string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["task.dim=5", "estimator.hidden=64"]`` -> ``{"task": {"dim": 5}, "estimator": {...}}``."""
+    scopes: dict[str, dict[str, Any]] = {"task": {}, "estimator": {}, "trainer": {}}
+    for item in items:
+        key, sep, value = item.partition("=")
+        scope, dot, field = key.strip().partition(".")
+        if not sep or not dot or not field or scope not in scopes:
+            raise SpecError(
+                f"--set {item!r}: expected task.FIELD=VALUE, estimator.FIELD=VALUE or trainer.FIELD=VALUE"
+            )
+        scopes[scope][field] = parse_value(value.strip())
+    return scopes
