@@ -173,8 +173,9 @@ class Trainer(_Plugin):
         """Train and return the measured numbers (accuracy, trajectories)."""
 
 
-def check_finite(value: float, what: str) -> float:
-    """Raise DivergenceError naming ``what`` when value is NaN or inf."""
+def check_finite(value: float, what: str,
+                 hint: str = "training diverged; lower the learning rate or use the EMA gradient") -> float:
+    """Raise DivergenceError naming ``what`` (and what to do) when value is NaN or inf."""
     if not math.isfinite(value):
-        raise DivergenceError(f"{what} is {value}: training diverged; lower the learning rate or use the EMA gradient")
+        raise DivergenceError(f"{what} is {value}: {hint}")
     return value

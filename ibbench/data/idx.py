@@ -7,6 +7,7 @@ the header are big-endian.  Errors are ``DataError`` naming the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import struct
@@ -32,6 +33,7 @@ __all__ = [
     "md5_bytes",
     "md5_file",
     "read_idx",
+    "set_default_mode",
     "write_idx",
 ]
 
@@ -99,6 +101,18 @@ def read_idx(path: Path | str) -> np.ndarray:
     return decode_idx(Path(path).read_bytes(), name=str(path))
 
 
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read the umask is to set it
+    os.umask(mask)
+    return mask
+
+
+def set_default_mode(path: Path | str) -> None:
+    """Give a mkstemp file (mode 0600) the mode a plain open() would: 0666 less the umask."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file + os.replace.
 
@@ -108,6 +122,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        set_default_mode(tmp)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

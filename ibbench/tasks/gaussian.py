@@ -64,16 +64,17 @@ class GaussianInstance(TaskInstance):
         d = p.dim
         k = d if (p.structure == "dense" or p.correlated is None) else p.correlated
         if p.rho is not None:
-            rho = p.rho
-        else:
+            rho, one_minus_rho2 = p.rho, 1.0 - p.rho * p.rho
+        else:  # keep 1 - rho^2 exact: at 10 nats in 1-d it is e^-20, lost in 1 - rho*rho
             target = 1.0 if p.mi is None else p.mi
+            one_minus_rho2 = math.exp(-2.0 * target / k)
             rho = math.sqrt(-math.expm1(-2.0 * target / k))
-        self.rho, self.k = rho, k
+        self.rho, self.k, self.one_minus_rho2 = rho, k, one_minus_rho2
         self.x_dim = self.y_dim = d
         gains = torch.zeros(d, dtype=torch.float64)
         gains[:k] = rho
         noise = torch.ones(d, dtype=torch.float64)
-        noise[:k] = math.sqrt(1.0 - rho * rho)
+        noise[:k] = math.sqrt(one_minus_rho2)
         weight = torch.diag(gains)
         if p.structure == "dense":  # Y = R2 diag(rho) R1^T X + sqrt(1-rho^2) R2 e; R2 keeps isotropic noise isotropic
             g = torch.Generator().manual_seed(p.structure_seed)
@@ -98,7 +99,7 @@ class GaussianInstance(TaskInstance):
         return torch.cat([top, bottom], 0)
 
     def truth(self, ctx: RunContext) -> Truth:
-        value = -0.5 * self.k * math.log1p(-self.rho * self.rho)
+        value = -0.5 * self.k * math.log(self.one_minus_rho2)
         return Truth(value, 0.0, {"rho": self.rho, "correlated": self.k})
 
     def describe(self) -> dict:

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from ..api import Channel, Params, RunContext, Task, TaskInstance, Truth
 from ..gaussian_mixture import mixture_mi, pairwise_bounds
-from .networks import Activation, features, mlp, prefix
+from .networks import Activation, Init, features, mlp, prefix
 
 
 class MixtureChannelParams(Params):
@@ -29,6 +29,7 @@ class MixtureChannelParams(Params):
     hidden: list[int] = Field(default_factory=lambda: [512, 512, 10], min_length=1)  # widths after the input
     layer: int | None = Field(None, ge=1)  # measure L_i = F_i(X), 1-based; default the last layer
     activation: Activation = "relu"
+    init: Init = "glorot"  # TensorFlow's default, as in the paper's code; "torch" for PyTorch's
     noise_var: float = Field(2.0, gt=0)  # s^2; the paper's value is 2
     init_seed: int = 0  # the random weights (and the subset): the same net for every run seed
     truth_samples: int = Field(8000, ge=100)  # Monte-Carlo draws for the truth (its stderr ~ 1/sqrt)
@@ -68,7 +69,7 @@ class MixtureChannelInstance(TaskInstance):
         points, self.source = load_points(p)
         self.support = torch.from_numpy(points)
         widths = [self.support.shape[1], *p.hidden]
-        self.net = mlp(widths, p.activation, seed=p.init_seed).eval()
+        self.net = mlp(widths, p.activation, seed=p.init_seed, init=p.init).eval()
         self.layer = p.layer or len(p.hidden)
         self.network = prefix(self.net, self.layer).requires_grad_(False)
         self.centres = features(self.network, self.support)  # F_i(x_j) for every support point

@@ -8,13 +8,17 @@ import torch
 from torch import nn
 
 Activation = Literal["relu", "tanh"]
+Init = Literal["glorot", "torch"]
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
-def mlp(widths: list[int], activation: Activation = "relu", *, seed: int | None = None) -> nn.Sequential:
+def mlp(widths: list[int], activation: Activation = "relu", *, seed: int | None = None,
+        init: Init = "torch") -> nn.Sequential:
     """``widths = [784, 512, 512, 10]``: Linear+activation blocks, the last layer linear (logits).
 
-    Weights use PyTorch's default initialisation; ``seed`` makes them reproducible
+    ``init="torch"`` keeps PyTorch's default initialisation; ``"glorot"`` is
+    TensorFlow's Dense default (Glorot-uniform weights, zero biases), which the
+    paper's TensorFlow code used.  ``seed`` makes the weights reproducible
     without touching the global RNG.
     """
     assert len(widths) >= 2, f"an MLP needs at least input and output widths, got {widths}"
@@ -24,7 +28,11 @@ def mlp(widths: list[int], activation: Activation = "relu", *, seed: int | None 
     try:
         blocks: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-            layer = [nn.Linear(a, b)]
+            linear = nn.Linear(a, b)
+            if init == "glorot":
+                nn.init.xavier_uniform_(linear.weight)
+                nn.init.zeros_(linear.bias)
+            layer: list[nn.Module] = [linear]
             if i < len(widths) - 2:
                 layer.append(_ACTIVATIONS[activation]())
             blocks.append(nn.Sequential(*layer))

@@ -1,0 +1,1 @@
+"""Reproductions of the paper's figures, with ground truth the paper did not have."""

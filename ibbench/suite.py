@@ -1,0 +1,49 @@
+"""Run a grid of cells from a TOML suite, appending each record the moment it ends.
+
+Every cell is resolved (names, parameters) before the first one runs, so a
+typo costs nothing.  Cells whose spec already has a record in the store are
+skipped, so re-running the same command after an interruption finishes the
+grid without repeating work.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .plugins import Registry
+from .results import ResultStore
+from .runner import execute, resolve
+from .specs import RunSpec, load_suite
+
+
+def spec_key(spec: RunSpec) -> str:
+    return spec.model_dump_json()
+
+
+def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool = False) -> int:
+    """Run every missing cell; returns how many cells failed in this invocation."""
+    suite = load_suite(path)
+    store = ResultStore(out or Path("results") / f"{suite.name}.jsonl")
+    return run_cells(suite.name, suite.cells(), store, registry, show_progress=show_progress)
+
+
+def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Registry, *,
+              show_progress: bool = False) -> int:
+    """Run the cells missing from ``store``, appending each record as it ends; returns failures."""
+    from .cli import summarise
+
+    resolved = [resolve(cell, registry) for cell in cells]  # fail fast on any bad name or parameter
+    done = {spec_key(r.spec) for r in store.records()}
+    todo = [r for r in resolved if spec_key(r.spec) not in done]
+    print(f"{name}: {len(cells)} cells, {len(cells) - len(todo)} already in {store.path}, "
+          f"running {len(todo)}", file=sys.stderr)
+    failed = 0
+    for item in tqdm(todo, desc=name, disable=not show_progress, file=sys.stderr):
+        record = execute(item, show_progress=False)
+        store.append(record)
+        failed += record.status != "ok"
+        print(summarise(record), file=sys.stderr)
+    return failed

@@ -1,0 +1,52 @@
+"""Shared fixtures: a fresh registry, a CLI runner, MNIST imported from ../shared/data into a tmp dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ibbench.api import RunContext
+from ibbench.plugins import load_registry
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture
+def registry():
+    return load_registry()
+
+
+@pytest.fixture
+def ctx():
+    return RunContext(seed=0, device=torch.device("cpu"), budget="smoke")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory):
+    """MNIST verified into a fresh data dir (copied: ../shared/data is read-only)."""
+    if not SHARED_MNIST.is_dir():
+        pytest.skip(f"integration data not found at {SHARED_MNIST}")
+    from ibbench.data import ensure_mnist
+
+    data_dir = tmp_path_factory.mktemp("data")
+    ensure_mnist(data_dir, source=SHARED_MNIST, progress=False, allow_network=False)
+    return data_dir
+
+
+@pytest.fixture
+def with_mnist(mnist_dir, monkeypatch):
+    monkeypatch.setenv("IBBENCH_DATA", str(mnist_dir))
+    return mnist_dir
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the installed ``ibbench`` entry point as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "ibbench.cli", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=600)

@@ -1,0 +1,143 @@
+"""The plugin contract: entry-point discovery, broken plugins skipped with a message, clashes, validation."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from ibbench.errors import PluginError, UnknownNameError
+from ibbench.plugins import PluginWarning, load_registry
+
+from .conftest import run_cli
+
+GOOD_PLUGIN = '''
+from ibbench.api import Estimate, Estimator, Params, hookimpl
+
+class Constant(Estimator):
+    class Params(Params):
+        value: float = 0.25
+    def estimate(self, task, params, ctx):
+        return Estimate(params.value)
+
+@hookimpl
+def ibbench_register_estimators(register):
+    register("constant", Constant, description="always the same number")
+'''
+
+
+def make_distribution(site, dist: str, module: str, source: str, entry_name: str | None = None):
+    """A real installed distribution on ``site``: dist-info with an ``ibbench`` entry point."""
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[ibbench]\n{entry_name or module} = {module}\n")
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    return site
+
+
+def test_builtins_come_from_ibbench(registry):
+    for kind, name in [("task", "gaussian"), ("task", "mixture-channel"), ("estimator", "mine"),
+                       ("estimator", "aa-mine"), ("estimator", "binning"), ("estimator", "mixture")]:
+        assert registry.get(kind, name).distribution == "ibbench"
+
+
+def test_ksg_comes_from_its_own_distribution(registry):
+    assert registry.get("estimator", "ksg").distribution == "ibbench-ksg"
+
+
+def test_entry_point_plugin_is_registered_and_runs(site):
+    make_distribution(site, "ibbench-constant", "ibbench_constant_test", GOOD_PLUGIN)
+    registry = load_registry()
+    entry = registry.get("estimator", "constant")
+    assert entry.distribution == "ibbench-constant"
+    assert entry.load().params_for("smoke").value == 0.25
+
+
+def test_cli_list_and_run_use_an_entry_point_plugin(site, tmp_path):
+    make_distribution(site, "ibbench-constant", "ibbench_constant_test", GOOD_PLUGIN)
+    env = {"PYTHONPATH": str(site)}
+    listed = run_cli("list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    names = {e["name"]: e["distribution"] for e in json.loads(listed.stdout)["estimator"]}
+    assert names["constant"] == "ibbench-constant" and names["ksg"] == "ibbench-ksg"
+    out = tmp_path / "runs.jsonl"
+    ran = run_cli("run", "--task", "gaussian", "--estimator", "constant", "--set", "estimator.value=0.5",
+                  "--budget", "smoke", "--json", "--out", str(out), env=env)
+    assert ran.returncode == 0, ran.stderr
+    record = json.loads(ran.stdout)
+    assert record["estimate"] == 0.5 and record["expanded"]["estimator"]["distribution"] == "ibbench-constant"
+
+
+def test_plugin_that_fails_to_import_is_skipped_with_a_message(site):
+    make_distribution(site, "ibbench-broken", "ibbench_broken_test", "raise ImportError('needs libfoo')")
+    make_distribution(site, "ibbench-constant", "ibbench_constant_test", GOOD_PLUGIN)
+    with pytest.warns(PluginWarning, match=r"ibbench_broken_test.*ibbench-broken.*needs libfoo"):
+        registry = load_registry()
+    assert registry.get("estimator", "constant")  # the others keep working
+    assert [f.distribution for f in registry.failures] == ["ibbench-broken"]
+
+
+def test_broken_plugin_is_an_error_in_strict_mode(site):
+    make_distribution(site, "ibbench-broken", "ibbench_broken_test", "raise ImportError('needs libfoo')")
+    with pytest.raises(PluginError, match="ibbench-broken"):
+        load_registry(strict=True)
+
+
+def test_plugin_whose_registration_raises_is_rolled_back(site):
+    source = GOOD_PLUGIN + textwrap.dedent('''
+        @hookimpl
+        def ibbench_register_tasks(register):
+            raise RuntimeError("half way")
+    ''')
+    make_distribution(site, "ibbench-half", "ibbench_half_test", source)
+    with pytest.warns(PluginWarning, match="half way"):
+        registry = load_registry()
+    with pytest.raises(UnknownNameError):
+        registry.get("estimator", "constant")  # nothing of a failed plugin stays registered
+
+
+def test_misspelled_hook_is_reported(site):
+    source = "from ibbench.api import hookimpl\n@hookimpl\ndef ibbench_register_estimator(register):\n    pass\n"
+    make_distribution(site, "ibbench-typo", "ibbench_typo_test", source)
+    with pytest.warns(PluginWarning, match="ibbench_register_estimator"):
+        registry = load_registry()
+    assert registry.failures[0].distribution == "ibbench-typo"
+
+
+def test_hookimpl_with_a_bad_signature_is_reported(site):
+    source = "from ibbench.api import hookimpl\n@hookimpl\ndef ibbench_register_estimators(reg, extra):\n    pass\n"
+    make_distribution(site, "ibbench-badsig", "ibbench_badsig_test", source)
+    with pytest.warns(PluginWarning, match="PluginValidationError"):
+        load_registry()
+
+
+def test_name_clash_is_loud(site):
+    clash = GOOD_PLUGIN.replace('"constant"', '"mine"')
+    make_distribution(site, "ibbench-clash", "ibbench_clash_test", clash)
+    with pytest.warns(PluginWarning, match="registered by both ibbench and ibbench-clash"):
+        registry = load_registry()
+    assert registry.get("estimator", "mine").distribution == "ibbench"
+
+
+def test_cli_list_reports_a_skipped_plugin(site):
+    make_distribution(site, "ibbench-broken", "ibbench_broken_test", "raise ImportError('needs libfoo')")
+    listed = run_cli("list", env={"PYTHONPATH": str(site)})
+    assert listed.returncode == 0
+    assert "skipped plugin 'ibbench_broken_test' from ibbench-broken" in listed.stdout
+    assert "mine" in listed.stdout
+
+
+def test_autoload_can_be_disabled(site, monkeypatch):
+    make_distribution(site, "ibbench-constant", "ibbench_constant_test", GOOD_PLUGIN)
+    monkeypatch.setenv("IBBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    with pytest.raises(UnknownNameError, match="unknown estimator 'constant'"):
+        load_registry().get("estimator", "constant")
