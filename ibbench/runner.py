@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .api import Params, RunContext
-from .errors import SpecError
+from .errors import DataError, SpecError
 from .plugins import Registry
 from .provenance import provenance
 from .results import ResultStore, RunRecord
@@ -130,8 +130,8 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False) -> RunRecord:
             fields["extras"]["estimator"] = est.extras
         if resolved.trainer is not None:
             fields["extras"]["trainer"] = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx)
-    except (KeyboardInterrupt, SystemExit):
-        raise
+    except (KeyboardInterrupt, SystemExit, DataError):
+        raise  # missing or corrupt data is the user's to fix: a one-line error, not a failed record
     except Exception as exc:  # a plugin failure is data, not a crash
         status = "failed"
         error, frames = _failure_summary(exc)

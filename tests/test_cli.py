@@ -182,3 +182,29 @@ def test_bad_suite_file_is_one_line_and_exit_2(text, fragment, tmp_path):
     suite = tmp_path / "bad.toml"
     suite.write_text(text)
     assert_one_line_error(run_cli("suite", "run", str(suite), "--out", str(tmp_path / "r.jsonl")), fragment)
+
+
+def test_corrupt_mnist_in_the_data_dir_is_one_line_naming_the_file(mnist_dir, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(mnist_dir, data)
+    victim = data / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    blob = bytearray(victim.read_bytes())
+    blob[100] ^= 0xFF
+    victim.write_bytes(bytes(blob))
+    out = tmp_path / "r.jsonl"
+    proc = run_cli("run", "--task", "mixture-channel", "--estimator", "mixture", "--budget", "smoke",
+                   "--data-dir", str(data), "--out", str(out))
+    assert_one_line_error(proc, "t10k-labels-idx1-ubyte", "ibbench data get mnist")
+    assert not out.exists()  # no half-made record
+
+
+def test_data_get_imports_and_verifies(tmp_path):
+    from .conftest import SHARED_MNIST
+
+    if not SHARED_MNIST.is_dir():
+        pytest.skip("no ../shared/data/mnist")
+    proc = run_cli("data", "get", "mnist", "--from", str(SHARED_MNIST), "--data-dir", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "verified" in proc.stdout and (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()

@@ -89,7 +89,8 @@ class MixtureChannelInstance(TaskInstance):
     def truth(self, ctx: RunContext) -> Truth:
         key = (self.p.model_dump_json(), ctx.seed, str(ctx.device))
         if key not in _TRUTH_CACHE:  # every estimator of a sweep cell shares the same truth
-            _TRUTH_CACHE.clear()
+            if len(_TRUTH_CACHE) >= 32:
+                _TRUTH_CACHE.pop(next(iter(_TRUTH_CACHE)))  # oldest first
             _TRUTH_CACHE[key] = self._compute_truth(ctx)
         return _TRUTH_CACHE[key]
 
