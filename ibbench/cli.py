@@ -97,7 +97,7 @@ def _registry():
 
 
 def cmd_run(args) -> int:
-    from .results import ResultStore
+    from .results import ResultStore, summarise
     from .runner import run
     from .specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec, parse_sets
 
@@ -120,26 +120,6 @@ def cmd_run(args) -> int:
     else:
         print(summarise(record) + f"; stored in {args.out}")
     return 0 if record.status == "ok" else EXIT_FAILED_RUN
-
-
-def summarise(record) -> str:
-    import math
-
-    head = f"{record.task_label} x {record.spec.estimator.name if record.spec.estimator else '-'} " \
-           f"(seed {record.spec.seed}, {record.spec.budget}, {record.device})"
-    if record.status != "ok":
-        return f"{head}: FAILED: {record.error}"
-    parts = []
-    if record.estimate is not None:
-        se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""
-        parts.append(f"estimate {record.estimate:.4f}{se} nats")
-    if record.truth is not None:
-        se = f" ± {record.truth_stderr:.3f}" if record.truth_stderr else ""
-        parts.append(f"truth {record.truth:.4f}{se} nats")
-        if record.estimate is not None and record.estimate > 0 and record.truth > 0:
-            parts.append(f"log2(est/true) {math.log2(record.estimate / record.truth):+.3f}")
-    parts.append(f"{record.wall_time_s:.1f} s")
-    return f"{head}: " + ", ".join(parts)
 
 
 def cmd_list(args) -> int:

@@ -9,6 +9,7 @@ already measured is lost.
 from __future__ import annotations
 
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -109,3 +110,22 @@ class ResultStore:
             except ValidationError as exc:
                 raise StoreError(f"{self.path}:{number} is not a valid run record: {exc.errors()[0]['msg']}") from None
         return out
+
+
+def summarise(record: RunRecord) -> str:
+    """One line for a person: task x estimator, estimate and truth with errors, log2 ratio, time."""
+    head = f"{record.task_label} x {record.spec.estimator.name if record.spec.estimator else '-'} " \
+           f"(seed {record.spec.seed}, {record.spec.budget}, {record.device})"
+    if record.status != "ok":
+        return f"{head}: FAILED: {record.error}"
+    parts = []
+    if record.estimate is not None:
+        se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""
+        parts.append(f"estimate {record.estimate:.4f}{se} nats")
+    if record.truth is not None:
+        se = f" ± {record.truth_stderr:.3f}" if record.truth_stderr else ""
+        parts.append(f"truth {record.truth:.4f}{se} nats")
+        if record.estimate is not None and record.estimate > 0 and record.truth > 0:
+            parts.append(f"log2(est/true) {math.log2(record.estimate / record.truth):+.3f}")
+    parts.append(f"{record.wall_time_s:.1f} s")
+    return f"{head}: " + ", ".join(parts)

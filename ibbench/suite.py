@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .plugins import Registry
-from .results import ResultStore
+from .results import ResultStore, summarise
 from .runner import execute, resolve
 from .specs import RunSpec, load_suite
 
@@ -33,8 +33,6 @@ def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_pr
 def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Registry, *,
               show_progress: bool = False) -> int:
     """Run the cells missing from ``store``, appending each record as it ends; returns failures."""
-    from .cli import summarise
-
     resolved = [resolve(cell, registry) for cell in cells]  # fail fast on any bad name or parameter
     done = {spec_key(r.spec) for r in store.records()}
     todo = [r for r in resolved if spec_key(r.spec) not in done]

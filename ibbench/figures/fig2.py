@@ -38,7 +38,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarise(records: list[RunRecord]) -> tuple[list[float], dict]:
+def by_noise_var(records: list[RunRecord]) -> tuple[list[float], dict]:
     """noise_var -> {"truth": (mean, mc stderr), estimator: (mean, std over seeds, n ok, n failed)}."""
     by_var: dict[float, dict] = defaultdict(lambda: {"truth": [], "truth_se": []})
     for r in records:
@@ -62,7 +62,7 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    variances, by_var = summarise(records)
+    variances, by_var = by_noise_var(records)
     log_n = next((r.extras.get("task", {}).get("log_n") for r in records), None)
     rows = []
     for v in variances:
