@@ -38,6 +38,7 @@ __all__ = [
     "DivergenceError",
     "Estimate",
     "Estimator",
+    "Meter",
     "NotApplicableError",
     "Params",
     "RunContext",
@@ -156,21 +157,49 @@ class Task(_Plugin):
         """Make the task instance for these parameters and this run's seed."""
 
 
+class Meter(ABC):
+    """Re-estimates I(X;Y) of a task whose distribution drifts (a layer in training), call after call."""
+
+    @abstractmethod
+    def measure(self) -> Estimate:
+        """The estimate for the task as it is now."""
+
+
+class RestartingMeter(Meter):
+    """The default meter: a fresh ``estimate`` every time (right for KSG, binning, the mixture)."""
+
+    def __init__(self, estimator: "Estimator", task: TaskInstance, params: Params, ctx: RunContext) -> None:
+        self.estimator, self.task, self.params, self.ctx = estimator, task, params, ctx
+
+    def measure(self) -> Estimate:
+        return self.estimator.estimate(self.task, self.params, self.ctx)
+
+
 class Estimator(_Plugin):
     """A mutual-information estimator, in nats."""
+
+    #: True when the estimator needs ``task.channel`` (y = F(x) + known noise); the information
+    #: plane then measures I(Y; L_i), which has no such channel, with MINE instead
+    needs_channel: ClassVar[bool] = False
 
     @abstractmethod
     def estimate(self, task: TaskInstance, params: Params, ctx: RunContext) -> Estimate:
         """Estimate I(X;Y) of the task; raise DivergenceError on NaN/inf, NotApplicableError
         when the task lacks what the estimator needs."""
 
+    def meter(self, task: TaskInstance, params: Params, ctx: RunContext) -> Meter:
+        """A meter for repeated estimates while ``task`` drifts; critic-based estimators override
+        this to warm-start their critic from the previous measurement."""
+        return RestartingMeter(self, task, params, ctx)
+
 
 class Trainer(_Plugin):
-    """Trains a task's network (cross-entropy, IB, ...). Built-ins arrive with the trainer issue."""
+    """Trains a task's network (cross-entropy, IB, ...) and reports accuracy and information planes."""
 
     @abstractmethod
-    def train(self, task: TaskInstance, params: Params, ctx: RunContext) -> dict[str, Any]:
-        """Train and return the measured numbers (accuracy, trajectories)."""
+    def train(self, task: TaskInstance, params: Params, ctx: RunContext, probe: Any = None) -> dict[str, Any]:
+        """Train and return the measured numbers (accuracy, trajectories).  ``probe``, when the run
+        names an estimator, is an ``ibbench.infoplane.InfoPlaneProbe`` to call during training."""
 
 
 def check_finite(value: float, what: str,

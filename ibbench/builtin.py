@@ -22,6 +22,17 @@ def ibbench_register_tasks(register) -> None:
              description="Z = W X + b + eps, X ~ N(0,Sx); truth 1/2 log det(I + W Sx W^T / s^2)")
     register("mixture-channel", "ibbench.tasks.mixture_channel:MixtureChannel",
              description="Z = F_i(X) + eps, X uniform over MNIST/digits/synthetic, random MLP; Monte-Carlo truth")
+    tasks = "ibbench.tasks.network_tasks"
+    register("mnist-mlp", f"{tasks}:MNISTMLP",
+             description="MNIST, MLP 784-512-512-10 (Table 1, Figs. 3-5); train_fraction 0.01 or 1")
+    register("mnist-mlp-e2e", f"{tasks}:MNISTMLP", defaults={"hidden": [600, 400]},
+             description="MNIST, MLP 784-600-400-10 (Table 3, end-to-end IB)")
+    register("digits-mlp", f"{tasks}:DigitsMLP", defaults={"hidden": [64, 32]},
+             description="scikit-learn 8x8 digits (offline, seconds), MLP 64-64-32-10; smoke-test task")
+    register("cifar-conv", f"{tasks}:CIFARConv",
+             description="CIFAR-10, CONV16x3 + max-pool, FC512-512-10 (Table 2)")
+    register("cifar-conv6", f"{tasks}:CIFARConv6",
+             description="CIFAR-10, CONV48-48-96-96-192-192, dropout, FC512-512-10 (Table 3)")
 
 
 @hookimpl
@@ -38,4 +49,10 @@ def ibbench_register_estimators(register) -> None:
 
 @hookimpl
 def ibbench_register_trainers(register) -> None:
-    """No built-in trainers yet: they arrive with the trainer issue."""
+    register("ce", "ibbench.trainers.ce:CrossEntropy", description="cross-entropy, Adam lr 1e-3 (baseline)")
+    register("ce-wd", "ibbench.trainers.ce:CrossEntropyWeightDecay",
+             description="cross-entropy + L2 weight decay (coefficient weight_decay)")
+    register("ib-layerwise", "ibbench.trainers.ib_layerwise:LayerwiseIB",
+             description="layer-by-layer IB, MINE + AA-MINE critics, linear readout (Sec. 5); beta=0: I(Y;L) only")
+    register("ib-e2e", "ibbench.trainers.ib_e2e:EndToEndIB",
+             description="end-to-end a CE - b I(Y;Yhat) + g I(X;Yhat+eps) (App. B)")

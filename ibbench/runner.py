@@ -23,7 +23,7 @@ from .errors import DataError, SpecError
 from .plugins import Registry
 from .provenance import provenance
 from .results import ResultStore, RunRecord
-from .specs import PluginSpec, RunSpec, describe_validation_error
+from .specs import PluginSpec, RunSpec, TrainerSpec, describe_validation_error
 
 
 def resolve_device(name: str):
@@ -61,6 +61,8 @@ class ResolvedRun:
     task: ResolvedPlugin
     estimator: ResolvedPlugin | None
     trainer: ResolvedPlugin | None
+    #: measures I(Y; L_i) in a training run whose estimator needs a channel (AA-MINE, mixture)
+    label_estimator: ResolvedPlugin | None = None
 
     @property
     def label(self) -> str:
@@ -86,14 +88,40 @@ def _resolve_plugin(registry: Registry, kind: str, spec: PluginSpec | None, budg
     return ResolvedPlugin(kind, spec.name, plugin, params, entry.distribution)
 
 
+LABEL_ESTIMATOR = "mine"  # the paper measures I(Y; L_i) with plain MINE
+
+
 def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
-    """Look every name up and validate every parameter; raises SpecError / UnknownNameError."""
-    return ResolvedRun(
-        spec=spec,
-        task=_resolve_plugin(registry, "task", spec.task, spec.budget),
-        estimator=_resolve_plugin(registry, "estimator", spec.estimator, spec.budget),
-        trainer=_resolve_plugin(registry, "trainer", spec.trainer, spec.budget),
-    )
+    """Look every name up and validate every parameter; raises SpecError / UnknownNameError.
+
+    A network task run with an estimator and no trainer trains with the task's
+    default trainer (cross-entropy) and uses the estimator for its information
+    plane; the spec is completed accordingly, so the record says so.
+    """
+    task = _resolve_plugin(registry, "task", spec.task, spec.budget)
+    default_trainer = getattr(task.plugin, "default_trainer", None)
+    if spec.trainer is None and default_trainer is not None:
+        spec = spec.model_copy(update={"trainer": TrainerSpec(name=default_trainer)})
+    estimator = _resolve_plugin(registry, "estimator", spec.estimator, spec.budget)
+    trainer = _resolve_plugin(registry, "trainer", spec.trainer, spec.budget)
+    label = None
+    if trainer is not None and estimator is not None and getattr(estimator.plugin, "needs_channel", False):
+        label = _resolve_plugin(registry, "estimator", PluginSpec(name=LABEL_ESTIMATOR), spec.budget)
+    return ResolvedRun(spec=spec, task=task, estimator=estimator, trainer=trainer, label_estimator=label)
+
+
+def make_probe(resolved: ResolvedRun, ctx: RunContext):
+    """The information-plane probe a trainer calls, when the run names an estimator."""
+    if resolved.estimator is None or resolved.trainer is None:
+        return None
+    from .infoplane import InfoPlaneProbe, MeasuringEstimator
+
+    def measuring(part: ResolvedPlugin | None):
+        return None if part is None else MeasuringEstimator(part.name, part.plugin, part.params)
+
+    tp = resolved.trainer.params
+    return InfoPlaneProbe(measuring(resolved.estimator), measuring(resolved.label_estimator), ctx,
+                          n_points=getattr(tp, "probe_points", 2000), truth=getattr(tp, "probe_truth", True))
 
 
 def _failure_summary(exc: BaseException) -> tuple[str, list[str]]:
@@ -107,9 +135,10 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False) -> RunRecord:
     device = resolve_device(spec.device)
     ctx = RunContext(seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress)
     expanded = {"budget": spec.budget}
-    for part in (resolved.task, resolved.estimator, resolved.trainer):
+    for key, part in (("task", resolved.task), ("estimator", resolved.estimator), ("trainer", resolved.trainer),
+                      ("label_estimator", resolved.label_estimator)):
         if part is not None:
-            expanded[part.kind] = {"name": part.name, "distribution": part.distribution,
+            expanded[key] = {"name": part.name, "distribution": part.distribution,
                                    "params": part.params.model_dump(mode="json")}
     fields: dict[str, Any] = {"extras": {}}
     status, error = "ok", None
@@ -123,13 +152,16 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False) -> RunRecord:
             fields.update(truth=truth.value, truth_stderr=truth.stderr)
             if truth.extras:
                 fields["extras"]["truth"] = truth.extras
-        if resolved.estimator is not None:
+        if resolved.estimator is not None and resolved.trainer is None:
             set_seed(spec.seed)  # the estimate does not depend on how much randomness the truth used
             est = resolved.estimator.plugin.estimate(instance, resolved.estimator.params, ctx)
             fields.update(estimate=est.value, estimate_stderr=est.stderr)
             fields["extras"]["estimator"] = est.extras
-        if resolved.trainer is not None:
-            fields["extras"]["trainer"] = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx)
+        if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
+            set_seed(spec.seed)
+            probe = make_probe(resolved, ctx)
+            fields["extras"]["trainer"] = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx,
+                                                                        probe=probe)
     except (KeyboardInterrupt, SystemExit, DataError):
         raise  # missing or corrupt data is the user's to fix: a one-line error, not a failed record
     except Exception as exc:  # a plugin failure is data, not a crash

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..api import Estimate, Estimator, NotApplicableError, RunContext, TaskInstance
-from .critics import CRITIC_BUDGETS, Critic, CriticParams, train_critic
+from .critics import CRITIC_BUDGETS, Critic, CriticMeter, CriticParams, train_critic
 
 
 class FrozenCopy(nn.Module):
@@ -42,16 +42,24 @@ class AAMINE(Estimator):
     description = "AA-MINE: MINE whose critic sees F_i(x) through a frozen copy of layers 1..i"
     Params = AAMINEParams
     budgets = CRITIC_BUDGETS
+    needs_channel = True
 
-    def estimate(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> Estimate:
+    def critic_for(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> tuple[Critic, FrozenCopy]:
         if task.channel is None:
             raise NotApplicableError(
                 "aa-mine needs a task whose y = F(x) + noise with a known network F "
-                "(gaussian, gaussian-channel, mixture-channel); use mine for this task"
+                "(gaussian, gaussian-channel, mixture-channel, a network layer); use mine for this task"
             )
         embed = FrozenCopy(task.channel.network)
         with torch.no_grad():
             probe, _ = task.sample(2, ctx.generator(stream=9))
-            embed_dim = embed(probe).shape[1]
-        critic = Critic(embed, embed_dim, task.y_dim, params)
+            embed_dim = embed(probe.to(next(embed.parameters(), probe).device)).shape[1]
+        return Critic(embed, embed_dim, task.y_dim, params), embed
+
+    def estimate(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> Estimate:
+        critic, _ = self.critic_for(task, params, ctx)
         return train_critic(critic, task.sample, params, ctx, "aa-mine")
+
+    def meter(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> CriticMeter:
+        critic, embed = self.critic_for(task, params, ctx)  # the copy is re-synced before each measurement
+        return CriticMeter(critic, task.sample, params, ctx, "aa-mine", sync=embed.sync)

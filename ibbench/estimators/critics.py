@@ -18,7 +18,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..api import Estimate, Params, RunContext, check_finite
+from ..api import Estimate, Meter, Params, RunContext, check_finite
 
 
 class CriticParams(Params):
@@ -30,13 +30,16 @@ class CriticParams(Params):
     eval_samples: int = Field(16384, ge=2)  # fresh pairs for the final DV estimate
     ema: float | None = Field(None, gt=0, lt=1)  # rate of MINE's bias-corrected gradient; None: plain DV
     trace_points: int = Field(20, ge=0)  # how many training-curve points to record
+    refresh_steps: int = Field(1000, ge=0)  # warm-started updates per re-measurement of a drifting layer
 
 
 CRITIC_BUDGETS = {
-    "smoke": {"hidden": 64, "steps": 300, "batch_size": 256, "lr": 1e-3, "eval_samples": 4096},
+    "smoke": {"hidden": 64, "steps": 300, "batch_size": 256, "lr": 1e-3, "eval_samples": 4096,
+              "refresh_steps": 50},
     # quick keeps the paper's lr and depth and shrinks width and steps: at lr 5e-4 AA-MINE's DV
     # bound oscillated between -12 and +26 nats at noise var 1e-3 on MNIST; at 1e-4 it climbed steadily
-    "quick": {"hidden": 256, "steps": 2000, "batch_size": 256, "lr": 1e-4, "eval_samples": 8192},
+    "quick": {"hidden": 256, "steps": 2000, "batch_size": 256, "lr": 1e-4, "eval_samples": 8192,
+              "refresh_steps": 200},
     "paper": {},  # the defaults are the paper's critic (widths, lr); steps and batch are our choice
 }
 
@@ -84,19 +87,22 @@ def dv_estimate_with_stderr(t_joint: torch.Tensor, t_marg: torch.Tensor) -> tupl
 Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
-def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str) -> Estimate:
-    """Maximise the DV bound on fresh batches (the paper's Algorithm 1), then evaluate on fresh pairs."""
-    device = ctx.device
-    critic.to(device)
-    data_gen, perm_gen = ctx.generator(stream=1), ctx.generator(stream=2)
-    opt = torch.optim.Adam(critic.head.parameters(), lr=p.lr)
-    log_ema: torch.Tensor | None = None  # log of the moving average of E_Q[e^T]
-    trace, every = [], max(1, p.steps // max(1, p.trace_points)) if p.trace_points else 0
-    bar = ctx.progress(p.steps, f"{name} critic")
-    for step in range(p.steps):
-        x, y = sample(p.batch_size, data_gen)
-        perm = torch.randperm(p.batch_size, generator=perm_gen)
-        t_joint, t_marg = critic.joint_and_marginal(x.to(device), y.to(device), perm.to(device))
+class CriticTrainer:
+    """Maximises the DV bound on fresh batches (the paper's Algorithm 1); can be resumed (warm start)."""
+
+    def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str) -> None:
+        self.critic, self.sample, self.p, self.ctx, self.name = critic.to(ctx.device), sample, p, ctx, name
+        self.data_gen, self.perm_gen = ctx.generator(stream=1), ctx.generator(stream=2)
+        self.opt = torch.optim.Adam(critic.head.parameters(), lr=p.lr)
+        self.log_ema: torch.Tensor | None = None  # log of the moving average of E_Q[e^T]
+        self.trace: list[list[float]] = []
+        self.steps_done = 0
+
+    def step(self) -> torch.Tensor:
+        p, device = self.p, self.ctx.device
+        x, y = self.sample(p.batch_size, self.data_gen)
+        perm = torch.randperm(p.batch_size, generator=self.perm_gen)
+        t_joint, t_marg = self.critic.joint_and_marginal(x.to(device), y.to(device), perm.to(device))
         bound = dv_bound(t_joint, t_marg)
         if p.ema is None:
             loss = -bound
@@ -105,16 +111,52 @@ def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunConte
             # denominator replaced by a moving average; the surrogate below has that gradient.
             log_mean = torch.logsumexp(t_marg, 0) - math.log(t_marg.shape[0])
             lm = log_mean.detach()
-            log_ema = lm if log_ema is None else torch.logaddexp(log_ema + math.log1p(-p.ema), lm + math.log(p.ema))
-            loss = -(t_joint.mean() - torch.exp(log_mean - log_ema))
-        opt.zero_grad(set_to_none=True)
+            self.log_ema = lm if self.log_ema is None else torch.logaddexp(
+                self.log_ema + math.log1p(-p.ema), lm + math.log(p.ema))
+            loss = -(t_joint.mean() - torch.exp(log_mean - self.log_ema))
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
-        if every and (step % every == 0 or step == p.steps - 1):
-            trace.append([step, check_finite(bound.item(), f"{name} DV bound at step {step}")])
-        bar.update(1)
-    bar.close()
-    return evaluate_critic(critic, sample, p, ctx, name, trace)
+        self.opt.step()
+        self.steps_done += 1
+        return bound.detach()
+
+    def fit(self, steps: int, trace_points: int | None = None) -> None:
+        points = self.p.trace_points if trace_points is None else trace_points
+        every = max(1, steps // points) if points else 0
+        bar = self.ctx.progress(steps, f"{self.name} critic")
+        for i in range(steps):
+            bound = self.step()
+            if every and (i % every == 0 or i == steps - 1):
+                step = self.steps_done - 1
+                self.trace.append([step, check_finite(bound.item(), f"{self.name} DV bound at step {step}")])
+            bar.update(1)
+        bar.close()
+
+    def evaluate(self) -> Estimate:
+        return evaluate_critic(self.critic, self.sample, self.p, self.ctx, self.name, self.trace)
+
+
+def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str) -> Estimate:
+    """Train a fresh critic for ``p.steps`` and evaluate it on fresh pairs."""
+    trainer = CriticTrainer(critic, sample, p, ctx, name)
+    trainer.fit(p.steps)
+    return trainer.evaluate()
+
+
+class CriticMeter(Meter):
+    """Warm-started re-estimates: ``p.steps`` the first time, ``p.refresh_steps`` after (sync first)."""
+
+    def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
+                 sync: Callable[[], None] | None = None) -> None:
+        self.trainer = CriticTrainer(critic, sample, p, ctx, name)
+        self.sync = sync
+
+    def measure(self) -> Estimate:
+        if self.sync is not None:
+            self.sync()
+        first = self.trainer.steps_done == 0
+        self.trainer.fit(self.trainer.p.steps if first else self.trainer.p.refresh_steps, trace_points=2)
+        return self.trainer.evaluate()
 
 
 @torch.no_grad()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..api import Estimate, Estimator, RunContext, TaskInstance
-from .critics import CRITIC_BUDGETS, Critic, CriticParams, train_critic
+from .critics import CRITIC_BUDGETS, Critic, CriticMeter, CriticParams, train_critic
 
 
 class MINEParams(CriticParams):
@@ -20,3 +20,6 @@ class MINE(Estimator):
     def estimate(self, task: TaskInstance, params: MINEParams, ctx: RunContext) -> Estimate:
         critic = Critic(nn.Identity(), task.x_dim, task.y_dim, params)
         return train_critic(critic, task.sample, params, ctx, "mine")
+
+    def meter(self, task: TaskInstance, params: MINEParams, ctx: RunContext) -> CriticMeter:
+        return CriticMeter(Critic(nn.Identity(), task.x_dim, task.y_dim, params), task.sample, params, ctx, "mine")

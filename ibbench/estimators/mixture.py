@@ -34,6 +34,7 @@ class MixtureEstimator(Estimator):
     description = "known-noise Gaussian-mixture plug-in estimator (needs y = F(x) + Gaussian noise)"
     Params = MixtureParams
     budgets = {"smoke": {"n_samples": 1024}, "quick": {"n_samples": 4096}, "paper": {"n_samples": 16384}}
+    needs_channel = True
 
     def estimate(self, task: TaskInstance, params: MixtureParams, ctx: RunContext) -> Estimate:
         ch = task.channel

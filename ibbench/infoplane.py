@@ -1,0 +1,155 @@
+"""The information plane: I(X; L_i + eps) and I(Y; L_i) of every layer, measured during training.
+
+For layer i with X uniform over a fixed set of n training inputs:
+
+- ``NoisyLayerTask``: pairs (x, F_i(x) + eps), eps ~ N(0, s^2 I).  Its channel
+  is (F_i, s, the n points), so AA-MINE and the mixture estimator apply, and
+  its truth is the Gaussian-mixture Monte Carlo of ``ibbench.gaussian_mixture``
+  (the exact quantity on this finite set, with its standard error).
+- ``LabelLayerTask``: pairs (one-hot y, F_i(x)) for I(Y; L_i) as in the
+  paper (no noise; at most H(Y) = log 10 nats).  Estimators that need a
+  channel (AA-MINE, mixture) measure it with MINE, as the paper does.
+
+The probe keeps one meter per (layer, term), so critic estimators warm-start
+from their previous measurement instead of retraining from scratch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .api import Channel, Estimator, Params, RunContext, TaskInstance, Truth
+from .gaussian_mixture import mixture_mi
+from .tasks.networks import features
+
+
+def layer_network(net: nn.Sequential, layer: int) -> nn.Sequential:
+    """F_i: blocks 1..i of ``net`` (shared parameters), flattened to vectors."""
+    return nn.Sequential(*list(net.children())[:layer], nn.Flatten())
+
+
+class NoisyLayerTask(TaskInstance):
+    """(x, F_i(x) + eps) with x uniform over ``points``; truth by Gaussian-mixture Monte Carlo."""
+
+    def __init__(self, layer: nn.Module, points: torch.Tensor, noise_std: float, device: torch.device,
+                 truth_samples: int) -> None:
+        self.layer, self.points, self.noise_std, self.device = layer, points, noise_std, device
+        self.truth_samples = truth_samples
+        self.x_dim = int(points.shape[1])
+        self.y_dim = int(features(layer, points[:2].to(device)).shape[1])
+        self.channel = Channel(network=layer, noise_std=noise_std, support=points)
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(self.points.shape[0], (n,), generator=generator)
+        x = self.points[idx]
+        eps = torch.randn(n, self.y_dim, generator=generator)
+        return x, features(self.layer, x.to(self.device)).cpu() + self.noise_std * eps
+
+    def truth(self, ctx: RunContext) -> Truth:
+        centres = features(self.layer, self.points.to(ctx.device))
+        value, se = mixture_mi(centres, self.noise_std, self.truth_samples, ctx.generator(stream=101))
+        return Truth(value, se, {"log_n": math.log(self.points.shape[0])})
+
+
+class LabelLayerTask(TaskInstance):
+    """(one-hot y, F_i(x)) with (x, y) uniform over the probe's labelled points."""
+
+    channel = None
+
+    def __init__(self, layer: nn.Module, points: torch.Tensor, labels: torch.Tensor, n_classes: int,
+                 device: torch.device) -> None:
+        self.layer, self.points, self.device = layer, points, device
+        self.onehot = nn.functional.one_hot(labels, n_classes).float()
+        self.x_dim = n_classes
+        self.y_dim = int(features(layer, points[:2].to(device)).shape[1])
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(self.points.shape[0], (n,), generator=generator)
+        return self.onehot[idx], features(self.layer, self.points[idx].to(self.device)).cpu()
+
+
+@dataclass
+class MeasuringEstimator:
+    """An estimator plugin with its validated parameters and registered name."""
+
+    name: str
+    plugin: Estimator
+    params: Params
+
+
+class InfoPlaneProbe:
+    """Measures every layer's (I(X; L_i + eps), I(Y; L_i)) when the trainer calls ``measure``.
+
+    ``fallback`` (MINE) measures I(Y; L_i) when ``estimator`` needs a channel.
+    ``truth`` adds the Monte-Carlo ground truth of I(X; L_i + eps) at every point.
+    """
+
+    def __init__(self, estimator: MeasuringEstimator, fallback: MeasuringEstimator | None, ctx: RunContext,
+                 n_points: int, truth_samples: int = 1000, truth: bool = True) -> None:
+        self.estimator, self.fallback, self.ctx = estimator, fallback, ctx
+        self.n_points, self.truth_samples, self.with_truth = n_points, truth_samples, truth
+        self.points: list[dict[str, Any]] = []
+        self.net: nn.Sequential | None = None
+
+    @property
+    def label_estimator(self) -> MeasuringEstimator:
+        if self.estimator.plugin.needs_channel:
+            if self.fallback is None:
+                raise ValueError(f"{self.estimator.name} cannot measure I(Y;L) and no fallback was given")
+            return self.fallback
+        return self.estimator
+
+    def attach(self, net: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, n_classes: int,
+               noise_std: float) -> None:
+        """Fix the measurement set (a seeded subset of the training inputs) and make one meter per term."""
+        gen = self.ctx.generator(stream=201)
+        keep = torch.randperm(inputs.shape[0], generator=gen)[: self.n_points].sort().values
+        points, point_labels = inputs[keep], labels[keep]
+        self.net, self.noise_std, self.log_n = net, noise_std, math.log(points.shape[0])
+        self.layers: list[dict[str, Any]] = []
+        for i in range(1, len(net) + 1):
+            f = layer_network(net, i)
+            noisy = NoisyLayerTask(f, points, noise_std, self.ctx.device, self.truth_samples)
+            label = LabelLayerTask(f, points, point_labels, n_classes, self.ctx.device)
+            ctx_x = RunContext(seed=self.ctx.seed * 1000 + 2 * i, device=self.ctx.device, budget=self.ctx.budget)
+            ctx_y = RunContext(seed=self.ctx.seed * 1000 + 2 * i + 1, device=self.ctx.device, budget=self.ctx.budget)
+            lab = self.label_estimator
+            self.layers.append({
+                "noisy": noisy,
+                "ixt": self.estimator.plugin.meter(noisy, self.estimator.params, ctx_x),
+                "iyt": lab.plugin.meter(label, lab.params, ctx_y),
+            })
+
+    @torch.no_grad()
+    def _truth(self, noisy: NoisyLayerTask) -> Truth:
+        return noisy.truth(self.ctx)
+
+    def measure(self, step: int, **tags: Any) -> list[dict[str, Any]]:
+        """One point per layer, appended to the trajectory; the net is measured in eval mode."""
+        assert self.net is not None, "attach() the probe to a network first"
+        was_training = self.net.training
+        self.net.eval()
+        new = []
+        try:
+            for i, layer in enumerate(self.layers, start=1):
+                ixt, iyt = layer["ixt"].measure(), layer["iyt"].measure()
+                point = {"step": step, "layer": i, **tags, "ixt": ixt.value, "ixt_se": ixt.stderr,
+                         "iyt": iyt.value, "iyt_se": iyt.stderr}
+                if self.with_truth:
+                    truth = self._truth(layer["noisy"])
+                    point.update(ixt_truth=truth.value, ixt_truth_se=truth.stderr)
+                new.append(point)
+        finally:
+            self.net.train(was_training)
+        self.points.extend(new)
+        return new
+
+    def result(self) -> dict[str, Any]:
+        return {"estimator": self.estimator.name, "iyt_estimator": self.label_estimator.name,
+                "noise_var": self.noise_std ** 2, "n_points": self.n_points, "log_n": self.log_n,
+                "points": self.points}

@@ -1,0 +1,100 @@
+"""Cross-entropy training, with and without weight decay (the paper's baseline and Fig. 3's control).
+
+Weight decay is the classic L2 penalty (Krogh & Hertz 1992) added to the loss,
+(wd / 2) * sum ||W||^2 over weight matrices and kernels (not biases), which the
+paper's Sec. 3 relates to a penalty on I(X; L + eps).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..api import RunContext, TaskInstance, Trainer
+from .common import (
+    Selection,
+    TrainerParams,
+    accuracy,
+    attach_probe,
+    batches,
+    check_loss,
+    classification_instance,
+    layer_separations,
+    schedule,
+)
+
+TRAINER_BUDGETS = {
+    "smoke": {"steps": 150, "batch_size": 64, "eval_points": 3, "measure_points": 2},
+    "quick": {"steps": 2000, "eval_points": 10, "measure_points": 6},
+    "paper": {"steps": 5000, "eval_points": 20, "measure_points": 20},
+}
+
+
+class CEParams(TrainerParams):
+    pass
+
+
+class CEWDParams(TrainerParams):
+    weight_decay: float = Field(5e-4, gt=0)  # coefficient of (1/2) sum ||W||^2; the paper gives none
+
+
+def l2_penalty(net: nn.Module) -> torch.Tensor:
+    """(1/2) sum ||W||^2 over weights of linear and conv layers."""
+    return 0.5 * sum((m.weight ** 2).sum() for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+
+
+def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, probe, weight_decay: float,
+                        name: str) -> dict[str, Any]:
+    inst = classification_instance(task, name)
+    data, device = inst.data, ctx.device
+    net = inst.network(seed=ctx.seed).to(device).train()
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+    stream = batches(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+    evals, measures = schedule(p.steps, p.eval_points), schedule(p.steps, p.measure_points)
+    selection = Selection()
+    attach_probe(probe, net, inst)
+    if probe is not None:
+        probe.measure(0)
+    bar = ctx.progress(p.steps, name)
+    for step in range(1, p.steps + 1):
+        x, y = next(stream)
+        loss = nn.functional.cross_entropy(net(x.to(device)), y.to(device))
+        if weight_decay:
+            loss = loss + weight_decay * l2_penalty(net)
+        check_loss(loss, step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step in evals:
+            selection.evaluate(net, data, device, step, loss=loss.item())
+        if probe is not None and step in measures:
+            probe.measure(step)
+        bar.update(1)
+    bar.close()
+    result = {**selection.summary(), "steps": p.steps,
+              "train_acc": accuracy(net, data.train_x, data.train_y, device),
+              "separation": layer_separations(net, data.test_x, data.test_y, device)}
+    if probe is not None:
+        result["info_plane"] = probe.result()
+    return result
+
+
+class CrossEntropy(Trainer):
+    description = "cross-entropy, Adam lr 1e-3 (the paper's baseline)"
+    Params = CEParams
+    budgets = TRAINER_BUDGETS
+
+    def train(self, task, params: CEParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+        return train_cross_entropy(task, params, ctx, probe, 0.0, "ce")
+
+
+class CrossEntropyWeightDecay(Trainer):
+    description = "cross-entropy + L2 weight decay (Fig. 3b; the control the paper's Sec. 3 suggests)"
+    Params = CEWDParams
+    budgets = TRAINER_BUDGETS
+
+    def train(self, task, params: CEWDParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+        return train_cross_entropy(task, params, ctx, probe, params.weight_decay, "ce-wd")

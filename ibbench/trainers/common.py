@@ -1,0 +1,140 @@
+"""What every trainer shares: batches, accuracy, model selection on validation, divergence checks."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any, Iterator
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..api import Params, check_finite
+from ..errors import NotApplicableError
+from ..tasks.classification import ClassificationInstance
+
+NET_DIVERGED = "training diverged; lower the learning rate (trainer.lr) or the IB coefficients"
+
+
+class TrainerParams(Params):
+    lr: float = Field(1e-3, gt=0)  # Adam on the network; the paper's 1e-3
+    batch_size: int = Field(128, ge=2)  # not given in the paper
+    steps: int = Field(5000, ge=1)  # network updates (Table 3: 5000 for MNIST, 20000 for CIFAR)
+    eval_points: int = Field(10, ge=1)  # validation/test evaluations along the way (model selection)
+    measure_points: int = Field(10, ge=1)  # information-plane measurements when the run names an estimator
+    probe_points: int = Field(2000, ge=2)  # the training inputs X is uniform over for the information plane
+    probe_truth: bool = True  # also record the Monte-Carlo truth of I(X; L_i + eps) at each measurement
+
+
+def classification_instance(task: Any, trainer: str) -> ClassificationInstance:
+    if not isinstance(task, ClassificationInstance):
+        raise NotApplicableError(f"trainer {trainer} needs a network task (mnist-mlp, cifar-conv, digits-mlp, ...)")
+    return task
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, size: int, gen: torch.Generator) -> Iterator[tuple]:
+    """Endless shuffled minibatches, a new permutation every epoch (drawn from ``gen``)."""
+    n = x.shape[0]
+    size = min(size, n)
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n - size + 1, size):
+            idx = perm[start:start + size]
+            yield x[idx], y[idx]
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int = 2048) -> float:
+    """Fraction of rows whose arg-max logit is the label (eval mode; training mode restored)."""
+    if x.shape[0] == 0:
+        return float("nan")
+    was = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, x.shape[0], batch):
+        correct += (model(x[i:i + batch].to(device)).argmax(1).cpu() == y[i:i + batch]).sum().item()
+    model.train(was)
+    return correct / x.shape[0]
+
+
+def schedule(total: int, points: int) -> set[int]:
+    """``points`` step indices spread over 1..total, the last one always included."""
+    return {max(1, round(total * k / points)) for k in range(1, points + 1)}
+
+
+class Selection:
+    """Model selection on the validation split: the test accuracy at the best validation accuracy.
+
+    Ties go to the later evaluation (more training).  Without a validation
+    split the final evaluation is selected.
+    """
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] | None = None
+
+    def evaluate(self, model: nn.Module, data, device: torch.device, step: int, **tags: Any) -> dict[str, Any]:
+        point = {"step": step, **tags, "val_acc": accuracy(model, data.val_x, data.val_y, device),
+                 "test_acc": accuracy(model, data.test_x, data.test_y, device)}
+        self.history.append(point)
+        val = point["val_acc"]
+        if self.best is None or math.isnan(val) or val >= self.best["val_acc"]:
+            self.best = point
+        return point
+
+    def summary(self) -> dict[str, Any]:
+        assert self.history, "evaluate at least once"
+        final = self.history[-1]
+        return {"test_acc": self.best["test_acc"], "val_acc": self.best["val_acc"], "selected_step": self.best["step"],
+                "test_acc_final": final["test_acc"], "val_acc_final": final["val_acc"], "evals": self.history}
+
+
+def check_loss(loss: torch.Tensor, step: int, what: str = "training loss") -> float:
+    return check_finite(loss.item(), f"{what} at step {step}", hint=NET_DIVERGED)
+
+
+def fingerprint(module: nn.Module) -> str:
+    """sha256 of every parameter's bytes: equal fingerprints mean bit-for-bit equal weights."""
+    h = hashlib.sha256()
+    for name, p in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@torch.no_grad()
+def cluster_separation(feats: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean distance between class means / mean class spread (paper Fig. 5: CE 3.9, IB 5.2).
+
+    A class's spread is its RMS distance to its mean (the standard deviation
+    of the cluster as a whole); the paper does not define it further.
+    """
+    feats = feats.double()
+    classes = labels.unique()
+    means = torch.stack([feats[labels == c].mean(0) for c in classes])
+    spreads = torch.stack([((feats[labels == c] - means[k]) ** 2).sum(1).mean().sqrt()
+                           for k, c in enumerate(classes)])
+    k = len(classes)
+    between = torch.cdist(means, means)[~torch.eye(k, dtype=torch.bool)].mean()
+    return float(between / spreads.mean())
+
+
+@torch.no_grad()
+def layer_separations(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> list[float]:
+    """cluster_separation of every layer L_i on (x, y), in eval mode."""
+    from ..infoplane import layer_network
+    from ..tasks.networks import features
+
+    was = net.training
+    net.eval()
+    out = [cluster_separation(features(layer_network(net, i), x.to(device), batch=2048).cpu(), y)
+           for i in range(1, len(net) + 1)]
+    net.train(was)
+    return out
+
+
+def attach_probe(probe, net: nn.Sequential, task: ClassificationInstance) -> None:
+    if probe is not None:
+        probe.attach(net, task.data.train_x, task.data.train_y, task.data.n_classes, task.noise_std)
+

@@ -1,0 +1,117 @@
+"""The two discriminators of IB training (paper Eq. 7) for one representation L = F(X):
+
+    D_y on (one-hot y, L)      -> DV bound on I(Y; L)          (MINE)
+    D_x on (x, L + eps)        -> DV bound on I(X; L + eps)    (AA-MINE, or plain MINE as an ablation)
+
+They are trained on fresh batches of the training set with the net fixed
+(``update``), and give the net differentiable bounds on its own batch
+(``bounds``): gradient flows through L into the layer being trained, never
+into the AA-MINE copy of F.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..api import RunContext
+from ..estimators.aa_mine import AAMINE
+from ..estimators.critics import Critic, CriticParams, CriticTrainer, dv_bound
+from ..infoplane import LabelLayerTask, NoisyLayerTask
+from ..tasks.classification import ClassificationData
+from .common import TrainerParams
+
+CriticName = Literal["aa-mine", "mine"]
+
+
+class IBParams(TrainerParams):
+    critic_hidden: int = Field(1500, ge=1)  # the paper's 2 x 1500 LeakyReLU critics
+    critic_depth: int = Field(2, ge=1)
+    critic_lr: float = Field(1e-4, gt=0)  # the paper's 1e-4
+    critic_batch: int = Field(256, ge=2)  # not given in the paper
+    critic_pretrain_steps: int = Field(2000, ge=0)  # "trained separately until convergence" first
+    critic_steps: int = Field(10, ge=1)  # k: critic updates per network update (paper: 10)
+    critic_eval_samples: int = Field(8192, ge=2)  # fresh pairs for the final per-layer estimates
+    ixt_critic: CriticName = "aa-mine"  # who plays D_x; "mine" is an ablation the paper never ran
+    truth_points: int = Field(2000, ge=2)  # inputs X is uniform over for the Monte-Carlo truth of I(X; L+eps)
+
+    def critic_params(self) -> CriticParams:
+        return CriticParams(hidden=self.critic_hidden, depth=self.critic_depth, lr=self.critic_lr,
+                            batch_size=self.critic_batch, steps=self.critic_pretrain_steps,
+                            eval_samples=self.critic_eval_samples, trace_points=0)
+
+
+class IBCritics:
+    """D_y and/or D_x for the representation ``f`` (a network prefix, flattened)."""
+
+    def __init__(self, f: nn.Module, data: ClassificationData, noise_std: float, p: IBParams, ctx: RunContext,
+                 *, with_y: bool, with_x: bool, seed: int) -> None:
+        self.f, self.noise_std, self.p, self.device = f, noise_std, p, ctx.device
+        self.n_classes = data.n_classes
+        cp = p.critic_params()
+        self.y: CriticTrainer | None = None
+        self.x: CriticTrainer | None = None
+        self.sync = lambda: None
+        self.noisy = NoisyLayerTask(f, data.train_x, noise_std, ctx.device, truth_samples=1000)
+        self.label = LabelLayerTask(f, data.train_x, data.train_y, data.n_classes, ctx.device)
+        if with_y:
+            critic = Critic(nn.Identity(), data.n_classes, self.label.y_dim, cp)
+            self.y = CriticTrainer(critic, self.label.sample, cp, _ctx(ctx, seed, 0), "D_y")
+        if with_x:
+            x_ctx = _ctx(ctx, seed, 1)
+            if p.ixt_critic == "aa-mine":
+                critic, embed = AAMINE().critic_for(self.noisy, cp, x_ctx)
+                self.sync = embed.sync
+            else:
+                critic = Critic(nn.Identity(), self.noisy.x_dim, self.noisy.y_dim, cp)
+            self.x = CriticTrainer(critic, self.noisy.sample, cp, x_ctx, "D_x")
+        self.noise_gen = ctx.generator(stream=300 + seed)
+
+    def trainers(self) -> list[CriticTrainer]:
+        return [t for t in (self.y, self.x) if t is not None]
+
+    def update(self, steps: int) -> None:
+        """``steps`` updates of each critic on fresh batches, with the copy of F synced to the net first."""
+        self.sync()
+        for _ in range(steps):
+            for t in self.trainers():
+                t.step()
+
+    def bounds(self, x: torch.Tensor, y: torch.Tensor, l: torch.Tensor) -> dict[str, torch.Tensor]:
+        """DV bounds on the net's batch, differentiable in ``l`` = f(x): keys 'iyt' and 'ixt'."""
+        n, out = l.shape[0], {}
+        perm = torch.randperm(n, generator=self.noise_gen).to(self.device)
+        if self.y is not None:
+            onehot = nn.functional.one_hot(y, self.n_classes).float()
+            out["iyt"] = dv_bound(*self.y.critic.joint_and_marginal(onehot, l, perm))
+        if self.x is not None:
+            eps = torch.randn(l.shape, generator=self.noise_gen).to(self.device)
+            out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(x, l + self.noise_std * eps, perm))
+        return out
+
+    def estimates(self) -> dict[str, Any]:
+        """Each trained critic's DV estimate on fresh pairs, with its standard error."""
+        self.sync()
+        out: dict[str, Any] = {}
+        for key, t in (("iyt", self.y), ("ixt", self.x)):
+            if t is not None:
+                est = t.evaluate()
+                out[key], out[f"{key}_se"] = est.value, est.stderr
+        return out
+
+
+def _ctx(ctx: RunContext, seed: int, which: int) -> RunContext:
+    """A separate random stream per critic (a critic's RunContext seeds its data and permutations)."""
+    return RunContext(seed=ctx.seed * 10_000 + 2 * seed + which, device=ctx.device, budget=ctx.budget,
+                      show_progress=False)
+
+
+def critic_budgets(smoke: dict[str, Any], quick: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Budget presets of the IB trainers: the paper's critics unless shrunk (smoke, quick)."""
+    critic_smoke = {"critic_hidden": 64, "critic_lr": 1e-3, "critic_batch": 128, "critic_pretrain_steps": 100,
+                    "critic_steps": 2, "critic_eval_samples": 1024, "truth_points": 300}
+    critic_quick = {"critic_hidden": 256, "critic_pretrain_steps": 500, "critic_eval_samples": 4096}
+    return {"smoke": {**critic_smoke, **smoke}, "quick": {**critic_quick, **quick}, "paper": {}}

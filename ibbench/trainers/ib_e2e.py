@@ -1,0 +1,97 @@
+"""End-to-end training with the IB functional as a regulariser (paper App. B, Eq. 8):
+
+    minimise  a CE(Y, Yhat) - b I(Y; Yhat) + g I(X; Yhat + eps)
+
+with I(Y; Yhat) from a MINE critic D_y on (one-hot y, Yhat) and I(X; Yhat + eps)
+from an AA-MINE critic D_x whose copy of the whole net is kept in sync; both
+critics take k steps per network step.  A critic whose coefficient is 0 is
+not trained at all.  Table 3: (a, b, g) = (1, 1, 1e-3) on MNIST; CIFAR-10
+compares (1, 0.5, 0) and (1, 0, 1e-3) with plain CE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..api import RunContext, Trainer, check_finite
+from ..infoplane import layer_network
+from .common import (
+    NET_DIVERGED,
+    Selection,
+    accuracy,
+    attach_probe,
+    batches,
+    classification_instance,
+    layer_separations,
+    schedule,
+)
+from .ib_critics import IBCritics, IBParams, critic_budgets
+
+
+class EndToEndParams(IBParams):
+    alpha: float = Field(1.0, ge=0)  # a: weight of cross-entropy
+    beta: float = Field(1.0, ge=0)  # b: weight of I(Y; Yhat) (maximised)
+    gamma: float = Field(1e-3, ge=0)  # g: weight of I(X; Yhat + eps) (minimised)
+
+
+class EndToEndIB(Trainer):
+    description = "end-to-end IB (App. B): a CE - b I(Y;Yhat) + g I(X;Yhat+eps), k critic steps per net step"
+    Params = EndToEndParams
+    budgets = critic_budgets(
+        smoke={"steps": 60, "batch_size": 64, "eval_points": 3, "measure_points": 2},
+        quick={"steps": 1000, "critic_steps": 2, "eval_points": 10, "measure_points": 6},
+    )
+
+    def train(self, task, params: EndToEndParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+        inst = classification_instance(task, "ib-e2e")
+        p, data, device = params, inst.data, ctx.device
+        if p.alpha == 0 and p.beta == 0:
+            raise ValueError("ib-e2e with alpha = beta = 0 has nothing that uses the labels; set alpha or beta > 0")
+        net = inst.network(seed=ctx.seed).to(device).train()
+        opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+        stream = batches(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+        f = layer_network(net, len(net))
+        critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, seed=0)
+        critics.sync()
+        for t in critics.trainers():
+            t.fit(p.critic_pretrain_steps, trace_points=0)
+        evals, measures = schedule(p.steps, p.eval_points), schedule(p.steps, p.measure_points)
+        selection, trace = Selection(), []
+        attach_probe(probe, net, inst)
+        if probe is not None:
+            probe.measure(0)
+        bar = ctx.progress(p.steps, "ib-e2e")
+        for step in range(1, p.steps + 1):
+            x, y = next(stream)
+            x, y = x.to(device), y.to(device)
+            logits = net(x)
+            ce = nn.functional.cross_entropy(logits, y)
+            b = critics.bounds(x, y, logits)
+            loss = p.alpha * ce
+            if "iyt" in b:
+                loss = loss - p.beta * b["iyt"]
+            if "ixt" in b:
+                loss = loss + p.gamma * b["ixt"]
+            check_finite(loss.item(), f"ib-e2e loss at step {step}", hint=NET_DIVERGED)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            critics.update(p.critic_steps)
+            if step in evals:
+                point = selection.evaluate(net, data, device, step, loss=loss.item(), ce=ce.item())
+                trace.append({"step": step, **{k: v.item() for k, v in b.items()}, "ce": ce.item()})
+                point.update(trace[-1])
+            if probe is not None and step in measures:
+                probe.measure(step)
+            bar.update(1)
+        bar.close()
+        result = {**selection.summary(), "steps": p.steps, "trace": trace, "final": critics.estimates(),
+                  "train_acc": accuracy(net, data.train_x, data.train_y, device),
+                  "separation": layer_separations(net, data.test_x, data.test_y, device)}
+        if probe is not None:
+            result["info_plane"] = probe.result()
+        return result

@@ -1,0 +1,197 @@
+"""Layer-by-layer training with the IB functional (paper Sec. 5, App. C).
+
+For i = 1..n: train layer i alone to maximise
+
+    I(Y; L_i) - beta_i I(X; L_i + eps)                       (paper Eq. 5, 7)
+
+with both terms replaced by DV bounds of critics D_y (MINE on (y, L_i)) and
+D_x (AA-MINE on (x, L_i + eps)).  The critics are pre-trained on the layer
+first; then each iteration is one step on layer i followed by k steps of each
+critic.  Layer i is then frozen.  Finally the net is frozen and one linear
+layer C -> C is post-trained with cross-entropy: a linear map after the last
+(linear) layer, so it merges into that layer and adds no capacity.
+
+beta = 0 is the paper's "I(Y;L) only" row; conv layers get ``beta_conv``
+(the paper's CIFAR setting: 0 on conv layers, 1e-3 on FC layers).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..api import RunContext, Trainer, check_finite
+from ..gaussian_mixture import mixture_mi
+from ..infoplane import layer_network
+from ..tasks.networks import features
+from .common import (
+    NET_DIVERGED,
+    Selection,
+    accuracy,
+    attach_probe,
+    batches,
+    classification_instance,
+    fingerprint,
+    layer_separations,
+    schedule,
+)
+from .ib_critics import IBCritics, IBParams, critic_budgets
+
+
+class LayerwiseParams(IBParams):
+    beta: float = Field(1e-3, ge=0)  # weight of I(X; L_i + eps) on fully connected layers; paper 1e-3
+    beta_conv: float = Field(0.0, ge=0)  # on conv layers; paper 0 (CIFAR)
+    steps: int = Field(5000, ge=1)  # iterations per layer (paper: 5000)
+    readout_steps: int = Field(2000, ge=1)  # post-training of the linear C -> C layer
+    trace_points: int = Field(25, ge=1)  # per layer: how often the critics' bounds are logged (Fig. 4)
+    track_ixt: bool = False  # train D_x even when beta = 0, to log I(X; L_i + eps) for the info plane
+
+
+class LayerwiseIB(Trainer):
+    description = "layer-by-layer IB: max I(Y;L_i) - beta I(X;L_i+eps), MINE + AA-MINE critics, then a linear readout"
+    Params = LayerwiseParams
+    budgets = critic_budgets(
+        smoke={"steps": 40, "readout_steps": 100, "batch_size": 64, "eval_points": 3, "measure_points": 2,
+               "trace_points": 4},
+        quick={"steps": 300, "critic_steps": 10, "readout_steps": 1000, "measure_points": 2, "trace_points": 10},
+    )
+
+    def train(self, task, params: LayerwiseParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+        return fit_layerwise(task, params, ctx, probe)[2]
+
+
+def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
+    """The same function as ``readout(net(x))`` with the readout folded into the last Linear layer:
+
+        R (W h + b) + r = (R W) h + (R b + r)
+    """
+    merged = copy.deepcopy(net)
+    last = [m for m in merged[-1].modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.copy_(readout.weight @ last.weight)
+        last.bias.copy_(readout.weight @ last.bias + readout.bias)
+    return merged
+
+
+def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
+                  on_layer_frozen: Callable[[int, nn.Sequential], None] | None = None):
+    """Train; returns (net, readout, result).  ``on_layer_frozen(i, net)`` is called as layer i freezes."""
+    inst = classification_instance(task, "ib-layerwise")
+    data, device = inst.data, ctx.device
+    net = inst.network(seed=ctx.seed).to(device).requires_grad_(False)
+    stream = batches(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+    truth_idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator(stream=12))[: p.truth_points]
+    attach_probe(probe, net, inst)
+    measures = schedule(p.steps, p.measure_points)
+    if probe is not None:
+        probe.measure(0, layer_trained=0)
+    layers, trace, fingerprints = [], [], {}
+    bar = ctx.progress(p.steps * len(net), "ib-layerwise")
+    for i in range(1, len(net) + 1):
+        beta = p.beta_conv if inst.layer_kinds[i - 1] == "conv" else p.beta
+        block = net[i - 1].requires_grad_(True)
+        before = fingerprint(block)
+        f = layer_network(net, i)
+        critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, seed=i)
+        critics.sync()
+        for t in critics.trainers():  # pre-train on the initial layer, as the paper does
+            t.fit(p.critic_pretrain_steps, trace_points=0)
+        opt = torch.optim.Adam(block.parameters(), lr=p.lr)
+        every = max(1, p.steps // p.trace_points)
+        window: list[list[float]] = []
+        for it in range(1, p.steps + 1):
+            x, y = next(stream)
+            x, y = x.to(device), y.to(device)
+            b = critics.bounds(x, y, f(x))
+            objective = b["iyt"] - beta * b["ixt"] if beta > 0 else b["iyt"]
+            check_finite(objective.item(), f"IB objective of layer {i} at iteration {it}", hint=NET_DIVERGED)
+            opt.zero_grad(set_to_none=True)
+            (-objective).backward()
+            opt.step()
+            critics.update(p.critic_steps)
+            window.append([b["iyt"].item(), b["ixt"].item() if "ixt" in b else float("nan")])
+            if it % every == 0 or it == p.steps:  # the mean of the critics' bounds since the last log
+                mean = torch.tensor(window).mean(0).tolist()
+                trace.append({"layer": i, "iteration": it, "iyt": mean[0], "ixt": mean[1]})
+                window = []
+            if probe is not None and it in measures:
+                probe.measure((i - 1) * p.steps + it, layer_trained=i)
+            bar.update(1)
+        block.requires_grad_(False)
+        fingerprints[i] = {"initial": before, "frozen": fingerprint(block)}
+        summary = {"layer": i, "beta": beta, **critics.estimates()}
+        with torch.no_grad():
+            net.eval()
+            centres = features(f, data.train_x[truth_idx].to(device))
+            net.train()
+        summary["ixt_truth"], summary["ixt_truth_se"] = mixture_mi(centres, inst.noise_std, 1000,
+                                                                   ctx.generator(stream=400 + i))
+        layers.append(summary)
+        if on_layer_frozen is not None:
+            on_layer_frozen(i, net)
+    bar.close()
+    readout, readout_result = post_train_readout(net, data, p, ctx)
+    for i in fingerprints:
+        fingerprints[i]["final"] = fingerprint(net[i - 1])
+    model = nn.Sequential(net, readout)
+    merged = merge_readout(net, readout)
+    with torch.no_grad():
+        probe_x = data.test_x[:512].to(device)
+        merge_gap = (model.eval()(probe_x) - merged.eval()(probe_x)).abs().max().item()
+    result = {**readout_result, "steps_per_layer": p.steps, "layers": layers, "trace": trace,
+              "train_acc": accuracy(model, data.train_x, data.train_y, device),
+              "frozen_unchanged": all(v["frozen"] == v["final"] for v in fingerprints.values()),
+              "readout_merge_max_abs_diff": merge_gap,
+              "separation": layer_separations(net, data.test_x, data.test_y, device)}
+    if probe is not None:
+        result["info_plane"] = probe.result()
+    return net, readout, result
+
+
+def post_train_readout(net: nn.Sequential, data, p: LayerwiseParams, ctx: RunContext):
+    """Freeze the net, fit a linear C -> C layer with cross-entropy; model selection on validation.
+
+    The readout sees standardised features (h - m) / s: the IB objective is
+    blind to the scale of L_n (MI is invariant to it) and the layer often ends
+    tiny, which a plain linear layer trained from its default init cannot
+    undo in a few steps.  Standardising is affine, so the trained map is folded
+    into one ``nn.Linear``: W' = W / s, b' = b - W' m.
+    """
+    device = ctx.device
+    net.eval()
+    with torch.no_grad():
+        feats = {k: features(net, getattr(data, f"{k}_x").to(device)) for k in ("train", "val", "test")}
+        mean, std = feats["train"].mean(0), feats["train"].std(0).clamp_min(1e-12)
+        feats = {k: (v - mean) / std for k, v in feats.items()}
+    n_out = feats["train"].shape[1]
+    torch.manual_seed(ctx.seed)
+    readout = nn.Linear(n_out, data.n_classes).to(device)
+    opt = torch.optim.Adam(readout.parameters(), lr=p.lr)
+    stream = batches(feats["train"], data.train_y, p.batch_size, ctx.generator(stream=13))
+    selection = Selection()
+
+    class View:  # the selection evaluates readout(features) on the precomputed features
+        val_x, val_y, test_x, test_y = feats["val"], data.val_y, feats["test"], data.test_y
+
+    evals = schedule(p.readout_steps, p.eval_points)
+    best_state = None
+    for step in range(1, p.readout_steps + 1):
+        h, y = next(stream)
+        loss = nn.functional.cross_entropy(readout(h), y.to(device))
+        check_finite(loss.item(), f"readout loss at step {step}", hint=NET_DIVERGED)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step in evals:
+            point = selection.evaluate(readout, View, device, step, loss=loss.item())
+            if selection.best is point:
+                best_state = {k: v.clone() for k, v in readout.state_dict().items()}
+    readout.load_state_dict(best_state)  # the selected readout is the one reported and merged
+    with torch.no_grad():  # fold the standardisation in: readout((h - m) / s) = W' h + b'
+        readout.weight.div_(std)
+        readout.bias.sub_(readout.weight @ mean)
+    return readout.requires_grad_(False), {**selection.summary(), "readout_steps": p.readout_steps}
