@@ -1,4 +1,4 @@
-"""The ``ibbench`` command line: run, list, table, data, suite, figure.
+"""The ``ibbench`` command line: run, list, table, plot, data, suite, figure.
 
 Bad input ends with one line on stderr naming what is wrong and what to do,
 and exit status 2; a run that fails scientifically (NaN, divergence) is stored
@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
 
     table = sub.add_parser("table", help="render a table from a results store")
-    table.add_argument("kind", choices=("bias",))
+    table.add_argument("kind", choices=("bias", "accuracy"),
+                       help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper")
     table.add_argument("--store", type=Path, default=Path("results/runs.jsonl"))
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
     table.add_argument("--budget", choices=BUDGETS, help="only records of this budget")
@@ -83,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     srun.add_argument("--out", type=Path, help="results store (default results/<suite name>.jsonl)")
     srun.add_argument("--quiet", action="store_true")
     srun.add_argument("--data-dir", type=Path)
+
+    plot = sub.add_parser("plot", help="plot one stored run")
+    plot.add_argument("kind", choices=("info-plane",))
+    plot.add_argument("run_id", help="the run's id (a unique prefix is enough) or 'last'")
+    plot.add_argument("--store", type=Path, default=Path("results/runs.jsonl"))
+    plot.add_argument("--out", type=Path, help="PNG path (default results/info-plane-<id>.png)")
 
     fig = sub.add_parser("figure", help="regenerate a figure of the paper with ground truth")
     fig.add_argument("name", choices=("fig2",))
@@ -125,7 +132,7 @@ def cmd_run(args) -> int:
     if args.json:
         print(record.model_dump_json())
     else:
-        print(summarise(record) + f"; stored in {args.out}")
+        print(summarise(record) + f"; stored in {args.out} as run {record.id[:12]}")
     return 0 if record.status == "ok" else EXIT_FAILED_RUN
 
 
@@ -154,15 +161,29 @@ def cmd_list(args) -> int:
 
 
 def cmd_table(args) -> int:
-    from .results import ResultStore
-    from .tables import bias_table
+    from .tables import accuracy_table, bias_table
 
-    if not args.store.exists():
-        raise IbbenchError(f"results store {args.store} not found; run `ibbench run ...` or pass --store PATH")
-    records = ResultStore(args.store).records()
+    records = _records(args.store)
     if args.budget:
         records = [r for r in records if r.spec.budget == args.budget]
-    print(bias_table(records, fmt=args.format))
+    print(bias_table(records, fmt=args.format) if args.kind == "bias" else accuracy_table(records, fmt=args.format))
+    return 0
+
+
+def _records(store: Path):
+    from .results import ResultStore
+
+    if not store.exists():
+        raise IbbenchError(f"results store {store} not found; run `ibbench run ...` or pass --store PATH")
+    return ResultStore(store).records()
+
+
+def cmd_plot(args) -> int:
+    from .figures.info_plane import find_record, plot_info_plane
+
+    record = find_record(_records(args.store), args.run_id)
+    out = args.out or Path("results") / f"info-plane-{record.id[:12]}.png"
+    print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out)}")
     return 0
 
 
@@ -198,7 +219,7 @@ def cmd_figure(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "list": cmd_list, "table": cmd_table, "data": cmd_data,
-            "suite": cmd_suite, "figure": cmd_figure}
+            "suite": cmd_suite, "figure": cmd_figure, "plot": cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -114,11 +114,17 @@ class ResultStore:
 
 def summarise(record: RunRecord) -> str:
     """One line for a person: task x estimator, estimate and truth with errors, log2 ratio, time."""
-    head = f"{record.task_label} x {record.spec.estimator.name if record.spec.estimator else '-'} " \
-           f"(seed {record.spec.seed}, {record.spec.budget}, {record.device})"
+    what = " x ".join(p.name for p in (record.spec.trainer, record.spec.estimator) if p is not None)
+    head = f"{record.task_label} x {what} (seed {record.spec.seed}, {record.spec.budget}, {record.device})"
     if record.status != "ok":
         return f"{head}: FAILED: {record.error}"
     parts = []
+    trained = record.extras.get("trainer") or {}
+    if "test_acc" in trained:
+        parts.append(f"test accuracy {100 * trained['test_acc']:.2f}% (val-selected; final "
+                     f"{100 * trained['test_acc_final']:.2f}%)")
+    if "info_plane" in trained:
+        parts.append(f"{len(trained['info_plane']['points'])} information-plane points")
     if record.estimate is not None:
         se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""
         parts.append(f"estimate {record.estimate:.4f}{se} nats")

@@ -4,6 +4,10 @@ Bias table: rows are tasks, columns estimators; a cell is the mean +- std of
 the estimate over seeds (nats) and log2(mean estimate / truth): 0 is
 unbiased, -1 means half the true MI, +1 twice it.  Failed runs are counted in
 the cell, never silently dropped (bmi's convergence fraction).
+
+Accuracy table: one row per task x training fraction x trainer setting, the
+test accuracy (selected on validation) mean +- std over seeds, next to the
+paper's number where it has one.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class Cell:
 
 def aggregate(records: list[RunRecord]) -> dict[tuple[str, str], Cell]:
     """(row label, estimator) -> Cell, over seeds.  Rows carry the budget when several are mixed."""
-    with_estimator = [r for r in records if r.spec.estimator is not None]
+    with_estimator = [r for r in records if r.spec.estimator is not None and r.spec.trainer is None]
     budgets = {r.spec.budget for r in with_estimator}
     cells: dict[tuple[str, str], Cell] = defaultdict(lambda: Cell([], [], 0))
     for r in with_estimator:
@@ -87,4 +91,53 @@ def bias_table(records: list[RunRecord], fmt: str = "github", digits: int = 3) -
         truth = f"{statistics.fmean(truths):.{digits}f}" if truths else "unknown"
         table.append([row, truth, seeds] + [_format_cell(cells.get((row, e)), digits) for e in estimators])
     headers = ["task", "true MI", "runs"] + estimators
+    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def _setting_label(name: str, params: dict) -> str:
+    if not params:
+        return name
+    return f"{name}[" + ",".join(f"{k}={v}" for k, v in sorted(params.items())) + "]"
+
+
+def _data_label(record: RunRecord) -> str:
+    task = record.extras.get("task", {})
+    if task.get("lossy_data"):
+        return task.get("source", "lossy copy")
+    return task.get("dataset", "")
+
+
+def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
+    """Test accuracy (%) per task x fraction x trainer setting, with the paper's figure alongside."""
+    from .paper import paper_accuracy
+
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
+    for r in records:
+        if r.spec.trainer is None or "trainer" not in r.expanded:
+            continue
+        task_params = {k: v for k, v in r.spec.task.params.items() if k != "train_fraction"}
+        fraction = r.expanded["task"]["params"].get("train_fraction", 1.0)
+        key = (_setting_label(r.spec.task.name, task_params), fraction, _data_label(r),
+               _setting_label(r.spec.trainer.name, r.spec.trainer.params), r.spec.budget,
+               r.spec.estimator.name if r.spec.estimator else "")
+        groups[key].append(r)
+    if not groups:
+        return "no training runs in the store"
+    table = []
+    for key in sorted(groups, key=lambda k: (k[0], k[1], k[4], k[3], k[5])):
+        runs = groups[key]
+        ok = [r for r in runs if r.status == "ok"]
+        accs = [100 * r.extras["trainer"]["test_acc"] for r in ok]
+        finals = [100 * r.extras["trainer"]["test_acc_final"] for r in ok]
+        cell = f"{statistics.fmean(accs):.2f} ± {statistics.stdev(accs) if len(accs) > 1 else 0.0:.2f}" if accs else ""
+        final = f"{statistics.fmean(finals):.2f}" if finals else ""
+        first = runs[0]
+        paper = paper_accuracy(first.spec.task.name, key[1], first.spec.trainer.name,
+                               first.expanded["trainer"]["params"])
+        failed = len(runs) - len(ok)
+        table.append([key[0], f"{100 * key[1]:g}%", key[2], key[3], key[5] or "-", key[4], len(ok), cell, final,
+                      f"{paper.accuracy:.2f} ({paper.table})" if paper else "-",
+                      f"{failed}/{len(runs)}" if failed else ""])
+    headers = ["task", "train", "data", "trainer", "info plane", "budget", "seeds", "test acc % (val-selected)",
+               "final", "paper", "failed"]
     return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from ..api import Estimate, Estimator, Params, RunContext, TaskInstance
+from ..api import Estimate, Estimator, Meter, Params, RunContext, TaskInstance
 
 
 class BinningParams(Params):
@@ -73,3 +73,32 @@ class Binning(Estimator):
         value = mutual_information(bx, by)
         return Estimate(value, None, {"distinct_x": int(bx.max()) + 1, "distinct_y": int(by.max()) + 1,
                                       "log_n": float(np.log(params.n_samples))})
+
+    def meter(self, task: TaskInstance, params: BinningParams, ctx: RunContext) -> Meter:
+        from ..infoplane import LabelLayerTask, NoisyLayerTask
+
+        if isinstance(task, (NoisyLayerTask, LabelLayerTask)):
+            return LayerBinningMeter(task, params)
+        return super().meter(task, params, ctx)
+
+
+class LayerBinningMeter(Meter):
+    """The information plane the binning way: bin L_i itself over the probe's points (no noise).
+
+    With X uniform over the points, I(X;T) = H(T) (a noisy-layer task) and
+    I(Y;T) = H(T) - H(T|Y) (a label task): Shwartz-Ziv & Tishby's quantities,
+    not the noise-regularised I(X; L_i + eps) the other estimators measure.
+    """
+
+    def __init__(self, task, params: BinningParams) -> None:
+        self.task, self.params = task, params
+
+    def measure(self) -> Estimate:
+        from ..tasks.networks import features
+
+        t = features(self.task.layer, self.task.points.to(self.task.device))
+        if hasattr(self.task, "onehot"):
+            value = layer_information(t, self.task.onehot.argmax(1), self.params.n_bins, self.params.range)["iyt"]
+        else:
+            value = entropy(discretise(t.cpu().numpy(), self.params.n_bins, self.params.range))
+        return Estimate(value, None, {"quantity": "binned, noise-free"})

@@ -123,7 +123,8 @@ class ClassificationInstance(TaskInstance):
 
     def describe(self) -> dict[str, Any]:
         d = self.data
-        return {"source": d.source.get("description", ""), "lossy_data": bool(d.source.get("lossy", False)),
+        return {"dataset": d.source.get("dataset", ""), "source": d.source.get("description", ""),
+                "lossy_data": bool(d.source.get("lossy", False)),
                 "architecture": self.architecture, "layers": len(self.layer_kinds),
                 "layer_kinds": self.layer_kinds, "n_train": int(d.train_x.shape[0]),
                 "n_val": int(d.val_x.shape[0]), "n_test": int(d.test_x.shape[0]),

@@ -1,0 +1,82 @@
+"""Information-plane PNGs (paper Figs. 3-4) from one stored training record.
+
+One panel per layer: x = I(X; L_i + eps), y = I(Y; L_i), both in nats, points
+coloured by training step and joined in time order.  Where the record has the
+Monte-Carlo truth of I(X; L_i + eps), it is drawn as hollow grey circles at
+the same I(Y; L_i), so an estimator's error is visible along the trajectory.
+Without a measuring estimator, a layer-wise IB record falls back to its own
+critics' training bounds (the paper's Fig. 4 shows those).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import IbbenchError
+from ..results import RunRecord
+
+
+def trajectory(record: RunRecord) -> tuple[list[dict], str, str]:
+    """(points with layer/step/ixt/iyt, what measured them, step label) from a record."""
+    trained = record.extras.get("trainer") or {}
+    if "info_plane" in trained:
+        plane = trained["info_plane"]
+        who = plane["estimator"] if plane["estimator"] == plane["iyt_estimator"] else \
+            f"I(X;L+eps): {plane['estimator']}, I(Y;L): {plane['iyt_estimator']}"
+        return plane["points"], who, "training step"
+    if "trace" in trained and trained["trace"] and "layer" in trained["trace"][0]:
+        points = [{**p, "step": p["iteration"]} for p in trained["trace"]]
+        return points, "the trainer's own critics (DV bounds on training batches)", "iteration of the layer"
+    raise IbbenchError(f"run {record.id[:12]} has no information plane: train with --estimator NAME "
+                       "(e.g. ibbench run --task mnist-mlp --trainer ce --estimator aa-mine)")
+
+
+def plot_info_plane(record: RunRecord, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points, who, step_label = trajectory(record)
+    layers = sorted({p["layer"] for p in points})
+    steps = [p["step"] for p in points]
+    lo, hi = min(steps), max(steps) or 1
+    fig, axes = plt.subplots(1, len(layers), figsize=(3.6 * len(layers), 3.4), squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for ax, layer in zip(axes[0], layers):
+        pts = sorted((p for p in points if p["layer"] == layer), key=lambda p: p["step"])
+        xs, ys = [p["ixt"] for p in pts], [p["iyt"] for p in pts]
+        ax.plot(xs, ys, color="0.7", lw=0.8, zorder=1)
+        sc = ax.scatter(xs, ys, c=[p["step"] for p in pts], cmap=cmap, vmin=lo, vmax=hi, s=22, zorder=2)
+        truth = [(p["ixt_truth"], p["iyt"]) for p in pts if p.get("ixt_truth") is not None]
+        if truth:
+            ax.scatter(*zip(*truth), facecolors="none", edgecolors="0.4", s=22, zorder=2,
+                       label="truth of I(X;L+eps)")
+            ax.legend(fontsize=7, loc="lower right")
+        ax.set_title(f"layer {layer}", fontsize=9)
+        ax.set_xlabel("I(X; L + eps) [nats]")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("I(Y; L) [nats]")
+    fig.colorbar(sc, ax=axes[0].tolist(), label=step_label, shrink=0.9)
+    spec = record.spec
+    trainer = spec.trainer.name if spec.trainer else "-"
+    fig.suptitle(f"{record.task_label}, {trainer}, seed {spec.seed}, {spec.budget} budget; measured by {who}",
+                 fontsize=9)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def find_record(records: list[RunRecord], run_id: str) -> RunRecord:
+    """The record whose id starts with ``run_id`` (unique prefix), or 'last' for the newest."""
+    if run_id == "last":
+        if not records:
+            raise IbbenchError("the results store is empty")
+        return records[-1]
+    matches = [r for r in records if r.id.startswith(run_id)]
+    if len(matches) != 1:
+        what = "no run" if not matches else f"{len(matches)} runs"
+        raise IbbenchError(f"{what} with id starting {run_id!r} in the store; give more of the id "
+                           "(ids are printed by `ibbench run --json` and stored in the store's 'id' field)")
+    return matches[0]
