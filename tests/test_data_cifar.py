@@ -428,14 +428,6 @@ def test_cli_bad_path_is_one_line_exit_2(tmp_path: Path) -> None:
 # ----------------------------------------------------------------- real JPEG q75 copy
 
 
-@pytest.fixture(scope="module")
-def cifar_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shared JPEG q75 copy imported into a fresh data dir (about 8 s on 2 cores)."""
-    if not SHARED_CIFAR.is_file():
-        pytest.skip(f"shared CIFAR-10 copy not found at {SHARED_CIFAR}")
-    return import_cifar10(SHARED_CIFAR, tmp_path_factory.mktemp("cifar-data"))
-
-
 @pytest.mark.integration
 def test_real_jpeg_copy(cifar_dir: Path) -> None:
     x, y, source = load_cifar10("train", cifar_dir)

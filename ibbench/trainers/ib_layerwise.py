@@ -152,7 +152,7 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
     return net, readout, result
 
 
-def post_train_readout(net: nn.Sequential, data, p: LayerwiseParams, ctx: RunContext):
+def post_train_readout(net: nn.Sequential, data, p, ctx: RunContext):
     """Freeze the net, fit a linear C -> C layer with cross-entropy; model selection on validation.
 
     The readout sees standardised features (h - m) / s: the IB objective is

@@ -1,0 +1,159 @@
+"""Trainers at the smoke budget on scikit-learn's digits: accuracy, freezing, readout, determinism, divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ibbench.api import RunContext
+from ibbench.results import ResultStore
+from ibbench.runner import run
+from ibbench.specs import RunSpec
+from ibbench.suite import run_cells
+from ibbench.tasks.classification import balanced_split
+from ibbench.tasks.network_tasks import CIFARConv, CIFARConv6, DigitsMLP
+from ibbench.tasks.networks import features
+from ibbench.trainers.ib_layerwise import LayerwiseIB, fit_layerwise, merge_readout
+
+CHANCE = 0.1
+
+
+def digits_run(trainer: str, registry, seed: int = 0, estimator: str | None = None, **params):
+    spec = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "trainer": {"name": trainer, "params": params},
+                                   "estimator": {"name": estimator} if estimator else None,
+                                   "seed": seed, "budget": "smoke", "device": "cpu"})
+    return run(spec, registry)
+
+
+@pytest.mark.parametrize("trainer", ["ce", "ce-wd", "ib-layerwise", "ib-e2e"])
+def test_every_trainer_beats_chance_on_digits(trainer, registry):
+    record = digits_run(trainer, registry)
+    assert record.status == "ok", record.error
+    out = record.extras["trainer"]
+    assert out["test_acc"] > 2 * CHANCE, out["test_acc"]
+    assert 0 <= out["val_acc"] <= 1 and out["selected_step"] >= 1
+    assert record.expanded["trainer"]["params"]["steps"] > 0  # the budget's concrete numbers are recorded
+
+
+def test_ib_layerwise_beta_zero_trains_no_input_critic(registry):
+    record = digits_run("ib-layerwise", registry, beta=0.0)
+    layers = record.extras["trainer"]["layers"]
+    assert [layer["layer"] for layer in layers] == [1, 2, 3]
+    assert all("ixt" not in layer and layer["iyt"] > 0 for layer in layers)
+
+
+@pytest.fixture(scope="module")
+def layerwise_fit():
+    ctx = RunContext(seed=0, device=torch.device("cpu"), budget="smoke")
+    task = DigitsMLP().build(DigitsMLP.params_for("smoke", {"hidden": [64, 32]}), ctx)
+    initial = {k: v.clone() for k, v in task.network(seed=0).state_dict().items()}
+    snapshots = {}
+
+    def on_frozen(i, net):
+        snapshots[i] = {k: v.clone() for k, v in net.state_dict().items()}
+
+    net, readout, result = fit_layerwise(task, LayerwiseIB.params_for("smoke"), ctx, on_layer_frozen=on_frozen)
+    return task, initial, snapshots, net, readout, result
+
+
+def _block(state: dict, i: int) -> dict:
+    return {k: v for k, v in state.items() if k.startswith(f"{i - 1}.")}
+
+
+def test_frozen_layers_stay_bit_for_bit_and_later_layers_wait(layerwise_fit):
+    _, initial, snapshots, net, _, result = layerwise_fit
+    final = net.state_dict()
+    for i, snap in snapshots.items():
+        for k, v in _block(snap, i).items():
+            assert torch.equal(v, final[k]), f"layer {i} changed after it was frozen ({k})"
+            assert not torch.equal(v, initial[k]), f"layer {i} never trained ({k})"
+        for j in range(i + 1, len(net) + 1):  # layers after i are untouched while i trains
+            for k, v in _block(snap, j).items():
+                assert torch.equal(v, initial[k]), f"layer {j} moved while layer {i} trained"
+    assert result["frozen_unchanged"] is True
+
+
+def test_readout_folds_into_the_last_layer(layerwise_fit):
+    task, _, _, net, readout, result = layerwise_fit
+    x = task.data.test_x
+    merged = merge_readout(net, readout)
+    two_stage = readout(features(net, x))
+    assert torch.allclose(merged(x), two_stage, atol=1e-4)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(merged) == count(net)  # no capacity added
+    assert result["readout_merge_max_abs_diff"] < 1e-4
+    assert readout.weight.shape == (10, 10)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(registry):
+    a, b, c = (digits_run("ce", registry, seed=s) for s in (3, 3, 4))
+    assert a.extras["trainer"]["evals"] == b.extras["trainer"]["evals"]
+    assert a.extras["trainer"]["test_acc"] == b.extras["trainer"]["test_acc"]
+    assert a.extras["trainer"]["evals"] != c.extras["trainer"]["evals"]
+
+
+def test_diverging_training_is_a_failed_record_and_the_sweep_goes_on(registry, tmp_path):
+    bad = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "budget": "smoke", "device": "cpu",
+                                  "trainer": {"name": "ce", "params": {"lr": 1e30}}})
+    good = bad.model_copy(update={"trainer": bad.trainer.model_copy(update={"params": {}})})
+    store = ResultStore(tmp_path / "runs.jsonl")
+    failed = run_cells("sweep", [bad, good], store, registry)
+    records = store.records()
+    assert failed == 1 and [r.status for r in records] == ["failed", "ok"]
+    assert "diverged" in records[0].error and "trainer.lr" in records[0].error
+    assert records[0].extras["traceback"]
+
+
+def test_information_plane_with_aa_mine_uses_mine_for_the_label_term(registry):
+    record = digits_run("ce", registry, estimator="aa-mine")
+    plane = record.extras["trainer"]["info_plane"]
+    assert plane["estimator"] == "aa-mine" and plane["iyt_estimator"] == "mine"
+    assert record.expanded["label_estimator"]["name"] == "mine"
+    measures = record.expanded["trainer"]["params"]["measure_points"] + 1  # plus step 0
+    assert len(plane["points"]) == 3 * measures
+    for p in plane["points"]:
+        assert np.isfinite(p["ixt"]) and np.isfinite(p["iyt"])
+        assert 0 <= p["ixt_truth"] <= plane["log_n"] + 1e-6  # the mixture truth is capped by log n
+
+
+def test_estimator_without_trainer_on_a_network_task_trains_with_ce(registry):
+    spec = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "estimator": {"name": "binning"},
+                                   "budget": "smoke", "device": "cpu"})
+    record = run(spec, registry)
+    assert record.spec.trainer.name == "ce"
+    plane = record.extras["trainer"]["info_plane"]
+    assert plane["estimator"] == plane["iyt_estimator"] == "binning"
+    # binning of a deterministic layer over n points: H(T) <= log n, I(Y;T) <= H(Y) <= log 10
+    assert all(p["ixt"] <= plane["log_n"] + 1e-9 and p["iyt"] <= np.log(10) + 1e-9 for p in plane["points"])
+
+
+def test_balanced_split_is_class_balanced_seeded_and_disjoint():
+    labels = np.repeat(np.arange(10), 100)
+    train, val = balanced_split(labels, 0.2, 0.25, seed=1)
+    assert np.bincount(labels[train], minlength=10).tolist() == [15] * 10
+    assert np.bincount(labels[val], minlength=10).tolist() == [5] * 10
+    assert not set(train) & set(val)
+    again, _ = balanced_split(labels, 0.2, 0.25, seed=1)
+    other, _ = balanced_split(labels, 0.2, 0.25, seed=2)
+    assert np.array_equal(train, again) and not np.array_equal(train, other)
+
+
+@pytest.mark.parametrize("task, widths", [
+    (CIFARConv, [16 * 16 * 16, 16 * 8 * 8, 16 * 4 * 4, 512, 512, 10]),
+    (CIFARConv6, [48 * 32 * 32, 48 * 16 * 16, 96 * 16 * 16, 96 * 8 * 8, 192 * 8 * 8, 192 * 4 * 4, 512, 512, 10]),
+])
+def test_conv_nets_have_the_papers_layers(task, widths):
+    p = task.Params()
+    net = task().build_network(p)
+    assert len(net) == len(task().layer_kinds(p)) == len(widths)
+    x = torch.zeros(2, 3 * 32 * 32)
+    for i, width in enumerate(widths, start=1):
+        assert features(torch.nn.Sequential(*list(net)[:i]), x).flatten(1).shape == (2, width)
+
+
+def test_a_trainer_on_a_ground_truth_task_fails_with_a_clear_reason(registry):
+    spec = RunSpec.model_validate({"task": {"name": "gaussian", "params": {"dim": 2, "mi": 1.0}},
+                                   "trainer": {"name": "ce"}, "budget": "smoke", "device": "cpu"})
+    record = run(spec, registry)
+    assert record.status == "failed" and "needs a network task" in record.error
