@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     srun.add_argument("--out", type=Path, help="results store (default results/<suite name>.jsonl)")
     srun.add_argument("--quiet", action="store_true")
     srun.add_argument("--data-dir", type=Path)
+    srun.add_argument("--shard", default="0/1", metavar="K/N",
+                      help="run only cells K, K+N, K+2N, ... (N processes, e.g. on one GPU, each with its own --out)")
 
     plot = sub.add_parser("plot", help="plot one stored run")
     plot.add_argument("kind", choices=("info-plane",))
@@ -203,9 +205,10 @@ def cmd_data(args) -> int:
 
 
 def cmd_suite(args) -> int:
-    from .suite import run_suite
+    from .suite import parse_shard, run_suite
 
-    failed = run_suite(args.suite, out=args.out, registry=_registry(), show_progress=_progress_enabled(args))
+    failed = run_suite(args.suite, out=args.out, registry=_registry(), show_progress=_progress_enabled(args),
+                       shard=parse_shard(args.shard))
     return EXIT_FAILED_RUN if failed else 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import importlib.metadata as md
 import platform
 import subprocess
@@ -29,6 +30,8 @@ def git_state() -> dict[str, Any]:
     if commit is not None:
         status = git("status", "--porcelain", "--untracked-files=no")
         dirty = bool(status) if status is not None else None
+    elif os.environ.get("IBBENCH_GIT_COMMIT"):  # a copy of the tree without .git (e.g. a remote GPU box)
+        return {"commit": os.environ["IBBENCH_GIT_COMMIT"], "dirty": None, "from": "IBBENCH_GIT_COMMIT"}
     return {"commit": commit, "dirty": dirty}
 
 

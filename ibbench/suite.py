@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .errors import SpecError
 from .plugins import Registry
 from .results import ResultStore, summarise
 from .runner import execute, resolve
@@ -23,11 +24,23 @@ def spec_key(spec: RunSpec) -> str:
     return spec.model_dump_json()
 
 
-def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool = False) -> int:
-    """Run every missing cell; returns how many cells failed in this invocation."""
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> (K, N) with 0 <= K < N: this process runs cells K, K+N, K+2N, ..."""
+    k, sep, n = text.partition("/")
+    if not sep or not k.isdigit() or not n.isdigit() or not 0 <= int(k) < int(n):
+        raise SpecError(f"--shard {text!r}: expected K/N with 0 <= K < N, e.g. --shard 0/4")
+    return int(k), int(n)
+
+
+def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool = False,
+              shard: tuple[int, int] = (0, 1)) -> int:
+    """Run every missing cell (of this shard); returns how many cells failed in this invocation."""
     suite = load_suite(path)
     store = ResultStore(out or Path("results") / f"{suite.name}.jsonl")
-    return run_cells(suite.name, suite.cells(), store, registry, show_progress=show_progress)
+    k, n = shard
+    cells = suite.cells()[k::n]
+    name = suite.name if n == 1 else f"{suite.name} (shard {k}/{n})"
+    return run_cells(name, cells, store, registry, show_progress=show_progress)
 
 
 def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Registry, *,
