@@ -25,13 +25,14 @@ def git_state() -> dict[str, Any]:
             return None
         return out.stdout.strip() if out.returncode == 0 else None
 
+    if os.environ.get("IBBENCH_GIT_COMMIT"):
+        # set where the tree was copied to a machine whose .git is absent or stale (a lent GPU box)
+        return {"commit": os.environ["IBBENCH_GIT_COMMIT"], "dirty": None, "from": "IBBENCH_GIT_COMMIT"}
     commit = git("rev-parse", "HEAD")
     dirty = None
     if commit is not None:
         status = git("status", "--porcelain", "--untracked-files=no")
         dirty = bool(status) if status is not None else None
-    elif os.environ.get("IBBENCH_GIT_COMMIT"):  # a copy of the tree without .git (e.g. a remote GPU box)
-        return {"commit": os.environ["IBBENCH_GIT_COMMIT"], "dirty": None, "from": "IBBENCH_GIT_COMMIT"}
     return {"commit": commit, "dirty": dirty}
 
 
