@@ -84,9 +84,9 @@ class Channel:
     finite set X is uniform over, when there is one.
     """
 
-    network: "torch.nn.Module"
+    network: torch.nn.Module
     noise_std: float
-    support: "torch.Tensor | None" = None
+    support: torch.Tensor | None = None
 
 
 @dataclass
@@ -94,11 +94,11 @@ class RunContext:
     """What a plugin needs from the runner: seed, device, budget, progress bars."""
 
     seed: int
-    device: "torch.device"
+    device: torch.device
     budget: str = "quick"
     show_progress: bool = False
 
-    def generator(self, stream: int = 0) -> "torch.Generator":
+    def generator(self, stream: int = 0) -> torch.Generator:
         """A CPU generator for one named random stream of this run (same seed -> same numbers)."""
         import torch
 
@@ -121,7 +121,7 @@ class TaskInstance(ABC):
     channel: Channel | None = None
 
     @abstractmethod
-    def sample(self, n: int, generator: "torch.Generator") -> tuple["torch.Tensor", "torch.Tensor"]:
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw n i.i.d. pairs (x, y) as float32 CPU tensors of shape (n, x_dim), (n, y_dim)."""
 
     def truth(self, ctx: RunContext) -> Truth | None:
@@ -168,7 +168,7 @@ class Meter(ABC):
 class RestartingMeter(Meter):
     """The default meter: a fresh ``estimate`` every time (right for KSG, binning, the mixture)."""
 
-    def __init__(self, estimator: "Estimator", task: TaskInstance, params: Params, ctx: RunContext) -> None:
+    def __init__(self, estimator: Estimator, task: TaskInstance, params: Params, ctx: RunContext) -> None:
         self.estimator, self.task, self.params, self.ctx = estimator, task, params, ctx
 
     def measure(self) -> Estimate:

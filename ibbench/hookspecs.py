@@ -14,7 +14,7 @@ Names clash loudly; listing is sorted by name, never by hook order.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pluggy
 

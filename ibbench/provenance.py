@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import os
 import importlib.metadata as md
+import os
 import platform
 import subprocess
 from pathlib import Path

@@ -9,10 +9,10 @@ parameters stay plain dicts here and are validated against each plugin's own
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .api import Budget
@@ -51,7 +51,7 @@ class RunSpec(_Spec):
     device: Device = "auto"
 
     @model_validator(mode="after")
-    def _needs_work(self) -> "RunSpec":
+    def _needs_work(self) -> RunSpec:
         if self.estimator is None and self.trainer is None:
             raise ValueError("a run needs an estimator, a trainer or both")
         return self
@@ -70,7 +70,7 @@ class SuiteSpec(_Spec):
     device: Device = "auto"
 
     @model_validator(mode="after")
-    def _needs_work(self) -> "SuiteSpec":
+    def _needs_work(self) -> SuiteSpec:
         if not self.estimators and not self.trainers:
             raise ValueError("a suite needs at least one estimator or trainer")
         if any(s < 0 for s in self.seeds):

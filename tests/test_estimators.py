@@ -74,9 +74,8 @@ def test_ema_gradient_option_runs_and_estimates(registry):
 
 
 def test_aa_mine_without_a_known_network_is_a_failed_record_with_reason(registry):
-    from tests.plugin_fixtures import nan_plugin
-
     from ibbench.plugins import load_registry
+    from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
     record = run(RunSpec(task=TaskSpec(name="test-plain"), estimator=EstimatorSpec(name="aa-mine"),
@@ -86,9 +85,8 @@ def test_aa_mine_without_a_known_network_is_a_failed_record_with_reason(registry
 
 
 def test_nan_in_training_is_recorded_as_failed(registry):
-    from tests.plugin_fixtures import nan_plugin
-
     from ibbench.plugins import load_registry
+    from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
     record = run(RunSpec(task=TaskSpec(name="test-nan"), estimator=EstimatorSpec(name="mine"), budget="smoke"), reg)

@@ -111,7 +111,7 @@ def test_kolchinsky_tracey_bounds_sandwich_the_truth():
 
 
 def test_mixture_channel_truth_is_below_log_n(ctx):
-    from ibbench.tasks.mixture_channel import MixtureChannel, MixtureChannelParams
+    from ibbench.tasks.mixture_channel import MixtureChannel
 
     task = MixtureChannel()
     inst = task.build(task.params_for("smoke", {"dataset": "digits", "noise_var": 0.01}), ctx)

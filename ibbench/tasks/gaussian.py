@@ -29,7 +29,7 @@ class GaussianParams(Params):
     structure_seed: int = 0  # seeds the rotations of "dense": the same task for every run seed
 
     @model_validator(mode="after")
-    def _check(self) -> "GaussianParams":
+    def _check(self) -> GaussianParams:
         if self.mi is not None and self.rho is not None:
             raise ValueError("give mi or rho, not both")
         if self.correlated is not None and self.correlated > self.dim:

@@ -36,7 +36,7 @@ class MixtureChannelParams(Params):
     bounds: bool = True  # also compute Kolchinsky-Tracey's pairwise bounds
 
     @model_validator(mode="after")
-    def _check(self) -> "MixtureChannelParams":
+    def _check(self) -> MixtureChannelParams:
         if self.layer is not None and self.layer > len(self.hidden):
             raise ValueError(f"layer={self.layer} but the network has {len(self.hidden)} layers")
         return self

@@ -17,13 +17,13 @@ from ..api import RunContext, TaskInstance, Trainer
 from .common import (
     Selection,
     TrainerParams,
-    accuracy,
     attach_probe,
     batches,
     check_loss,
     classification_instance,
     layer_separations,
     schedule,
+    train_accuracy,
 )
 
 TRAINER_BUDGETS = {
@@ -75,7 +75,7 @@ def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, p
         bar.update(1)
     bar.close()
     result = {**selection.summary(), "steps": p.steps,
-              "train_acc": accuracy(net, data.train_x, data.train_y, device),
+              "train_acc": train_accuracy(net, data, device),
               "separation": layer_separations(net, data.test_x, data.test_y, device)}
     if probe is not None:
         result["info_plane"] = probe.result()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from pydantic import Field
@@ -61,6 +62,11 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
 def schedule(total: int, points: int) -> set[int]:
     """``points`` step indices spread over 1..total, the last one always included."""
     return {max(1, round(total * k / points)) for k in range(1, points + 1)}
+
+
+def train_accuracy(model: nn.Module, data, device: torch.device, at_most: int = 10000) -> float:
+    """Accuracy on (a strided subset of at most ``at_most`` rows of) the training split."""
+    return accuracy(model, *spread_subset(data.train_x, data.train_y, at_most), device)
 
 
 class Selection:
@@ -120,12 +126,20 @@ def cluster_separation(feats: torch.Tensor, labels: torch.Tensor) -> float:
     return float(between / spreads.mean())
 
 
+def spread_subset(x: torch.Tensor, y: torch.Tensor, at_most: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every k-th row so that at most ``at_most`` remain (a stride, not a prefix: some copies are class-sorted)."""
+    stride = -(-x.shape[0] // at_most)
+    return x[::stride], y[::stride]
+
+
 @torch.no_grad()
-def layer_separations(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> list[float]:
-    """cluster_separation of every layer L_i on (x, y), in eval mode."""
+def layer_separations(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+                      at_most: int = 2000) -> list[float]:
+    """cluster_separation of every layer L_i on (at most ``at_most`` rows of) (x, y), in eval mode."""
     from ..infoplane import layer_network
     from ..tasks.networks import features
 
+    x, y = spread_subset(x, y, at_most)
     was = net.training
     net.eval()
     out = [cluster_separation(features(layer_network(net, i), x.to(device), batch=2048).cpu(), y)

@@ -24,12 +24,12 @@ from ..infoplane import layer_network
 from .common import (
     NET_DIVERGED,
     Selection,
-    accuracy,
     attach_probe,
     batches,
     classification_instance,
     layer_separations,
     schedule,
+    train_accuracy,
 )
 from .ib_critics import IBCritics, IBParams, critic_budgets
 from .ib_layerwise import post_train_readout
@@ -47,7 +47,7 @@ class EndToEndIB(Trainer):
     Params = EndToEndParams
     budgets = critic_budgets(
         smoke={"steps": 60, "batch_size": 64, "eval_points": 3, "measure_points": 2, "readout_steps": 100},
-        quick={"steps": 1000, "critic_steps": 2, "eval_points": 10, "measure_points": 6, "readout_steps": 1000},
+        quick={"steps": 2000, "critic_steps": 2, "eval_points": 10, "measure_points": 6, "readout_steps": 1000},
     )
 
     def train(self, task, params: EndToEndParams, ctx: RunContext, probe=None) -> dict[str, Any]:
@@ -99,7 +99,7 @@ class EndToEndIB(Trainer):
             model = nn.Sequential(net, readout)
             summary["net_evals"] = selection.history
         result = {**summary, "steps": p.steps, "trace": trace, "final": critics.estimates(),
-                  "train_acc": accuracy(model, data.train_x, data.train_y, device),
+                  "train_acc": train_accuracy(model, data, device),
                   "separation": layer_separations(net, data.test_x, data.test_y, device)}
         if probe is not None:
             result["info_plane"] = probe.result()

@@ -18,7 +18,8 @@ beta = 0 is the paper's "I(Y;L) only" row; conv layers get ``beta_conv``
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from pydantic import Field
@@ -31,13 +32,13 @@ from ..tasks.networks import features
 from .common import (
     NET_DIVERGED,
     Selection,
-    accuracy,
     attach_probe,
     batches,
     classification_instance,
     fingerprint,
     layer_separations,
     schedule,
+    train_accuracy,
 )
 from .ib_critics import IBCritics, IBParams, critic_budgets
 
@@ -143,7 +144,7 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         probe_x = data.test_x[:512].to(device)
         merge_gap = (model.eval()(probe_x) - merged.eval()(probe_x)).abs().max().item()
     result = {**readout_result, "steps_per_layer": p.steps, "layers": layers, "trace": trace,
-              "train_acc": accuracy(model, data.train_x, data.train_y, device),
+              "train_acc": train_accuracy(model, data, device),
               "frozen_unchanged": all(v["frozen"] == v["final"] for v in fingerprints.values()),
               "readout_merge_max_abs_diff": merge_gap,
               "separation": layer_separations(net, data.test_x, data.test_y, device)}
