@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
 
     table = sub.add_parser("table", help="render a table from a results store")
-    table.add_argument("kind", choices=("bias", "accuracy"),
-                       help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper")
+    table.add_argument("kind", choices=("bias", "accuracy", "separation"),
+                       help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
+                            "separation: per-layer cluster separation of the test set (paper Fig. 5)")
     table.add_argument("--store", type=Path, default=Path("results/runs.jsonl"))
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
     table.add_argument("--budget", choices=BUDGETS, help="only records of this budget")
@@ -163,12 +164,13 @@ def cmd_list(args) -> int:
 
 
 def cmd_table(args) -> int:
-    from .tables import accuracy_table, bias_table
+    from .tables import accuracy_table, bias_table, separation_table
 
     records = _records(args.store)
     if args.budget:
         records = [r for r in records if r.spec.budget == args.budget]
-    print(bias_table(records, fmt=args.format) if args.kind == "bias" else accuracy_table(records, fmt=args.format))
+    render = {"bias": bias_table, "accuracy": accuracy_table, "separation": separation_table}[args.kind]
+    print(render(records, fmt=args.format))
     return 0
 
 

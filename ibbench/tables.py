@@ -107,10 +107,8 @@ def _data_label(record: RunRecord) -> str:
     return task.get("dataset", "")
 
 
-def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
-    """Test accuracy (%) per task x fraction x trainer setting, with the paper's figure alongside."""
-    from .paper import paper_accuracy
-
+def _training_groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
+    """(task label, fraction, data, trainer setting, budget, estimator) -> runs over seeds."""
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for r in records:
         if r.spec.trainer is None or "trainer" not in r.expanded:
@@ -121,23 +119,53 @@ def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
                _setting_label(r.spec.trainer.name, r.spec.trainer.params), r.spec.budget,
                r.spec.estimator.name if r.spec.estimator else "")
         groups[key].append(r)
+    return dict(sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][4], kv[0][3], kv[0][5])))
+
+
+def _mean_std(values: list[float], digits: int = 2) -> str:
+    if not values:
+        return ""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.{digits}f} ± {std:.{digits}f}"
+
+
+def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
+    """Test accuracy (%) per task x fraction x trainer setting, with the paper's figure alongside."""
+    from .paper import paper_accuracy
+
+    groups = _training_groups(records)
     if not groups:
         return "no training runs in the store"
     table = []
-    for key in sorted(groups, key=lambda k: (k[0], k[1], k[4], k[3], k[5])):
-        runs = groups[key]
+    for key, runs in groups.items():
         ok = [r for r in runs if r.status == "ok"]
         accs = [100 * r.extras["trainer"]["test_acc"] for r in ok]
         finals = [100 * r.extras["trainer"]["test_acc_final"] for r in ok]
-        cell = f"{statistics.fmean(accs):.2f} ± {statistics.stdev(accs) if len(accs) > 1 else 0.0:.2f}" if accs else ""
-        final = f"{statistics.fmean(finals):.2f}" if finals else ""
         first = runs[0]
         paper = paper_accuracy(first.spec.task.name, key[1], first.spec.trainer.name,
                                first.expanded["trainer"]["params"])
         failed = len(runs) - len(ok)
-        table.append([key[0], f"{100 * key[1]:g}%", key[2], key[3], key[5] or "-", key[4], len(ok), cell, final,
+        table.append([key[0], f"{100 * key[1]:g}%", key[2], key[3], key[5] or "-", key[4], len(ok),
+                      _mean_std(accs), f"{statistics.fmean(finals):.2f}" if finals else "",
                       f"{paper.accuracy:.2f} ({paper.table})" if paper else "-",
                       f"{failed}/{len(runs)}" if failed else ""])
     headers = ["task", "train", "data", "trainer", "info plane", "budget", "seeds", "test acc % (val-selected)",
                "final", "paper", "failed"]
+    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
+    """Paper Fig. 5's cluster separation (mean distance between class means / mean class spread) per layer."""
+    groups = _training_groups(records)
+    depth = max((len(r.extras["trainer"].get("separation", [])) for rs in groups.values() for r in rs
+                 if r.status == "ok"), default=0)
+    if not depth:
+        return "no training runs with a cluster separation in the store"
+    table = []
+    for key, runs in groups.items():
+        ok = [r for r in runs if r.status == "ok" and r.extras["trainer"].get("separation")]
+        layers = [_mean_std([r.extras["trainer"]["separation"][i] for r in ok if i < len(r.extras["trainer"]["separation"])])
+                  for i in range(depth)]
+        table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(ok), *layers])
+    headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
     return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)

@@ -157,3 +157,40 @@ def test_a_trainer_on_a_ground_truth_task_fails_with_a_clear_reason(registry):
                                    "trainer": {"name": "ce"}, "budget": "smoke", "device": "cpu"})
     record = run(spec, registry)
     assert record.status == "failed" and "needs a network task" in record.error
+
+
+def test_cluster_separation_matches_its_closed_form():
+    from ibbench.trainers.common import cluster_separation
+
+    gen = torch.Generator().manual_seed(0)
+    d, n, a, sigma = 4, 20000, 3.0, 0.5
+    labels = torch.arange(2).repeat_interleave(n)
+    centres = torch.zeros(2, d)
+    centres[0, 0], centres[1, 0] = -a, a
+    feats = centres[labels] + sigma * torch.randn(2 * n, d, generator=gen)
+    expected = 2 * a / (sigma * d ** 0.5)  # distance between means / RMS radius of a cluster
+    assert cluster_separation(feats, labels) == pytest.approx(expected, rel=0.02)
+    assert cluster_separation(10 * feats, labels) == pytest.approx(cluster_separation(feats, labels))
+
+
+def test_cli_tables_and_info_plane_plot_from_a_stored_run(tmp_path):
+    from tests.conftest import run_cli
+
+    store = tmp_path / "runs.jsonl"
+    ran = run_cli("run", "--task", "digits-mlp", "--trainer", "ce", "--estimator", "binning", "--budget", "smoke",
+                  "--device", "cpu", "--out", str(store), "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    assert "test accuracy" in ran.stdout and "information-plane points" in ran.stdout
+    table = run_cli("table", "accuracy", "--store", str(store))
+    assert table.returncode == 0 and "digits-mlp" in table.stdout and "ce" in table.stdout
+    sep = run_cli("table", "separation", "--store", str(store))
+    assert sep.returncode == 0 and "L3" in sep.stdout
+    png = tmp_path / "plane.png"
+    plot = run_cli("plot", "info-plane", "last", "--store", str(store), "--out", str(png))
+    assert plot.returncode == 0, plot.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    missing = run_cli("plot", "info-plane", "ffffffff", "--store", str(store))
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        "ibbench: error: no run with id starting 'ffffffff' in the store; give more of the id "
+        "(ids are printed by `ibbench run --json` and stored in the store's 'id' field)"]
