@@ -194,3 +194,10 @@ def test_cli_tables_and_info_plane_plot_from_a_stored_run(tmp_path):
     assert missing.stderr.strip().splitlines() == [
         "ibbench: error: no run with id starting 'ffffffff' in the store; give more of the id "
         "(ids are printed by `ibbench run --json` and stored in the store's 'id' field)"]
+
+
+def test_plain_mine_can_play_the_input_critic(registry):
+    record = digits_run("ib-layerwise", registry, ixt_critic="mine", steps=10, critic_pretrain_steps=20)
+    assert record.status == "ok", record.error
+    assert record.expanded["trainer"]["params"]["ixt_critic"] == "mine"
+    assert all(np.isfinite(layer["ixt"]) for layer in record.extras["trainer"]["layers"])

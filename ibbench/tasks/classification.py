@@ -22,6 +22,7 @@ from pydantic import Field
 from torch import nn
 
 from ..api import Params, RunContext, Task, TaskInstance
+from .networks import Init
 
 
 class ClassificationParams(Params):
@@ -29,7 +30,7 @@ class ClassificationParams(Params):
     val_fraction: float = Field(0.1, ge=0, lt=1)  # carved from the subset, class-balanced; model selection only
     subset_seed: int | None = None  # which subset and split; default: the run's seed
     noise_var: float = Field(2.0, gt=0)  # s^2 of I(X; L_i + eps); the paper's 2
-    init: str = Field("torch", pattern="^(torch|glorot)$")  # PyTorch's default init, or TensorFlow's Glorot
+    init: Init = "torch"  # PyTorch's default init, or "glorot" (TensorFlow's, the paper's code)
 
 
 @dataclass
