@@ -146,11 +146,14 @@ def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunConte
 class CriticMeter(Meter):
     """Warm-started re-estimates: ``p.steps`` the first time, ``p.refresh_steps`` after (sync first).
 
-    Before each measurement y is re-standardised per coordinate with the mean
-    and std of a fresh sample: an invertible map, so the MI is unchanged, but
-    a layer whose scale grows during training (logits under cross-entropy)
-    then looks the same to the warm-started critic instead of driving it off
-    the range it was fit on (which gave DV bounds of -4 nats without it).
+    Before each measurement y is re-centred per coordinate and divided by one
+    overall scale (the RMS of the centred sample), both from a fresh sample:
+    an invertible map, so the MI is unchanged, but a layer whose scale grows
+    during training (logits under cross-entropy) then looks the same to the
+    warm-started critic instead of driving it off the range it was fit on
+    (DV bounds of -4 nats without it).  One scale, not one per unit: a nearly
+    dead ReLU unit divided by its own tiny std gave outliers of 1e4 and
+    bounds of -30 nats.
     """
 
     def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
@@ -168,7 +171,8 @@ class CriticMeter(Meter):
         if self.sync is not None:
             self.sync()
         _, y = self.raw_sample(self.n_stats, self.stats_gen)
-        self.mean, self.std = y.mean(0), y.std(0).clamp_min(1e-6)
+        self.mean = y.mean(0)
+        self.std = (y - self.mean).pow(2).mean().sqrt().clamp_min(1e-12)
         first = self.trainer.steps_done == 0
         self.trainer.fit(self.trainer.p.steps if first else self.trainer.p.refresh_steps, trace_points=2)
         est = self.trainer.evaluate()
