@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_id", help="the run's id (a unique prefix is enough) or 'last'")
     plot.add_argument("--store", type=Path, default=Path("results/runs.jsonl"))
     plot.add_argument("--out", type=Path, help="PNG path (default results/info-plane-<id>.png)")
+    plot.add_argument("--source", choices=("auto", "probe", "critics"), default="auto",
+                      help="probe: the run's measuring estimator; critics: an ib-layerwise run's own critics "
+                           "(the paper's Fig. 4); auto: the probe where there is one")
 
     fig = sub.add_parser("figure", help="regenerate a figure of the paper with ground truth")
     fig.add_argument("name", choices=("fig2",))
@@ -187,7 +190,7 @@ def cmd_plot(args) -> int:
 
     record = find_record(_records(args.store), args.run_id)
     out = args.out or Path("results") / f"info-plane-{record.id[:12]}.png"
-    print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out)}")
+    print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out, args.source)}")
     return 0
 
 

@@ -16,28 +16,36 @@ from ..errors import IbbenchError
 from ..results import RunRecord
 
 
-def trajectory(record: RunRecord) -> tuple[list[dict], str, str]:
-    """(points with layer/step/ixt/iyt, what measured them, step label) from a record."""
+def trajectory(record: RunRecord, source: str = "auto") -> tuple[list[dict], str, str]:
+    """(points with layer/step/ixt/iyt, what measured them, step label) from a record.
+
+    ``source``: "probe" (the run's measuring estimator), "critics" (a layer-wise IB run's own
+    critics) or "auto" (the probe where there is one).
+    """
     trained = record.extras.get("trainer") or {}
-    if "info_plane" in trained:
+    if "info_plane" in trained and source in ("auto", "probe"):
         plane = trained["info_plane"]
         who = plane["estimator"] if plane["estimator"] == plane["iyt_estimator"] else \
             f"I(X;L+eps): {plane['estimator']}, I(Y;L): {plane['iyt_estimator']}"
         return plane["points"], who, "training step"
-    if "trace" in trained and trained["trace"] and "layer" in trained["trace"][0]:
+    has_critics = bool(trained.get("trace")) and "layer" in trained["trace"][0]
+    if has_critics and source in ("auto", "critics"):
         points = [{**p, "step": p["iteration"]} for p in trained["trace"]]
         return points, "the trainer's own critics (DV bounds on training batches)", "iteration of the layer"
+    if source == "critics":
+        raise IbbenchError(f"run {record.id[:12]} has no layer-wise critic trace: --source critics needs an "
+                           "ib-layerwise run; use --source probe")
     raise IbbenchError(f"run {record.id[:12]} has no information plane: train with --estimator NAME "
                        "(e.g. ibbench run --task mnist-mlp --trainer ce --estimator aa-mine)")
 
 
-def plot_info_plane(record: RunRecord, out: Path) -> Path:
+def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points, who, step_label = trajectory(record)
+    points, who, step_label = trajectory(record, source)
     layers = sorted({p["layer"] for p in points})
     steps = [p["step"] for p in points]
     lo, hi = min(steps), max(steps) or 1
