@@ -151,5 +151,7 @@ class InfoPlaneProbe:
 
     def result(self) -> dict[str, Any]:
         return {"estimator": self.estimator.name, "iyt_estimator": self.label_estimator.name,
+                "estimator_params": self.estimator.params.model_dump(mode="json"),
+                "iyt_estimator_params": self.label_estimator.params.model_dump(mode="json"),
                 "noise_var": self.noise_std ** 2, "n_points": self.n_points, "log_n": self.log_n,
                 "points": self.points}

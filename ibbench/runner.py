@@ -116,10 +116,16 @@ def make_probe(resolved: ResolvedRun, ctx: RunContext):
         return None
     from .infoplane import InfoPlaneProbe, MeasuringEstimator
 
-    def measuring(part: ResolvedPlugin | None):
-        return None if part is None else MeasuringEstimator(part.name, part.plugin, part.params)
-
     tp = resolved.trainer.params
+    steps = {"steps": getattr(tp, "probe_first_steps", None), "refresh_steps": getattr(tp, "probe_refresh_steps", None)}
+
+    def measuring(part: ResolvedPlugin | None):
+        if part is None:
+            return None
+        fields = type(part.params).model_fields  # only critic estimators have these
+        update = {k: v for k, v in steps.items() if v is not None and k in fields}
+        return MeasuringEstimator(part.name, part.plugin, part.params.model_copy(update=update))
+
     return InfoPlaneProbe(measuring(resolved.estimator), measuring(resolved.label_estimator), ctx,
                           n_points=getattr(tp, "probe_points", 2000), truth=getattr(tp, "probe_truth", True))
 

@@ -111,6 +111,8 @@ def test_information_plane_with_aa_mine_uses_mine_for_the_label_term(registry):
     assert plane["estimator"] == "aa-mine" and plane["iyt_estimator"] == "mine"
     assert record.expanded["label_estimator"]["name"] == "mine"
     measures = record.expanded["trainer"]["params"]["measure_points"] + 1  # plus step 0
+    assert plane["estimator_params"]["refresh_steps"] == 50  # the estimator's own: the trainer sets none
+    assert plane["iyt_estimator_params"]["steps"] == record.expanded["label_estimator"]["params"]["steps"]
     assert len(plane["points"]) == 3 * measures
     for p in plane["points"]:
         assert np.isfinite(p["ixt"]) and np.isfinite(p["iyt"])
@@ -201,3 +203,10 @@ def test_plain_mine_can_play_the_input_critic(registry):
     assert record.status == "ok", record.error
     assert record.expanded["trainer"]["params"]["ixt_critic"] == "mine"
     assert all(np.isfinite(layer["ixt"]) for layer in record.extras["trainer"]["layers"])
+
+
+def test_the_trainer_can_set_the_probe_critics_steps(registry):
+    record = digits_run("ce", registry, estimator="mine", probe_first_steps=30, probe_refresh_steps=7)
+    plane = record.extras["trainer"]["info_plane"]
+    assert plane["estimator_params"]["steps"] == 30 and plane["estimator_params"]["refresh_steps"] == 7
+    assert record.expanded["estimator"]["params"]["steps"] == 300  # the estimator's own budget is untouched

@@ -26,6 +26,10 @@ class TrainerParams(Params):
     measure_points: int = Field(10, ge=1)  # information-plane measurements when the run names an estimator
     probe_points: int = Field(2000, ge=2)  # the training inputs X is uniform over for the information plane
     probe_truth: bool = True  # also record the Monte-Carlo truth of I(X; L_i + eps) at each measurement
+    # a critic estimator's training in the probe: steps before the first point, warm steps per later
+    # point (None: the estimator's own `steps` / `refresh_steps`)
+    probe_first_steps: int | None = Field(None, ge=1)
+    probe_refresh_steps: int | None = Field(None, ge=0)
 
 
 def classification_instance(task: Any, trainer: str) -> ClassificationInstance:
