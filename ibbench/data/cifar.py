@@ -27,7 +27,6 @@ import json
 import os
 import sys
 import tarfile
-import tempfile
 import time
 import zlib
 from pathlib import Path, PurePosixPath
@@ -36,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from .idx import atomic_write_bytes, md5_bytes, md5_file, set_default_mode
+from .idx import atomic_write_bytes, md5_bytes, md5_file
 from .mnist import SPLITS, _probe, default_data_dir
 from .restricted_pickle import restricted_loads
 
@@ -433,18 +432,10 @@ def _decode_tree(
 
 
 def _atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    """np.savez via a temp file + os.replace: a crash leaves the old file or none."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        set_default_mode(tmp)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """np.savez written atomically (a crash leaves the old file or none)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _tree_description(sha256: str | None, formats: set[str], counts: dict[str, int]) -> str:

@@ -140,14 +140,13 @@ def spread_subset(x: torch.Tensor, y: torch.Tensor, at_most: int) -> tuple[torch
 def layer_separations(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, device: torch.device,
                       at_most: int = 2000) -> list[float]:
     """cluster_separation of every layer L_i on (at most ``at_most`` rows of) (x, y), in eval mode."""
-    from ..infoplane import layer_network
-    from ..tasks.networks import features
-
     x, y = spread_subset(x, y, at_most)
     was = net.training
     net.eval()
-    out = [cluster_separation(features(layer_network(net, i), x.to(device), batch=2048).cpu(), y)
-           for i in range(1, len(net) + 1)]
+    out, h = [], x.to(device)
+    for block in net:  # L_i = block_i(L_{i-1}): each layer computed once, not once per prefix
+        h = block(h)
+        out.append(cluster_separation(h.flatten(1).cpu(), y))
     net.train(was)
     return out
 
