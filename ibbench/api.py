@@ -122,7 +122,25 @@ class TaskInstance(ABC):
 
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw n i.i.d. pairs (x, y) as float32 CPU tensors of shape (n, x_dim), (n, y_dim)."""
+        """Draw n i.i.d. pairs (x, y) as float32 tensors of shape (n, x_dim), (n, y_dim), on the CPU or
+        on the run's device."""
+
+    def sample_features(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """For a task with a channel, n pairs (F(x), y) with y = F(x) + eps: the noise-free signal
+        beside the noisy one (what AA-MINE's critic sees), as (n, F's width), (n, y_dim) tensors.
+
+        The default runs ``channel.network`` on the x of ``sample``, without gradients; tasks
+        that compute F(x) while sampling override it so F(x) is computed once.
+        """
+        import torch
+
+        if self.channel is None:
+            raise NotApplicableError(f"{type(self).__name__} has no channel y = F(x) + noise to sample F(x) from")
+        x, y = self.sample(n, generator)
+        net = self.channel.network
+        device = next(net.parameters(), x).device
+        with torch.no_grad():
+            return net(x.to(device)).flatten(1), y
 
     def truth(self, ctx: RunContext) -> Truth | None:
         """The true I(X;Y) in nats, or None where unknown."""

@@ -44,11 +44,21 @@ class NoisyLayerTask(TaskInstance):
         self.y_dim = int(features(layer, points[:2].to(device)).shape[1])
         self.channel = Channel(network=layer, noise_std=noise_std, support=points)
 
-    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x, F_i(x), F_i(x) + eps) on the run's device; F_i without gradients, in its current mode."""
         idx = torch.randint(self.points.shape[0], (n,), generator=generator)
-        x = self.points[idx]
-        eps = torch.randn(n, self.y_dim, generator=generator)
-        return x, features(self.layer, x.to(self.device)).cpu() + self.noise_std * eps
+        eps = torch.randn(n, self.y_dim, generator=generator).to(self.device)
+        x = self.points[idx].to(self.device)
+        signal = features(self.layer, x)
+        return x, signal, signal + self.noise_std * eps
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x, _, z = self._draw(n, generator)
+        return x, z
+
+    def sample_features(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        _, signal, z = self._draw(n, generator)
+        return signal, z
 
     def truth(self, ctx: RunContext) -> Truth:
         centres = features(self.layer, self.points.to(ctx.device))
@@ -70,7 +80,7 @@ class LabelLayerTask(TaskInstance):
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(self.points.shape[0], (n,), generator=generator)
-        return self.onehot[idx], features(self.layer, self.points[idx].to(self.device)).cpu()
+        return self.onehot[idx].to(self.device), features(self.layer, self.points[idx].to(self.device))
 
 
 @dataclass

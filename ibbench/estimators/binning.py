@@ -68,8 +68,8 @@ class Binning(Estimator):
 
     def estimate(self, task: TaskInstance, params: BinningParams, ctx: RunContext) -> Estimate:
         x, y = task.sample(params.n_samples, ctx.generator(stream=1))
-        bx = discretise(x.numpy(), params.n_bins, params.range)
-        by = discretise(y.numpy(), params.n_bins, params.range)
+        bx = discretise(x.cpu().numpy(), params.n_bins, params.range)
+        by = discretise(y.cpu().numpy(), params.n_bins, params.range)
         value = mutual_information(bx, by)
         return Estimate(value, None, {"distinct_x": int(bx.max()) + 1, "distinct_y": int(by.max()) + 1,
                                       "log_n": float(np.log(params.n_samples))})

@@ -1,24 +1,40 @@
 """Donsker-Varadhan critics, shared by MINE and AA-MINE (Belghazi et al. 2018).
 
-    I(X;Y) >= E_P[T(x,y)] - log E_{P_X x P_Y}[exp T(x,y)]          (DV bound)
+    I(X;Y) >= E_P[T(u,y)] - log E_{P_U x P_Y}[exp T(u,y)]          (DV bound)
 
-The critic is T(x, y) = g([phi(x), y]) with g an MLP (the paper: 2 hidden
-layers of 1500, LeakyReLU) and phi the identity for MINE or a frozen copy of
-the network's layers 1..i for AA-MINE.  phi(x) is computed once per batch and
-reused for the joint pairs and the shuffled marginal pairs, which go through g
-in one forward pass.
+The critic is T(u, y) = g([u, y]) with g an MLP (the paper: 2 hidden layers
+of 1500, LeakyReLU) and u the critic's view of x: x itself for MINE, the
+noise-free signal F_i(x) for AA-MINE (``TaskInstance.sample_features``).
+
+One critic step puts the n joint pairs (u_i, y_i) and the n shuffled
+marginal pairs (u_i, y_perm(i)) through g in one pass, and shares g's first
+layer between them: with W = [W_u, W_y],
+
+    W [u_i, y_j] + b = (W_u u_i) + (W_y y_j) + b,
+
+so u W_u^T and y W_y^T are computed once and the marginal pre-activations are
+a gather of the second (2n x d_in x h multiply-adds become n x d_in x h).
+
+``ensemble = K`` trains K independent critics (K weight initialisations, K
+independent data streams) as one batched network: every weight gets a
+leading K axis and every matmul is a batched matmul.  Adam is elementwise,
+so one optimiser on the stacked weights is K independent optimisers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 from pydantic import Field
 from torch import nn
 
 from ..api import Estimate, Meter, Params, RunContext, check_finite
+
+Precision = Literal["fp32", "tf32", "bf16"]
 
 
 class CriticParams(Params):
@@ -31,6 +47,9 @@ class CriticParams(Params):
     ema: float | None = Field(None, gt=0, lt=1)  # rate of MINE's bias-corrected gradient; None: plain DV
     trace_points: int = Field(20, ge=0)  # how many training-curve points to record
     refresh_steps: int = Field(1000, ge=0)  # warm-started updates per re-measurement of a drifting layer
+    ensemble: int = Field(1, ge=1)  # K independent critics in one batched step: mean and spread of K estimates
+    precision: Precision = "fp32"  # "bf16": autocast g's matmuls; "tf32": TF32 matmuls (CUDA only)
+    compile: bool = False  # torch.compile the training step (pays off for small critics on a GPU)
 
 
 CRITIC_BUDGETS = {
@@ -54,30 +73,80 @@ def mlp_head(in_dim: int, hidden: int, depth: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def mlp_flops(widths: list[int], rows: int) -> float:
+    """Forward matmul FLOPs of an MLP with these widths on ``rows`` inputs."""
+    return 2.0 * rows * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def critic_step_flops(u_dim: int, y_dim: int, hidden: int, depth: int, batch: int,
+                      members: int = 1) -> float:
+    """Matmul FLOPs of one critic step (K members), a multiply-add counted as 2.
+
+    Forward: the shared first layer on n rows (u W_u, y W_y), the other layers
+    on the 2n joint + marginal rows.  Backward: a weight gradient for every
+    layer (same FLOPs as its forward) and an input gradient for every layer
+    but the first (its inputs need none).
+    """
+    n, rest = batch, [hidden] * depth + [1]
+    first = 2.0 * n * (u_dim + y_dim) * hidden
+    later = mlp_flops(rest, 2 * n)
+    return members * (2 * first + 3 * later)
+
+
+def _affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """h W + b for each member: (K, R, a) x (K, a, c) -> (K, R, c); a plain addmm when K = 1."""
+    if w.shape[0] == 1:
+        return torch.addmm(b[0], h[0], w[0]).unsqueeze(0)
+    return torch.baddbmm(b, h, w)
+
+
 class Critic(nn.Module):
-    """T(x, y) = head([embed(x), y]); ``embed`` has no trainable parameters of the critic."""
+    """K >= 1 critics T_k(u, y) = g_k([u, y]); member k starts as the k-th ``mlp_head`` drawn from torch's RNG.
 
-    def __init__(self, embed: nn.Module, embed_dim: int, y_dim: int, p: CriticParams) -> None:
+    Weights are stored stacked, (K, in, out), so one critic and an ensemble run the same code.
+    """
+
+    def __init__(self, u_dim: int, y_dim: int, p: CriticParams) -> None:
         super().__init__()
-        self.embed = embed
-        self.head = mlp_head(embed_dim + y_dim, p.hidden, p.depth)
+        self.u_dim, self.y_dim, self.members = u_dim, y_dim, p.ensemble
+        heads = [mlp_head(u_dim + y_dim, p.hidden, p.depth) for _ in range(p.ensemble)]
+        linears = [[m for m in head if isinstance(m, nn.Linear)] for head in heads]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[i].weight.detach().T for ls in linears]).contiguous())
+            for i in range(len(linears[0])))
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[i].bias.detach() for ls in linears]).unsqueeze(1))
+            for i in range(len(linears[0])))
 
-    def joint_and_marginal(self, x: torch.Tensor, y: torch.Tensor, perm: torch.Tensor):
-        """T on the n joint pairs (x_i, y_i) and the n marginal pairs (x_i, y_perm(i)), one pass."""
-        with torch.no_grad():
-            u = self.embed(x)
-        n = u.shape[0]
-        t = self.head(torch.cat([torch.cat([u, y], 1), torch.cat([u, y[perm]], 1)], 0)).squeeze(1)
-        return t[:n], t[n:]
+    def joint_and_marginal(self, u: torch.Tensor, y: torch.Tensor, perm: torch.Tensor):
+        """T on the joint pairs (u_i, y_i) and the marginal pairs (u_i, y_perm(i)), in one pass.
+
+        u (K, n, d_u), y (K, n, d_y), perm (K, n) -> two (K, n) tensors; 2-d u, y and 1-d perm
+        (one critic) give two (n,) tensors.
+        """
+        single = u.dim() == 2
+        if single:
+            u, y, perm = u.unsqueeze(0), y.unsqueeze(0), perm.unsqueeze(0)
+        w0, n = self.weights[0], u.shape[1]
+        zero = torch.zeros_like(self.biases[0])
+        hu = _affine(u, w0[:, : self.u_dim], self.biases[0])  # W_u u + b, shared by both halves
+        hy = _affine(y, w0[:, self.u_dim:], zero)  # W_y y
+        hy_marg = torch.gather(hy, 1, perm.unsqueeze(-1).expand_as(hy))
+        h = torch.cat([hu + hy, hu + hy_marg], 1)
+        for w, b in zip(self.weights[1:], self.biases[1:]):
+            h = _affine(nn.functional.leaky_relu(h, 0.2), w, b)
+        t = h.squeeze(-1).float()  # float32 even under bf16 autocast: the DV bound needs the precision
+        t_joint, t_marg = t[:, :n], t[:, n:]
+        return (t_joint[0], t_marg[0]) if single else (t_joint, t_marg)
 
 
 def dv_bound(t_joint: torch.Tensor, t_marg: torch.Tensor) -> torch.Tensor:
-    """E_P[T] - log E_Q[e^T] with logsumexp for the second term."""
-    return t_joint.mean() - (torch.logsumexp(t_marg, 0) - math.log(t_marg.shape[0]))
+    """E_P[T] - log E_Q[e^T] along the last axis, with logsumexp for the second term."""
+    return t_joint.mean(-1) - (torch.logsumexp(t_marg, -1) - math.log(t_marg.shape[-1]))
 
 
 def dv_estimate_with_stderr(t_joint: torch.Tensor, t_marg: torch.Tensor) -> tuple[float, float]:
-    """The DV bound on a large evaluation set and its delta-method standard error."""
+    """The DV bound on a large evaluation set (1-d) and its delta-method standard error."""
     m = t_joint.shape[0]
     w = torch.exp(t_marg - t_marg.max())  # e^T / e^max: the ratio is all the delta method needs
     var = t_joint.var() / m + w.var() / (m * w.mean() ** 2)
@@ -87,33 +156,74 @@ def dv_estimate_with_stderr(t_joint: torch.Tensor, t_marg: torch.Tensor) -> tupl
 Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
+@contextlib.contextmanager
+def precision_scope(precision: Precision, device: torch.device):
+    """bf16: autocast matmuls to bfloat16 (CPU with AVX512-BF16/AMX, or CUDA); tf32: TF32 matmuls on CUDA."""
+    if precision == "bf16":
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            yield
+    elif precision == "tf32" and device.type == "cuda":
+        old = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = True
+        try:
+            yield
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = old
+    else:
+        yield
+
+
+def draw(sample: Sampler, members: int, n: int, generator: torch.Generator, device: torch.device):
+    """n pairs per member as (K, n, .) tensors on ``device``: one call to the sampler for all members."""
+    u, y = sample(members * n, generator)
+    return u.to(device).view(members, n, -1), y.to(device).view(members, n, -1)
+
+
+def permutations(members: int, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """K independent permutations of range(n), (K, n)."""
+    if members == 1:
+        return torch.randperm(n, generator=generator).unsqueeze(0).to(device)
+    return torch.argsort(torch.rand(members, n, generator=generator), dim=1).to(device)
+
+
+def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
+    """Adam, fused into one kernel where torch has it (CPU and CUDA): the update is memory-bound."""
+    return torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))
+
+
 class CriticTrainer:
     """Maximises the DV bound on fresh batches (the paper's Algorithm 1); can be resumed (warm start)."""
 
     def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str) -> None:
         self.critic, self.sample, self.p, self.ctx, self.name = critic.to(ctx.device), sample, p, ctx, name
         self.data_gen, self.perm_gen = ctx.generator(stream=1), ctx.generator(stream=2)
-        self.opt = torch.optim.Adam(critic.head.parameters(), lr=p.lr)
-        self.log_ema: torch.Tensor | None = None  # log of the moving average of E_Q[e^T]
+        self.opt = make_adam(critic.parameters(), p.lr, ctx.device)
+        self.log_ema: torch.Tensor | None = None  # log of the moving average of E_Q[e^T], per member
         self.trace: list[list[float]] = []
         self.steps_done = 0
+        self._loss = torch.compile(self._loss_and_bound, dynamic=False) if p.compile else self._loss_and_bound
+
+    def _loss_and_bound(self, u: torch.Tensor, y: torch.Tensor, perm: torch.Tensor, log_ema):
+        """The loss to minimise (summed over members), the members' DV bounds and the updated EMA."""
+        with precision_scope(self.p.precision, self.ctx.device):
+            t_joint, t_marg = self.critic.joint_and_marginal(u, y, perm)
+        bound = dv_bound(t_joint, t_marg)
+        if self.p.ema is None:
+            return -bound.sum(), bound, None
+        # MINE's bias correction: grad log E[e^T] = E[grad T e^T] / E[e^T], with the
+        # denominator replaced by a moving average; the surrogate below has that gradient.
+        ema = self.p.ema
+        log_mean = torch.logsumexp(t_marg, -1) - math.log(t_marg.shape[-1])
+        lm = log_mean.detach()
+        new_ema = lm if log_ema is None else torch.logaddexp(log_ema + math.log1p(-ema), lm + math.log(ema))
+        return -(t_joint.mean(-1) - torch.exp(log_mean - new_ema)).sum(), bound, new_ema
 
     def step(self) -> torch.Tensor:
-        p, device = self.p, self.ctx.device
-        x, y = self.sample(p.batch_size, self.data_gen)
-        perm = torch.randperm(p.batch_size, generator=self.perm_gen)
-        t_joint, t_marg = self.critic.joint_and_marginal(x.to(device), y.to(device), perm.to(device))
-        bound = dv_bound(t_joint, t_marg)
-        if p.ema is None:
-            loss = -bound
-        else:
-            # MINE's bias correction: grad log E[e^T] = E[grad T e^T] / E[e^T], with the
-            # denominator replaced by a moving average; the surrogate below has that gradient.
-            log_mean = torch.logsumexp(t_marg, 0) - math.log(t_marg.shape[0])
-            lm = log_mean.detach()
-            self.log_ema = lm if self.log_ema is None else torch.logaddexp(
-                self.log_ema + math.log1p(-p.ema), lm + math.log(p.ema))
-            loss = -(t_joint.mean() - torch.exp(log_mean - self.log_ema))
+        """One update of every member; returns the members' DV bounds on the batch, (K,)."""
+        p, device, k = self.p, self.ctx.device, self.critic.members
+        u, y = draw(self.sample, k, p.batch_size, self.data_gen, device)
+        perm = permutations(k, p.batch_size, self.perm_gen, device)
+        loss, bound, self.log_ema = self._loss(u, y, perm, self.log_ema)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -128,7 +238,8 @@ class CriticTrainer:
             bound = self.step()
             if every and (i % every == 0 or i == steps - 1):
                 step = self.steps_done - 1
-                self.trace.append([step, check_finite(bound.item(), f"{self.name} DV bound at step {step}")])
+                value = bound.mean().item()  # the members' mean; NaN in any member makes it NaN
+                self.trace.append([step, check_finite(value, f"{self.name} DV bound at step {step}")])
             bar.update(1)
         bar.close()
 
@@ -144,7 +255,7 @@ def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunConte
 
 
 class CriticMeter(Meter):
-    """Warm-started re-estimates: ``p.steps`` the first time, ``p.refresh_steps`` after (sync first).
+    """Warm-started re-estimates: ``p.steps`` the first time, ``p.refresh_steps`` after.
 
     Before each measurement y is re-centred per coordinate and divided by one
     overall scale (the RMS of the centred sample), both from a fresh sample:
@@ -157,8 +268,8 @@ class CriticMeter(Meter):
     """
 
     def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
-                 sync: Callable[[], None] | None = None, standardise_samples: int = 4096) -> None:
-        self.raw_sample, self.sync, self.n_stats = sample, sync, standardise_samples
+                 standardise_samples: int = 4096) -> None:
+        self.raw_sample, self.n_stats = sample, standardise_samples
         self.stats_gen = ctx.generator(stream=5)
         self.mean = self.std = None
         self.trainer = CriticTrainer(critic, self._standardised, p, ctx, name)
@@ -168,8 +279,6 @@ class CriticMeter(Meter):
         return x, (y - self.mean) / self.std
 
     def measure(self) -> Estimate:
-        if self.sync is not None:
-            self.sync()
         _, y = self.raw_sample(self.n_stats, self.stats_gen)
         self.mean = y.mean(0)
         self.std = (y - self.mean).pow(2).mean().sqrt().clamp_min(1e-12)
@@ -182,17 +291,32 @@ class CriticMeter(Meter):
 @torch.no_grad()
 def evaluate_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
                     trace: list) -> Estimate:
-    gen, perm_gen = ctx.generator(stream=3), ctx.generator(stream=4)
+    """Each member's DV bound on ``p.eval_samples`` fresh pairs of its own.
+
+    One critic: the bound with its delta-method standard error.  An ensemble:
+    the members' mean, with the standard error of that mean from their spread
+    (K independent initialisations and data streams), and every member's figure.
+    """
+    gen, perm_gen, k = ctx.generator(stream=3), ctx.generator(stream=4), critic.members
     joints, margs = [], []
     for start in range(0, p.eval_samples, p.batch_size):
         n = min(p.batch_size, p.eval_samples - start)
         if n < 2:
             break
-        x, y = sample(n, gen)
-        perm = torch.randperm(n, generator=perm_gen)
-        tj, tm = critic.joint_and_marginal(x.to(ctx.device), y.to(ctx.device), perm.to(ctx.device))
+        u, y = draw(sample, k, n, gen, ctx.device)
+        with precision_scope(p.precision, ctx.device):
+            tj, tm = critic.joint_and_marginal(u, y, permutations(k, n, perm_gen, ctx.device))
         joints.append(tj)
         margs.append(tm)
-    value, se = dv_estimate_with_stderr(torch.cat(joints).double(), torch.cat(margs).double())
+    tj, tm = torch.cat(joints, 1).double(), torch.cat(margs, 1).double()
+    members = [dv_estimate_with_stderr(tj[i], tm[i]) for i in range(k)]
+    extras = {"trace": trace, "final_train_bound": trace[-1][1] if trace else None}
+    if k == 1:
+        value, se = members[0]
+    else:
+        values = torch.tensor([v for v, _ in members], dtype=torch.float64)
+        value, se = values.mean().item(), (values.std() / math.sqrt(k)).item()
+        extras.update(ensemble=k, member_values=values.tolist(), member_stderrs=[s for _, s in members],
+                      member_std=values.std().item())
     check_finite(value, f"{name} estimate")
-    return Estimate(value, se, {"trace": trace, "final_train_bound": trace[-1][1] if trace else None})
+    return Estimate(value, se, extras)

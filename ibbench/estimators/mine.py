@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from ..api import Estimate, Estimator, RunContext, TaskInstance
 from .critics import CRITIC_BUDGETS, Critic, CriticMeter, CriticParams, train_critic
 
@@ -18,8 +16,8 @@ class MINE(Estimator):
     budgets = CRITIC_BUDGETS
 
     def estimate(self, task: TaskInstance, params: MINEParams, ctx: RunContext) -> Estimate:
-        critic = Critic(nn.Identity(), task.x_dim, task.y_dim, params)
+        critic = Critic(task.x_dim, task.y_dim, params)
         return train_critic(critic, task.sample, params, ctx, "mine")
 
     def meter(self, task: TaskInstance, params: MINEParams, ctx: RunContext) -> CriticMeter:
-        return CriticMeter(Critic(nn.Identity(), task.x_dim, task.y_dim, params), task.sample, params, ctx, "mine")
+        return CriticMeter(Critic(task.x_dim, task.y_dim, params), task.sample, params, ctx, "mine")

@@ -85,11 +85,20 @@ class GaussianInstance(TaskInstance):
         self.noise_std = noise
         self.channel = Channel(network=LinearMap(weight), noise_std=noise.float())
 
-    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x, A x, A x + noise), float64."""
         x = torch.randn(n, self.x_dim, generator=generator, dtype=torch.float64)
         e = torch.randn(n, self.y_dim, generator=generator, dtype=torch.float64)
-        y = x @ self.weight.T + e * self.noise_std
+        signal = x @ self.weight.T
+        return x, signal, signal + e * self.noise_std
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x, _, y = self._draw(n, generator)
         return x.float(), y.float()
+
+    def sample_features(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        _, signal, y = self._draw(n, generator)
+        return signal.float(), y.float()
 
     def joint_covariance(self) -> torch.Tensor:
         """Cov of (X, Y) in float64, for an independent check of the truth."""

@@ -41,11 +41,20 @@ class GaussianChannelInstance(TaskInstance):
         self.noise_std = p.noise_var ** 0.5
         self.channel = Channel(network=LinearMap(self.weight, self.bias), noise_std=self.noise_std)
 
-    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x, W x + b, W x + b + eps), float64."""
         x = torch.randn(n, self.x_dim, generator=generator, dtype=torch.float64) @ self.sx_chol.T
         eps = torch.randn(n, self.y_dim, generator=generator, dtype=torch.float64)
-        z = x @ self.weight.T + self.bias + self.noise_std * eps
+        signal = x @ self.weight.T + self.bias
+        return x, signal, signal + self.noise_std * eps
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x, _, z = self._draw(n, generator)
         return x.float(), z.float()
+
+    def sample_features(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        _, signal, z = self._draw(n, generator)
+        return signal.float(), z.float()
 
     def truth(self, ctx: RunContext) -> Truth:
         w = self.weight

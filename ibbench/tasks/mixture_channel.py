@@ -86,6 +86,12 @@ class MixtureChannelInstance(TaskInstance):
         eps = torch.randn(n, self.y_dim, generator=generator)
         return self.support[idx], self.centres[idx] + self.noise_std * eps
 
+    def sample_features(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(self.support.shape[0], (n,), generator=generator)
+        eps = torch.randn(n, self.y_dim, generator=generator)
+        centres = self.centres[idx]
+        return centres, centres + self.noise_std * eps
+
     def truth(self, ctx: RunContext) -> Truth:
         key = (self.p.model_dump_json(), ctx.seed, str(ctx.device))
         if key not in _TRUTH_CACHE:  # every estimator of a sweep cell shares the same truth

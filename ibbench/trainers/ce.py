@@ -49,6 +49,19 @@ def l2_penalty(net: nn.Module) -> torch.Tensor:
     return 0.5 * sum((m.weight ** 2).sum() for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
 
 
+def ce_step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+            weight_decay: float, step: int) -> torch.Tensor:
+    """One Adam step on CE(net(x), y) + weight_decay * (1/2) sum ||W||^2; returns the loss."""
+    loss = nn.functional.cross_entropy(net(x), y)
+    if weight_decay:
+        loss = loss + weight_decay * l2_penalty(net)
+    check_loss(loss, step)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, probe, weight_decay: float,
                         name: str) -> dict[str, Any]:
     inst = classification_instance(task, name)
@@ -64,13 +77,7 @@ def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, p
     bar = ctx.progress(p.steps, name)
     for step in range(1, p.steps + 1):
         x, y = next(stream)
-        loss = nn.functional.cross_entropy(net(x.to(device)), y.to(device))
-        if weight_decay:
-            loss = loss + weight_decay * l2_penalty(net)
-        check_loss(loss, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss = ce_step(net, opt, x.to(device), y.to(device), weight_decay, step)
         if step in evals:
             selection.evaluate(net, data, device, step, loss=loss.item())
         if probe is not None and step in measures:

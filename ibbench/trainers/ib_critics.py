@@ -5,8 +5,9 @@
 
 They are trained on fresh batches of the training set with the net fixed
 (``update``), and give the net differentiable bounds on its own batch
-(``bounds``): gradient flows through L into the layer being trained, never
-into the AA-MINE copy of F.
+(``bounds``): gradient flows through L + eps into the layer being trained;
+AA-MINE's view of x, F(x), is the same L detached, so no gradient flows
+through it (the paper's frozen, synced copy of F gives the same numbers).
 """
 
 from __future__ import annotations
@@ -54,28 +55,25 @@ class IBCritics:
         cp = p.critic_params()
         self.y: CriticTrainer | None = None
         self.x: CriticTrainer | None = None
-        self.sync = lambda: None
         self.noisy = NoisyLayerTask(f, data.train_x, noise_std, ctx.device, truth_samples=1000)
         self.label = LabelLayerTask(f, data.train_x, data.train_y, data.n_classes, ctx.device)
         if with_y:
-            critic = Critic(nn.Identity(), data.n_classes, self.label.y_dim, cp)
+            critic = Critic(data.n_classes, self.label.y_dim, cp)
             self.y = CriticTrainer(critic, self.label.sample, cp, _ctx(ctx, seed, 0), "D_y")
         if with_x:
             x_ctx = _ctx(ctx, seed, 1)
             if p.ixt_critic == "aa-mine":
-                critic, embed = AAMINE().critic_for(self.noisy, cp, x_ctx)
-                self.sync = embed.sync
+                critic, sample = AAMINE().critic_for(self.noisy, cp, x_ctx), self.noisy.sample_features
             else:
-                critic = Critic(nn.Identity(), self.noisy.x_dim, self.noisy.y_dim, cp)
-            self.x = CriticTrainer(critic, self.noisy.sample, cp, x_ctx, "D_x")
+                critic, sample = Critic(self.noisy.x_dim, self.noisy.y_dim, cp), self.noisy.sample
+            self.x = CriticTrainer(critic, sample, cp, x_ctx, "D_x")
         self.noise_gen = ctx.generator(stream=300 + seed)
 
     def trainers(self) -> list[CriticTrainer]:
         return [t for t in (self.y, self.x) if t is not None]
 
     def update(self, steps: int) -> None:
-        """``steps`` updates of each critic on fresh batches, with the copy of F synced to the net first."""
-        self.sync()
+        """``steps`` updates of each critic on fresh batches of the net as it is now."""
         for _ in range(steps):
             for t in self.trainers():
                 t.step()
@@ -89,12 +87,12 @@ class IBCritics:
             out["iyt"] = dv_bound(*self.y.critic.joint_and_marginal(onehot, l, perm))
         if self.x is not None:
             eps = torch.randn(l.shape, generator=self.noise_gen).to(self.device)
-            out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(x, l + self.noise_std * eps, perm))
+            view = l.detach() if self.p.ixt_critic == "aa-mine" else x  # AA-MINE sees F(x), no gradient
+            out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(view, l + self.noise_std * eps, perm))
         return out
 
     def estimates(self) -> dict[str, Any]:
         """Each trained critic's DV estimate on fresh pairs, with its standard error."""
-        self.sync()
         out: dict[str, Any] = {}
         for key, t in (("iyt", self.y), ("ixt", self.x)):
             if t is not None:

@@ -3,7 +3,7 @@
     minimise  a CE(Y, Yhat) - b I(Y; Yhat) + g I(X; Yhat + eps)
 
 with I(Y; Yhat) from a MINE critic D_y on (one-hot y, Yhat) and I(X; Yhat + eps)
-from an AA-MINE critic D_x whose copy of the whole net is kept in sync; both
+from an AA-MINE critic D_x that sees the detached Yhat as F(x); both
 critics take k steps per network step.  A critic whose coefficient is 0 is
 not trained at all.  With alpha = 0 (the IB loss alone) the net's output is
 only informative about Y, not aligned with it, so the linear readout of the
@@ -42,6 +42,25 @@ class EndToEndParams(IBParams):
     readout_steps: int = Field(2000, ge=1)  # alpha = 0 only: the linear readout of Sec. 5 aligns Yhat with Y
 
 
+def e2e_step(net: nn.Module, critics: IBCritics, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+             p: EndToEndParams, step: int):
+    """One net step on a CE - b I(Y;Yhat) + g I(X;Yhat+eps), then k critic steps; (loss, ce, bounds)."""
+    logits = net(x)
+    ce = nn.functional.cross_entropy(logits, y)
+    b = critics.bounds(x, y, logits)
+    loss = p.alpha * ce
+    if "iyt" in b:
+        loss = loss - p.beta * b["iyt"]
+    if "ixt" in b:
+        loss = loss + p.gamma * b["ixt"]
+    check_finite(loss.item(), f"ib-e2e loss at step {step}", hint=NET_DIVERGED)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    critics.update(p.critic_steps)
+    return loss, ce, b
+
+
 class EndToEndIB(Trainer):
     description = "end-to-end IB (App. B): a CE - b I(Y;Yhat) + g I(X;Yhat+eps), k critic steps per net step"
     Params = EndToEndParams
@@ -60,7 +79,6 @@ class EndToEndIB(Trainer):
         stream = batches(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
         f = layer_network(net, len(net))
         critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, seed=0)
-        critics.sync()
         for t in critics.trainers():
             t.fit(p.critic_pretrain_steps, trace_points=0)
         evals, measures = schedule(p.steps, p.eval_points), schedule(p.steps, p.measure_points)
@@ -71,20 +89,7 @@ class EndToEndIB(Trainer):
         bar = ctx.progress(p.steps, "ib-e2e")
         for step in range(1, p.steps + 1):
             x, y = next(stream)
-            x, y = x.to(device), y.to(device)
-            logits = net(x)
-            ce = nn.functional.cross_entropy(logits, y)
-            b = critics.bounds(x, y, logits)
-            loss = p.alpha * ce
-            if "iyt" in b:
-                loss = loss - p.beta * b["iyt"]
-            if "ixt" in b:
-                loss = loss + p.gamma * b["ixt"]
-            check_finite(loss.item(), f"ib-e2e loss at step {step}", hint=NET_DIVERGED)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            critics.update(p.critic_steps)
+            loss, ce, b = e2e_step(net, critics, opt, x.to(device), y.to(device), p, step)
             if step in evals:
                 point = selection.evaluate(net, data, device, step, loss=loss.item(), ce=ce.item())
                 trace.append({"step": step, **{k: v.item() for k, v in b.items()}, "ce": ce.item()})

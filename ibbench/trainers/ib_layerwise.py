@@ -78,6 +78,19 @@ def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
     return merged
 
 
+def layer_step(f: nn.Module, critics: IBCritics, opt: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor, beta: float, critic_steps: int, what: str) -> dict[str, torch.Tensor]:
+    """One iteration: a step of the layer on I(Y;L) - beta I(X;L+eps) (critics' bounds), then k critic steps."""
+    b = critics.bounds(x, y, f(x))
+    objective = b["iyt"] - beta * b["ixt"] if beta > 0 else b["iyt"]
+    check_finite(objective.item(), what, hint=NET_DIVERGED)
+    opt.zero_grad(set_to_none=True)
+    (-objective).backward()
+    opt.step()
+    critics.update(critic_steps)
+    return b
+
+
 def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
                   on_layer_frozen: Callable[[int, nn.Sequential], None] | None = None):
     """Train; returns (net, readout, result).  ``on_layer_frozen(i, net)`` is called as layer i freezes."""
@@ -98,7 +111,6 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         before = fingerprint(block)
         f = layer_network(net, i)
         critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, seed=i)
-        critics.sync()
         for t in critics.trainers():  # pre-train on the initial layer, as the paper does
             t.fit(p.critic_pretrain_steps, trace_points=0)
         opt = torch.optim.Adam(block.parameters(), lr=p.lr)
@@ -106,14 +118,8 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         window: list[list[float]] = []
         for it in range(1, p.steps + 1):
             x, y = next(stream)
-            x, y = x.to(device), y.to(device)
-            b = critics.bounds(x, y, f(x))
-            objective = b["iyt"] - beta * b["ixt"] if beta > 0 else b["iyt"]
-            check_finite(objective.item(), f"IB objective of layer {i} at iteration {it}", hint=NET_DIVERGED)
-            opt.zero_grad(set_to_none=True)
-            (-objective).backward()
-            opt.step()
-            critics.update(p.critic_steps)
+            b = layer_step(f, critics, opt, x.to(device), y.to(device), beta, p.critic_steps,
+                           f"IB objective of layer {i} at iteration {it}")
             window.append([b["iyt"].item(), b["ixt"].item() if "ixt" in b else float("nan")])
             if it % every == 0 or it == p.steps:  # the mean of the critics' bounds since the last log
                 mean = torch.tensor(window).mean(0).tolist()

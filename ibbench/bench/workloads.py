@@ -1,0 +1,214 @@
+"""The workloads the benchmarks time, each built on synthetic data so no dataset is needed.
+
+A ``Workload`` is one unit of work (``run()``), with the matrix-multiply FLOPs
+it performs where we can count them (a multiply-add is 2 FLOPs) and the
+number of samples it processes, so a timing turns into FLOP/s and samples/s.
+
+The critic workloads use the information-plane setting of the paper: X
+uniform over 2000 MNIST-sized inputs, Z = F_2(X) + eps for layer 2 of a
+784-512-512-10 ReLU MLP (random weights).  MINE's critic then sees
+[x, z] (784 + 512 inputs), AA-MINE's [F_2(x), z] (512 + 512).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..api import RunContext
+from ..estimators.aa_mine import AAMINE
+from ..estimators.critics import Critic, CriticParams, CriticTrainer, critic_step_flops, mlp_flops
+from ..infoplane import NoisyLayerTask, layer_network
+from ..tasks.classification import ClassificationData
+from ..tasks.networks import mlp
+
+MNIST_WIDTHS = [784, 512, 512, 10]
+
+
+@dataclass
+class Workload:
+    name: str
+    params: dict[str, Any]
+    run: Callable[[], Any]
+    device: torch.device
+    flops: float | None = None  # matmul FLOPs per run()
+    samples: int | None = None  # samples (pairs, inputs) processed per run()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self) -> Any:
+        out = self.run()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return out
+
+
+def resolve(device: str | torch.device) -> torch.device:
+    """"auto" -> CUDA where torch sees one, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _ctx(device: torch.device, seed: int = 0) -> RunContext:
+    return RunContext(seed=seed, device=device, budget="quick")
+
+
+def layer_task(device: torch.device, points: int = 2000, layer: int = 2, noise_var: float = 0.1,
+               seed: int = 0) -> NoisyLayerTask:
+    """(x, F_layer(x) + eps) on random [0, 1]^784 inputs through a random MNIST-sized MLP."""
+    g = torch.Generator().manual_seed(seed)
+    net = mlp(MNIST_WIDTHS, seed=seed).to(device).eval()
+    return NoisyLayerTask(layer_network(net, layer), torch.rand(points, MNIST_WIDTHS[0], generator=g),
+                          math.sqrt(noise_var), device, truth_samples=1000)
+
+
+def critic_step(estimator: str = "mine", hidden: int = 1500, batch: int = 256, ensemble: int = 1,
+                precision: str = "fp32", compile: bool = False, device: str | torch.device = "cpu",
+                depth: int = 2) -> Workload:
+    """One update of a MINE or AA-MINE critic (the paper's 2 x ``hidden`` LeakyReLU MLP) on a layer task."""
+    dev = resolve(device)
+    task = layer_task(dev)
+    p = CriticParams(hidden=hidden, depth=depth, batch_size=batch, ensemble=ensemble, precision=precision,
+                     compile=compile)
+    ctx = _ctx(dev)
+    torch.manual_seed(0)
+    if estimator == "aa-mine":
+        critic, sample, u_dim = AAMINE().critic_for(task, p, ctx), task.sample_features, task.y_dim
+    elif estimator == "mine":
+        critic, sample, u_dim = Critic(task.x_dim, task.y_dim, p), task.sample, task.x_dim
+    else:
+        raise ValueError(f"critic_step: estimator must be 'mine' or 'aa-mine', got {estimator!r}")
+    trainer = CriticTrainer(critic, sample, p, ctx, estimator)
+    sampler_flops = mlp_flops(MNIST_WIDTHS[:3], ensemble * batch)  # F_2(x) of every drawn x
+    flops = critic_step_flops(u_dim, task.y_dim, hidden, depth, batch, ensemble) + sampler_flops
+    params = dict(estimator=estimator, hidden=hidden, batch=batch, ensemble=ensemble, precision=precision,
+                  compile=compile)
+    return Workload("critic-step", params, trainer.step, dev, flops=flops, samples=ensemble * batch,
+                    extras={"critic_flops": flops - sampler_flops})
+
+
+def gaussian_task(dim: int = 10, mi: float = 2.0):
+    from ..tasks.gaussian import Gaussian, GaussianParams
+
+    return Gaussian().build(GaussianParams(dim=dim, mi=mi), _ctx(torch.device("cpu")))
+
+
+def estimate(estimator: str = "binning", budget: str = "quick", dim: int = 10, mi: float = 2.0,
+             device: str | torch.device = "cpu") -> Workload:
+    """One full estimate by a registered estimator (built-in or plugin) on a sparse Gaussian task."""
+    from ..plugins import load_registry
+
+    dev = resolve(device)
+    registry = load_registry()
+    plugin = registry.get("estimator", estimator).load()
+    params = plugin.params_for(budget)
+    task = gaussian_task(dim, mi)
+    ctx = _ctx(dev)
+    n = getattr(params, "n_samples", None)
+    return Workload("estimate", dict(estimator=estimator, budget=budget, dim=dim, mi=mi),
+                    lambda: plugin.estimate(task, params, ctx), dev, samples=n)
+
+
+def mixture_truth(n: int = 60000, dim: int = 512, samples: int = 4096,
+                  device: str | torch.device = "cpu") -> Workload:
+    """The Monte-Carlo ground truth I(X; F(X) + eps) for X uniform over n centres in ``dim`` dimensions."""
+    from ..gaussian_mixture import mixture_mi
+
+    dev = resolve(device)
+    g = torch.Generator().manual_seed(0)
+    centres = (torch.randn(n, dim, generator=g) * 2.0).to(dev)
+    flops = 2.0 * samples * n * dim  # the u . a_j products dominate
+
+    def run():
+        return mixture_mi(centres, 1.0, samples, torch.Generator().manual_seed(1))
+
+    return Workload("mixture-truth", dict(n=n, dim=dim, samples=samples), run, dev, flops=flops, samples=samples)
+
+
+def synthetic_classification(n: int = 2000, seed: int = 0) -> ClassificationData:
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.rand(n, MNIST_WIDTHS[0], generator=g), torch.randint(10, (n,), generator=g)
+    return ClassificationData(x, y, x[:200], y[:200], x[:200], y[:200], 10, {"name": "synthetic"})
+
+
+def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch.device = "cpu") -> Workload:
+    """One training step of a trainer on an MNIST-sized MLP (784-512-512-10), synthetic inputs.
+
+    ce / ce-wd: one Adam step.  ib-layerwise: one step of layer 1 on its IB
+    objective plus k critic steps of D_y and D_x.  ib-e2e: one step of the
+    whole net plus k critic steps.  Critic width and k follow ``budget``.
+    """
+    from ..plugins import load_registry
+    from ..trainers.ce import ce_step
+    from ..trainers.ib_critics import IBCritics
+
+    dev = resolve(device)
+    plugin = load_registry().get("trainer", trainer).load()
+    p = plugin.params_for(budget)
+    data = synthetic_classification()
+    torch.manual_seed(0)
+    net = mlp(MNIST_WIDTHS, seed=0).to(dev).train()
+    g = torch.Generator().manual_seed(0)
+    ctx = _ctx(dev)
+    state = {"step": 0}
+
+    def batch():
+        idx = torch.randint(data.train_x.shape[0], (p.batch_size,), generator=g)
+        return data.train_x[idx].to(dev), data.train_y[idx].to(dev)
+
+    flops = 3 * mlp_flops(MNIST_WIDTHS, p.batch_size)
+    if trainer in ("ce", "ce-wd"):
+        opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+        decay = getattr(p, "weight_decay", 0.0)
+
+        def run():
+            state["step"] += 1
+            return ce_step(net, opt, *batch(), decay, state["step"])
+    elif trainer == "ib-layerwise":
+        from ..trainers.ib_layerwise import layer_step
+
+        f = layer_network(net.requires_grad_(False), 1)
+        net[0].requires_grad_(True)
+        critics = IBCritics(f, data, 0.1, p, ctx, with_y=True, with_x=True, seed=1)
+        opt = torch.optim.Adam(net[0].parameters(), lr=p.lr)
+        dims = critics.noisy.y_dim
+        flops = (3 * mlp_flops(MNIST_WIDTHS[:2], p.batch_size)
+                 + p.critic_steps * (critic_step_flops(10, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
+                                     + critic_step_flops(dims, dims, p.critic_hidden, p.critic_depth,
+                                                         p.critic_batch)))
+
+        def run():
+            return layer_step(f, critics, opt, *batch(), p.beta, p.critic_steps, "benchmark")
+    elif trainer == "ib-e2e":
+        from ..trainers.ib_e2e import e2e_step
+
+        f = layer_network(net, len(net))
+        critics = IBCritics(f, data, 0.1, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, seed=0)
+        opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+
+        def run():
+            state["step"] += 1
+            return e2e_step(net, critics, opt, *batch(), p, state["step"])
+        flops = None  # k critic steps on the 10-d output plus the net: counted loosely, not reported
+    else:
+        raise ValueError(f"trainer_step: no benchmark for trainer {trainer!r}")
+    return Workload("trainer-step", dict(trainer=trainer, budget=budget), run, dev, flops=flops,
+                    samples=p.batch_size)
+
+
+BUILDERS: dict[str, Callable[..., Workload]] = {
+    "critic-step": critic_step,
+    "estimate": estimate,
+    "mixture-truth": mixture_truth,
+    "trainer-step": trainer_step,
+}
+
+
+def build(name: str, **params: Any) -> Workload:
+    if name not in BUILDERS:
+        raise ValueError(f"unknown workload {name!r}; choose from {', '.join(BUILDERS)}")
+    return BUILDERS[name](**params)
