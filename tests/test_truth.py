@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ibbench.gaussian_mixture import mixture_mi, pairwise_bounds
+from ibbench.gaussian_mixture import _block_shape, mixture_mi, mixture_mi_terms, pairwise_bounds
 from ibbench.tasks.gaussian import Gaussian, GaussianParams
 from ibbench.tasks.gaussian_channel import GaussianChannel, GaussianChannelParams
 
@@ -99,6 +99,71 @@ def test_chunking_does_not_change_the_answer():
     a = mixture_mi(centres, 0.5, 1000, torch.Generator().manual_seed(7))
     b = mixture_mi(centres, 0.5, 1000, torch.Generator().manual_seed(7), row_chunk=97, col_chunk=211)
     assert a[0] == pytest.approx(b[0], abs=1e-9)
+
+
+def test_block_budget_does_not_change_the_answer():
+    """float32: blocks from tiny to whole, or explicit chunks, agree to float rounding (1e-5 relative)."""
+    g = torch.Generator().manual_seed(4)
+    centres = torch.randn(3000, 16, generator=g)
+    ref = mixture_mi(centres, 0.7, 1500, torch.Generator().manual_seed(8))
+    for chunks in ({"max_block_bytes": 4096}, {"max_block_bytes": 300_000}, {"max_block_bytes": 2**30},
+                   {"row_chunk": 97, "col_chunk": 211}, {"row_chunk": 1500}):
+        value, se = mixture_mi(centres, 0.7, 1500, torch.Generator().manual_seed(8), **chunks)
+        assert value == pytest.approx(ref[0], rel=1e-5), chunks
+        assert se == pytest.approx(ref[1], rel=1e-4), chunks
+    bounds = pairwise_bounds(centres, 0.7, 500, torch.Generator().manual_seed(9))
+    small = pairwise_bounds(centres, 0.7, 500, torch.Generator().manual_seed(9), max_block_bytes=4096)
+    assert small == pytest.approx(bounds, rel=1e-5)
+
+
+@pytest.mark.parametrize("max_block_bytes", [1, 4096, 16 * 2**20])
+@pytest.mark.parametrize("itemsize", [4, 8])
+def test_block_shape_fits_the_budget(max_block_bytes, itemsize):
+    m, n, d = 4096, 60000, 512
+    rows, cols = _block_shape(m, n, d, itemsize, None, None, max_block_bytes)
+    budget = max(1, max_block_bytes // itemsize)
+    assert 1 <= rows <= m and 1 <= cols <= n
+    assert rows * cols <= budget
+    assert rows * d <= max(budget, d) and cols * d <= max(budget, d)
+    assert _block_shape(m, n, d, itemsize, 97, 211, max_block_bytes) == (97, 211)
+
+
+def _float32_vs_float64(n, d, m, spread, offset, noise, seed=0, **chunks):
+    """Mixture terms on float32 data vs an exact float64 reference on the very same (float32) numbers.
+
+    The reference takes |u - a_j| as a difference (cdist without the matmul expansion): no cancellation.
+    """
+    g = torch.Generator().manual_seed(seed)
+    c32 = (torch.randn(n, d, generator=g, dtype=torch.float64) * spread + offset).float()
+    s = float(torch.tensor(noise, dtype=torch.float32))
+    idx = torch.randint(n, (m,), generator=g)
+    z32 = (c32[idx].double() + s * torch.randn(m, d, generator=g, dtype=torch.float64)).float()
+    c64, z64 = c32.double(), z32.double()
+    dist = torch.cdist(z64 / s, c64 / s, compute_mode="donot_use_mm_for_euclid_dist")
+    own = -0.5 * ((z64 - c64[idx]) / s).square().sum(1)
+    ref = own - (torch.logsumexp(-0.5 * dist.square(), 1) - math.log(n))
+    terms = mixture_mi_terms(z32, c32[idx], c32, s, **chunks)
+    assert terms.dtype == torch.float32
+    return terms.double(), ref
+
+
+def test_float32_truth_survives_a_large_common_offset():
+    """Centres + 1000 with noise 0.03: whitened norms ~ 3e4, squared ~ 1e9 per coordinate, so the
+    uncentred float32 expansion was off by nats; centred, it agrees with float64 to < 1e-4 nats."""
+    terms, ref = _float32_vs_float64(2000, 8, 1000, spread=0.05, offset=1000.0, noise=0.03)
+    assert 1.0 < ref.mean().item() < math.log(2000) - 1.0  # a case between 0 and log N
+    assert abs(terms.mean().item() - ref.mean().item()) < 1e-4
+    assert (terms - ref).abs().max().item() < 1e-3
+
+
+def test_float32_truth_where_the_spread_dwarfs_the_noise():
+    """Centres spread 1 in 64-d, noise 0.03: k |u|^2 ~ 4e4, past CANCEL_TOL, so the blocks go float64."""
+    terms, ref = _float32_vs_float64(2000, 64, 500, spread=1.0, offset=0.0, noise=0.03)
+    assert abs(terms.mean().item() - ref.mean().item()) < 1e-4
+    assert (terms - ref).abs().max().item() < 1e-3
+    forced, _ = _float32_vs_float64(2000, 64, 500, spread=1.0, offset=0.0, noise=0.03,
+                                    work_dtype=torch.float64)
+    assert torch.equal(terms, forced)  # the automatic choice was float64
 
 
 def test_kolchinsky_tracey_bounds_sandwich_the_truth():
