@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     fig.add_argument("--quiet", action="store_true")
     fig.add_argument("--data-dir", type=Path)
+    bench = sub.add_parser("bench", help="measure throughput (critic steps/s, FLOP utilisation, memory)")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    thr = bench_sub.add_parser("throughput", help="write the throughput table to results/benchmarks/")
+    thr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    thr.add_argument("--out-dir", type=Path, default=Path("results/benchmarks"))
+    thr.add_argument("--quick", action="store_true", help="a few small rows (a smoke test of the command)")
+    thr.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per row (default 1)")
+    thr.add_argument("--no-precision", action="store_true", help="skip the bf16/tf32 estimate comparison")
     return parser
 
 
@@ -226,7 +234,20 @@ def cmd_figure(args) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "table": cmd_table, "data": cmd_data,
+def cmd_bench(args) -> int:
+    from .bench.throughput import run_throughput
+
+    if args.device == "cuda":
+        from .runner import resolve_device
+
+        resolve_device("cuda")  # a one-line error where torch sees no GPU
+    md = run_throughput(args.device, args.out_dir, quick=args.quick, min_time=args.min_time,
+                        with_precision=not args.no_precision)
+    print(f"wrote {md} and {md.with_suffix('.json')}")
+    return 0
+
+
+COMMANDS = {"bench": cmd_bench, "run": cmd_run, "list": cmd_list, "table": cmd_table, "data": cmd_data,
             "suite": cmd_suite, "figure": cmd_figure, "plot": cmd_plot}
 
 

@@ -27,13 +27,14 @@ CPU = torch.device("cpu")
 
 def member_mlp(critic: Critic, k: int) -> nn.Sequential:
     """Member k of a stacked critic as a plain nn.Sequential on the concatenated input."""
+    weights = [torch.cat([critic.w_u[k], critic.w_y[k]], 0), *(w[k] for w in critic.weights[2:])]
     layers: list[nn.Module] = []
-    for i, (w, b) in enumerate(zip(critic.weights, critic.biases)):
-        lin = nn.Linear(w.shape[1], w.shape[2])
+    for i, (w, b) in enumerate(zip(weights, critic.biases)):
+        lin = nn.Linear(w.shape[0], w.shape[1])
         with torch.no_grad():
-            lin.weight.copy_(w[k].T)
+            lin.weight.copy_(w.T)
             lin.bias.copy_(b[k, 0])
-        layers += [lin] if i == len(critic.weights) - 1 else [lin, nn.LeakyReLU(0.2)]
+        layers += [lin] if i == len(weights) - 1 else [lin, nn.LeakyReLU(0.2)]
     return nn.Sequential(*layers)
 
 
@@ -110,3 +111,34 @@ def test_bf16_autocast_estimates_the_known_mi(registry):
     assert abs(bf16.estimate - 1.0) < 0.15 and abs(bf16.estimate - fp32.estimate) < 0.1
     assert bf16.estimate != fp32.estimate  # the option changed the arithmetic
     assert math.isfinite(bf16.estimate_stderr)
+
+
+def test_padding_units_stay_inert_through_training():
+    """A 20-wide critic is stored 32 wide; the 12 padding units must stay exactly zero under Adam."""
+    from ibbench.estimators.critics import CriticTrainer
+
+    task = GaussianChannel().build(GaussianChannelParams(x_dim=3, z_dim=2), RunContext(seed=0, device=CPU))
+    p = CriticParams(hidden=20, depth=2, batch_size=64, lr=1e-2)
+    torch.manual_seed(0)
+    critic = Critic(task.x_dim, task.y_dim, p)
+    assert critic.w_u.shape == (1, 3, 32) and critic.weights[2].shape == (1, 32, 32)
+    trainer = CriticTrainer(critic, task.sample, p, RunContext(seed=0, device=CPU), "mine")
+    for _ in range(20):
+        trainer.step()
+    assert critic.w_u[..., 20:].abs().max() == 0 and critic.w_y[..., 20:].abs().max() == 0
+    assert critic.weights[2][:, 20:].abs().max() == 0 and critic.weights[2][..., 20:].abs().max() == 0
+    assert critic.weights[3][:, 20:].abs().max() == 0 and critic.biases[1][..., 20:].abs().max() == 0
+    assert critic.w_u[..., :20].abs().max() > 0  # the real units did train
+
+
+def test_shared_ensemble_data_gives_every_member_the_same_batch():
+    from ibbench.estimators.critics import draw
+
+    def sample(n, g):
+        x = torch.randn(n, 2, generator=g)
+        return x, 2 * x
+
+    u, y = draw(sample, 3, 5, torch.Generator().manual_seed(0), CPU, shared=True)
+    assert u.shape == (3, 5, 2) and torch.equal(u[0], u[2]) and torch.equal(y[1], 2 * u[1])
+    u, _ = draw(sample, 3, 5, torch.Generator().manual_seed(0), CPU)
+    assert not torch.equal(u[0], u[2])

@@ -51,4 +51,6 @@ def prefix(net: nn.Sequential, layer: int) -> nn.Sequential:
 @torch.no_grad()
 def features(net: nn.Module, x: torch.Tensor, batch: int = 8192) -> torch.Tensor:
     """net(x) in batches, without gradients."""
+    if x.shape[0] <= batch:
+        return net(x)  # one chunk: no concatenation copy
     return torch.cat([net(x[i:i + batch]) for i in range(0, x.shape[0], batch)])

@@ -1,0 +1,214 @@
+"""``ibbench bench``: the throughput table (critic steps/s, samples/s, FLOP utilisation, peak memory).
+
+Every row runs in a fresh interpreter (``timing.measure_in_subprocess``) so its
+peak memory is its own.  FLOP utilisation is the row's matmul FLOP/s over the
+best square-matmul FLOP/s this device reached in the same session
+(``timing.matmul_peak``).  The targets section compares rows with each other:
+AA-MINE against MINE with the same critic, K ensemble members against K
+single critics, bf16 and torch.compile against fp32 eager.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from tabulate import tabulate
+
+from ..provenance import provenance
+from .timing import matmul_peak, measure_in_subprocess
+from .workloads import resolve
+
+Row = tuple[str, dict[str, Any]]
+
+
+def critic(estimator: str, hidden: int, batch: int, **extra: Any) -> Row:
+    return "critic-step", {"estimator": estimator, "hidden": hidden, "batch": batch, **extra}
+
+
+def grid(device: torch.device, quick: bool = False) -> list[Row]:
+    """The rows of the table.  ``quick``: a handful, for a smoke test of the command."""
+    dev = str(device)
+    if quick:
+        return [critic("mine", 64, 256, device=dev), critic("aa-mine", 64, 256, device=dev),
+                ("mixture-truth", {"n": 2000, "dim": 10, "samples": 256, "device": dev})]
+    rows: list[Row] = []
+    batches = (256, 512, 1024) if device.type == "cpu" else (256, 1024, 4096)
+    for est in ("mine", "aa-mine"):
+        rows += [critic(est, 1500, b, device=dev) for b in batches]
+        rows += [critic(est, 256, 256, device=dev), critic(est, 64, 256, device=dev)]
+    for hidden in (64, 256, 1500):
+        rows.append(critic("aa-mine", hidden, 256, ensemble=8, device=dev))
+    precisions = ("bf16",) if device.type == "cpu" else ("tf32", "bf16")
+    rows += [critic("aa-mine", 1500, b, precision=p, device=dev) for p in precisions for b in batches[:2]]
+    rows += [critic("aa-mine", h, 256, compile=True, device=dev) for h in (64, 256)]
+    rows += [("estimate", {"estimator": e, "budget": "quick", "device": dev}) for e in ("binning", "ksg")]
+    rows += [("mixture-truth", {"n": 60000, "dim": d, "samples": 4096, "device": dev}) for d in (10, 512)]
+    rows += [("trainer-step", {"trainer": t, "budget": "quick", "device": dev})
+             for t in ("ce", "ce-wd", "ib-layerwise", "ib-e2e")]
+    rows.append(("trainer-step", {"trainer": "ib-layerwise", "budget": "paper", "device": dev}))
+    return rows
+
+
+def setting(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items() if k != "device")
+
+
+def derive(m: dict[str, Any], peak_gflops: float) -> dict[str, Any]:
+    """calls/s, samples/s, GFLOP/s and utilisation from a measurement."""
+    if "error" in m:
+        return m
+    t = m["median_s"]
+    out = {**m, "calls_per_s": 1.0 / t}
+    if m.get("samples"):
+        out["samples_per_s"] = m["samples"] / t
+    if m.get("flops"):
+        out["gflops"] = m["flops"] / t / 1e9
+        out["utilisation"] = out["gflops"] / peak_gflops
+    return out
+
+
+def _find(rows: list[dict[str, Any]], name: str, **params: Any) -> dict[str, Any] | None:
+    for r in rows:
+        if r["workload"] == name and "error" not in r and all(
+                r["params"].get(k) == v for k, v in params.items()):
+            defaults = {"ensemble": 1, "precision": "fp32", "compile": False}
+            if all(r["params"].get(k, v) == params.get(k, v) for k, v in defaults.items()):
+                return r
+    return None
+
+
+def targets(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    """The issue's speed targets, each as [target, setting, measured, met]."""
+    out: list[list[Any]] = []
+    for r in rows:
+        p = r.get("params", {})
+        if r["workload"] == "critic-step" and "error" not in r and p["hidden"] == 1500 and p["batch"] >= 256 \
+                and p.get("ensemble", 1) == 1 and p.get("precision", "fp32") == "fp32" and not p.get("compile"):
+            out.append(["critic step FLOP utilisation >= 80% of matmul peak", setting(p),
+                        f"{100 * r['utilisation']:.0f}%", r["utilisation"] >= 0.8])
+    for r in rows:
+        p = r.get("params", {})
+        if r["workload"] == "critic-step" and p.get("estimator") == "aa-mine" and "error" not in r:
+            base = {k: v for k, v in p.items() if k not in ("estimator", "device")}
+            mine = _find(rows, "critic-step", **{**base, "estimator": "mine"})
+            if mine is not None and p.get("ensemble", 1) == 1 and p.get("precision", "fp32") == "fp32" \
+                    and not p.get("compile"):
+                ratio = r["median_s"] / mine["median_s"]
+                out.append(["AA-MINE step <= 1.25 x MINE step", setting(base), f"{ratio:.2f}x", ratio <= 1.25])
+            k = p.get("ensemble", 1)
+            if k > 1:
+                single = _find(rows, "critic-step", estimator="aa-mine", hidden=p["hidden"], batch=p["batch"])
+                if single is not None:
+                    ratio = r["median_s"] / (k * single["median_s"])
+                    out.append([f"K={k} ensemble step <= 0.5 K x one critic", setting(p),
+                                f"{ratio:.2f} K", ratio <= 0.5])
+            if p.get("precision", "fp32") != "fp32" or p.get("compile"):
+                fp32 = _find(rows, "critic-step", estimator="aa-mine", hidden=p["hidden"], batch=p["batch"])
+                if fp32 is not None:
+                    what = p["precision"] if p.get("precision", "fp32") != "fp32" else "torch.compile"
+                    out.append([f"{what} speed-up over fp32 eager (informative)", setting(p),
+                                f"{fp32['median_s'] / r['median_s']:.2f}x", None])
+    for r in rows:
+        if r["workload"] == "mixture-truth" and "error" not in r and r["params"]["n"] >= 60000:
+            out.append(["mixture truth N=60000 in <= 10 s", setting(r["params"]), f"{r['median_s']:.2f} s",
+                        r["median_s"] <= 10.0])
+    return out
+
+
+def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    def fmt(v, spec):
+        return "" if v is None else format(v, spec)
+
+    out = []
+    for r in rows:
+        if "error" in r:
+            out.append([r["workload"], setting(r["params"]), f"failed: {r['error']}", "", "", "", "", ""])
+            continue
+        mem = r.get("cuda_peak_mib", r.get("peak_rss_mib"))
+        out.append([r["workload"], setting(r["params"]), fmt(1e3 * r["median_s"], ".2f"),
+                    fmt(r["calls_per_s"], ".1f"), fmt(r.get("samples_per_s"), ".3g"), fmt(r.get("gflops"), ".1f"),
+                    fmt(100 * r["utilisation"] if "utilisation" in r else None, ".0f"), fmt(mem, ".0f")])
+    return out
+
+
+def precision_effect(device: torch.device, seeds: tuple[int, ...] = (0, 1, 2)) -> list[dict[str, Any]]:
+    """MINE and AA-MINE (quick budget) on a 5-d dense Gaussian with 2 nats, per matmul precision."""
+    from ..plugins import load_registry
+    from ..runner import run
+    from ..specs import EstimatorSpec, RunSpec, TaskSpec
+
+    registry = load_registry()
+    precisions = ["fp32", "bf16"] + (["tf32"] if device.type == "cuda" else [])
+    out = []
+    for est in ("mine", "aa-mine"):
+        for precision in precisions:
+            values, truth = [], None
+            for seed in seeds:
+                spec = RunSpec(task=TaskSpec(name="gaussian", params={"dim": 5, "mi": 2.0, "structure": "dense"}),
+                               estimator=EstimatorSpec(name=est, params={"precision": precision}), seed=seed,
+                               budget="quick", device=str(device))
+                record = run(spec, registry)
+                if record.status != "ok":
+                    raise RuntimeError(f"{est} {precision} seed {seed} failed: {record.error}")
+                values.append(record.estimate)
+                truth = record.truth
+            out.append({"estimator": est, "precision": precision, "truth": truth, "estimates": values,
+                        "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0})
+    return out
+
+
+def run_throughput(device: str = "auto", out_dir: Path = Path("results/benchmarks"), quick: bool = False,
+                   min_time: float = 1.0, with_precision: bool = True,
+                   echo: Callable[[str], None] = print) -> Path:
+    """Measure every row, write ``throughput-<device>.md`` and ``.json`` to ``out_dir``; return the .md path."""
+    dev = resolve(device)
+    peak = matmul_peak(dev, min_time=0.3 if quick else 1.0)
+    echo(f"matmul peak on {dev}: {peak['gflops']:.1f} GFLOP/s (fp32, {peak['size']}^2)")
+    rows = []
+    for name, params in grid(dev, quick):
+        r = derive(measure_in_subprocess(name, params, min_time=min_time), peak["gflops"])
+        rows.append(r)
+        echo(f"  {name:14s} {setting(params):60s} " + (r["error"] if "error" in r else f"{1e3 * r['median_s']:.2f} ms"))
+    precision = precision_effect(dev, seeds=(0,) if quick else (0, 1, 2)) if with_precision else []
+    prov = provenance(dev)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tag = "cuda" if dev.type == "cuda" else "cpu"
+    command = f"ibbench bench throughput --device {tag}" + (" --quick" if quick else "")
+    (out_dir / f"throughput-{tag}.json").write_text(json.dumps(
+        {"command": command, "matmul_peak": peak, "rows": rows, "precision_effect": precision,
+         "provenance": prov, "threads": torch.get_num_threads()}, indent=1) + "\n")
+    md = out_dir / f"throughput-{tag}.md"
+    md.write_text(render_markdown(command, peak, rows, precision, prov))
+    return md
+
+
+def render_markdown(command: str, peak: dict[str, Any], rows: list[dict[str, Any]],
+                    precision: list[dict[str, Any]], prov: dict[str, Any]) -> str:
+    headers = ["workload", "setting", "ms/call", "calls/s", "samples/s", "GFLOP/s", "% peak", "peak MiB"]
+    lines = [
+        f"# Throughput on {prov['device']}", "",
+        f"Made by `{command}` at commit {prov['git']['commit']} (torch {prov['versions'].get('torch')}, "
+        f"python {prov['versions'].get('python')}).",
+        f"Matmul peak: {peak['gflops']:.1f} GFLOP/s ({peak['dtype']}, {peak['size']}x{peak['size']} matmul, best "
+        "of several sizes, measured in the same session).", "",
+        "ms/call is the median over >= 1 s of calls after 2 warm-up calls; a critic step is one Adam update "
+        "(sampling included); GFLOP/s counts matmul FLOPs only; peak MiB is the row's process peak RSS "
+        "(CPU; torch's import alone is a few hundred MiB) or CUDA peak allocated memory.", "",
+        tabulate(table_rows(rows), headers=headers, tablefmt="github"), "",
+        "## Targets", "",
+        tabulate([[t, s, m, {True: "met", False: "NOT met", None: ""}[ok]] for t, s, m, ok in targets(rows)],
+                 headers=["target", "setting", "measured", ""], tablefmt="github"), "",
+    ]
+    if precision:
+        lines += ["## Effect of matmul precision on the estimate", "",
+                  "Quick budget (2000 steps, 2x256 critic), 5-d dense Gaussian with I = 2 nats; mean +- std "
+                  f"over seeds {', '.join(str(i) for i in range(len(precision[0]['estimates'])))}.", "",
+                  tabulate([[p["estimator"], p["precision"], f"{p['truth']:.3f}", f"{p['mean']:.3f} +- {p['std']:.3f}",
+                             f"{p['mean'] - p['truth']:+.3f}"] for p in precision],
+                           headers=["estimator", "precision", "truth", "estimate", "bias"], tablefmt="github"), ""]
+    return "\n".join(lines)
