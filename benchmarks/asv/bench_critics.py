@@ -4,7 +4,7 @@ import torch
 
 from ibbench.bench.timing import matmul_peak
 
-from ._common import utilisation, workload_or_skip
+from ._common import Short, utilisation, workload_or_skip
 
 DEVICES = ["cpu", "cuda"]
 
@@ -17,7 +17,7 @@ def _peaks():
     return out
 
 
-class CriticStep:
+class CriticStep(Short):
     """One Adam update of the paper's 2-hidden-layer critic (width ``hidden``) on ``batch`` pairs."""
 
     params = [DEVICES, ["mine", "aa-mine"], [256, 1500], [256, 1024]]
@@ -44,7 +44,7 @@ class CriticStep:
     track_flop_utilisation.unit = "% of matmul peak"
 
 
-class EnsembleStep:
+class EnsembleStep(Short):
     """K AA-MINE critics in one batched step; compare with CriticStep for K single steps."""
 
     params = [DEVICES, [1, 8], [64, 256, 1500]]
@@ -63,7 +63,7 @@ class EnsembleStep:
         self.w()
 
 
-class PrecisionStep:
+class PrecisionStep(Short):
     """AA-MINE step (paper width) under each matmul precision; tf32 only changes anything on CUDA."""
 
     params = [DEVICES, ["fp32", "tf32", "bf16"]]
@@ -79,7 +79,7 @@ class PrecisionStep:
         self.w()
 
 
-class CompiledStep:
+class CompiledStep(Short):
     """torch.compile of the critic step for small critics, where Python overhead dominates."""
 
     params = [DEVICES, [False, True], [64, 256]]

@@ -2,10 +2,10 @@
 
 from ibbench.bench.workloads import build
 
-from ._common import workload_or_skip
+from ._common import Short, workload_or_skip
 
 
-class Estimate:
+class Estimate(Short):
     """One estimate at the quick budget on a 10-d sparse Gaussian with 2 nats."""
 
     params = [["binning", "ksg", "mixture"]]
@@ -25,7 +25,7 @@ class Estimate:
         self.w()
 
 
-class MixtureTruth:
+class MixtureTruth(Short):
     """Monte-Carlo I(X; F(X)+eps) over N = 60000 centres, 4096 draws."""
 
     params = [["cpu", "cuda"], [10, 512]]
@@ -42,7 +42,7 @@ class MixtureTruth:
         self.w()
 
 
-class Bias:
+class Bias(Short):
     """Estimate minus truth (nats) at the smoke budget on a 5-d dense Gaussian with 2 nats, seed 0:
     an accuracy regression shows on the same dashboard as a slowdown."""
 

@@ -1,9 +1,9 @@
 """One training step of each trainer on an MNIST-sized MLP (synthetic inputs)."""
 
-from ._common import workload_or_skip
+from ._common import Short, workload_or_skip
 
 
-class TrainerStep:
+class TrainerStep(Short):
     params = [["cpu", "cuda"], ["ce", "ce-wd", "ib-layerwise", "ib-e2e"], ["quick", "paper"]]
     param_names = ["device", "trainer", "budget"]
     timeout = 600

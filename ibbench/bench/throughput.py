@@ -90,7 +90,7 @@ def targets(rows: list[dict[str, Any]]) -> list[list[Any]]:
         if r["workload"] == "critic-step" and "error" not in r and p["hidden"] == 1500 and p["batch"] >= 256 \
                 and p.get("ensemble", 1) == 1 and p.get("precision", "fp32") == "fp32" and not p.get("compile"):
             out.append(["critic step FLOP utilisation >= 80% of matmul peak", setting(p),
-                        f"{100 * r['utilisation']:.0f}%", r["utilisation"] >= 0.8])
+                        f"{100 * r['utilisation']:.1f}%", r["utilisation"] >= 0.8])
     for r in rows:
         p = r.get("params", {})
         if r["workload"] == "critic-step" and p.get("estimator") == "aa-mine" and "error" not in r:
