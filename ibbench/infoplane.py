@@ -38,17 +38,18 @@ class NoisyLayerTask(TaskInstance):
 
     def __init__(self, layer: nn.Module, points: torch.Tensor, noise_std: float, device: torch.device,
                  truth_samples: int) -> None:
-        self.layer, self.points, self.noise_std, self.device = layer, points, noise_std, device
+        # the points live on the run's device: a GPU critic step then moves no inputs over the bus
+        self.layer, self.points, self.noise_std, self.device = layer, points.to(device), noise_std, device
         self.truth_samples = truth_samples
         self.x_dim = int(points.shape[1])
         self.y_dim = int(features(layer, points[:2].to(device)).shape[1])
-        self.channel = Channel(network=layer, noise_std=noise_std, support=points)
+        self.channel = Channel(network=layer, noise_std=noise_std, support=self.points)
 
     def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x, F_i(x), F_i(x) + eps) on the run's device; F_i without gradients, in its current mode."""
         idx = torch.randint(self.points.shape[0], (n,), generator=generator)
         eps = torch.randn(n, self.y_dim, generator=generator).to(self.device)
-        x = self.points[idx].to(self.device)
+        x = self.points[idx.to(self.device)]
         signal = features(self.layer, x)
         return x, signal, signal + self.noise_std * eps
 
@@ -73,14 +74,15 @@ class LabelLayerTask(TaskInstance):
 
     def __init__(self, layer: nn.Module, points: torch.Tensor, labels: torch.Tensor, n_classes: int,
                  device: torch.device) -> None:
-        self.layer, self.points, self.device = layer, points, device
-        self.onehot = nn.functional.one_hot(labels, n_classes).float()
+        self.layer, self.points, self.device = layer, points.to(device), device
+        self.onehot = nn.functional.one_hot(labels, n_classes).float().to(device)
         self.x_dim = n_classes
         self.y_dim = int(features(layer, points[:2].to(device)).shape[1])
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(self.points.shape[0], (n,), generator=generator)
-        return self.onehot[idx].to(self.device), features(self.layer, self.points[idx].to(self.device))
+        idx = idx.to(self.device)
+        return self.onehot[idx], features(self.layer, self.points[idx])
 
 
 @dataclass

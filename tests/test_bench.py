@@ -1,0 +1,54 @@
+"""The throughput command and its target arithmetic (no timing assertions: speed lives in benchmarks/)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ibbench.bench.throughput import derive, targets
+from ibbench.bench.workloads import build
+
+from .conftest import run_cli
+
+
+def row(name, seconds, **params):
+    return derive({"workload": name, "params": params, "median_s": seconds, "flops": 2e9, "samples": 256},
+                  peak_gflops=100.0)
+
+
+def test_targets_compare_the_right_rows():
+    base = dict(hidden=1500, batch=256, ensemble=1, precision="fp32", compile=False)
+    rows = [row("critic-step", 0.025, estimator="mine", **base),  # 80 GFLOP/s of a 100 peak
+            row("critic-step", 0.030, estimator="aa-mine", **base),
+            row("critic-step", 0.100, estimator="aa-mine", **{**base, "ensemble": 8}),
+            row("mixture-truth", 12.0, n=60000, dim=512, samples=4096)]
+    found = {(t[0].split()[0], t[1]): (t[2], t[3]) for t in targets(rows)}
+    util = [v for k, v in found.items() if k[0] == "critic" and "estimator=mine" in k[1]]
+    assert util == [("80.0%", True)]
+    assert [v for k, v in found.items() if k[0] == "AA-MINE"] == [("1.20x", True)]
+    assert [v for k, v in found.items() if k[0] == "K=8"] == [("0.42 K", True)]  # 0.1 / (8 * 0.03)
+    assert [v for k, v in found.items() if k[0] == "mixture"] == [("12.00 s", False)]
+
+
+def test_unknown_workload_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown workload 'nope'; choose from critic-step"):
+        build("nope")
+
+
+def test_workload_counts_flops_and_runs():
+    w = build("critic-step", estimator="aa-mine", hidden=16, batch=32, ensemble=2)
+    bound = w()
+    assert bound.shape == (2,) and w.samples == 64 and w.flops > w.extras["critic_flops"] > 0
+
+
+def test_throughput_command_writes_table_and_json(tmp_path):
+    proc = run_cli("bench", "throughput", "--quick", "--no-precision", "--min-time", "0.05",
+                   "--device", "cpu", "--out-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    md = (tmp_path / "throughput-cpu.md").read_text()
+    data = json.loads((tmp_path / "throughput-cpu.json").read_text())
+    assert data["command"] == "ibbench bench throughput --device cpu --quick"
+    assert data["matmul_peak"]["gflops"] > 0 and len(data["rows"]) == 3
+    assert all("error" not in r and r["median_s"] > 0 for r in data["rows"])
+    assert "AA-MINE step <= 1.25 x MINE step" in md and data["provenance"]["git"]["commit"]
