@@ -1,6 +1,6 @@
 """pytest-benchmark micro-benchmarks of ibbench's hot functions (not part of the default test run).
 
-    python -m pytest benchmarks/pytest --benchmark-only
+    python -m pytest benchmarks/micro --benchmark-only
 
 Each benchmark times one call of a workload from ``ibbench.bench.workloads``,
 the same ones the asv suite and ``ibbench bench throughput`` time.
@@ -22,5 +22,3 @@ def workload():
         return w
     return make
 
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]

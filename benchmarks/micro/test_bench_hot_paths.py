@@ -1,8 +1,9 @@
 """Micro-benchmarks: a critic step (MINE, AA-MINE, ensemble, bf16), estimates, the mixture truth, trainer steps."""
 
 import pytest
+import torch
 
-from .conftest import DEVICES
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 
 
 @pytest.mark.parametrize("device", DEVICES)
