@@ -13,16 +13,20 @@ from .conftest import run_cli
 
 
 def row(name, seconds, **params):
-    return derive({"workload": name, "params": params, "median_s": seconds, "flops": 2e9, "samples": 256},
-                  peak_gflops=100.0)
+    return derive(
+        {"workload": name, "params": params, "median_s": seconds, "flops": 2e9, "samples": 256},
+        peak_gflops=100.0,
+    )
 
 
 def test_targets_compare_the_right_rows():
     base = dict(hidden=1500, batch=256, ensemble=1, precision="fp32", compile=False)
-    rows = [row("critic-step", 0.025, estimator="mine", **base),  # 80 GFLOP/s of a 100 peak
-            row("critic-step", 0.030, estimator="aa-mine", **base),
-            row("critic-step", 0.100, estimator="aa-mine", **{**base, "ensemble": 8}),
-            row("mixture-truth", 12.0, n=60000, dim=512, samples=4096)]
+    rows = [
+        row("critic-step", 0.025, estimator="mine", **base),  # 80 GFLOP/s of a 100 peak
+        row("critic-step", 0.030, estimator="aa-mine", **base),
+        row("critic-step", 0.100, estimator="aa-mine", **{**base, "ensemble": 8}),
+        row("mixture-truth", 12.0, n=60000, dim=512, samples=4096),
+    ]
     found = {(t[0].split()[0], t[1]): (t[2], t[3]) for t in targets(rows)}
     util = [v for k, v in found.items() if k[0] == "critic" and "estimator=mine" in k[1]]
     assert util == [("80.0%", True)]
@@ -43,8 +47,18 @@ def test_workload_counts_flops_and_runs():
 
 
 def test_throughput_command_writes_table_and_json(tmp_path):
-    proc = run_cli("bench", "throughput", "--quick", "--no-precision", "--min-time", "0.05",
-                   "--device", "cpu", "--out-dir", str(tmp_path))
+    proc = run_cli(
+        "bench",
+        "throughput",
+        "--quick",
+        "--no-precision",
+        "--min-time",
+        "0.05",
+        "--device",
+        "cpu",
+        "--out-dir",
+        str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "throughput-cpu.md").read_text()
     data = json.loads((tmp_path / "throughput-cpu.json").read_text())

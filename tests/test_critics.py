@@ -89,8 +89,12 @@ def test_sample_features_is_the_signal_of_the_same_draw():
 
 
 def _estimate(registry, est_params, seed=0):
-    spec = RunSpec(task=TaskSpec(name="gaussian", params={"dim": 1, "mi": 1.0}),
-                   estimator=EstimatorSpec(name="aa-mine", params=est_params), seed=seed, budget="smoke")
+    spec = RunSpec(
+        task=TaskSpec(name="gaussian", params={"dim": 1, "mi": 1.0}),
+        estimator=EstimatorSpec(name="aa-mine", params=est_params),
+        seed=seed,
+        budget="smoke",
+    )
     return run(spec, registry)
 
 

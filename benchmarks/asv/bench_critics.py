@@ -52,8 +52,9 @@ class EnsembleStep(Short):
     timeout = 300
 
     def setup(self, device, members, hidden):
-        self.w = workload_or_skip("critic-step", device, estimator="aa-mine", hidden=hidden, batch=256,
-                                  ensemble=members)
+        self.w = workload_or_skip(
+            "critic-step", device, estimator="aa-mine", hidden=hidden, batch=256, ensemble=members
+        )
         self.w()
 
     def time_step(self, device, members, hidden):
@@ -71,8 +72,9 @@ class PrecisionStep(Short):
     timeout = 300
 
     def setup(self, device, precision):
-        self.w = workload_or_skip("critic-step", device, estimator="aa-mine", hidden=1500, batch=256,
-                                  precision=precision)
+        self.w = workload_or_skip(
+            "critic-step", device, estimator="aa-mine", hidden=1500, batch=256, precision=precision
+        )
         self.w()
 
     def time_step(self, device, precision):
@@ -87,8 +89,9 @@ class CompiledStep(Short):
     timeout = 600
 
     def setup(self, device, compile, hidden):
-        self.w = workload_or_skip("critic-step", device, estimator="aa-mine", hidden=hidden, batch=256,
-                                  compile=compile)
+        self.w = workload_or_skip(
+            "critic-step", device, estimator="aa-mine", hidden=hidden, batch=256, compile=compile
+        )
         for _ in range(3):  # compilation happens here, not in the timed calls
             self.w()
 

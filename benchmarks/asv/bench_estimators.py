@@ -61,8 +61,13 @@ class Bias(Short):
         from ibbench.runner import run
         from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
 
-        spec = RunSpec(task=TaskSpec(name="gaussian", params={"dim": 5, "mi": 2.0, "structure": "dense"}),
-                       estimator=EstimatorSpec(name=estimator), seed=0, budget="smoke", device="cpu")
+        spec = RunSpec(
+            task=TaskSpec(name="gaussian", params={"dim": 5, "mi": 2.0, "structure": "dense"}),
+            estimator=EstimatorSpec(name=estimator),
+            seed=0,
+            budget="smoke",
+            device="cpu",
+        )
         record = run(spec, self.registry)
         return record.estimate - record.truth
 

@@ -20,5 +20,5 @@ def workload():
         w = build(name, **params)
         w()  # warm-up
         return w
-    return make
 
+    return make

@@ -34,8 +34,11 @@ def grid(device: torch.device, quick: bool = False) -> list[Row]:
     """The rows of the table.  ``quick``: a handful, for a smoke test of the command."""
     dev = str(device)
     if quick:
-        return [critic("mine", 64, 256, device=dev), critic("aa-mine", 64, 256, device=dev),
-                ("mixture-truth", {"n": 2000, "dim": 10, "samples": 256, "device": dev})]
+        return [
+            critic("mine", 64, 256, device=dev),
+            critic("aa-mine", 64, 256, device=dev),
+            ("mixture-truth", {"n": 2000, "dim": 10, "samples": 256, "device": dev}),
+        ]
     rows: list[Row] = []
     batches = (256, 512, 1024) if device.type == "cpu" else (256, 1024, 4096)
     for est in ("mine", "aa-mine"):
@@ -48,8 +51,10 @@ def grid(device: torch.device, quick: bool = False) -> list[Row]:
     rows += [critic("aa-mine", h, 256, compile=True, device=dev) for h in (64, 256)]
     rows += [("estimate", {"estimator": e, "budget": "quick", "device": dev}) for e in ("binning", "ksg")]
     rows += [("mixture-truth", {"n": 60000, "dim": d, "samples": 4096, "device": dev}) for d in (10, 512)]
-    rows += [("trainer-step", {"trainer": t, "budget": "quick", "device": dev})
-             for t in ("ce", "ce-wd", "ib-layerwise", "ib-e2e")]
+    rows += [
+        ("trainer-step", {"trainer": t, "budget": "quick", "device": dev})
+        for t in ("ce", "ce-wd", "ib-layerwise", "ib-e2e")
+    ]
     rows.append(("trainer-step", {"trainer": "ib-layerwise", "budget": "paper", "device": dev}))
     return rows
 
@@ -58,10 +63,17 @@ def setting(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items() if k != "device")
 
 
-def derive(m: dict[str, Any], peak_gflops: float) -> dict[str, Any]:
-    """calls/s, samples/s, GFLOP/s and utilisation from a measurement."""
+def derive(m: dict[str, Any], peak_gflops: float | dict[str, float]) -> dict[str, Any]:
+    """calls/s, samples/s, GFLOP/s and utilisation from a measurement.
+
+    ``peak_gflops`` may map a precision ("fp32", "bf16") to its peak: a bf16 row is then measured
+    against the bf16 matmul peak, not the fp32 one.
+    """
     if "error" in m:
         return m
+    if isinstance(peak_gflops, dict):
+        precision = m["params"].get("precision", "fp32")
+        peak_gflops = peak_gflops.get(precision, peak_gflops["fp32"])
     t = m["median_s"]
     out = {**m, "calls_per_s": 1.0 / t}
     if m.get("samples"):
@@ -74,8 +86,11 @@ def derive(m: dict[str, Any], peak_gflops: float) -> dict[str, Any]:
 
 def _find(rows: list[dict[str, Any]], name: str, **params: Any) -> dict[str, Any] | None:
     for r in rows:
-        if r["workload"] == name and "error" not in r and all(
-                r["params"].get(k) == v for k, v in params.items()):
+        if (
+            r["workload"] == name
+            and "error" not in r
+            and all(r["params"].get(k) == v for k, v in params.items())
+        ):
             defaults = {"ensemble": 1, "precision": "fp32", "compile": False}
             if all(r["params"].get(k, v) == params.get(k, v) for k, v in defaults.items()):
                 return r
@@ -87,36 +102,73 @@ def targets(rows: list[dict[str, Any]]) -> list[list[Any]]:
     out: list[list[Any]] = []
     for r in rows:
         p = r.get("params", {})
-        if r["workload"] == "critic-step" and "error" not in r and p["hidden"] == 1500 and p["batch"] >= 256 \
-                and p.get("ensemble", 1) == 1 and p.get("precision", "fp32") == "fp32" and not p.get("compile"):
-            out.append(["critic step FLOP utilisation >= 80% of matmul peak", setting(p),
-                        f"{100 * r['utilisation']:.1f}%", r["utilisation"] >= 0.8])
+        if (
+            r["workload"] == "critic-step"
+            and "error" not in r
+            and p["hidden"] == 1500
+            and p["batch"] >= 256
+            and p.get("ensemble", 1) == 1
+            and p.get("precision", "fp32") == "fp32"
+            and not p.get("compile")
+        ):
+            out.append(
+                [
+                    "critic step FLOP utilisation >= 80% of matmul peak",
+                    setting(p),
+                    f"{100 * r['utilisation']:.1f}%",
+                    r["utilisation"] >= 0.8,
+                ]
+            )
     for r in rows:
         p = r.get("params", {})
         if r["workload"] == "critic-step" and p.get("estimator") == "aa-mine" and "error" not in r:
             base = {k: v for k, v in p.items() if k not in ("estimator", "device")}
             mine = _find(rows, "critic-step", **{**base, "estimator": "mine"})
-            if mine is not None and p.get("ensemble", 1) == 1 and p.get("precision", "fp32") == "fp32" \
-                    and not p.get("compile"):
+            if (
+                mine is not None
+                and p.get("ensemble", 1) == 1
+                and p.get("precision", "fp32") == "fp32"
+                and not p.get("compile")
+            ):
                 ratio = r["median_s"] / mine["median_s"]
-                out.append(["AA-MINE step <= 1.25 x MINE step", setting(base), f"{ratio:.2f}x", ratio <= 1.25])
+                out.append(
+                    ["AA-MINE step <= 1.25 x MINE step", setting(base), f"{ratio:.2f}x", ratio <= 1.25]
+                )
             k = p.get("ensemble", 1)
             if k > 1:
                 single = _find(rows, "critic-step", estimator="aa-mine", hidden=p["hidden"], batch=p["batch"])
                 if single is not None:
                     ratio = r["median_s"] / (k * single["median_s"])
-                    out.append([f"K={k} ensemble step <= 0.5 K x one critic", setting(p),
-                                f"{ratio:.2f} K", ratio <= 0.5])
+                    out.append(
+                        [
+                            f"K={k} ensemble step <= 0.5 K x one critic",
+                            setting(p),
+                            f"{ratio:.2f} K",
+                            ratio <= 0.5,
+                        ]
+                    )
             if p.get("precision", "fp32") != "fp32" or p.get("compile"):
                 fp32 = _find(rows, "critic-step", estimator="aa-mine", hidden=p["hidden"], batch=p["batch"])
                 if fp32 is not None:
                     what = p["precision"] if p.get("precision", "fp32") != "fp32" else "torch.compile"
-                    out.append([f"{what} speed-up over fp32 eager (informative)", setting(p),
-                                f"{fp32['median_s'] / r['median_s']:.2f}x", None])
+                    out.append(
+                        [
+                            f"{what} speed-up over fp32 eager (informative)",
+                            setting(p),
+                            f"{fp32['median_s'] / r['median_s']:.2f}x",
+                            None,
+                        ]
+                    )
     for r in rows:
         if r["workload"] == "mixture-truth" and "error" not in r and r["params"]["n"] >= 60000:
-            out.append(["mixture truth N=60000 in <= 10 s", setting(r["params"]), f"{r['median_s']:.2f} s",
-                        r["median_s"] <= 10.0])
+            out.append(
+                [
+                    "mixture truth N=60000 in <= 10 s",
+                    setting(r["params"]),
+                    f"{r['median_s']:.2f} s",
+                    r["median_s"] <= 10.0,
+                ]
+            )
     return out
 
 
@@ -130,9 +182,18 @@ def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
             out.append([r["workload"], setting(r["params"]), f"failed: {r['error']}", "", "", "", "", ""])
             continue
         mem = r.get("cuda_peak_mib", r.get("peak_rss_mib"))
-        out.append([r["workload"], setting(r["params"]), fmt(1e3 * r["median_s"], ".2f"),
-                    fmt(r["calls_per_s"], ".1f"), fmt(r.get("samples_per_s"), ".3g"), fmt(r.get("gflops"), ".1f"),
-                    fmt(100 * r["utilisation"] if "utilisation" in r else None, ".0f"), fmt(mem, ".0f")])
+        out.append(
+            [
+                r["workload"],
+                setting(r["params"]),
+                fmt(1e3 * r["median_s"], ".2f"),
+                fmt(r["calls_per_s"], ".1f"),
+                fmt(r.get("samples_per_s"), ".3g"),
+                fmt(r.get("gflops"), ".1f"),
+                fmt(100 * r["utilisation"] if "utilisation" in r else None, ".0f"),
+                fmt(mem, ".0f"),
+            ]
+        )
     return out
 
 
@@ -149,66 +210,133 @@ def precision_effect(device: torch.device, seeds: tuple[int, ...] = (0, 1, 2)) -
         for precision in precisions:
             values, truth = [], None
             for seed in seeds:
-                spec = RunSpec(task=TaskSpec(name="gaussian", params={"dim": 5, "mi": 2.0, "structure": "dense"}),
-                               estimator=EstimatorSpec(name=est, params={"precision": precision}), seed=seed,
-                               budget="quick", device=str(device))
+                spec = RunSpec(
+                    task=TaskSpec(name="gaussian", params={"dim": 5, "mi": 2.0, "structure": "dense"}),
+                    estimator=EstimatorSpec(name=est, params={"precision": precision}),
+                    seed=seed,
+                    budget="quick",
+                    device=str(device),
+                )
                 record = run(spec, registry)
                 if record.status != "ok":
                     raise RuntimeError(f"{est} {precision} seed {seed} failed: {record.error}")
                 values.append(record.estimate)
                 truth = record.truth
-            out.append({"estimator": est, "precision": precision, "truth": truth, "estimates": values,
-                        "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0})
+            out.append(
+                {
+                    "estimator": est,
+                    "precision": precision,
+                    "truth": truth,
+                    "estimates": values,
+                    "mean": statistics.fmean(values),
+                    "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                }
+            )
     return out
 
 
-def run_throughput(device: str = "auto", out_dir: Path = Path("results/benchmarks"), quick: bool = False,
-                   min_time: float = 1.0, with_precision: bool = True,
-                   echo: Callable[[str], None] = print) -> Path:
+def run_throughput(
+    device: str = "auto",
+    out_dir: Path = Path("results/benchmarks"),
+    quick: bool = False,
+    min_time: float = 1.0,
+    with_precision: bool = True,
+    echo: Callable[[str], None] = print,
+) -> Path:
     """Measure every row, write ``throughput-<device>.md`` and ``.json`` to ``out_dir``; return the .md path."""
     dev = resolve(device)
     peak = matmul_peak(dev, min_time=0.3 if quick else 1.0)
-    echo(f"matmul peak on {dev}: {peak['gflops']:.1f} GFLOP/s (fp32, {peak['size']}^2)")
+    peak_bf16 = matmul_peak(dev, torch.bfloat16, min_time=0.3 if quick else 1.0)
+    peaks = {"fp32": peak["gflops"], "tf32": peak["gflops"], "bf16": peak_bf16["gflops"]}
+    echo(f"matmul peak on {dev}: {peak['gflops']:.1f} GFLOP/s fp32, {peak_bf16['gflops']:.1f} bf16")
     rows = []
     for name, params in grid(dev, quick):
-        r = derive(measure_in_subprocess(name, params, min_time=min_time), peak["gflops"])
+        r = derive(measure_in_subprocess(name, params, min_time=min_time), peaks)
         rows.append(r)
-        echo(f"  {name:14s} {setting(params):60s} " + (r["error"] if "error" in r else f"{1e3 * r['median_s']:.2f} ms"))
+        echo(
+            f"  {name:14s} {setting(params):60s} "
+            + (r["error"] if "error" in r else f"{1e3 * r['median_s']:.2f} ms")
+        )
     precision = precision_effect(dev, seeds=(0,) if quick else (0, 1, 2)) if with_precision else []
     prov = provenance(dev)
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = "cuda" if dev.type == "cuda" else "cpu"
     command = f"ibbench bench throughput --device {tag}" + (" --quick" if quick else "")
-    (out_dir / f"throughput-{tag}.json").write_text(json.dumps(
-        {"command": command, "matmul_peak": peak, "rows": rows, "precision_effect": precision,
-         "provenance": prov, "threads": torch.get_num_threads()}, indent=1) + "\n")
+    (out_dir / f"throughput-{tag}.json").write_text(
+        json.dumps(
+            {
+                "command": command,
+                "matmul_peak": peak,
+                "matmul_peak_bf16": peak_bf16,
+                "rows": rows,
+                "precision_effect": precision,
+                "provenance": prov,
+                "threads": torch.get_num_threads(),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     md = out_dir / f"throughput-{tag}.md"
-    md.write_text(render_markdown(command, peak, rows, precision, prov))
+    md.write_text(render_markdown(command, peak, peak_bf16, rows, precision, prov))
     return md
 
 
-def render_markdown(command: str, peak: dict[str, Any], rows: list[dict[str, Any]],
-                    precision: list[dict[str, Any]], prov: dict[str, Any]) -> str:
+def render_markdown(
+    command: str,
+    peak: dict[str, Any],
+    peak_bf16: dict[str, Any],
+    rows: list[dict[str, Any]],
+    precision: list[dict[str, Any]],
+    prov: dict[str, Any],
+) -> str:
     headers = ["workload", "setting", "ms/call", "calls/s", "samples/s", "GFLOP/s", "% peak", "peak MiB"]
     lines = [
-        f"# Throughput on {prov['device']}", "",
+        f"# Throughput on {prov['device']}",
+        "",
         f"Made by `{command}` at commit {prov['git']['commit']} (torch {prov['versions'].get('torch')}, "
         f"python {prov['versions'].get('python')}).",
-        f"Matmul peak: {peak['gflops']:.1f} GFLOP/s ({peak['dtype']}, {peak['size']}x{peak['size']} matmul, best "
-        "of several sizes, measured in the same session).", "",
+        f"Matmul peak: {peak['gflops']:.1f} GFLOP/s float32 ({peak['size']}x{peak['size']}), "
+        f"{peak_bf16['gflops']:.1f} GFLOP/s bfloat16 ({peak_bf16['size']}x{peak_bf16['size']}): the best "
+        "square matmul of several sizes, measured in the same session; bf16 rows are measured against the "
+        "bf16 peak.  With ensemble=8 the members share one sampled batch, so the sampler's FLOPs count once.",
+        "",
         "ms/call is the median over >= 1 s of calls after 2 warm-up calls; a critic step is one Adam update "
         "(sampling included); GFLOP/s counts matmul FLOPs only; peak MiB is the row's process peak RSS "
-        "(CPU; torch's import alone is a few hundred MiB) or CUDA peak allocated memory.", "",
-        tabulate(table_rows(rows), headers=headers, tablefmt="github"), "",
-        "## Targets", "",
-        tabulate([[t, s, m, {True: "met", False: "NOT met", None: ""}[ok]] for t, s, m, ok in targets(rows)],
-                 headers=["target", "setting", "measured", ""], tablefmt="github"), "",
+        "(CPU; torch's import alone is a few hundred MiB) or CUDA peak allocated memory.",
+        "",
+        tabulate(table_rows(rows), headers=headers, tablefmt="github"),
+        "",
+        "## Targets",
+        "",
+        tabulate(
+            [[t, s, m, {True: "met", False: "NOT met", None: ""}[ok]] for t, s, m, ok in targets(rows)],
+            headers=["target", "setting", "measured", ""],
+            tablefmt="github",
+        ),
+        "",
     ]
     if precision:
-        lines += ["## Effect of matmul precision on the estimate", "",
-                  "Quick budget (2000 steps, 2x256 critic), 5-d dense Gaussian with I = 2 nats; mean +- std "
-                  f"over seeds {', '.join(str(i) for i in range(len(precision[0]['estimates'])))}.", "",
-                  tabulate([[p["estimator"], p["precision"], f"{p['truth']:.3f}", f"{p['mean']:.3f} +- {p['std']:.3f}",
-                             f"{p['mean'] - p['truth']:+.3f}"] for p in precision],
-                           headers=["estimator", "precision", "truth", "estimate", "bias"], tablefmt="github"), ""]
+        lines += [
+            "## Effect of matmul precision on the estimate",
+            "",
+            "Quick budget (2000 steps, 2x256 critic), 5-d dense Gaussian with I = 2 nats; mean +- std "
+            f"over seeds {', '.join(str(i) for i in range(len(precision[0]['estimates'])))}.",
+            "",
+            tabulate(
+                [
+                    [
+                        p["estimator"],
+                        p["precision"],
+                        f"{p['truth']:.3f}",
+                        f"{p['mean']:.3f} +- {p['std']:.3f}",
+                        f"{p['mean'] - p['truth']:+.3f}",
+                    ]
+                    for p in precision
+                ],
+                headers=["estimator", "precision", "truth", "estimate", "bias"],
+                tablefmt="github",
+            ),
+            "",
+        ]
     return "\n".join(lines)

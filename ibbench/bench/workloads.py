@@ -47,7 +47,7 @@ class Workload:
 
 
 def resolve(device: str | torch.device) -> torch.device:
-    """"auto" -> CUDA where torch sees one, else the CPU."""
+    """ "auto" -> CUDA where torch sees one, else the CPU."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -57,23 +57,37 @@ def _ctx(device: torch.device, seed: int = 0) -> RunContext:
     return RunContext(seed=seed, device=device, budget="quick")
 
 
-def layer_task(device: torch.device, points: int = 2000, layer: int = 2, noise_var: float = 0.1,
-               seed: int = 0) -> NoisyLayerTask:
+def layer_task(
+    device: torch.device, points: int = 2000, layer: int = 2, noise_var: float = 0.1, seed: int = 0
+) -> NoisyLayerTask:
     """(x, F_layer(x) + eps) on random [0, 1]^784 inputs through a random MNIST-sized MLP."""
     g = torch.Generator().manual_seed(seed)
     net = mlp(MNIST_WIDTHS, seed=seed).to(device).eval()
-    return NoisyLayerTask(layer_network(net, layer), torch.rand(points, MNIST_WIDTHS[0], generator=g),
-                          math.sqrt(noise_var), device, truth_samples=1000)
+    return NoisyLayerTask(
+        layer_network(net, layer),
+        torch.rand(points, MNIST_WIDTHS[0], generator=g),
+        math.sqrt(noise_var),
+        device,
+        truth_samples=1000,
+    )
 
 
-def critic_step(estimator: str = "mine", hidden: int = 1500, batch: int = 256, ensemble: int = 1,
-                precision: str = "fp32", compile: bool = False, device: str | torch.device = "cpu",
-                depth: int = 2) -> Workload:
+def critic_step(
+    estimator: str = "mine",
+    hidden: int = 1500,
+    batch: int = 256,
+    ensemble: int = 1,
+    precision: str = "fp32",
+    compile: bool = False,
+    device: str | torch.device = "cpu",
+    depth: int = 2,
+) -> Workload:
     """One update of a MINE or AA-MINE critic (the paper's 2 x ``hidden`` LeakyReLU MLP) on a layer task."""
     dev = resolve(device)
     task = layer_task(dev)
-    p = CriticParams(hidden=hidden, depth=depth, batch_size=batch, ensemble=ensemble, precision=precision,
-                     compile=compile)
+    p = CriticParams(
+        hidden=hidden, depth=depth, batch_size=batch, ensemble=ensemble, precision=precision, compile=compile
+    )
     ctx = _ctx(dev)
     torch.manual_seed(0)
     if estimator == "aa-mine":
@@ -83,12 +97,26 @@ def critic_step(estimator: str = "mine", hidden: int = 1500, batch: int = 256, e
     else:
         raise ValueError(f"critic_step: estimator must be 'mine' or 'aa-mine', got {estimator!r}")
     trainer = CriticTrainer(critic, sample, p, ctx, estimator)
-    sampler_flops = mlp_flops(MNIST_WIDTHS[:3], ensemble * batch)  # F_2(x) of every drawn x
+    drawn = batch if p.ensemble_data == "shared" else ensemble * batch  # members may share one batch
+    sampler_flops = mlp_flops(MNIST_WIDTHS[:3], drawn)  # F_2(x) of every drawn x
     flops = critic_step_flops(u_dim, task.y_dim, hidden, depth, batch, ensemble) + sampler_flops
-    params = dict(estimator=estimator, hidden=hidden, batch=batch, ensemble=ensemble, precision=precision,
-                  compile=compile)
-    return Workload("critic-step", params, trainer.step, dev, flops=flops, samples=ensemble * batch,
-                    extras={"critic_flops": flops - sampler_flops})
+    params = dict(
+        estimator=estimator,
+        hidden=hidden,
+        batch=batch,
+        ensemble=ensemble,
+        precision=precision,
+        compile=compile,
+    )
+    return Workload(
+        "critic-step",
+        params,
+        trainer.step,
+        dev,
+        flops=flops,
+        samples=ensemble * batch,
+        extras={"critic_flops": flops - sampler_flops},
+    )
 
 
 def gaussian_task(dim: int = 10, mi: float = 2.0):
@@ -97,8 +125,13 @@ def gaussian_task(dim: int = 10, mi: float = 2.0):
     return Gaussian().build(GaussianParams(dim=dim, mi=mi), _ctx(torch.device("cpu")))
 
 
-def estimate(estimator: str = "binning", budget: str = "quick", dim: int = 10, mi: float = 2.0,
-             device: str | torch.device = "cpu") -> Workload:
+def estimate(
+    estimator: str = "binning",
+    budget: str = "quick",
+    dim: int = 10,
+    mi: float = 2.0,
+    device: str | torch.device = "cpu",
+) -> Workload:
     """One full estimate by a registered estimator (built-in or plugin) on a sparse Gaussian task."""
     from ..plugins import load_registry
 
@@ -109,12 +142,18 @@ def estimate(estimator: str = "binning", budget: str = "quick", dim: int = 10, m
     task = gaussian_task(dim, mi)
     ctx = _ctx(dev)
     n = getattr(params, "n_samples", None)
-    return Workload("estimate", dict(estimator=estimator, budget=budget, dim=dim, mi=mi),
-                    lambda: plugin.estimate(task, params, ctx), dev, samples=n)
+    return Workload(
+        "estimate",
+        dict(estimator=estimator, budget=budget, dim=dim, mi=mi),
+        lambda: plugin.estimate(task, params, ctx),
+        dev,
+        samples=n,
+    )
 
 
-def mixture_truth(n: int = 60000, dim: int = 512, samples: int = 4096,
-                  device: str | torch.device = "cpu") -> Workload:
+def mixture_truth(
+    n: int = 60000, dim: int = 512, samples: int = 4096, device: str | torch.device = "cpu"
+) -> Workload:
     """The Monte-Carlo ground truth I(X; F(X) + eps) for X uniform over n centres in ``dim`` dimensions."""
     from ..gaussian_mixture import mixture_mi
 
@@ -126,7 +165,9 @@ def mixture_truth(n: int = 60000, dim: int = 512, samples: int = 4096,
     def run():
         return mixture_mi(centres, 1.0, samples, torch.Generator().manual_seed(1))
 
-    return Workload("mixture-truth", dict(n=n, dim=dim, samples=samples), run, dev, flops=flops, samples=samples)
+    return Workload(
+        "mixture-truth", dict(n=n, dim=dim, samples=samples), run, dev, flops=flops, samples=samples
+    )
 
 
 def synthetic_classification(n: int = 2000, seed: int = 0) -> ClassificationData:
@@ -176,10 +217,10 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
         critics = IBCritics(f, data, 0.1, p, ctx, with_y=True, with_x=True, seed=1)
         opt = torch.optim.Adam(net[0].parameters(), lr=p.lr)
         dims = critics.noisy.y_dim
-        flops = (3 * mlp_flops(MNIST_WIDTHS[:2], p.batch_size)
-                 + p.critic_steps * (critic_step_flops(10, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
-                                     + critic_step_flops(dims, dims, p.critic_hidden, p.critic_depth,
-                                                         p.critic_batch)))
+        flops = 3 * mlp_flops(MNIST_WIDTHS[:2], p.batch_size) + p.critic_steps * (
+            critic_step_flops(10, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
+            + critic_step_flops(dims, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
+        )
 
         def run():
             return layer_step(f, critics, opt, *batch(), p.beta, p.critic_steps, "benchmark")
@@ -193,11 +234,13 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
         def run():
             state["step"] += 1
             return e2e_step(net, critics, opt, *batch(), p, state["step"])
+
         flops = None  # k critic steps on the 10-d output plus the net: counted loosely, not reported
     else:
         raise ValueError(f"trainer_step: no benchmark for trainer {trainer!r}")
-    return Workload("trainer-step", dict(trainer=trainer, budget=budget), run, dev, flops=flops,
-                    samples=p.batch_size)
+    return Workload(
+        "trainer-step", dict(trainer=trainer, budget=budget), run, dev, flops=flops, samples=p.batch_size
+    )
 
 
 BUILDERS: dict[str, Callable[..., Workload]] = {
