@@ -169,3 +169,31 @@ def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
         table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(ok), *layers])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
     return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def failure_table(records: list[RunRecord], fmt: str = "github", width: int = 90) -> str:
+    """Every failed run: what ran, why it failed (one line) and where (the innermost frame), plus a
+    per-(task, method) count of failures over runs, bmi's convergence fraction turned around."""
+    failed = [r for r in records if r.status == "failed"]
+    if not failed:
+        return f"no failed runs among {len(records)}"
+
+    def method(r: RunRecord) -> str:
+        parts = [s.name for s in (r.spec.estimator, r.spec.trainer) if s is not None]
+        return " + ".join(parts)
+
+    totals: dict[tuple[str, str], list[int]] = {}
+    for r in records:
+        counts = totals.setdefault((r.task_label, method(r)), [0, 0])
+        counts[0] += r.status == "failed"
+        counts[1] += 1
+    rows = []
+    for r in failed:
+        error = r.error or ""
+        where = (r.extras.get("traceback") or [""])[-1]
+        rows.append([r.id[:12], r.task_label, method(r), r.spec.seed, r.spec.budget,
+                     error if len(error) <= width else error[: width - 3] + "...", where.rsplit("/", 1)[-1]])
+    runs = tabulate(rows, headers=["run", "task", "method", "seed", "budget", "error", "where"], tablefmt=fmt)
+    counts = tabulate([[task, m, f"{f}/{n}"] for (task, m), (f, n) in sorted(totals.items()) if f],
+                      headers=["task", "method", "failed/runs"], tablefmt=fmt)
+    return f"{counts}\n\n{runs}"

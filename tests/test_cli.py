@@ -94,6 +94,9 @@ def test_nan_in_training_exits_1_and_the_failure_is_stored(tmp_path):
     assert "FAILED: DivergenceError" in proc.stdout
     (record,) = ResultStore(out).records()
     assert record.status == "failed" and "nan" in record.error
+    view = run_cli("table", "failures", "--store", str(out))
+    assert view.returncode == 0, view.stderr
+    assert record.id[:12] in view.stdout and "DivergenceError" in view.stdout and "1/1" in view.stdout
 
 
 def test_missing_mnist_is_a_data_error(tmp_path):
