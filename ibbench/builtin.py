@@ -22,6 +22,8 @@ def ibbench_register_tasks(register) -> None:
              description="Z = W X + b + eps, X ~ N(0,Sx); truth 1/2 log det(I + W Sx W^T / s^2)")
     register("mixture-channel", "ibbench.tasks.mixture_channel:MixtureChannel",
              description="Z = F_i(X) + eps, X uniform over MNIST/digits/synthetic, random MLP; Monte-Carlo truth")
+    register("arrays", "ibbench.tasks.arrays:Arrays",
+             description="your own (x, y) pairs from .npy/.npz/.csv files (task.x, task.y); used by `ibbench estimate`")
     tasks = "ibbench.tasks.network_tasks"
     register("mnist-mlp", f"{tasks}:MNISTMLP",
              description="MNIST, MLP 784-512-512-10 (Table 1, Figs. 3-5); train_fraction 0.01 or 1")
