@@ -39,6 +39,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ibbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     thr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     thr.add_argument("--out-dir", type=Path, default=Path("results/benchmarks"))
     thr.add_argument("--quick", action="store_true", help="a few small rows (a smoke test of the command)")
-    thr.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per row (default 1)")
+    thr.add_argument("--min-time", type=_positive_float, default=1.0,
+                     help="seconds of timed calls per row (default 1)")
     thr.add_argument("--no-precision", action="store_true", help="skip the bf16/tf32 estimate comparison")
     return parser
 

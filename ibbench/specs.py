@@ -97,7 +97,8 @@ def describe_validation_error(exc: ValidationError, where: str) -> str:
     got = first.get("input")
     got_text = ""
     if first["type"] != "missing" and not isinstance(got, dict):
-        got_text = f" (got {got!r})"
+        text = repr(got)
+        got_text = f" (got {text if len(text) <= 80 else text[:77] + '...'})"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     msg = first["msg"].replace("\n", " ")
     return f"{where}: field {loc!r}: {msg}{got_text}{more}"
@@ -106,15 +107,24 @@ def describe_validation_error(exc: ValidationError, where: str) -> str:
 def load_suite(path: str | Path) -> SuiteSpec:
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SpecError(f"suite file {path} not found; give the path of a .toml suite (see suites/)") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"suite file {path} is not UTF-8 text (byte {exc.start}); give a .toml suite") from None
+    except OSError as exc:
+        raise SpecError(f"suite file {path} cannot be read ({exc.strerror}); give a .toml suite") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"suite file {path} is not valid TOML: {exc}") from None
+        raise SpecError(f"suite file {path} is not valid TOML: {exc}".replace("\n", " ")) from None
+    return suite_from_data(data, f"suite {path}")
+
+
+def suite_from_data(data: Any, label: str) -> SuiteSpec:
+    """Validate parsed suite data; a SpecError naming the first bad field otherwise."""
     try:
         return SuiteSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(describe_validation_error(exc, f"suite {path}")) from None
+        raise SpecError(describe_validation_error(exc, label)) from None
 
 
 def parse_value(text: str) -> Any:
