@@ -31,7 +31,22 @@ hookimpl = pluggy.HookimplMarker("ibbench")
 Budget = Literal["smoke", "quick", "paper"]
 BUDGETS: tuple[str, ...] = ("smoke", "quick", "paper")
 
+#: The critic toolkit that MINE and AA-MINE are built from, for plugins that train neural critics
+#: (InfoNCE, NWJ, ...); imported on first use so ``import ibbench.api`` stays free of torch.
+CRITIC_TOOLKIT = ("CRITIC_BUDGETS", "Critic", "CriticParams", "CriticTrainer", "Objective", "dv_bound",
+                  "train_critic")
+
+
+def __getattr__(name: str):
+    if name in CRITIC_TOOLKIT:
+        from .estimators import critics
+
+        return getattr(critics, name)
+    raise AttributeError(f"module 'ibbench.api' has no attribute {name!r}")
+
+
 __all__ = [
+    *CRITIC_TOOLKIT,
     "BUDGETS",
     "Budget",
     "Channel",

@@ -163,6 +163,21 @@ class Critic(nn.Module):
         t_joint, t_marg = t[:, :n], t[:, n:]
         return (t_joint.squeeze(0), t_marg.squeeze(0)) if single else (t_joint, t_marg)
 
+    def scores(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """T(u_i, y_j) for every i, j: (K, n, n), or (n, n) for 2-d inputs (the n^2 pairs that
+        InfoNCE-type bounds need; the first layer's products are still computed once per point)."""
+        single = u.dim() == 2
+        if single:
+            u, y = u.unsqueeze(0), y.unsqueeze(0)
+        k, n = u.shape[0], u.shape[1]
+        hu = _affine(u, self.w_u, self.biases[0])
+        hy = torch.bmm(y, self.w_y) if k > 1 else torch.mm(y.squeeze(0), self.w_y.squeeze(0)).unsqueeze(0)
+        h = (hu.unsqueeze(2) + hy.unsqueeze(1)).reshape(k, n * n, -1)
+        for w, b in zip(self.weights[2:], self.biases[1:]):
+            h = _affine(nn.functional.leaky_relu(h, 0.2, inplace=True), w, b)
+        t = h.view(k, n, n).float()
+        return t.squeeze(0) if single else t
+
     @property
     def w_u(self) -> nn.Parameter:
         return self.weights[0]
@@ -186,6 +201,9 @@ def dv_estimate_with_stderr(t_joint: torch.Tensor, t_marg: torch.Tensor) -> tupl
 
 
 Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+#: (critic, u (K, n, d_u), y (K, n, d_y)) -> (what training maximises, the bound to report), each (K,).
+#: The default objective is the DV bound on joint and shuffled pairs; plugins pass others (InfoNCE, NWJ).
+Objective = Callable[["Critic", torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @contextlib.contextmanager
@@ -232,8 +250,10 @@ def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
 class CriticTrainer:
     """Maximises the DV bound on fresh batches (the paper's Algorithm 1); can be resumed (warm start)."""
 
-    def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str) -> None:
+    def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
+                 objective: Objective | None = None) -> None:
         self.critic, self.sample, self.p, self.ctx, self.name = critic.to(ctx.device), sample, p, ctx, name
+        self.objective = objective
         self.data_gen, self.perm_gen = ctx.generator(stream=1), ctx.generator(stream=2)
         self.opt = make_adam(critic.parameters(), p.lr, ctx.device)
         self.log_ema: torch.Tensor | None = None  # log of the moving average of E_Q[e^T], per member
@@ -260,6 +280,14 @@ class CriticTrainer:
         """One update of every member; returns the members' DV bounds on the batch, (K,)."""
         p, device, k = self.p, self.ctx.device, self.critic.members
         u, y = draw(self.sample, k, p.batch_size, self.data_gen, device, shared=p.ensemble_data == "shared")
+        if self.objective is not None:
+            with precision_scope(p.precision, device):
+                surrogate, bound = self.objective(self.critic, u, y)
+            self.opt.zero_grad(set_to_none=True)
+            (-surrogate.sum()).backward()
+            self.opt.step()
+            self.steps_done += 1
+            return bound.detach()
         perm = permutations(k, p.batch_size, self.perm_gen, device)
         loss, bound, self.log_ema = self._loss(u, y, perm, self.log_ema)
         self.opt.zero_grad(set_to_none=True)
@@ -282,12 +310,16 @@ class CriticTrainer:
         bar.close()
 
     def evaluate(self) -> Estimate:
+        if self.objective is not None:
+            return evaluate_objective(self.critic, self.sample, self.p, self.ctx, self.name, self.trace,
+                                      self.objective)
         return evaluate_critic(self.critic, self.sample, self.p, self.ctx, self.name, self.trace)
 
 
-def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str) -> Estimate:
+def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
+                 objective: Objective | None = None) -> Estimate:
     """Train a fresh critic for ``p.steps`` and evaluate it on fresh pairs."""
-    trainer = CriticTrainer(critic, sample, p, ctx, name)
+    trainer = CriticTrainer(critic, sample, p, ctx, name, objective)
     trainer.fit(p.steps)
     return trainer.evaluate()
 
@@ -347,8 +379,33 @@ def evaluate_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunCo
         joints.append(tj)
         margs.append(tm)
     tj, tm = torch.cat(joints, 1).double(), torch.cat(margs, 1).double()
-    members = [dv_estimate_with_stderr(tj[i], tm[i]) for i in range(k)]
-    extras = {"trace": trace, "final_train_bound": trace[-1][1] if trace else None}
+    return summarise_members([dv_estimate_with_stderr(tj[i], tm[i]) for i in range(k)], trace, name)
+
+
+@torch.no_grad()
+def evaluate_objective(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
+                       trace: list, objective: Objective) -> Estimate:
+    """A batch-level bound (InfoNCE, NWJ, ...): its mean over ``eval_samples / batch_size`` fresh
+    batches of ``batch_size`` pairs (the batch size is part of such a bound), with the standard
+    error of that mean."""
+    gen, k = ctx.generator(stream=3), critic.members
+    batches = max(2, p.eval_samples // p.batch_size)
+    values = []
+    for _ in range(batches):
+        u, y = draw(sample, k, p.batch_size, gen, ctx.device)
+        with precision_scope(p.precision, ctx.device):
+            values.append(objective(critic, u, y)[1].double())
+    v = torch.stack(values, 1)  # (K, batches)
+    members = [(v[i].mean().item(), (v[i].std() / math.sqrt(batches)).item()) for i in range(k)]
+    return summarise_members(members, trace, name, {"eval_batches": batches})
+
+
+def summarise_members(members: list[tuple[float, float]], trace: list, name: str,
+                      extras: dict | None = None) -> Estimate:
+    """One member: its value and standard error.  K members: their mean, the standard error of
+    that mean from their spread, and every member's figures."""
+    k = len(members)
+    extras = {"trace": trace, "final_train_bound": trace[-1][1] if trace else None, **(extras or {})}
     if k == 1:
         value, se = members[0]
     else:

@@ -1,0 +1,107 @@
+"""The bounds, written against ibbench's public critic toolkit (``ibbench.api``).
+
+For a batch of n pairs the critic scores every (x_i, y_j): S = (K, n, n), the diagonal holding the
+joint pairs and the n(n-1) off-diagonal entries standing in for the product of marginals.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from pydantic import Field
+
+from ibbench.api import CRITIC_BUDGETS, Critic, CriticParams, Estimate, Estimator, RunContext, TaskInstance
+from ibbench.api import train_critic
+
+# n^2 pairs per step: half the DV critics' batch keeps a step's cost near theirs times n/2
+BUDGETS = {name: {**preset, "batch_size": 128} for name, preset in CRITIC_BUDGETS.items()}
+
+
+def _diag_and_off(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The diagonal (K, n) and the off-diagonal entries (K, n(n-1)) of (K, n, n) scores."""
+    k, n, _ = scores.shape
+    off = ~torch.eye(n, dtype=torch.bool, device=scores.device)
+    return scores.diagonal(dim1=1, dim2=2), scores[:, off]
+
+
+def infonce(scores: torch.Tensor) -> torch.Tensor:
+    """mean_i [S_ii - logsumexp_j S_ij + log n], (K,)."""
+    n = scores.shape[-1]
+    return (scores.diagonal(dim1=1, dim2=2) - torch.logsumexp(scores, dim=2)).mean(1) + math.log(n)
+
+
+def nwj(scores: torch.Tensor) -> torch.Tensor:
+    """mean_i S_ii - mean_{i != j} e^{S_ij - 1}, (K,)."""
+    joint, marg = _diag_and_off(scores)
+    return joint.mean(1) - torch.exp(marg - 1.0).mean(1)
+
+
+def js_fgan(scores: torch.Tensor) -> torch.Tensor:
+    """The Jensen-Shannon f-GAN objective E_P[-softplus(-S)] - E_Q[softplus(S)] (Poole et al.)."""
+    joint, marg = _diag_and_off(scores)
+    return -torch.nn.functional.softplus(-joint).mean(1) - torch.nn.functional.softplus(marg).mean(1)
+
+
+def smile(scores: torch.Tensor, tau: float) -> torch.Tensor:
+    """mean_i S_ii - log mean_{i != j} e^{clip(S_ij, -tau, tau)}, (K,)."""
+    joint, marg = _diag_and_off(scores)
+    clipped = marg.clamp(-tau, tau)
+    return joint.mean(1) - (torch.logsumexp(clipped, 1) - math.log(clipped.shape[1]))
+
+
+class VariationalParams(CriticParams):
+    pass
+
+
+class SMILEParams(CriticParams):
+    clip: float = Field(5.0, gt=0)  # tau: e^T clipped to [e^-tau, e^tau] in the marginal term
+
+
+class _AllPairsBound(Estimator):
+    Params: ClassVar = VariationalParams
+    budgets: ClassVar = BUDGETS
+    name: ClassVar[str] = ""
+
+    def objective(self, params):
+        raise NotImplementedError
+
+    def estimate(self, task: TaskInstance, params, ctx: RunContext) -> Estimate:
+        critic = Critic(task.x_dim, task.y_dim, params)
+        bound = self.objective(params)
+        return train_critic(critic, task.sample, params, ctx, self.name, objective=bound)
+
+
+class InfoNCE(_AllPairsBound):
+    description: ClassVar[str] = "InfoNCE bound, MLP critic on all n^2 pairs (at most log n)"
+    name: ClassVar[str] = "infonce"
+
+    def objective(self, params):
+        def bound(critic, u, y):
+            value = infonce(critic.scores(u, y))
+            return value, value
+        return bound
+
+
+class NWJ(_AllPairsBound):
+    description: ClassVar[str] = "NWJ bound E_P[T] - E_Q[e^(T-1)], MLP critic"
+    name: ClassVar[str] = "nwj"
+
+    def objective(self, params):
+        def bound(critic, u, y):
+            value = nwj(critic.scores(u, y))
+            return value, value
+        return bound
+
+
+class SMILE(_AllPairsBound):
+    description: ClassVar[str] = "SMILE: clipped DV estimate, critic trained on the JS objective"
+    Params: ClassVar = SMILEParams
+    name: ClassVar[str] = "smile"
+
+    def objective(self, params):
+        def bound(critic, u, y):
+            scores = critic.scores(u, y)
+            return js_fgan(scores), smile(scores, params.clip)
+        return bound
