@@ -12,8 +12,16 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from ibbench.api import CRITIC_BUDGETS, Critic, CriticParams, Estimate, Estimator, RunContext, TaskInstance
-from ibbench.api import train_critic
+from ibbench.api import (
+    CRITIC_BUDGETS,
+    Critic,
+    CriticParams,
+    Estimate,
+    Estimator,
+    RunContext,
+    TaskInstance,
+    train_critic,
+)
 
 # n^2 pairs per step: half the DV critics' batch keeps a step's cost near theirs times n/2
 BUDGETS = {name: {**preset, "batch_size": 128} for name, preset in CRITIC_BUDGETS.items()}
