@@ -53,6 +53,7 @@ __all__ = [
     "DivergenceError",
     "Estimate",
     "Estimator",
+    "Executor",
     "Meter",
     "NotApplicableError",
     "Params",
@@ -233,6 +234,15 @@ class Trainer(_Plugin):
     def train(self, task: TaskInstance, params: Params, ctx: RunContext, probe: Any = None) -> dict[str, Any]:
         """Train and return the measured numbers (accuracy, trajectories).  ``probe``, when the run
         names an estimator, is an ``ibbench.infoplane.InfoPlaneProbe`` to call during training."""
+
+
+class Executor(_Plugin):
+    """Runs suite cells: this process, a process pool, a cluster.  Cells and records are plain JSON
+    data; ``ibbench.executors.cells.run_cell`` turns one into the other wherever the cell lands."""
+
+    @abstractmethod
+    def map(self, cells: list[dict[str, Any]], params: Params):
+        """Yield (index into ``cells``, record data) as each cell finishes, in any order."""
 
 
 def check_finite(value: float, what: str,

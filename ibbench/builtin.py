@@ -58,3 +58,11 @@ def ibbench_register_trainers(register) -> None:
              description="layer-by-layer IB, MINE + AA-MINE critics, linear readout (Sec. 5); beta=0: I(Y;L) only")
     register("ib-e2e", "ibbench.trainers.ib_e2e:EndToEndIB",
              description="end-to-end a CE - b I(Y;Yhat) + g I(X;Yhat+eps) (App. B)")
+
+
+@hookimpl
+def ibbench_register_executors(register) -> None:
+    register("local", "ibbench.executors.builtin:Local",
+             description="this machine: in-process, or a process pool with --jobs N")
+    register("slurm", "ibbench.executors.builtin:Slurm",
+             description="Slurm through submitit, one job per cell (pip install ibbench[slurm])")

@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     srun.add_argument("--out", type=Path, help="results store (default results/<suite name>.jsonl)")
     srun.add_argument("--quiet", action="store_true")
     srun.add_argument("--data-dir", type=Path)
+    srun.add_argument("--executor", default="local", help="where cells run: local (default) or slurm")
+    srun.add_argument("--jobs", type=int, help="local executor: cells at a time in worker processes (default 1)")
+    srun.add_argument("--set", dest="sets", action="append", default=[], metavar="executor.FIELD=VALUE",
+                      help="executor parameter, e.g. --set executor.partition=gpu --set executor.gpus_per_cell=1")
     srun.add_argument("--shard", default="0/1", metavar="K/N",
                       help="run only cells K, K+N, K+2N, ... (N processes, e.g. on one GPU, each with its own --out)")
 
@@ -271,10 +275,22 @@ def cmd_data(args) -> int:
 
 
 def cmd_suite(args) -> int:
+    from .specs import parse_value
     from .suite import parse_shard, run_suite
 
+    params: dict = {}
+    for item in args.sets:
+        key, sep, value = item.partition("=")
+        scope, dot, field = key.strip().partition(".")
+        if not sep or scope != "executor" or not field:
+            raise IbbenchError(f"--set {item!r}: ibbench suite run takes executor.FIELD=VALUE")
+        params[field] = parse_value(value.strip())
+    if args.jobs is not None:
+        if args.executor != "local":
+            raise IbbenchError(f"--jobs is for the local executor; {args.executor} takes --set executor.FIELD=VALUE")
+        params["jobs"] = args.jobs
     failed = run_suite(args.suite, out=args.out, registry=_registry(), show_progress=_progress_enabled(args),
-                       shard=parse_shard(args.shard))
+                       shard=parse_shard(args.shard), executor=args.executor, executor_params=params)
     return EXIT_FAILED_RUN if failed else 0
 
 

@@ -39,3 +39,9 @@ def ibbench_register_estimators(register: Register) -> None:
 @hookspec
 def ibbench_register_trainers(register: Register) -> None:
     """Register trainers: ``register(name, target, description="", defaults=None)``."""
+
+
+@hookspec
+def ibbench_register_executors(register: Register) -> None:
+    """Register suite executors: ``register(name, target, description="", defaults=None)``; the
+    target subclasses ``ibbench.api.Executor``."""

@@ -23,7 +23,7 @@ from . import hookspecs
 from .errors import PluginError, UnknownNameError
 
 ENTRY_POINT_GROUP = "ibbench"
-KINDS = ("task", "estimator", "trainer")
+KINDS = ("task", "estimator", "trainer", "executor")
 DEFAULT_PLUGINS = ("ibbench.builtin",)
 BUILTIN_DIST = "ibbench"
 

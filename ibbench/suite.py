@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
+from pydantic import ValidationError
 from tqdm.auto import tqdm
 
+from .api import Executor, Params
 from .errors import SpecError
 from .plugins import Registry
-from .results import ResultStore, summarise
+from .results import ResultStore, RunRecord, summarise
 from .runner import execute, resolve
-from .specs import RunSpec, load_suite
+from .specs import RunSpec, describe_validation_error, load_suite
 
 
 def spec_key(spec: RunSpec) -> str:
@@ -33,27 +36,46 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool = False,
-              shard: tuple[int, int] = (0, 1)) -> int:
+              shard: tuple[int, int] = (0, 1), executor: str = "local",
+              executor_params: dict[str, Any] | None = None) -> int:
     """Run every missing cell (of this shard); returns how many cells failed in this invocation."""
     suite = load_suite(path)
     store = ResultStore(out or Path("results") / f"{suite.name}.jsonl")
     k, n = shard
     cells = suite.cells()[k::n]
     name = suite.name if n == 1 else f"{suite.name} (shard {k}/{n})"
-    return run_cells(name, cells, store, registry, show_progress=show_progress)
+    entry = registry.get("executor", executor)
+    plugin = entry.load()
+    try:
+        params = plugin.params_for("quick", {**entry.defaults, **(executor_params or {})})
+    except ValidationError as exc:
+        raise SpecError(describe_validation_error(exc, f"executor {executor!r}")) from None
+    return run_cells(name, cells, store, registry, show_progress=show_progress, executor=(plugin, params))
 
 
 def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Registry, *,
-              show_progress: bool = False) -> int:
-    """Run the cells missing from ``store``, appending each record as it ends; returns failures."""
+              show_progress: bool = False, executor: tuple[Executor, Params] | None = None) -> int:
+    """Run the cells missing from ``store``, appending each record as it ends; returns failures.
+
+    Without an executor (or with ``local`` at jobs=1) cells run here, with ``registry``; otherwise
+    the executor ships each cell's spec to a worker, which rebuilds the registry from the installed
+    plugins, and this process appends the records as they come back, in completion order.
+    """
     resolved = [resolve(cell, registry) for cell in cells]  # fail fast on any bad name or parameter
     done = {spec_key(r.spec) for r in store.records()}
     todo = [r for r in resolved if spec_key(r.spec) not in done]
+    where = "" if executor is None else f" on {type(executor[0]).__name__.lower()}"
     print(f"{name}: {len(cells)} cells, {len(cells) - len(todo)} already in {store.path}, "
-          f"running {len(todo)}", file=sys.stderr)
+          f"running {len(todo)}{where}", file=sys.stderr)
+    in_process = executor is None or getattr(executor[1], "jobs", None) == 1
+    if in_process:
+        records = (execute(item, show_progress=False) for item in todo)
+    else:
+        plugin, params = executor
+        cells_data = [item.spec.model_dump(mode="json") for item in todo]
+        records = (RunRecord.model_validate(data) for _, data in plugin.map(cells_data, params))
     failed = 0
-    for item in tqdm(todo, desc=name, disable=not show_progress, file=sys.stderr):
-        record = execute(item, show_progress=False)
+    for record in tqdm(records, total=len(todo), desc=name, disable=not show_progress, file=sys.stderr):
         store.append(record)
         failed += record.status != "ok"
         print(summarise(record), file=sys.stderr)

@@ -1,0 +1,33 @@
+"""The unit of work an executor ships: one cell's spec in, its record out, both plain JSON data.
+
+Workers rebuild the plugin registry themselves, so a cell pickles as a dict (no torch objects, no
+registry) and runs the same way in a pool worker, a submitit job or this process.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def run_cell(spec_data: dict[str, Any]) -> dict[str, Any]:
+    """Execute one cell from its spec data; the record as JSON data (failures are records too)."""
+    from ..plugins import load_registry
+    from ..runner import execute, resolve
+    from ..specs import RunSpec
+
+    _claim_gpu()
+    spec = RunSpec.model_validate(spec_data)
+    return execute(resolve(spec, load_registry())).model_dump(mode="json")
+
+
+def _claim_gpu() -> None:
+    """One GPU per cell: a pool worker with several GPUs visible takes GPU (worker index mod count)."""
+    import multiprocessing
+
+    import torch
+
+    identity = multiprocessing.current_process()._identity  # (k,) in the k-th pool worker, () elsewhere
+    if identity and torch.cuda.is_available() and torch.cuda.device_count() > 1 \
+            and "CUDA_VISIBLE_DEVICES" not in os.environ:
+        torch.cuda.set_device((identity[0] - 1) % torch.cuda.device_count())
