@@ -51,3 +51,24 @@ def test_sigkilled_suite_resumes_without_loss_or_duplicates(tmp_path):
     keys = [json.dumps(r.spec.model_dump(mode="json"), sort_keys=True) for r in records]
     assert len(records) == CELLS and len(set(keys)) == CELLS  # every cell exactly once
     assert all(r.status == "ok" for r in records)
+
+
+def test_committed_suites_are_valid_and_fig2_suite_is_the_figure_grid():
+    from pathlib import Path
+
+    from ibbench.figures.fig2 import fig2_cells
+    from ibbench.plugins import load_registry
+    from ibbench.runner import resolve
+    from ibbench.specs import load_suite
+
+    suites = Path(__file__).resolve().parents[1] / "suites"
+    registry = load_registry()
+    for path in sorted(suites.glob("*.toml")):
+        suite = load_suite(path)
+        for cell in suite.cells():
+            if cell.estimator is None or cell.estimator.name in registry.names("estimator"):
+                resolve(cell, registry)  # every name and parameter of every committed suite is valid
+    suite_keys = {c.model_dump_json() for c in load_suite(suites / "fig2-quick.toml").cells()}
+    figure_keys = {c.model_dump_json() for c in fig2_cells("quick", [0, 1, 2], (1e-3, 1e-2, 1e-1, 1.0, 10.0),
+                                                            "mnist", "cpu")}
+    assert suite_keys == figure_keys
