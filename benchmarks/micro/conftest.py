@@ -6,9 +6,9 @@ Each benchmark times one call of a workload from ``ibbench.bench.workloads``,
 the same ones the asv suite and ``ibbench bench throughput`` time.
 """
 
+import pytest
 import torch
 
-import pytest
 from ibbench.bench.workloads import build
 
 
