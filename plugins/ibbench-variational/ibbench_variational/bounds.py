@@ -68,39 +68,42 @@ class SMILEParams(CriticParams):
 
 
 class _AllPairsBound(Estimator):
+    """Scores all n^2 pairs of a batch; subclasses give the bound to report and, where training
+    should follow another objective (SMILE), the one to maximise."""
+
     Params: ClassVar = VariationalParams
     budgets: ClassVar = BUDGETS
     name: ClassVar[str] = ""
 
-    def objective(self, params):
+    def bound(self, scores: torch.Tensor, params) -> torch.Tensor:
         raise NotImplementedError
 
+    def training_objective(self, scores: torch.Tensor, params) -> torch.Tensor:
+        return self.bound(scores, params)
+
     def estimate(self, task: TaskInstance, params, ctx: RunContext) -> Estimate:
+        def objective(critic, u, y):
+            scores = critic.scores(u, y)
+            return self.training_objective(scores, params), self.bound(scores, params)
+
         critic = Critic(task.x_dim, task.y_dim, params)
-        bound = self.objective(params)
-        return train_critic(critic, task.sample, params, ctx, self.name, objective=bound)
+        return train_critic(critic, task.sample, params, ctx, self.name, objective=objective)
 
 
 class InfoNCE(_AllPairsBound):
     description: ClassVar[str] = "InfoNCE bound, MLP critic on all n^2 pairs (at most log n)"
     name: ClassVar[str] = "infonce"
 
-    def objective(self, params):
-        def bound(critic, u, y):
-            value = infonce(critic.scores(u, y))
-            return value, value
-        return bound
+    def bound(self, scores, params):
+        return infonce(scores)
 
 
 class NWJ(_AllPairsBound):
     description: ClassVar[str] = "NWJ bound E_P[T] - E_Q[e^(T-1)], MLP critic"
     name: ClassVar[str] = "nwj"
 
-    def objective(self, params):
-        def bound(critic, u, y):
-            value = nwj(critic.scores(u, y))
-            return value, value
-        return bound
+    def bound(self, scores, params):
+        return nwj(scores)
 
 
 class SMILE(_AllPairsBound):
@@ -108,8 +111,8 @@ class SMILE(_AllPairsBound):
     Params: ClassVar = SMILEParams
     name: ClassVar[str] = "smile"
 
-    def objective(self, params):
-        def bound(critic, u, y):
-            scores = critic.scores(u, y)
-            return js_fgan(scores), smile(scores, params.clip)
-        return bound
+    def bound(self, scores, params):
+        return smile(scores, params.clip)
+
+    def training_objective(self, scores, params):
+        return js_fgan(scores)
