@@ -149,17 +149,13 @@ class Critic(nn.Module):
         if single:
             u, y, perm = u.unsqueeze(0), y.unsqueeze(0), perm.unsqueeze(0)
         k, n = u.shape[0], u.shape[1]
-        hu = _affine(u, self.w_u, self.biases[0])  # W_u u + b: shared by the joint and the marginal half
-        hy = torch.bmm(y, self.w_y) if k > 1 else torch.mm(y.squeeze(0), self.w_y.squeeze(0)).unsqueeze(0)
+        hu, hy = self._first_layer(u, y)  # shared by the joint and the marginal half
         rows = torch.cat([torch.arange(n, device=perm.device).expand(k, n), perm], 1)  # y_i, then y_perm(i)
         if k == 1:
             hy_both = hy.squeeze(0).index_select(0, rows.squeeze(0)).unsqueeze(0)
         else:
             hy_both = torch.gather(hy, 1, rows.unsqueeze(-1).expand(k, 2 * n, hy.shape[-1]))
-        h = (hy_both.view(k, 2, n, -1) + hu.unsqueeze(1)).view(k, 2 * n, -1)
-        for w, b in zip(self.weights[2:], self.biases[1:]):
-            h = _affine(nn.functional.leaky_relu(h, 0.2, inplace=True), w, b)
-        t = h.squeeze(-1).float()  # float32 even under bf16 autocast: the DV bound needs the precision
+        t = self._rest((hy_both.view(k, 2, n, -1) + hu.unsqueeze(1)).view(k, 2 * n, -1))
         t_joint, t_marg = t[:, :n], t[:, n:]
         return (t_joint.squeeze(0), t_marg.squeeze(0)) if single else (t_joint, t_marg)
 
@@ -170,13 +166,24 @@ class Critic(nn.Module):
         if single:
             u, y = u.unsqueeze(0), y.unsqueeze(0)
         k, n = u.shape[0], u.shape[1]
-        hu = _affine(u, self.w_u, self.biases[0])
-        hy = torch.bmm(y, self.w_y) if k > 1 else torch.mm(y.squeeze(0), self.w_y.squeeze(0)).unsqueeze(0)
-        h = (hu.unsqueeze(2) + hy.unsqueeze(1)).reshape(k, n * n, -1)
+        hu, hy = self._first_layer(u, y)
+        t = self._rest((hu.unsqueeze(2) + hy.unsqueeze(1)).reshape(k, n * n, -1)).view(k, n, n)
+        return t.squeeze(0) if single else t
+
+    def _first_layer(self, u: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """W_u u + b and W_y y, once per point: (K, n, h) each."""
+        if u.shape[0] > 1:
+            hy = torch.bmm(y, self.w_y)
+        else:
+            hy = torch.mm(y.squeeze(0), self.w_y.squeeze(0)).unsqueeze(0)
+        return _affine(u, self.w_u, self.biases[0]), hy
+
+    def _rest(self, h: torch.Tensor) -> torch.Tensor:
+        """The layers after the first on pre-activations (K, R, h) -> T, (K, R), in float32 even
+        under bf16 autocast: the bounds need the precision."""
         for w, b in zip(self.weights[2:], self.biases[1:]):
             h = _affine(nn.functional.leaky_relu(h, 0.2, inplace=True), w, b)
-        t = h.view(k, n, n).float()
-        return t.squeeze(0) if single else t
+        return h.squeeze(-1).float()
 
     @property
     def w_u(self) -> nn.Parameter:
@@ -277,19 +284,16 @@ class CriticTrainer:
         return -(t_joint.mean(-1) - torch.exp(log_mean - new_ema)).sum(), bound, new_ema
 
     def step(self) -> torch.Tensor:
-        """One update of every member; returns the members' DV bounds on the batch, (K,)."""
+        """One update of every member; returns the members' bounds on the batch, (K,)."""
         p, device, k = self.p, self.ctx.device, self.critic.members
         u, y = draw(self.sample, k, p.batch_size, self.data_gen, device, shared=p.ensemble_data == "shared")
         if self.objective is not None:
             with precision_scope(p.precision, device):
                 surrogate, bound = self.objective(self.critic, u, y)
-            self.opt.zero_grad(set_to_none=True)
-            (-surrogate.sum()).backward()
-            self.opt.step()
-            self.steps_done += 1
-            return bound.detach()
-        perm = permutations(k, p.batch_size, self.perm_gen, device)
-        loss, bound, self.log_ema = self._loss(u, y, perm, self.log_ema)
+            loss = -surrogate.sum()
+        else:
+            perm = permutations(k, p.batch_size, self.perm_gen, device)
+            loss, bound, self.log_ema = self._loss(u, y, perm, self.log_ema)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
