@@ -107,12 +107,28 @@ class Channel:
 
 @dataclass
 class RunContext:
-    """What a plugin needs from the runner: seed, device, budget, progress bars."""
+    """What a plugin needs from the runner: seed, device, budget, progress bars, checkpoints."""
 
     seed: int
     device: torch.device
     budget: str = "quick"
     show_progress: bool = False
+    #: an ``ibbench.checkpoints.Checkpointer`` when the runner keeps snapshots of this run (suites do)
+    checkpoint: Any = None
+
+    def resume_state(self) -> dict[str, Any] | None:
+        """The state a trainer last passed to ``save_state`` in a run of this spec that was killed, or None.
+
+        Restore every part from it, then call ``ibbench.checkpoints.restore_global_rng(state["rng"])``
+        last (building the parts draws from the global RNG)."""
+        return self.checkpoint.load() if self.checkpoint is not None else None
+
+    def save_state(self, progress: dict[str, Any], make_state) -> None:
+        """Offer a snapshot at the end of a training step: ``make_state()`` (tensors, state dicts, plain
+        data) is called and written only when one is due.  ``progress`` (e.g. {"step": 120}) goes in
+        the record of a resumed run."""
+        if self.checkpoint is not None:
+            self.checkpoint.offer(progress, make_state)
 
     def generator(self, stream: int = 0) -> torch.Generator:
         """A CPU generator for one named random stream of this run (same seed -> same numbers)."""
@@ -122,11 +138,12 @@ class RunContext:
         g.manual_seed(self.seed * 1_000_003 + stream)
         return g
 
-    def progress(self, total: int, desc: str):
+    def progress(self, total: int, desc: str, initial: int = 0):
         """A tqdm bar, silent unless the runner asked for progress (a TTY, not --quiet)."""
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, desc=desc, disable=not self.show_progress, leave=False, file=sys.stderr)
+        return tqdm(total=total, desc=desc, initial=initial, disable=not self.show_progress, leave=False,
+                    file=sys.stderr)
 
 
 class TaskInstance(ABC):
@@ -197,6 +214,15 @@ class Meter(ABC):
     @abstractmethod
     def measure(self) -> Estimate:
         """The estimate for the task as it is now."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the meter carries from one measurement to the next (a warm critic), for checkpoints.
+        Stateless meters keep the default; one that carries state must override both methods, or a
+        resumed training run measures differently from an uninterrupted one."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
 
 
 class RestartingMeter(Meter):

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 from .api import BUDGETS
+from .checkpoints import DEFAULT_EVERY_S
 from .errors import IbbenchError
 
 EXIT_FAILED_RUN = 1
@@ -39,14 +40,32 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
+def _float_above(minimum: float, inclusive: bool = False):
+    """An argparse type: a finite float > minimum (>= with ``inclusive``)."""
+    sign = ">=" if inclusive else ">"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (value >= minimum if inclusive else value > minimum) or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number {sign} {minimum:g}")
+        return value
+
+    return parse
+
+
+def _add_checkpoint_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint-every", type=_float_above(0, inclusive=True), default=DEFAULT_EVERY_S,
+                   metavar="SECONDS",
+                   help="a training cell snapshots its state this often, next to the store, and a killed "
+                        f"cell resumes from it when the command is run again (default {DEFAULT_EVERY_S:g})")
+    p.add_argument("--no-checkpoints", action="store_true", help="no snapshots (a killed cell starts afresh)")
+
+
+def _checkpoint_every(args) -> float | None:
+    return None if args.no_checkpoints else args.checkpoint_every
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="SCOPE.FIELD=VALUE",
                      help="override a parameter, e.g. --set task.dim=5 --set estimator.hidden=512")
     run.add_argument("--json", action="store_true", help="print the record as one JSON object on stdout")
+    _add_checkpoint_options(run)
     _add_run_options(run)
 
     est = sub.add_parser("estimate", help="estimate I(X;Y) of your own paired arrays (.npy/.npz/.csv)")
@@ -111,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="executor parameter, e.g. --set executor.partition=gpu --set executor.gpus_per_cell=1")
     srun.add_argument("--shard", default="0/1", metavar="K/N",
                       help="run only cells K, K+N, K+2N, ... (N processes, e.g. on one GPU, each with its own --out)")
+    _add_checkpoint_options(srun)
 
     plot = sub.add_parser("plot", help="plot one stored run")
     plot.add_argument("kind", choices=("info-plane",))
@@ -137,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     thr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     thr.add_argument("--out-dir", type=Path, default=Path("results/benchmarks"))
     thr.add_argument("--quick", action="store_true", help="a few small rows (a smoke test of the command)")
-    thr.add_argument("--min-time", type=_positive_float, default=1.0,
+    thr.add_argument("--min-time", type=_float_above(0), default=1.0,
                      help="seconds of timed calls per row (default 1)")
     thr.add_argument("--no-precision", action="store_true", help="skip the bf16/tf32 estimate comparison")
     return parser
@@ -167,7 +188,8 @@ def cmd_run(args) -> int:
         trainer=TrainerSpec(name=args.trainer, params=sets["trainer"]) if args.trainer else None,
         seed=args.seed, budget=args.budget, device=args.device,
     )
-    record = run(spec, _registry(), store=ResultStore(args.out), show_progress=_progress_enabled(args))
+    record = run(spec, _registry(), store=ResultStore(args.out), show_progress=_progress_enabled(args),
+                 checkpoint_every_s=_checkpoint_every(args))
     if args.json:
         print(record.model_dump_json())
     else:
@@ -290,7 +312,8 @@ def cmd_suite(args) -> int:
             raise IbbenchError(f"--jobs is for the local executor; {args.executor} takes --set executor.FIELD=VALUE")
         params["jobs"] = args.jobs
     failed = run_suite(args.suite, out=args.out, registry=_registry(), show_progress=_progress_enabled(args),
-                       shard=parse_shard(args.shard), executor=args.executor, executor_params=params)
+                       shard=parse_shard(args.shard), executor=args.executor, executor_params=params,
+                       checkpoint_every_s=_checkpoint_every(args))
     return EXIT_FAILED_RUN if failed else 0
 
 

@@ -161,6 +161,17 @@ class InfoPlaneProbe:
         self.points.extend(new)
         return new
 
+    def state_dict(self) -> dict[str, Any]:
+        """The points so far and every meter's state (warm critics): a checkpoint's share of the probe."""
+        return {"points": self.points,
+                "meters": [{k: layer[k].state_dict() for k in ("ixt", "iyt")} for layer in self.layers]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.points = list(state["points"])
+        for layer, meters in zip(self.layers, state["meters"], strict=True):
+            for k, meter_state in meters.items():
+                layer[k].load_state_dict(meter_state)
+
     def result(self) -> dict[str, Any]:
         return {"estimator": self.estimator.name, "iyt_estimator": self.label_estimator.name,
                 "estimator_params": self.estimator.params.model_dump(mode="json"),

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .api import Params, RunContext
+from .checkpoints import CheckpointPolicy
 from .errors import DataError, SpecError
 from .plugins import Registry
 from .provenance import provenance
@@ -136,10 +137,20 @@ def _failure_summary(exc: BaseException) -> tuple[str, list[str]]:
     return reason, [f"{f.filename}:{f.lineno} in {f.name}" for f in frames]
 
 
-def execute(resolved: ResolvedRun, *, show_progress: bool = False) -> RunRecord:
+def spec_key(spec: RunSpec) -> str:
+    """A cell's identity: its spec as canonical JSON (the store's test for "already done")."""
+    return spec.model_dump_json()
+
+
+def execute(resolved: ResolvedRun, *, show_progress: bool = False,
+            checkpoints: CheckpointPolicy | None = None) -> RunRecord:
+    """Run one resolved spec; with ``checkpoints``, a trainer snapshots its state as it goes and a
+    snapshot left by a killed run of the same spec is resumed (the record says from where)."""
     spec = resolved.spec
     device = resolve_device(spec.device)
-    ctx = RunContext(seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress)
+    checkpoint = checkpoints.checkpointer(spec_key(spec)) if checkpoints is not None else None
+    ctx = RunContext(seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress,
+                     checkpoint=checkpoint)
     expanded = {"budget": spec.budget}
     for key, part in (("task", resolved.task), ("estimator", resolved.estimator), ("trainer", resolved.trainer),
                       ("label_estimator", resolved.label_estimator)):
@@ -174,6 +185,10 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False) -> RunRecord:
         status = "failed"
         error, frames = _failure_summary(exc)
         fields["extras"]["traceback"] = frames
+    wall_time = time.perf_counter() - start
+    if checkpoint is not None and checkpoint.resumed is not None:
+        fields["extras"]["resumed"] = checkpoint.resumed  # where the killed run's snapshot left off
+        wall_time += checkpoint.resumed["wall_time_before_s"]
     return RunRecord(
         id=uuid.uuid4().hex,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -184,14 +199,26 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False) -> RunRecord:
         expanded=expanded,
         device=str(device),
         provenance=provenance(device),
-        wall_time_s=round(time.perf_counter() - start, 4),
+        wall_time_s=round(wall_time, 4),
         **fields,
     )
 
 
-def run(spec: RunSpec, registry: Registry, *, store: ResultStore | None = None,
-        show_progress: bool = False) -> RunRecord:
-    record = execute(resolve(spec, registry), show_progress=show_progress)
+def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointPolicy | None) -> None:
+    """Append the record, then drop the cell's snapshot: from here on the record is what survives."""
+    store.append(record)
+    if checkpoints is not None:
+        checkpoints.clear(spec_key(record.spec))
+
+
+def run(spec: RunSpec, registry: Registry, *, store: ResultStore | None = None, show_progress: bool = False,
+        checkpoint_every_s: float | None = None) -> RunRecord:
+    """Resolve, execute and store one run; with a store and ``checkpoint_every_s``, training snapshots
+    go next to the store and a killed run of the same spec resumes from its last one."""
+    checkpoints = None
+    if store is not None and checkpoint_every_s is not None:
+        checkpoints = CheckpointPolicy.for_store(store.path, checkpoint_every_s)
+    record = execute(resolve(spec, registry), show_progress=show_progress, checkpoints=checkpoints)
     if store is not None:
-        store.append(record)
+        store_record(store, record, checkpoints)
     return record

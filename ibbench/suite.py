@@ -9,6 +9,7 @@ grid without repeating work.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,12 @@ from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 from .api import Executor, Params
+from .checkpoints import DEFAULT_EVERY_S, CheckpointPolicy
 from .errors import SpecError
 from .plugins import Registry
 from .results import ResultStore, RunRecord, summarise
-from .runner import execute, resolve
+from .runner import execute, resolve, spec_key, store_record
 from .specs import RunSpec, describe_validation_error, load_suite
-
-
-def spec_key(spec: RunSpec) -> str:
-    return spec.model_dump_json()
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -37,7 +35,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool = False,
               shard: tuple[int, int] = (0, 1), executor: str = "local",
-              executor_params: dict[str, Any] | None = None) -> int:
+              executor_params: dict[str, Any] | None = None,
+              checkpoint_every_s: float | None = DEFAULT_EVERY_S) -> int:
     """Run every missing cell (of this shard); returns how many cells failed in this invocation."""
     suite = load_suite(path)
     store = ResultStore(out or Path("results") / f"{suite.name}.jsonl")
@@ -50,12 +49,18 @@ def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_pr
         params = plugin.params_for("quick", {**entry.defaults, **(executor_params or {})})
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, f"executor {executor!r}")) from None
-    return run_cells(name, cells, store, registry, show_progress=show_progress, executor=(plugin, params))
+    checkpoints = None if checkpoint_every_s is None else CheckpointPolicy.for_store(store.path, checkpoint_every_s)
+    return run_cells(name, cells, store, registry, show_progress=show_progress, executor=(plugin, params),
+                     checkpoints=checkpoints)
 
 
 def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Registry, *,
-              show_progress: bool = False, executor: tuple[Executor, Params] | None = None) -> int:
+              show_progress: bool = False, executor: tuple[Executor, Params] | None = None,
+              checkpoints: CheckpointPolicy | None = None) -> int:
     """Run the cells missing from ``store``, appending each record as it ends; returns failures.
+
+    With ``checkpoints``, a training cell snapshots its state as it goes; a cell killed mid-way
+    resumes from its snapshot when the suite is run again.
 
     Without an executor (or with ``local`` at jobs=1) cells run here, with ``registry``; otherwise
     the executor ships each cell's spec to a worker, which rebuilds the registry from the installed
@@ -69,14 +74,15 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
           f"running {len(todo)}{where}", file=sys.stderr)
     in_process = executor is None or getattr(executor[1], "jobs", None) == 1
     if in_process:
-        records = (execute(item, show_progress=False) for item in todo)
+        records = (execute(item, show_progress=False, checkpoints=checkpoints) for item in todo)
     else:
         plugin, params = executor
-        cells_data = [item.spec.model_dump(mode="json") for item in todo]
+        policy = None if checkpoints is None else asdict(checkpoints)
+        cells_data = [{"spec": item.spec.model_dump(mode="json"), "checkpoints": policy} for item in todo]
         records = (RunRecord.model_validate(data) for _, data in plugin.map(cells_data, params))
     failed = 0
     for record in tqdm(records, total=len(todo), desc=name, disable=not show_progress, file=sys.stderr):
-        store.append(record)
+        store_record(store, record, checkpoints)
         failed += record.status != "ok"
         print(summarise(record), file=sys.stderr)
     return failed

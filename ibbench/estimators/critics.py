@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -300,6 +300,21 @@ class CriticTrainer:
         self.steps_done += 1
         return bound.detach()
 
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, Adam moments, random streams, EMA and trace: a loaded trainer steps on exactly as
+        this one would."""
+        return {"critic": self.critic.state_dict(), "opt": self.opt.state_dict(),
+                "data_gen": self.data_gen.get_state(), "perm_gen": self.perm_gen.get_state(),
+                "log_ema": self.log_ema, "trace": self.trace, "steps_done": self.steps_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.critic.load_state_dict(state["critic"])
+        self.opt.load_state_dict(state["opt"])
+        self.data_gen.set_state(state["data_gen"])
+        self.perm_gen.set_state(state["perm_gen"])
+        self.log_ema = None if state["log_ema"] is None else state["log_ema"].to(self.ctx.device)
+        self.trace, self.steps_done = state["trace"], state["steps_done"]
+
     def fit(self, steps: int, trace_points: int | None = None) -> None:
         points = self.p.trace_points if trace_points is None else trace_points
         every = max(1, steps // points) if points else 0
@@ -351,6 +366,16 @@ class CriticMeter(Meter):
     def _standardised(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.raw_sample(n, generator)
         return x, (y - self.mean) / self.std
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"trainer": self.trainer.state_dict(), "stats_gen": self.stats_gen.get_state(),
+                "mean": self.mean, "std": self.std}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(state["trainer"])
+        self.stats_gen.set_state(state["stats_gen"])
+        device = self.trainer.ctx.device
+        self.mean, self.std = (None if v is None else v.to(device) for v in (state["mean"], state["std"]))
 
     def measure(self) -> Estimate:
         _, y = self.raw_sample(self.n_stats, self.stats_gen)

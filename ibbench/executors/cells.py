@@ -1,4 +1,4 @@
-"""The unit of work an executor ships: one cell's spec in, its record out, both plain JSON data.
+"""The unit of work an executor ships: one cell (spec, checkpoint policy) in, its record out, as plain data.
 
 Workers rebuild the plugin registry themselves, so a cell pickles as a dict (no torch objects, no
 registry) and runs the same way in a pool worker, a submitit job or this process.
@@ -10,15 +10,18 @@ import os
 from typing import Any
 
 
-def run_cell(spec_data: dict[str, Any]) -> dict[str, Any]:
-    """Execute one cell from its spec data; the record as JSON data (failures are records too)."""
+def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """Execute one cell, ``{"spec": spec data, "checkpoints": CheckpointPolicy fields or None}``; the
+    record as JSON data (failures are records too)."""
+    from ..checkpoints import CheckpointPolicy
     from ..plugins import load_registry
     from ..runner import execute, resolve
     from ..specs import RunSpec
 
     _claim_gpu()
-    spec = RunSpec.model_validate(spec_data)
-    return execute(resolve(spec, load_registry())).model_dump(mode="json")
+    spec = RunSpec.model_validate(cell["spec"])
+    policy = CheckpointPolicy(**cell["checkpoints"]) if cell.get("checkpoints") else None
+    return execute(resolve(spec, load_registry()), checkpoints=policy).model_dump(mode="json")
 
 
 def _claim_gpu() -> None:

@@ -15,14 +15,16 @@ from torch import nn
 
 from ..api import RunContext, TaskInstance, Trainer
 from .common import (
+    BatchStream,
     Selection,
     TrainerParams,
     attach_probe,
-    batches,
     check_loss,
     classification_instance,
     layer_separations,
+    restore_parts,
     schedule,
+    state_of,
     train_accuracy,
 )
 
@@ -68,14 +70,16 @@ def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, p
     data, device = inst.data, ctx.device
     net = inst.network(seed=ctx.seed).to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=p.lr)
-    stream = batches(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+    stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
     evals, measures = schedule(p.steps, p.eval_points), schedule(p.steps, p.measure_points)
     selection = Selection()
     attach_probe(probe, net, inst)
-    if probe is not None:
+    parts = {"net": net, "opt": opt, "stream": stream, "selection": selection, "probe": probe}
+    start = restore_parts(ctx.resume_state(), parts)
+    if probe is not None and start == 0:
         probe.measure(0)
-    bar = ctx.progress(p.steps, name)
-    for step in range(1, p.steps + 1):
+    bar = ctx.progress(p.steps, name, initial=start)
+    for step in range(start + 1, p.steps + 1):
         x, y = next(stream)
         loss = ce_step(net, opt, x.to(device), y.to(device), weight_decay, step)
         if step in evals:
@@ -83,6 +87,7 @@ def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, p
         if probe is not None and step in measures:
             probe.measure(step)
         bar.update(1)
+        ctx.save_state({"step": step}, lambda: {"step": step, **state_of(parts)})
     bar.close()
     result = {**selection.summary(), "steps": p.steps,
               "train_acc": train_accuracy(net, data, device),

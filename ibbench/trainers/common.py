@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -12,6 +11,7 @@ from pydantic import Field
 from torch import nn
 
 from ..api import Params, check_finite
+from ..checkpoints import restore_global_rng
 from ..errors import NotApplicableError
 from ..tasks.classification import ClassificationInstance
 
@@ -38,15 +38,42 @@ def classification_instance(task: Any, trainer: str) -> ClassificationInstance:
     return task
 
 
-def batches(x: torch.Tensor, y: torch.Tensor, size: int, gen: torch.Generator) -> Iterator[tuple]:
-    """Endless shuffled minibatches, a new permutation every epoch (drawn from ``gen``)."""
-    n = x.shape[0]
-    size = min(size, n)
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for start in range(0, n - size + 1, size):
-            idx = perm[start:start + size]
-            yield x[idx], y[idx]
+class BatchStream:
+    """Endless shuffled minibatches, a new permutation every epoch (drawn from ``gen``).
+
+    Its position is state (the generator as it was before this epoch's
+    permutation, and the batch index), so a checkpoint can resume the stream
+    at the very batch where it stopped.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int, gen: torch.Generator) -> None:
+        self.x, self.y, self.gen = x, y, gen
+        self.size = min(size, x.shape[0])
+        self.per_epoch = x.shape[0] // self.size  # the ragged tail of a permutation is dropped
+        self._new_epoch()
+
+    def _new_epoch(self) -> None:
+        self.epoch_gen_state = self.gen.get_state()
+        self.perm = torch.randperm(self.x.shape[0], generator=self.gen)
+        self.position = 0
+
+    def __iter__(self) -> BatchStream:
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.position == self.per_epoch:
+            self._new_epoch()
+        idx = self.perm[self.position * self.size:(self.position + 1) * self.size]
+        self.position += 1
+        return self.x[idx], self.y[idx]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch_gen_state": self.epoch_gen_state, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.gen.set_state(state["epoch_gen_state"])
+        self._new_epoch()
+        self.position = state["position"]
 
 
 @torch.no_grad()
@@ -92,6 +119,14 @@ class Selection:
         if self.best is None or math.isnan(val) or val >= self.best["val_acc"]:
             self.best = point
         return point
+
+    def state_dict(self) -> dict[str, Any]:
+        best = next((i for i, point in enumerate(self.history) if point is self.best), None)
+        return {"history": self.history, "best": best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = list(state["history"])
+        self.best = None if state["best"] is None else self.history[state["best"]]
 
     def summary(self) -> dict[str, Any]:
         assert self.history, "evaluate at least once"
@@ -155,3 +190,19 @@ def attach_probe(probe, net: nn.Sequential, task: ClassificationInstance) -> Non
     if probe is not None:
         probe.attach(net, task.data.train_x, task.data.train_y, task.data.n_classes, task.noise_std)
 
+
+
+def state_of(parts: dict[str, Any]) -> dict[str, Any]:
+    """Each part's ``state_dict()`` (None for an absent part, e.g. no probe): a checkpoint's body."""
+    return {name: None if part is None else part.state_dict() for name, part in parts.items()}
+
+
+def restore_parts(state: dict[str, Any] | None, parts: dict[str, Any]) -> int:
+    """Load a checkpoint's parts and then the global RNG; the step it was taken at (0: no checkpoint)."""
+    if state is None:
+        return 0
+    for name, part in parts.items():
+        if part is not None:
+            part.load_state_dict(state[name])
+    restore_global_rng(state["rng"])
+    return state["step"]

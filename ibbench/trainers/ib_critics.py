@@ -78,6 +78,14 @@ class IBCritics:
             for t in self.trainers():
                 t.step()
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"trainers": [t.state_dict() for t in self.trainers()], "noise_gen": self.noise_gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for t, saved in zip(self.trainers(), state["trainers"], strict=True):
+            t.load_state_dict(saved)
+        self.noise_gen.set_state(state["noise_gen"])
+
     def bounds(self, x: torch.Tensor, y: torch.Tensor, l: torch.Tensor) -> dict[str, torch.Tensor]:
         """DV bounds on the net's batch, differentiable in ``l`` = f(x): keys 'iyt' and 'ixt'."""
         n, out = l.shape[0], {}

@@ -23,12 +23,14 @@ from ..api import RunContext, Trainer, check_finite
 from ..infoplane import layer_network
 from .common import (
     NET_DIVERGED,
+    BatchStream,
     Selection,
     attach_probe,
-    batches,
     classification_instance,
     layer_separations,
+    restore_parts,
     schedule,
+    state_of,
     train_accuracy,
 )
 from .ib_critics import IBCritics, IBParams, critic_budgets
@@ -76,18 +78,24 @@ class EndToEndIB(Trainer):
             raise ValueError("ib-e2e with alpha = beta = 0 has nothing that uses the labels; set alpha or beta > 0")
         net = inst.network(seed=ctx.seed).to(device).train()
         opt = torch.optim.Adam(net.parameters(), lr=p.lr)
-        stream = batches(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+        stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
         f = layer_network(net, len(net))
         critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, seed=0)
-        for t in critics.trainers():
-            t.fit(p.critic_pretrain_steps, trace_points=0)
+        state = ctx.resume_state()
+        if state is None:
+            for t in critics.trainers():
+                t.fit(p.critic_pretrain_steps, trace_points=0)
         evals, measures = schedule(p.steps, p.eval_points), schedule(p.steps, p.measure_points)
-        selection, trace = Selection(), []
+        selection = Selection()
         attach_probe(probe, net, inst)
-        if probe is not None:
+        parts = {"net": net, "opt": opt, "stream": stream, "critics": critics, "selection": selection,
+                 "probe": probe}
+        start = restore_parts(state, parts)
+        trace = [] if state is None else state["trace"]
+        if probe is not None and state is None:
             probe.measure(0)
-        bar = ctx.progress(p.steps, "ib-e2e")
-        for step in range(1, p.steps + 1):
+        bar = ctx.progress(p.steps, "ib-e2e", initial=start)
+        for step in range(start + 1, p.steps + 1):
             x, y = next(stream)
             loss, ce, b = e2e_step(net, critics, opt, x.to(device), y.to(device), p, step)
             if step in evals:
@@ -97,6 +105,7 @@ class EndToEndIB(Trainer):
             if probe is not None and step in measures:
                 probe.measure(step)
             bar.update(1)
+            ctx.save_state({"step": step}, lambda: {"step": step, "trace": trace, **state_of(parts)})
         bar.close()
         model, summary = net, selection.summary()
         if p.alpha == 0:  # without CE nothing ties Yhat's coordinates to the classes: post-train a readout

@@ -31,13 +31,15 @@ from ..infoplane import layer_network
 from ..tasks.networks import features
 from .common import (
     NET_DIVERGED,
+    BatchStream,
     Selection,
     attach_probe,
-    batches,
     classification_instance,
     fingerprint,
     layer_separations,
+    restore_parts,
     schedule,
+    state_of,
     train_accuracy,
 )
 from .ib_critics import IBCritics, IBParams, critic_budgets
@@ -97,26 +99,39 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
     inst = classification_instance(task, "ib-layerwise")
     data, device = inst.data, ctx.device
     net = inst.network(seed=ctx.seed).to(device).requires_grad_(False)
-    stream = batches(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+    stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
     truth_idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator(stream=12))[: p.truth_points]
     attach_probe(probe, net, inst)
     measures = schedule(p.steps, p.measure_points)
-    if probe is not None:
-        probe.measure(0, layer_trained=0)
-    layers, trace, fingerprints = [], [], {}
-    bar = ctx.progress(p.steps * len(net), "ib-layerwise")
-    for i in range(1, len(net) + 1):
+    state = ctx.resume_state()
+    if state is None:
+        start = {"layer": 1, "iteration": 0}
+        layers, trace, fingerprints = [], [], {}
+        if probe is not None:
+            probe.measure(0, layer_trained=0)
+    else:  # a killed run: the frozen layers come back with the net's weights, the current one mid-way
+        start = {"layer": state["layer"], "iteration": state["iteration"]}
+        layers, trace, fingerprints = state["layers"], state["trace"], state["fingerprints"]
+    bar = ctx.progress(p.steps * len(net), "ib-layerwise",
+                       initial=(start["layer"] - 1) * p.steps + start["iteration"])
+    for i in range(start["layer"], len(net) + 1):
         beta = p.beta_conv if inst.layer_kinds[i - 1] == "conv" else p.beta
         block = net[i - 1].requires_grad_(True)
-        before = fingerprint(block)
         f = layer_network(net, i)
         critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, seed=i)
-        for t in critics.trainers():  # pre-train on the initial layer, as the paper does
-            t.fit(p.critic_pretrain_steps, trace_points=0)
         opt = torch.optim.Adam(block.parameters(), lr=p.lr)
+        parts = {"net": net, "opt": opt, "stream": stream, "critics": critics, "probe": probe}
+        first = 1
+        if state is not None and i == start["layer"]:
+            restore_parts({**state, "step": 0}, parts)
+            first, window = start["iteration"] + 1, state["window"]
+        else:
+            fingerprints[i] = {"initial": fingerprint(block)}
+            for t in critics.trainers():  # pre-train on the initial layer, as the paper does
+                t.fit(p.critic_pretrain_steps, trace_points=0)
+            window: list[list[float]] = []
         every = max(1, p.steps // p.trace_points)
-        window: list[list[float]] = []
-        for it in range(1, p.steps + 1):
+        for it in range(first, p.steps + 1):
             x, y = next(stream)
             b = layer_step(f, critics, opt, x.to(device), y.to(device), beta, p.critic_steps,
                            f"IB objective of layer {i} at iteration {it}")
@@ -128,8 +143,11 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
             if probe is not None and it in measures:
                 probe.measure((i - 1) * p.steps + it, layer_trained=i)
             bar.update(1)
+            ctx.save_state({"layer": i, "iteration": it},
+                           lambda: {"layer": i, "iteration": it, "window": window, "layers": layers, "trace": trace,
+                                    "fingerprints": fingerprints, **state_of(parts)})
         block.requires_grad_(False)
-        fingerprints[i] = {"initial": before, "frozen": fingerprint(block)}
+        fingerprints[i]["frozen"] = fingerprint(block)
         summary = {"layer": i, "beta": beta, **critics.estimates()}
         with torch.no_grad():
             net.eval()
@@ -178,7 +196,7 @@ def post_train_readout(net: nn.Sequential, data, p, ctx: RunContext):
     torch.manual_seed(ctx.seed)
     readout = nn.Linear(n_out, data.n_classes).to(device)
     opt = torch.optim.Adam(readout.parameters(), lr=p.lr)
-    stream = batches(feats["train"], data.train_y, p.batch_size, ctx.generator(stream=13))
+    stream = BatchStream(feats["train"], data.train_y, p.batch_size, ctx.generator(stream=13))
     selection = Selection()
 
     class View:  # the selection evaluates readout(features) on the precomputed features

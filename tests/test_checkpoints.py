@@ -1,0 +1,155 @@
+"""Checkpoints inside a training cell: a killed cell resumes from its snapshot and ends with the numbers
+an uninterrupted cell gives, bit for bit (same seed, CPU)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from ibbench.checkpoints import Checkpointer, CheckpointPolicy, CheckpointWarning, checkpoint_dir_for
+from ibbench.results import ResultStore
+from ibbench.runner import execute, resolve, spec_key
+from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
+from ibbench.trainers.common import BatchStream
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL inside the process: nothing catches it, nothing after it runs."""
+
+
+def _spec(trainer: str, **params) -> RunSpec:
+    return RunSpec(task=TaskSpec(name="digits-mlp"), estimator=EstimatorSpec(name="aa-mine"),
+                   trainer=TrainerSpec(name=trainer, params=params), seed=3, budget="smoke", device="cpu")
+
+
+def _kill_after(monkeypatch, saves: int) -> None:
+    """Make the ``saves``-th snapshot the last thing the run does."""
+    offer = Checkpointer.offer
+
+    def offer_then_die(self, progress, make_state):
+        saved = offer(self, progress, make_state)
+        if saved and self.saves == saves:
+            raise Killed(progress)
+        return saved
+
+    monkeypatch.setattr(Checkpointer, "offer", offer_then_die)
+
+
+def test_batch_stream_resumes_mid_epoch_and_across_epochs():
+    x, y = torch.arange(10.0).unsqueeze(1), torch.arange(10)
+    for taken in (0, 2, 3, 7):  # 3 batches of 3 per epoch (the ragged tenth row is dropped)
+        a = BatchStream(x, y, 3, torch.Generator().manual_seed(1))
+        for _ in range(taken):
+            next(a)
+        b = BatchStream(x, y, 3, torch.Generator().manual_seed(99))  # another stream, moved to a's place
+        b.load_state_dict(a.state_dict())
+        for _ in range(8):
+            assert torch.equal(next(a)[1], next(b)[1])
+    c = BatchStream(x, y, 3, torch.Generator().manual_seed(1))
+    epoch = torch.cat([next(c)[1] for _ in range(3)])
+    assert len(set(epoch.tolist())) == 9  # an epoch is 9 distinct rows: a permutation, not a resample
+
+
+@pytest.mark.parametrize("trainer,params,saves", [
+    ("ce", {}, 40),
+    ("ce-wd", {}, 100),
+    ("ib-e2e", {}, 25),
+    ("ib-layerwise", {"steps": 30}, 45),  # 3 layers x 30 iterations: killed in layer 2
+])
+def test_killed_training_resumes_to_the_uninterrupted_numbers(registry, tmp_path, monkeypatch, trainer, params,
+                                                             saves):
+    resolved = resolve(_spec(trainer, **params), registry)
+    reference = execute(resolved)
+    assert reference.status == "ok"
+
+    policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)  # a snapshot after every step
+    _kill_after(monkeypatch, saves)
+    with pytest.raises(Killed):
+        execute(resolved, checkpoints=policy)
+    monkeypatch.undo()
+    resumed = execute(resolved, checkpoints=policy)
+
+    assert resumed.status == "ok", resumed.error
+    progress = resumed.extras["resumed"]["progress"]
+    assert progress == ({"layer": 2, "iteration": 15} if trainer == "ib-layerwise" else {"step": saves})
+    # every number the trainer reports, information plane and critics included, is the uninterrupted run's
+    assert resumed.extras["trainer"] == reference.extras["trainer"]
+    assert "resumed" not in reference.extras
+
+
+def test_snapshot_from_another_spec_or_format_is_set_aside_with_a_warning(tmp_path):
+    path = tmp_path / "c.pt"
+    writer = Checkpointer(path, "spec-a", every_s=0)
+    writer.offer({"step": 1}, lambda: {"step": 1})
+    with pytest.warns(CheckpointWarning, match="belongs to another spec"):
+        assert Checkpointer(path, "spec-b").load() is None
+    assert not path.exists() and (tmp_path / "c.unusable").exists()
+
+    torch.save({"format": 999, "spec": "spec-a"}, path)
+    with pytest.warns(CheckpointWarning, match="checkpoint format 999 and this ibbench reads 1"):
+        assert Checkpointer(path, "spec-a").load() is None
+
+    path.write_bytes(b"half a snapshot")
+    with pytest.warns(CheckpointWarning, match="cannot be read"):
+        assert Checkpointer(path, "spec-a").load() is None
+
+
+def test_snapshot_round_trips_with_global_rng(tmp_path):
+    ck = Checkpointer(tmp_path / "c.pt", "k", every_s=0)
+    torch.manual_seed(5)
+    ck.offer({"step": 7}, lambda: {"step": 7, "w": torch.ones(3)})
+    expected = torch.rand(4)
+    state = Checkpointer(tmp_path / "c.pt", "k").load()
+    from ibbench.checkpoints import restore_global_rng
+
+    restore_global_rng(state["rng"])
+    assert torch.equal(torch.rand(4), expected) and torch.equal(state["w"], torch.ones(3))
+
+
+SUITE = """name = "kill-mid-cell"
+budget = "smoke"
+seeds = [0]
+tasks = [{ name = "digits-mlp" }]
+trainers = [{ name = "ib-layerwise", params = { steps = 150, critic_steps = 4 } }]
+"""
+
+
+def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
+    """A real suite process is SIGKILLed inside its one training cell; the re-run resumes the cell from the
+    snapshot, stores it once, deletes the snapshot, and gets the numbers of a run never killed."""
+    suite, out, clean = tmp_path / "s.toml", tmp_path / "runs.jsonl", tmp_path / "clean.jsonl"
+    suite.write_text(SUITE)
+    cmd = [sys.executable, "-m", "ibbench.cli", "suite", "run", str(suite), "--quiet"]
+    snapshots = checkpoint_dir_for(out)
+    proc = subprocess.Popen([*cmd, "--out", str(out), "--checkpoint-every", "0"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not any(snapshots.glob("*.pt")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        time.sleep(0.05)
+    time.sleep(1.0)  # a few more snapshots: the kill lands while one may be being written
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists() or not out.read_text().strip(), "the kill should land inside the cell"
+    assert len(list(snapshots.glob("*.pt"))) == 1
+
+    rerun = subprocess.run([*cmd, "--out", str(out), "--checkpoint-every", "0"], capture_output=True, text=True,
+                           timeout=600, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    uninterrupted = subprocess.run([*cmd, "--out", str(clean), "--no-checkpoints"], capture_output=True, text=True,
+                                   timeout=600, check=False)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+
+    (record,), (reference,) = ResultStore(out).records(), ResultStore(clean).records()
+    resumed = record.extras["resumed"]
+    assert resumed["progress"]["layer"] >= 1 and resumed["progress"]["iteration"] >= 1
+    assert record.extras["trainer"] == reference.extras["trainer"]
+    assert not snapshots.exists()  # the snapshot goes once the record is stored
+    assert not checkpoint_dir_for(clean).exists()
+    assert spec_key(record.spec) == spec_key(reference.spec)
