@@ -83,6 +83,38 @@ def test_killed_training_resumes_to_the_uninterrupted_numbers(registry, tmp_path
     assert "resumed" not in reference.extras
 
 
+@pytest.mark.parametrize("estimator", ["mine", "aa-mine"])
+def test_killed_critic_training_resumes_to_the_uninterrupted_estimate(registry, tmp_path, monkeypatch, estimator):
+    spec = RunSpec(task=TaskSpec(name="gaussian-channel"), estimator=EstimatorSpec(name=estimator), seed=1,
+                   budget="smoke", device="cpu")
+    resolved = resolve(spec, registry)
+    reference = execute(resolved)
+    policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
+    _kill_after(monkeypatch, 70)
+    with pytest.raises(Killed):
+        execute(resolved, checkpoints=policy)
+    monkeypatch.undo()
+    resumed = execute(resolved, checkpoints=policy)
+    assert resumed.extras["resumed"]["progress"] == {"critic_step": 70}
+    assert (resumed.estimate, resumed.estimate_stderr) == (reference.estimate, reference.estimate_stderr)
+    assert resumed.extras["estimator"] == reference.extras["estimator"]  # the training trace too
+
+
+def test_cell_shipped_to_a_worker_resumes_from_the_shared_snapshot(registry, tmp_path, monkeypatch):
+    from dataclasses import asdict
+
+    from ibbench.executors.cells import run_cell
+
+    resolved = resolve(_spec("ce"), registry)
+    policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
+    _kill_after(monkeypatch, 30)
+    with pytest.raises(Killed):
+        execute(resolved, checkpoints=policy)
+    monkeypatch.undo()
+    record = run_cell({"spec": resolved.spec.model_dump(mode="json"), "checkpoints": asdict(policy)})
+    assert record["status"] == "ok" and record["extras"]["resumed"]["progress"] == {"step": 30}
+
+
 def test_snapshot_from_another_spec_or_format_is_set_aside_with_a_warning(tmp_path):
     path = tmp_path / "c.pt"
     writer = Checkpointer(path, "spec-a", every_s=0)

@@ -217,6 +217,16 @@ def test_reimport_replaces_cached_arrays_and_loads_are_copies(tmp_path: Path) ->
     assert np.array_equal(load_cifar10("test", data_dir)[0], b["test"])
 
 
+def test_copy_imported_in_another_format_version_is_named(tmp_path: Path) -> None:
+    _make_tree(tmp_path / "tree", "png", counts=(1, 1))
+    data_dir = import_cifar10(tmp_path / "tree", tmp_path / "data")
+    meta_path = data_dir / "cifar10-imported" / "source.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "version": 2}))
+    with pytest.raises(DataError, match=r"imported in format version 2 and this ibbench reads 1; delete that folder"):
+        load_cifar10("train", data_dir)
+
+
 # ------------------------------------------------------------------ official batches
 
 

@@ -80,6 +80,7 @@ _STAMP_NAME = ".ibbench-verified.json"
 # stamp was written: a rewrite within the mtime granularity keeps the mtime.
 _RACY_NS = 2_000_000_000
 _OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
+IMPORT_FORMAT = 1  # the layout of an imported copy (source.json + train/test .npz); bump when it changes
 _IMPORT_HINT = (
     "run `ibbench data import cifar10 PATH` with the official cifar-10-python.tar.gz "
     "or an image-folder tree / tarball"
@@ -455,7 +456,7 @@ def _import_tree(
     arrays, formats, per_class = _decode_tree(files, source, progress=progress)
     counts = {s: len(arrays[s][1]) for s in SPLITS}
     meta = {
-        "version": 1,
+        "version": IMPORT_FORMAT,
         "origin": str(source.resolve()),
         "sha256": sha256,
         "lossy": any(_IMAGE_FORMATS[f] for f in formats),
@@ -591,9 +592,14 @@ def _source_record(data_dir: Path, kind: str) -> dict[str, Any]:
     path = cifar10_imported_dir(data_dir) / "source.json"
     try:
         meta = json.loads(path.read_text())
-        return {"name": "cifar10", "lossy": bool(meta["lossy"]), "description": str(meta["description"])}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        version = meta.get("version")
+        record = {"name": "cifar10", "lossy": bool(meta["lossy"]), "description": str(meta["description"])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"unreadable {path} ({exc}); {_IMPORT_HINT} again") from exc
+    if version != IMPORT_FORMAT:
+        raise DataError(f"{path.parent} was imported in format version {version!r} and this ibbench reads "
+                        f"{IMPORT_FORMAT}; delete that folder and {_IMPORT_HINT} again")
+    return record
 
 
 def cifar10_source_description(data_dir: Path | str | None = None) -> str:

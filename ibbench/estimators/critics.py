@@ -36,6 +36,7 @@ from pydantic import Field
 from torch import nn
 
 from ..api import Estimate, Meter, Params, RunContext, check_finite
+from ..checkpoints import restore_global_rng
 
 Precision = Literal["fp32", "tf32", "bf16"]
 SIMD_WIDTH = 16  # float32 lanes of AVX-512; also a multiple of what tensor cores want
@@ -315,17 +316,22 @@ class CriticTrainer:
         self.log_ema = None if state["log_ema"] is None else state["log_ema"].to(self.ctx.device)
         self.trace, self.steps_done = state["trace"], state["steps_done"]
 
-    def fit(self, steps: int, trace_points: int | None = None) -> None:
+    def fit(self, steps: int, trace_points: int | None = None, first: int = 0,
+            after_step: Callable[[int], None] | None = None) -> None:
+        """Steps ``first``..``steps - 1`` of a ``steps``-step training (``first`` > 0: a resumed one),
+        logging the bound ``trace_points`` times; ``after_step(i + 1)`` runs after step i."""
         points = self.p.trace_points if trace_points is None else trace_points
         every = max(1, steps // points) if points else 0
-        bar = self.ctx.progress(steps, f"{self.name} critic")
-        for i in range(steps):
+        bar = self.ctx.progress(steps, f"{self.name} critic", initial=first)
+        for i in range(first, steps):
             bound = self.step()
             if every and (i % every == 0 or i == steps - 1):
                 step = self.steps_done - 1
                 value = bound.mean().item()  # the members' mean; NaN in any member makes it NaN
                 self.trace.append([step, check_finite(value, f"{self.name} DV bound at step {step}")])
             bar.update(1)
+            if after_step is not None:
+                after_step(i + 1)
         bar.close()
 
     def evaluate(self) -> Estimate:
@@ -337,9 +343,20 @@ class CriticTrainer:
 
 def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
                  objective: Objective | None = None) -> Estimate:
-    """Train a fresh critic for ``p.steps`` and evaluate it on fresh pairs."""
+    """Train a fresh critic for ``p.steps`` and evaluate it on fresh pairs.
+
+    With checkpoints on (``ctx.checkpoint``), the training snapshots itself and a killed run resumes
+    at the step it had reached, to the same estimate."""
     trainer = CriticTrainer(critic, sample, p, ctx, name, objective)
-    trainer.fit(p.steps)
+    state = ctx.resume_state()
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+        restore_global_rng(state["rng"])
+
+    def snapshot(done: int) -> None:
+        ctx.save_state({"critic_step": done}, lambda: {"trainer": trainer.state_dict()})
+
+    trainer.fit(p.steps, first=trainer.steps_done, after_step=snapshot)
     return trainer.evaluate()
 
 
