@@ -203,6 +203,10 @@ class _Plugin(ABC):
 class Task(_Plugin):
     """A family of ground-truth (or real-data) problems, configured by ``Params``."""
 
+    #: a network task (one with a net to train) names the trainer ``ibbench run --estimator E`` uses;
+    #: a task without one takes no trainer, and naming one for it is a spec error
+    default_trainer: ClassVar[str | None] = None
+
     @abstractmethod
     def build(self, params: Params, ctx: RunContext) -> TaskInstance:
         """Make the task instance for these parameters and this run's seed."""

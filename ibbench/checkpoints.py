@@ -156,6 +156,9 @@ class CheckpointPolicy:
 
     def clear(self, spec_key: str) -> None:
         """Delete a cell's snapshot (its record is stored), and the directory once it is empty."""
-        checkpoint_path(Path(self.directory), spec_key).unlink(missing_ok=True)
+        path = checkpoint_path(Path(self.directory), spec_key)
+        path.unlink(missing_ok=True)
+        for torn in path.parent.glob(f"{path.stem}.tmp*"):  # a write cut short by a kill
+            torn.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             Path(self.directory).rmdir()

@@ -134,4 +134,7 @@ def summarise(record: RunRecord) -> str:
         if record.estimate is not None and record.estimate > 0 and record.truth > 0:
             parts.append(f"log2(est/true) {math.log2(record.estimate / record.truth):+.3f}")
     parts.append(f"{record.wall_time_s:.1f} s")
+    if "resumed" in record.extras:
+        where = " ".join(f"{k.replace('_', ' ')} {v}" for k, v in record.extras["resumed"]["progress"].items())
+        parts.append(f"resumed from a checkpoint at {where}")
     return f"{head}: " + ", ".join(parts)

@@ -101,6 +101,12 @@ def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
     """
     task = _resolve_plugin(registry, "task", spec.task, spec.budget)
     default_trainer = getattr(task.plugin, "default_trainer", None)
+    if spec.trainer is not None and default_trainer is None:
+        networks = ", ".join(n for n in registry.names("task") if getattr(registry.get("task", n).load(),
+                                                                        "default_trainer", None))
+        raise SpecError(f"trainer {spec.trainer.name!r} needs a network task and task {spec.task.name!r} has no "
+                        f"network; use one of {networks}, or put ground-truth tasks in a run or suite "
+                        f"without trainers")
     if spec.trainer is None and default_trainer is not None:
         spec = spec.model_copy(update={"trainer": TrainerSpec(name=default_trainer)})
     estimator = _resolve_plugin(registry, "estimator", spec.estimator, spec.budget)

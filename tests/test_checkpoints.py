@@ -132,6 +132,15 @@ def test_snapshot_from_another_spec_or_format_is_set_aside_with_a_warning(tmp_pa
         assert Checkpointer(path, "spec-a").load() is None
 
 
+def test_clearing_removes_the_snapshot_a_torn_write_and_the_empty_folder(tmp_path):
+    policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
+    ck = policy.checkpointer("k")
+    ck.offer({"step": 1}, lambda: {"step": 1})
+    ck.path.with_suffix(".tmp4242").write_bytes(b"a write killed half-way")
+    policy.clear("k")
+    assert not (tmp_path / "ck").exists()
+
+
 def test_snapshot_round_trips_with_global_rng(tmp_path):
     ck = Checkpointer(tmp_path / "c.pt", "k", every_s=0)
     torch.manual_seed(5)
@@ -168,6 +177,7 @@ def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
     time.sleep(1.0)  # a few more snapshots: the kill lands while one may be being written
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stderr.close()
     assert not out.exists() or not out.read_text().strip(), "the kill should land inside the cell"
     assert len(list(snapshots.glob("*.pt"))) == 1
 
@@ -181,6 +191,7 @@ def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
     (record,), (reference,) = ResultStore(out).records(), ResultStore(clean).records()
     resumed = record.extras["resumed"]
     assert resumed["progress"]["layer"] >= 1 and resumed["progress"]["iteration"] >= 1
+    assert f"resumed from a checkpoint at layer {resumed['progress']['layer']} iteration" in rerun.stderr
     assert record.extras["trainer"] == reference.extras["trainer"]
     assert not snapshots.exists()  # the snapshot goes once the record is stored
     assert not checkpoint_dir_for(clean).exists()

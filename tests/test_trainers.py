@@ -154,11 +154,14 @@ def test_conv_nets_have_the_papers_layers(task, widths):
         assert features(torch.nn.Sequential(*list(net)[:i]), x).flatten(1).shape == (2, width)
 
 
-def test_a_trainer_on_a_ground_truth_task_fails_with_a_clear_reason(registry):
+def test_a_trainer_on_a_ground_truth_task_is_a_spec_error_before_anything_runs(registry):
+    from ibbench.errors import SpecError
+
     spec = RunSpec.model_validate({"task": {"name": "gaussian", "params": {"dim": 2, "mi": 1.0}},
                                    "trainer": {"name": "ce"}, "budget": "smoke", "device": "cpu"})
-    record = run(spec, registry)
-    assert record.status == "failed" and "needs a network task" in record.error
+    with pytest.raises(SpecError, match=r"trainer 'ce' needs a network task and task 'gaussian' has no network; "
+                                        r"use one of .*digits-mlp.*mnist-mlp"):
+        run(spec, registry)
 
 
 def test_cluster_separation_matches_its_closed_form():
