@@ -108,7 +108,10 @@ def test_any_command_line_exits_non_zero_without_a_traceback(prefix, rest):
     if argv[:2] == ["run", "--task"] and len(argv) > 2 and argv[2] != "nope":
         argv[2] = "nope"  # never start a real run from the fuzzer
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    # in an empty folder: the default store does not exist there, so `table bias` or `plot info-plane last`
+    # must fail (and cannot draw into the repository's results/)
+    with tempfile.TemporaryDirectory() as empty, contextlib.chdir(empty), contextlib.redirect_stderr(err), \
+            contextlib.redirect_stdout(io.StringIO()):
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse: usage and one error line, exit 2
