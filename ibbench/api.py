@@ -37,16 +37,29 @@ CRITIC_TOOLKIT = ("CRITIC_BUDGETS", "Critic", "CriticParams", "CriticTrainer", "
                   "train_critic")
 
 
+#: What a trainer plugin needs to checkpoint the way the built-in trainers do (also lazy).
+CHECKPOINT_TOOLKIT = ("BatchStream", "restore_global_rng")
+
+
 def __getattr__(name: str):
     if name in CRITIC_TOOLKIT:
         from .estimators import critics
 
         return getattr(critics, name)
+    if name == "BatchStream":
+        from .trainers.common import BatchStream
+
+        return BatchStream
+    if name == "restore_global_rng":
+        from .checkpoints import restore_global_rng
+
+        return restore_global_rng
     raise AttributeError(f"module 'ibbench.api' has no attribute {name!r}")
 
 
 __all__ = [
     *CRITIC_TOOLKIT,
+    *CHECKPOINT_TOOLKIT,
     "BUDGETS",
     "Budget",
     "Channel",

@@ -12,11 +12,11 @@ import time
 import pytest
 import torch
 
+from ibbench.api import BatchStream, restore_global_rng  # the public names a trainer plugin uses
 from ibbench.checkpoints import Checkpointer, CheckpointPolicy, CheckpointWarning, checkpoint_dir_for
 from ibbench.results import ResultStore
 from ibbench.runner import execute, resolve, spec_key
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
-from ibbench.trainers.common import BatchStream
 
 
 class Killed(BaseException):
@@ -147,8 +147,6 @@ def test_snapshot_round_trips_with_global_rng(tmp_path):
     ck.offer({"step": 7}, lambda: {"step": 7, "w": torch.ones(3)})
     expected = torch.rand(4)
     state = Checkpointer(tmp_path / "c.pt", "k").load()
-    from ibbench.checkpoints import restore_global_rng
-
     restore_global_rng(state["rng"])
     assert torch.equal(torch.rand(4), expected) and torch.equal(state["w"], torch.ones(3))
 
