@@ -66,3 +66,15 @@ def test_throughput_command_writes_table_and_json(tmp_path):
     assert data["matmul_peak"]["gflops"] > 0 and len(data["rows"]) == 3
     assert all("error" not in r and r["median_s"] > 0 for r in data["rows"])
     assert "AA-MINE step <= 1.25 x MINE step" in md and data["provenance"]["git"]["commit"]
+
+
+def test_snapshot_workload_writes_a_loadable_checkpoint_of_the_critic(tmp_path):
+    from ibbench.checkpoints import Checkpointer
+
+    w = build("snapshot", hidden=16, directory=str(tmp_path))
+    w()
+    state = Checkpointer(tmp_path / "bench.pt", "bench").load()
+    # weights and both Adam moments of every parameter are in it: the size the benchmark tracks is real
+    n_params = sum(t.numel() for t in state["trainer"]["critic"].values())
+    assert n_params > 0 and w.extras["bytes"] > 3 * 4 * n_params
+    assert state["trainer"]["steps_done"] == 1
