@@ -75,7 +75,9 @@ def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, p
     selection = Selection()
     attach_probe(probe, net, inst)
     parts = {"net": net, "opt": opt, "stream": stream, "selection": selection, "probe": probe}
-    start = restore_parts(ctx.resume_state(), parts)
+    state = ctx.resume_state()
+    restore_parts(state, parts)
+    start = 0 if state is None else state["step"]
     if probe is not None and start == 0:
         probe.measure(0)
     bar = ctx.progress(p.steps, name, initial=start)

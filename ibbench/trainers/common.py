@@ -197,12 +197,11 @@ def state_of(parts: dict[str, Any]) -> dict[str, Any]:
     return {name: None if part is None else part.state_dict() for name, part in parts.items()}
 
 
-def restore_parts(state: dict[str, Any] | None, parts: dict[str, Any]) -> int:
-    """Load a checkpoint's parts and then the global RNG; the step it was taken at (0: no checkpoint)."""
+def restore_parts(state: dict[str, Any] | None, parts: dict[str, Any]) -> None:
+    """Load a checkpoint's parts, then the global RNG (building the parts drew from it); no-op without one."""
     if state is None:
-        return 0
+        return
     for name, part in parts.items():
         if part is not None:
             part.load_state_dict(state[name])
     restore_global_rng(state["rng"])
-    return state["step"]

@@ -90,7 +90,8 @@ class EndToEndIB(Trainer):
         attach_probe(probe, net, inst)
         parts = {"net": net, "opt": opt, "stream": stream, "critics": critics, "selection": selection,
                  "probe": probe}
-        start = restore_parts(state, parts)
+        restore_parts(state, parts)
+        start = 0 if state is None else state["step"]
         trace = [] if state is None else state["trace"]
         if probe is not None and state is None:
             probe.measure(0)

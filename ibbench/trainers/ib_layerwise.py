@@ -123,7 +123,7 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         parts = {"net": net, "opt": opt, "stream": stream, "critics": critics, "probe": probe}
         first = 1
         if state is not None and i == start["layer"]:
-            restore_parts({**state, "step": 0}, parts)
+            restore_parts(state, parts)
             first, window = start["iteration"] + 1, state["window"]
         else:
             fingerprints[i] = {"initial": fingerprint(block)}
