@@ -69,7 +69,8 @@ def restore_global_rng(state: dict[str, Any]) -> None:
 
 
 class Checkpointer:
-    """One cell's snapshot file: ``load`` what a killed run left, ``offer`` new snapshots, ``clear``."""
+    """One cell's snapshot file: ``load`` what a killed run left, ``offer`` new snapshots
+    (``CheckpointPolicy.clear`` deletes it once the record is stored)."""
 
     def __init__(self, path: Path, spec_key: str, every_s: float = DEFAULT_EVERY_S) -> None:
         self.path, self.spec_key, self.every_s = Path(path), spec_key, every_s
@@ -134,9 +135,6 @@ class Checkpointer:
         self.last_save = time.monotonic()
         self.saves += 1
         return True
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
