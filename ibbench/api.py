@@ -165,6 +165,11 @@ class TaskInstance(ABC):
     x_dim: int
     y_dim: int
     channel: Channel | None = None
+    #: a task that *is* a fixed, finite set of pairs (your arrays) says how many; ``sample(n)`` then
+    #: returns n distinct pairs for n <= n_pairs and raises ``DataError`` beyond.  Estimators use every
+    #: pair when not told otherwise, and critic estimators split them into training and held-out pairs.
+    #: None: a sampler, whose fresh draws play the held-out role.
+    n_pairs: int | None = None
 
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
