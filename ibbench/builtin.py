@@ -18,6 +18,8 @@ def ibbench_register_tasks(register) -> None:
         register(f"gaussian-20d-{nats}nats", "ibbench.tasks.gaussian:Gaussian",
                  description=f"staircase step: 20-d sparse Gaussian with {nats} nats",
                  defaults={"dim": 20, "mi": float(nats)})
+    register("student-t", "ibbench.tasks.student_t:StudentT",
+             description="multivariate Student-t, Gaussian dispersion (sparse/dense), dof nu; mi = total; closed form")
     register("gaussian-channel", "ibbench.tasks.gaussian_channel:GaussianChannel",
              description="Z = W X + b + eps, X ~ N(0,Sx); truth 1/2 log det(I + W Sx W^T / s^2)")
     register("mixture-channel", "ibbench.tasks.mixture_channel:MixtureChannel",
