@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from ibbench.estimators.binning import discretise, entropy, layer_information
+from ibbench.estimators.binning import BinningSaturationWarning, discretise, entropy, layer_information
 from ibbench.runner import run
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
 
@@ -53,10 +53,19 @@ def test_aa_mine_on_a_linear_gaussian_channel(registry):
 
 
 def test_binning_saturates_at_log_n_in_high_dimension(registry):
-    """Binning in 5-d sees every sample in its own bin: the estimate is log(n), the known failure."""
-    record = estimate(registry, "gaussian", "binning", task_params={"dim": 5, "mi": 1.0})
-    n = record.expanded["estimator"]["params"]["n_samples"]
+    """Binning in 5-d sees every sample in its own bin: the estimate is log(n), the known failure, and the
+    estimator says so (a warning and ``saturated``)."""
+    with pytest.warns(BinningSaturationWarning, match="x and y put nearly every one of the 2000 samples"):
+        record = estimate(registry, "gaussian", "binning", task_params={"dim": 5, "mi": 1.0})
+    n = record.extras["estimator"]["pairs_used"]
+    assert n == 2000 and record.extras["estimator"]["saturated"] is True
     assert record.estimate == pytest.approx(math.log(n), abs=0.05)
+
+
+def test_binning_in_one_dimension_is_not_saturated(registry, recwarn):
+    record = estimate(registry, "gaussian", "binning", task_params={"dim": 1, "mi": 0.5})
+    assert record.extras["estimator"]["saturated"] is False
+    assert not [w for w in recwarn if issubclass(w.category, BinningSaturationWarning)]
 
 
 def test_same_seed_same_numbers_on_cpu(registry):
