@@ -34,7 +34,8 @@ def test_run_json_record_holds_provenance_and_is_stored(tmp_path):
     assert record["schema_version"] == SCHEMA_VERSION and record["status"] == "ok"
     assert record["truth"] == pytest.approx(1.0) and record["estimate"] > 0 and record["estimate_stderr"] > 0
     assert record["expanded"]["budget"] == "smoke"
-    assert record["expanded"]["estimator"]["params"]["n_samples"] == 1024  # what smoke expanded to
+    assert record["expanded"]["estimator"]["params"]["n_samples"] is None  # a sampler: the budget's count
+    assert record["extras"]["estimator"]["pairs_used"] == 1024  # what smoke draws
     assert record["expanded"]["task"]["params"]["dim"] == 2
     prov = record["provenance"]
     assert {"torch", "numpy", "pydantic", "ibbench"} <= set(prov["versions"])

@@ -13,6 +13,7 @@ uniform over 2000 MNIST-sized inputs, Z = F_2(X) + eps for layer 2 of a
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,6 +143,8 @@ def estimate(
     task = gaussian_task(dim, mi)
     ctx = _ctx(dev)
     n = getattr(params, "n_samples", None)
+    if n is None:  # not set: a sampler task gets the budget's count, kept beside the estimator class
+        n = getattr(sys.modules[type(plugin).__module__], "DEFAULT_PAIRS", {}).get(budget)
     return Workload(
         "estimate",
         dict(estimator=estimator, budget=budget, dim=dim, mi=mi),

@@ -24,16 +24,20 @@ from ..api import Estimate, Estimator, NotApplicableError, Params, RunContext, T
 from ..gaussian_mixture import mixture_mi_terms
 from ..tasks.networks import features
 
+#: pairs drawn from a sampler task per budget (a finite task gives every pair it has)
+DEFAULT_PAIRS = {"smoke": 1024, "quick": 4096, "paper": 16384}
+
 
 class MixtureParams(Params):
-    n_samples: int = Field(4096, ge=2)  # pairs drawn from the task; the centres are their F(x)
+    #: pairs drawn from the task, whose F(x) are the centres; None: every pair of a finite task, else
+    #: the budget's DEFAULT_PAIRS
+    n_samples: int | None = Field(None, ge=2)
     use_support: bool = False  # sum over the task's full finite support (= the ground truth)
 
 
 class MixtureEstimator(Estimator):
     description = "known-noise Gaussian-mixture plug-in estimator (needs y = F(x) + Gaussian noise)"
     Params = MixtureParams
-    budgets = {"smoke": {"n_samples": 1024}, "quick": {"n_samples": 4096}, "paper": {"n_samples": 16384}}
     needs_channel = True
 
     def estimate(self, task: TaskInstance, params: MixtureParams, ctx: RunContext) -> Estimate:
@@ -42,7 +46,8 @@ class MixtureEstimator(Estimator):
             raise NotApplicableError(
                 "mixture needs a task whose y = F(x) + Gaussian noise with F and the noise known; use mine or ksg"
             )
-        x, z = task.sample(params.n_samples, ctx.generator(stream=1))
+        n = params.n_samples or task.n_pairs or DEFAULT_PAIRS[ctx.budget]
+        x, z = task.sample(n, ctx.generator(stream=1))
         own = features(ch.network, x).to(ctx.device)
         if params.use_support:
             if ch.support is None:
@@ -54,4 +59,5 @@ class MixtureEstimator(Estimator):
         terms = mixture_mi_terms(z.to(ctx.device), own, centres, noise)
         value = check_finite(terms.mean().item(), "mixture estimate")
         se = (terms.std() / math.sqrt(terms.shape[0])).item()
-        return Estimate(value, se, {"n_centres": int(centres.shape[0]), "log_n_centres": math.log(centres.shape[0])})
+        return Estimate(value, se, {"n_centres": int(centres.shape[0]), "log_n_centres": math.log(centres.shape[0]),
+                                    "pairs_used": n})

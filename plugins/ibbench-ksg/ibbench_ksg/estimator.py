@@ -32,7 +32,10 @@ from ibbench.api import (
     check_finite,
 )
 
-__all__ = ["KSG", "ksg_mi"]
+__all__ = ["DEFAULT_PAIRS", "KSG", "ksg_mi"]
+
+#: pairs drawn from a sampler task per budget (a finite task gives every pair it has)
+DEFAULT_PAIRS = {"smoke": 1000, "quick": 4000, "paper": 20000}
 
 
 def _as_2d_float64(t: Any, n: int) -> np.ndarray:
@@ -84,8 +87,11 @@ class KSG(Estimator):
         # k=3 is Kraskov et al.'s recommendation: small k has low bias but high
         # variance, large k the reverse; k in 2..4 is the usual sweet spot.
         k: int = Field(3, ge=1, description="neighbour order in the joint space")
-        n_samples: int = Field(
-            4000, ge=3, description="how many (x, y) pairs to draw from the task; at least k+2"
+        n_samples: int | None = Field(
+            None,
+            ge=3,
+            description="how many (x, y) pairs to draw from the task, at least k+2; None: every pair "
+            "of a finite task (your arrays), else the budget's DEFAULT_PAIRS",
         )
         # MI is invariant under invertible per-coordinate maps, so standardising
         # does not change the target, and it puts all coordinates on one scale,
@@ -97,18 +103,13 @@ class KSG(Estimator):
 
         @model_validator(mode="after")
         def _enough_samples(self):
-            if self.n_samples < self.k + 2:
+            if self.n_samples is not None and self.n_samples < self.k + 2:
                 raise ValueError(f"n_samples={self.n_samples} must be at least k+2={self.k + 2}")
             return self
 
-    budgets: ClassVar[dict[str, dict[str, Any]]] = {
-        "smoke": {"n_samples": 1000},
-        "quick": {"n_samples": 4000},
-        "paper": {"n_samples": 20000},
-    }
-
     def estimate(self, task: TaskInstance, params: Params, ctx: RunContext) -> Estimate:
-        n = params.n_samples
+        # a finite task (n_pairs set) gives all its pairs; a sampler the budget's count
+        n = params.n_samples or task.n_pairs or DEFAULT_PAIRS[ctx.budget]
         xt, yt = task.sample(n, ctx.generator(stream=1))
         x = _as_2d_float64(xt, n)
         y = _as_2d_float64(yt, n)
@@ -140,6 +141,7 @@ class KSG(Estimator):
             extras={
                 "k": params.k,
                 "n_samples": n,
+                "pairs_used": n,
                 "normalize": params.normalize,
                 "noise": params.noise,
                 "x_dim": int(x.shape[1]),

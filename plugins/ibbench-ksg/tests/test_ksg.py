@@ -9,18 +9,17 @@ import math
 import subprocess
 import sys
 
+import ibbench_ksg
 import numpy as np
 import pluggy
 import pytest
 import torch
+from ibbench_ksg.estimator import DEFAULT_PAIRS, KSG, ksg_mi
 from pydantic import ValidationError
 from scipy.special import digamma
 
 from ibbench import hookspecs
 from ibbench.api import Estimate, RunContext, TaskInstance, Truth
-
-import ibbench_ksg
-from ibbench_ksg.estimator import KSG, ksg_mi
 
 CPU = torch.device("cpu")
 
@@ -145,10 +144,28 @@ def test_unknown_parameter_is_rejected():
 
 
 def test_budgets():
-    assert KSG.params_for("smoke").n_samples == 1000
-    assert KSG.params_for("quick").n_samples == 4000
-    assert KSG.params_for("paper", {"k": 5}).n_samples == 20000
+    assert KSG.params_for("smoke").n_samples is None  # the budget's count is chosen at estimate time
+    assert DEFAULT_PAIRS == {"smoke": 1000, "quick": 4000, "paper": 20000}
     assert KSG.params_for("paper", {"k": 5}).k == 5
+
+
+class FinitePairs(CorrelatedGaussian):
+    """A fixed set of 700 pairs: ``sample`` refuses more, as the arrays task does."""
+
+    n_pairs = 700
+
+    def sample(self, n, generator):
+        assert n <= self.n_pairs, n
+        return super().sample(n, generator)
+
+
+@pytest.mark.parametrize("task,budget,pairs", [(CorrelatedGaussian(1, 0.5), "smoke", 1000),
+                                               (CorrelatedGaussian(1, 0.5), "paper", 20000),
+                                               (FinitePairs(1, 0.5), "paper", 700)])
+def test_pairs_used_by_default(task, budget, pairs):
+    """A sampler gives the budget's count, a finite task every pair it has."""
+    est = KSG().estimate(task, KSG.params_for(budget), RunContext(seed=0, device=CPU, budget=budget))
+    assert est.extras["pairs_used"] == pairs
 
 
 def test_hook_registers_lazy_target():
