@@ -207,34 +207,46 @@ def cmd_run(args) -> int:
 
 
 def cmd_estimate(args) -> int:
+    """Estimate I(X;Y) of two files: every pair unless ``--set estimator.n_samples=N`` (N > rows: exit 2
+    before any work), the count used printed with the estimate."""
     from .results import ResultStore
-    from .runner import run
+    from .runner import execute, resolve, store_record
     from .specs import EstimatorSpec, RunSpec, TaskSpec, parse_sets
-    from .tasks.arrays import load_array
+    from .tasks.arrays import load_array, too_many_pairs
 
     sets = parse_sets(args.sets)
     if sets["task"] or sets["trainer"]:
         raise IbbenchError("ibbench estimate takes only --set estimator.FIELD=VALUE (the task is your arrays)")
-    registry = _registry()
-    params = dict(sets["estimator"])
-    plugin = registry.get("estimator", args.estimator).load()
-    default_n = plugin.params_for(args.budget).model_dump().get("n_samples")
-    if default_n is not None and "n_samples" not in params:  # use each pair at most once
-        params["n_samples"] = min(default_n, load_array(args.x)[0].shape[0])
+    store = ResultStore(args.out)
     spec = RunSpec(task=TaskSpec(name="arrays", params={"x": args.x, "y": args.y}),
-                   estimator=EstimatorSpec(name=args.estimator, params=params),
+                   estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]),
                    seed=args.seed, budget=args.budget, device=args.device)
-    record = run(spec, registry, store=ResultStore(args.out), show_progress=_progress_enabled(args))
+    resolved = resolve(spec, _registry())  # validated parameters, before any work
+    asked = getattr(resolved.estimator.params, "n_samples", None)
+    if "n_samples" in sets["estimator"] and asked is not None:
+        rows = load_array(args.x)[0].shape[0]
+        if asked > rows:
+            raise too_many_pairs(asked, rows, Path(args.x).name)
+    record = execute(resolved, show_progress=_progress_enabled(args))
+    store_record(store, record, None)
     if args.json:
         print(record.model_dump_json())
     elif record.status == "ok":
         se = f" ± {record.estimate_stderr:.4f}" if record.estimate_stderr is not None else ""
-        pairs = record.extras.get("task", {}).get("pairs")
-        print(f"I(X;Y) = {record.estimate:.4f}{se} nats ({args.estimator}, {args.budget} budget, {pairs} pairs); "
-              f"stored in {args.out} as run {record.id[:12]}")
+        print(f"I(X;Y) = {record.estimate:.4f}{se} nats ({args.estimator}, {args.budget} budget, "
+              f"{_pairs_used(record.extras)}); stored in {args.out} as run {record.id[:12]}")
     else:
         print(f"FAILED: {record.error}; stored in {args.out} as run {record.id[:12]}")
     return 0 if record.status == "ok" else EXIT_FAILED_RUN
+
+
+def _pairs_used(extras: dict) -> str:
+    """'5000 pairs (2500 train, 2500 held-out)' from the estimator's extras, else the task's count."""
+    used = extras.get("estimator", {})
+    text = f"{used.get('pairs_used', extras.get('task', {}).get('pairs'))} pairs"
+    if "train_pairs" in used and "heldout_pairs" in used:
+        text += f" ({used['train_pairs']} train, {used['heldout_pairs']} held-out)"
+    return text
 
 
 def cmd_list(args) -> int:
@@ -312,7 +324,7 @@ def cmd_suite(args) -> int:
     params: dict = {}
     for item in args.sets:
         key, sep, value = item.partition("=")
-        scope, dot, field = key.strip().partition(".")
+        scope, _dot, field = key.strip().partition(".")
         if not sep or scope != "executor" or not field:
             raise IbbenchError(f"--set {item!r}: ibbench suite run takes executor.FIELD=VALUE")
         params[field] = parse_value(value.strip())

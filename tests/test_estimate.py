@@ -35,7 +35,8 @@ def test_ksg_on_npy_and_csv_recovers_the_known_mi(pairs):
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stdout)
     assert abs(record["estimate"] - TRUTH) < 0.1 and record["estimate_stderr"] > 0
-    assert record["expanded"]["estimator"]["params"]["n_samples"] == 1000  # smoke budget, <= the 2000 pairs
+    assert record["expanded"]["estimator"]["params"]["n_samples"] is None  # not set: every pair
+    assert record["extras"]["estimator"]["pairs_used"] == 2000  # all the rows, not the smoke budget's 1000
     assert record["extras"]["task"]["x"]["shape"] == [2000, 2] and len(record["extras"]["task"]["y"]["sha256"]) == 64
 
 

@@ -4,8 +4,14 @@
 key).  A CSV is numbers separated by commas, one row per sample, with an optional header line.
 1-d arrays are one feature; arrays of more dimensions are flattened per row.
 
-Sampling: n pairs without replacement while n <= N (so k-NN estimators see no duplicate points),
-with replacement beyond (critic minibatches over many steps cycle through the data).
+Precision: each column is standardised (centred by its mean, divided by its std; a constant column
+only centred) in float64 on the whole file, and only then cast to the float32 the estimators see.
+Casting first loses the signal: float32 has 24 bits, so x = 1.7e9 + t with t ~ N(0, 10^2) keeps
+nothing of t (the spacing of float32 numbers near 1.7e9 is 128), and 1e300 overflows to inf.  MI is
+invariant under per-coordinate affine maps, so standardising does not change the target.
+
+The task is a finite set of N pairs (``n_pairs = N``): ``sample(n)`` returns n distinct pairs for
+n <= N (so k-NN estimators see no duplicate points) and raises ``DataError`` beyond.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ class ArraysParams(Params):
 
 
 def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
-    """The array a path (or ``file.npz:key``) names, as float64 rows, with a description for the record."""
+    """The array a path (or ``file.npz:key``) names, as (rows, features) float64, with a description for
+    the record.  Raises DataError for a missing or unreadable file, a 0-d, complex, object or non-numeric
+    array, fewer than 2 rows, and NaN, inf or values beyond the float64 range."""
     path_text, _, key = spec.partition(":") if ".npz:" in spec else (spec, "", "")
     path = Path(path_text).expanduser()
     if not path.is_file():
@@ -54,18 +62,62 @@ def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
     except DataError:
         raise
     except (ValueError, OSError, EOFError) as exc:  # truncated or not an array file
+        if "pickled data" in str(exc) or "Object arrays" in str(exc):  # np.load(allow_pickle=False)
+            raise DataError(f"{spec}: an array of Python objects, not numbers; save a numeric array "
+                            f"(e.g. np.save(path, a.astype(float)))") from None
         raise DataError(f"{path} is not a readable {suffix} array ({exc}); re-export it") from None
-    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
-        raise DataError(f"{spec}: array of {array.dtype}, not numbers")
-    array = np.asarray(array, dtype=np.float64)
-    array = array.reshape(-1, 1) if array.ndim == 1 else array.reshape(array.shape[0], -1)
-    if array.shape[0] < 2 or array.shape[1] == 0:
-        raise DataError(f"{spec}: shape {array.shape} has fewer than 2 samples or no features")
-    if not np.isfinite(array).all():
-        bad = int((~np.isfinite(array)).any(axis=1).sum())
-        raise DataError(f"{spec}: {bad} rows hold NaN or inf; drop or impute them first")
+    rows = _as_rows(array, spec)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return array, {"path": str(path), "key": key or None, "shape": list(array.shape), "sha256": digest}
+    return rows, {"path": str(path), "key": key or None, "shape": list(rows.shape), "sha256": digest}
+
+
+def _as_rows(array: np.ndarray, spec: str) -> np.ndarray:
+    """A numeric array as finite float64 (rows, features); DataError naming ``spec`` otherwise."""
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise DataError(f"{spec}: an array of complex numbers; give the real and imaginary parts as "
+                        f"separate columns")
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+        raise DataError(f"{spec}: an array of {array.dtype}, not numbers; save numbers (e.g. a.astype(float))")
+    if array.ndim == 0:
+        raise DataError(f"{spec}: a single number (a 0-d array); give one row per sample")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        bad = int((~np.isfinite(array.reshape(array.shape[0], -1))).any(axis=1).sum())
+        raise DataError(f"{spec}: {bad} rows hold NaN or inf; drop or impute them first")
+    with np.errstate(over="ignore"):  # a float128 beyond the float64 range: inf, reported below
+        rows = np.asarray(array, dtype=np.float64)
+    rows = rows.reshape(-1, 1) if rows.ndim == 1 else rows.reshape(rows.shape[0], -1)
+    if rows.shape[0] < 2 or rows.shape[1] == 0:
+        raise DataError(f"{spec}: shape {rows.shape} has fewer than 2 samples or no features")
+    if not np.isfinite(rows).all():
+        raise DataError(f"{spec}: values beyond the float64 range (about 1.8e308); rescale them first")
+    return rows
+
+
+def standardise(a: np.ndarray) -> tuple[np.ndarray, list[float], list[float | None]]:
+    """Each column of a (n, d) float64 array centred by its mean and divided by its std, in float64.
+
+    Returns the standardised (n, d) float64 array and the column means and stds used (std 0: a
+    constant column, only centred; None: a std beyond the float64 range, for values near 1.8e308).
+    Each column is first divided by a power of two at least its largest magnitude (exact, no
+    rounding), so the sums and squares behind the mean and std cannot overflow, even for 1e300.
+    """
+    _, exponent = np.frexp(np.abs(a).max(axis=0))  # max|a| = m * 2**e with 0.5 <= m < 1
+    scaled = np.ldexp(a, -exponent)  # |scaled| < 1
+    constant = a.max(axis=0) == a.min(axis=0)
+    # a constant column's mean is its value exactly (a float sum would leave rounding noise to amplify)
+    mean = np.where(constant, scaled[0], scaled.mean(axis=0))
+    centred = scaled - mean
+    std = np.where(constant, 0.0, np.sqrt((centred**2).mean(axis=0)))
+    z = centred / np.where(constant, 1.0, std)
+    with np.errstate(over="ignore"):
+        stds = np.ldexp(std, exponent)
+    means = np.ldexp(mean, exponent)  # |mean| <= max|a|: always finite
+    return z, [float(m) for m in means], [float(s) if np.isfinite(s) else None for s in stds]
+
+
+def too_many_pairs(n: int, rows: int, name: str) -> DataError:
+    """The error for asking a finite set of ``rows`` pairs (from file ``name``) for n of them."""
+    return DataError(f"asked for {n} pairs but {name} has {rows} rows; drop n_samples or give at most {rows}")
 
 
 def _load_csv(path: Path) -> np.ndarray:
@@ -80,23 +132,33 @@ def _load_csv(path: Path) -> np.ndarray:
 
 
 class ArraysInstance(TaskInstance):
+    """The N pairs of two files, standardised in float64 and then held as float32 (N, d) tensors."""
+
     def __init__(self, p: ArraysParams) -> None:
         x, self.x_source = load_array(p.x)
         y, self.y_source = load_array(p.y)
         if x.shape[0] != y.shape[0]:
             raise DataError(f"x has {x.shape[0]} rows but y has {y.shape[0]}; the i-th rows must be a pair")
-        self.x, self.y = torch.from_numpy(x).float(), torch.from_numpy(y).float()
-        self.n, self.x_dim, self.y_dim = x.shape[0], x.shape[1], y.shape[1]
+        self.n_pairs, self.x_dim, self.y_dim = x.shape[0], x.shape[1], y.shape[1]
+        self.x_name = Path(p.x).name  # what the error for too many pairs calls the data
+        self.standardised = {}
+        tensors = []
+        for name, a in (("x", x), ("y", y)):
+            z, means, stds = standardise(a)  # float64 throughout; float32 only once centred and scaled
+            self.standardised[name] = {"mean": means, "std": stds}
+            tensors.append(torch.from_numpy(z).float())
+        self.x, self.y = tensors
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        if n <= self.n:
-            idx = torch.randperm(self.n, generator=generator)[:n]
-        else:
-            idx = torch.randint(self.n, (n,), generator=generator)
+        """n distinct pairs as float32 (n, x_dim), (n, y_dim); DataError for n > n_pairs."""
+        if n > self.n_pairs:
+            raise too_many_pairs(n, self.n_pairs, self.x_name)
+        idx = torch.randperm(self.n_pairs, generator=generator)[:n]
         return self.x[idx], self.y[idx]
 
     def describe(self) -> dict[str, Any]:
-        return {"x": self.x_source, "y": self.y_source, "pairs": self.n}
+        return {"x": self.x_source, "y": self.y_source, "pairs": self.n_pairs,
+                "standardised": {"precision": "float64", "then": "float32", **self.standardised}}
 
 
 class Arrays(Task):
