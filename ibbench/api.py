@@ -33,8 +33,10 @@ BUDGETS: tuple[str, ...] = ("smoke", "quick", "paper")
 
 #: The critic toolkit that MINE and AA-MINE are built from, for plugins that train neural critics
 #: (InfoNCE, NWJ, ...); imported on first use so ``import ibbench.api`` stays free of torch.
-CRITIC_TOOLKIT = ("CRITIC_BUDGETS", "Critic", "CriticParams", "CriticTrainer", "Objective", "dv_bound",
-                  "train_critic")
+CRITIC_TOOLKIT = ("CRITIC_BUDGETS", "Critic", "CriticParams", "CriticTrainer", "Objective", "dv_bound")
+#: The estimation protocol (held-out pairs, standardised inputs, training to a plateau) that every
+#: critic estimator reports through, built-in or plugin.
+PROTOCOL_TOOLKIT = ("CriticData", "CriticMeter", "critic_data", "fit_to_plateau", "train_critic")
 
 
 #: What a trainer plugin needs to checkpoint the way the built-in trainers do (also lazy).
@@ -46,6 +48,10 @@ def __getattr__(name: str):
         from .estimators import critics
 
         return getattr(critics, name)
+    if name in PROTOCOL_TOOLKIT:
+        from .estimators import protocol
+
+        return getattr(protocol, name)
     if name == "BatchStream":
         from .trainers.common import BatchStream
 
@@ -59,6 +65,7 @@ def __getattr__(name: str):
 
 __all__ = [
     *CRITIC_TOOLKIT,
+    *PROTOCOL_TOOLKIT,
     *CHECKPOINT_TOOLKIT,
     "BUDGETS",
     "Budget",
@@ -170,6 +177,9 @@ class TaskInstance(ABC):
     #: pair when not told otherwise, and critic estimators split them into training and held-out pairs.
     #: None: a sampler, whose fresh draws play the held-out role.
     n_pairs: int | None = None
+    #: a known upper bound on I(X;Y) in nats, when there is one: log N for X uniform over N points,
+    #: log C for labels of C classes.  A held-out estimate above it is impossible and fails as diverged
+    mi_ceiling: float | None = None
 
     @abstractmethod
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -36,4 +36,9 @@ class StoreError(IbbenchError):
 
 
 class DivergenceError(IbbenchError):
-    """Training produced NaN or inf: a scientific failure, recorded, not fatal to a sweep."""
+    """Training produced NaN, inf or an impossible value: a scientific failure, recorded, not fatal
+    to a sweep.  ``extras`` (the held-out curve, ...) go into the failed record."""
+
+    def __init__(self, message: str, extras: dict | None = None) -> None:
+        super().__init__(message)
+        self.extras = extras or {}

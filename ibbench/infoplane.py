@@ -44,6 +44,7 @@ class NoisyLayerTask(TaskInstance):
         self.x_dim = int(points.shape[1])
         self.y_dim = int(features(layer, points[:2].to(device)).shape[1])
         self.channel = Channel(network=layer, noise_std=noise_std, support=self.points)
+        self.mi_ceiling = math.log(points.shape[0])  # X uniform over the points: I(X; L + eps) <= log n
 
     def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x, F_i(x), F_i(x) + eps) on the run's device; F_i without gradients, in its current mode."""
@@ -73,14 +74,21 @@ class LabelLayerTask(TaskInstance):
     channel = None
 
     def __init__(self, layer: nn.Module, points: torch.Tensor, labels: torch.Tensor, n_classes: int,
-                 device: torch.device) -> None:
+                 device: torch.device, finite: bool = True) -> None:
         self.layer, self.points, self.device = layer, points.to(device), device
         self.onehot = nn.functional.one_hot(labels, n_classes).float().to(device)
         self.x_dim = n_classes
         self.y_dim = int(features(layer, points[:2].to(device)).shape[1])
+        self.mi_ceiling = math.log(n_classes)  # I(Y; L) <= H(Y) <= log C
+        # a probe's points are a fixed set of pairs: critics train on part of them and are scored on
+        # the rest; ``finite=False`` draws with replacement (a critic held out on other data)
+        self.n_pairs = int(points.shape[0]) if finite else None
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randint(self.points.shape[0], (n,), generator=generator)
+        if self.n_pairs is not None and n <= self.n_pairs:  # distinct pairs, in a seeded random order
+            idx = torch.randperm(self.n_pairs, generator=generator)[:n]
+        else:
+            idx = torch.randint(self.points.shape[0], (n,), generator=generator)
         idx = idx.to(self.device)
         return self.onehot[idx], features(self.layer, self.points[idx])
 

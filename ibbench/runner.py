@@ -191,6 +191,8 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
         status = "failed"
         error, frames = _failure_summary(exc)
         fields["extras"]["traceback"] = frames
+        if getattr(exc, "extras", None):  # what a diverged estimator measured on the way (its curve)
+            fields["extras"]["estimator"] = exc.extras
     wall_time = time.perf_counter() - start
     if checkpoint is not None and checkpoint.resumed is not None:
         fields["extras"]["resumed"] = checkpoint.resumed  # where the killed run's snapshot left off

@@ -10,13 +10,15 @@ The paper feeds x to a frozen copy of layers 1..i kept in sync with the live
 weights.  Here the task hands the critic F_i(x) from the same forward pass
 that made z = F_i(x) + eps (``TaskInstance.sample_features``), under no_grad:
 the same numbers as a synced copy, with F_i computed once per batch instead
-of twice.
+of twice.  The critic's inputs are standardised after F_i (the protocol's standardisation sees
+the pairs (F_i(x), z)).
 """
 
 from __future__ import annotations
 
 from ..api import Estimate, Estimator, NotApplicableError, RunContext, TaskInstance
-from .critics import CRITIC_BUDGETS, Critic, CriticMeter, CriticParams, train_critic
+from .critics import CRITIC_BUDGETS, Critic, CriticParams
+from .protocol import CriticMeter, train_critic
 
 
 class AAMINEParams(CriticParams):
@@ -40,7 +42,9 @@ class AAMINE(Estimator):
         return Critic(signal.shape[1], task.y_dim, params)
 
     def estimate(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> Estimate:
-        return train_critic(self.critic_for(task, params, ctx), task.sample_features, params, ctx, "aa-mine")
+        return train_critic(self.critic_for(task, params, ctx), task.sample_features, params, ctx, "aa-mine",
+                            n_pairs=task.n_pairs, ceiling=task.mi_ceiling)
 
     def meter(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> CriticMeter:
-        return CriticMeter(self.critic_for(task, params, ctx), task.sample_features, params, ctx, "aa-mine")
+        return CriticMeter(self.critic_for(task, params, ctx), task.sample_features, params, ctx, "aa-mine",
+                           n_pairs=task.n_pairs, ceiling=task.mi_ceiling)

@@ -35,10 +35,11 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..api import Estimate, Meter, Params, RunContext, check_finite
-from ..checkpoints import restore_global_rng
+from ..api import Params, RunContext
 
 Precision = Literal["fp32", "tf32", "bf16"]
+Standardise = Literal["per-coordinate", "global", "none"]
+SCALE_FLOOR = 0.1  # per-coordinate scales never below this share of the side's overall RMS
 SIMD_WIDTH = 16  # float32 lanes of AVX-512; also a multiple of what tensor cores want
 
 
@@ -47,8 +48,18 @@ class CriticParams(Params):
     depth: int = Field(2, ge=1)  # hidden layers of g; the paper's 2
     lr: float = Field(1e-4, gt=0)  # Adam; the paper's 1e-4
     batch_size: int = Field(512, ge=2)  # not given in the paper
-    steps: int = Field(10000, ge=1)  # critic updates; the paper trains "to convergence"
-    eval_samples: int = Field(16384, ge=2)  # fresh pairs for the final DV estimate
+    # the MOST critic updates: training stops earlier once the held-out bound plateaus (the paper
+    # trains "to convergence"); a run that hits this maximum is recorded as not converged
+    steps: int = Field(10000, ge=1)
+    eval_samples: int = Field(16384, ge=2)  # fresh pairs for the final estimate (a sampler task)
+    eval_every: int = Field(100, ge=1)  # M: the held-out bound is evaluated every M updates
+    patience: int = Field(5, ge=1)  # evaluations without an improvement before training stops
+    # an improvement counts when it exceeds min_delta nats and the held-out standard error
+    min_delta: float = Field(0.01, ge=0)
+    val_samples: int = Field(4096, ge=2)  # a sampler task: the fixed fresh pairs of the held-out curve
+    heldout_fraction: float = Field(0.5, gt=0, lt=1)  # a finite set of pairs: the share held out (bmi: 1/2)
+    standardise: Standardise = "per-coordinate"  # inputs centred and scaled on training pairs
+    standardise_samples: int = Field(4096, ge=2)  # a sampler task: fresh pairs the statistics come from
     ema: float | None = Field(None, gt=0, lt=1)  # rate of MINE's bias-corrected gradient; None: plain DV
     trace_points: int = Field(20, ge=0)  # how many training-curve points to record
     refresh_steps: int = Field(1000, ge=0)  # warm-started updates per re-measurement of a drifting layer
@@ -62,12 +73,13 @@ class CriticParams(Params):
 
 CRITIC_BUDGETS = {
     "smoke": {"hidden": 64, "steps": 300, "batch_size": 256, "lr": 1e-3, "eval_samples": 4096,
-              "refresh_steps": 50},
-    # quick keeps the paper's lr and depth and shrinks width and steps: at lr 5e-4 AA-MINE's DV
-    # bound oscillated between -12 and +26 nats at noise var 1e-3 on MNIST; at 1e-4 it climbed steadily
-    "quick": {"hidden": 256, "steps": 2000, "batch_size": 256, "lr": 1e-4, "eval_samples": 8192,
-              "refresh_steps": 200},
-    "paper": {},  # the defaults are the paper's critic (widths, lr); steps and batch are our choice
+              "refresh_steps": 50, "eval_every": 25, "patience": 4, "val_samples": 1024},
+    # quick keeps the paper's lr and depth and shrinks width: at lr 5e-4 AA-MINE's DV bound
+    # oscillated between -12 and +26 nats at noise var 1e-3 on MNIST; at 1e-4 it climbed steadily.
+    # steps is a maximum: most quick fits stop on the held-out plateau well before it
+    "quick": {"hidden": 256, "steps": 5000, "batch_size": 256, "lr": 1e-4, "eval_samples": 8192,
+              "refresh_steps": 1000, "eval_every": 100, "patience": 5},
+    "paper": {"eval_every": 200},  # the paper's critic (widths, lr); steps and batch are our choice
 }
 
 
@@ -139,6 +151,40 @@ class Critic(nn.Module):
             stacked(lambda ls, i=i: ls[i].weight.T, pad, 0 if i == last else pad) for i in range(1, last + 1)])
         self.biases = nn.ParameterList(
             stacked(lambda ls, i=i: ls[i].bias.unsqueeze(0), 0, 0 if i == last else pad) for i in range(last + 1))
+        # the input standardisation (u - shift_u) / scale_u, (y - shift_y) / scale_y: identity until
+        # ``standardise`` sets it from training pairs; buffers, so it travels with the weights
+        for side, dim in (("u", u_dim), ("y", y_dim)):
+            self.register_buffer(f"shift_{side}", torch.zeros(dim))
+            self.register_buffer(f"scale_{side}", torch.ones(dim))
+
+    @torch.no_grad()
+    def standardise(self, u: torch.Tensor, y: torch.Tensor, mode: Standardise = "per-coordinate") -> dict:
+        """Fix the input map from training pairs u (n, d_u), y (n, d_y); returns what it set, for the record.
+
+        Each side is centred by its mean and divided by its standard deviation (computed in float64):
+        an invertible affine map, so the MI is unchanged, and the critic's inputs are then the same
+        whatever the units of x and y.  "per-coordinate" divides each coordinate by its own std,
+        floored at ``SCALE_FLOOR`` times the side's overall RMS: a nearly constant coordinate (a dead
+        ReLU unit, a border pixel) would otherwise turn its rare excursions into outliers of 1e4 (DV
+        bounds of -30 nats were seen).  "global" divides by the overall RMS only; "none" keeps the
+        identity.
+        """
+        stats = {}
+        for side, t in (("u", u), ("y", y)):
+            t = t.detach().reshape(t.shape[0], -1).double()
+            shift, scale = t.mean(0), torch.ones(t.shape[1], dtype=torch.float64, device=t.device)
+            if mode != "none":
+                sd = t.std(0, correction=0)
+                rms = sd.pow(2).mean().sqrt()
+                scale = sd.clamp_min(SCALE_FLOOR * rms) if mode == "per-coordinate" else rms.expand(t.shape[1])
+                scale = scale.clamp_min(torch.finfo(torch.float32).tiny)  # a constant side is only centred
+            else:
+                shift = torch.zeros_like(shift)
+            getattr(self, f"shift_{side}").copy_(shift)
+            getattr(self, f"scale_{side}").copy_(scale)
+            stats[side] = {"mean_abs_shift": shift.abs().mean().item(), "scale_min": scale.min().item(),
+                           "scale_max": scale.max().item()}
+        return {"mode": mode, **stats}
 
     def joint_and_marginal(self, u: torch.Tensor, y: torch.Tensor, perm: torch.Tensor):
         """T on the joint pairs (u_i, y_i) and the marginal pairs (u_i, y_perm(i)), in one pass.
@@ -172,7 +218,9 @@ class Critic(nn.Module):
         return t.squeeze(0) if single else t
 
     def _first_layer(self, u: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """W_u u + b and W_y y, once per point: (K, n, h) each."""
+        """W_u u + b and W_y y on the standardised inputs, once per point: (K, n, h) each."""
+        u = (u - self.shift_u.to(u.dtype)) / self.scale_u.to(u.dtype)
+        y = (y - self.shift_y.to(y.dtype)) / self.scale_y.to(y.dtype)
         if u.shape[0] > 1:
             hy = torch.bmm(y, self.w_y)
         else:
@@ -256,7 +304,9 @@ def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
 
 
 class CriticTrainer:
-    """Maximises the DV bound on fresh batches (the paper's Algorithm 1); can be resumed (warm start)."""
+    """Maximises the DV bound (or ``objective``) on batches from ``sample`` (the paper's Algorithm 1),
+    one update per ``step``; can be resumed (warm start).  How long to train and what to report is
+    the protocol's (``ibbench.estimators.protocol``)."""
 
     def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
                  objective: Objective | None = None) -> None:
@@ -315,149 +365,3 @@ class CriticTrainer:
         self.perm_gen.set_state(state["perm_gen"])
         self.log_ema = None if state["log_ema"] is None else state["log_ema"].to(self.ctx.device)
         self.trace, self.steps_done = state["trace"], state["steps_done"]
-
-    def fit(self, steps: int, trace_points: int | None = None, first: int = 0,
-            after_step: Callable[[int], None] | None = None) -> None:
-        """Steps ``first``..``steps - 1`` of a ``steps``-step training (``first`` > 0: a resumed one),
-        logging the bound ``trace_points`` times; ``after_step(i + 1)`` runs after step i."""
-        points = self.p.trace_points if trace_points is None else trace_points
-        every = max(1, steps // points) if points else 0
-        bar = self.ctx.progress(steps, f"{self.name} critic", initial=first)
-        for i in range(first, steps):
-            bound = self.step()
-            if every and (i % every == 0 or i == steps - 1):
-                step = self.steps_done - 1
-                value = bound.mean().item()  # the members' mean; NaN in any member makes it NaN
-                self.trace.append([step, check_finite(value, f"{self.name} DV bound at step {step}")])
-            bar.update(1)
-            if after_step is not None:
-                after_step(i + 1)
-        bar.close()
-
-    def evaluate(self) -> Estimate:
-        if self.objective is not None:
-            return evaluate_objective(self.critic, self.sample, self.p, self.ctx, self.name, self.trace,
-                                      self.objective)
-        return evaluate_critic(self.critic, self.sample, self.p, self.ctx, self.name, self.trace)
-
-
-def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
-                 objective: Objective | None = None) -> Estimate:
-    """Train a fresh critic for ``p.steps`` and evaluate it on fresh pairs.
-
-    With checkpoints on (``ctx.checkpoint``), the training snapshots itself and a killed run resumes
-    at the step it had reached, to the same estimate."""
-    trainer = CriticTrainer(critic, sample, p, ctx, name, objective)
-    state = ctx.resume_state()
-    if state is not None:
-        trainer.load_state_dict(state["trainer"])
-        restore_global_rng(state["rng"])
-
-    def snapshot(done: int) -> None:
-        ctx.save_state({"critic_step": done}, lambda: {"trainer": trainer.state_dict()})
-
-    trainer.fit(p.steps, first=trainer.steps_done, after_step=snapshot)
-    return trainer.evaluate()
-
-
-class CriticMeter(Meter):
-    """Warm-started re-estimates: ``p.steps`` the first time, ``p.refresh_steps`` after.
-
-    Before each measurement y is re-centred per coordinate and divided by one
-    overall scale (the RMS of the centred sample), both from a fresh sample:
-    an invertible map, so the MI is unchanged, but a layer whose scale grows
-    during training (logits under cross-entropy) then looks the same to the
-    warm-started critic instead of driving it off the range it was fit on
-    (DV bounds of -4 nats without it).  One scale, not one per unit: a nearly
-    dead ReLU unit divided by its own tiny std gave outliers of 1e4 and
-    bounds of -30 nats.
-    """
-
-    def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
-                 standardise_samples: int = 4096) -> None:
-        self.raw_sample, self.n_stats = sample, standardise_samples
-        self.stats_gen = ctx.generator(stream=5)
-        self.mean = self.std = None
-        self.trainer = CriticTrainer(critic, self._standardised, p, ctx, name)
-
-    def _standardised(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = self.raw_sample(n, generator)
-        return x, (y - self.mean) / self.std
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"trainer": self.trainer.state_dict(), "stats_gen": self.stats_gen.get_state(),
-                "mean": self.mean, "std": self.std}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.trainer.load_state_dict(state["trainer"])
-        self.stats_gen.set_state(state["stats_gen"])
-        device = self.trainer.ctx.device
-        self.mean, self.std = (None if v is None else v.to(device) for v in (state["mean"], state["std"]))
-
-    def measure(self) -> Estimate:
-        _, y = self.raw_sample(self.n_stats, self.stats_gen)
-        self.mean = y.mean(0)
-        self.std = (y - self.mean).pow(2).mean().sqrt().clamp_min(1e-12)
-        first = self.trainer.steps_done == 0
-        self.trainer.fit(self.trainer.p.steps if first else self.trainer.p.refresh_steps, trace_points=2)
-        est = self.trainer.evaluate()
-        return Estimate(est.value, est.stderr, {**est.extras, "y_standardised": True})
-
-
-@torch.no_grad()
-def evaluate_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
-                    trace: list) -> Estimate:
-    """Each member's DV bound on ``p.eval_samples`` fresh pairs of its own.
-
-    One critic: the bound with its delta-method standard error.  An ensemble:
-    the members' mean, with the standard error of that mean from their spread
-    (K independent initialisations and data streams), and every member's figure.
-    """
-    gen, perm_gen, k = ctx.generator(stream=3), ctx.generator(stream=4), critic.members
-    joints, margs = [], []
-    for start in range(0, p.eval_samples, p.batch_size):
-        n = min(p.batch_size, p.eval_samples - start)
-        if n < 2:
-            break
-        u, y = draw(sample, k, n, gen, ctx.device)
-        with precision_scope(p.precision, ctx.device):
-            tj, tm = critic.joint_and_marginal(u, y, permutations(k, n, perm_gen, ctx.device))
-        joints.append(tj)
-        margs.append(tm)
-    tj, tm = torch.cat(joints, 1).double(), torch.cat(margs, 1).double()
-    return summarise_members([dv_estimate_with_stderr(tj[i], tm[i]) for i in range(k)], trace, name)
-
-
-@torch.no_grad()
-def evaluate_objective(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
-                       trace: list, objective: Objective) -> Estimate:
-    """A batch-level bound (InfoNCE, NWJ, ...): its mean over ``eval_samples / batch_size`` fresh
-    batches of ``batch_size`` pairs (the batch size is part of such a bound), with the standard
-    error of that mean."""
-    gen, k = ctx.generator(stream=3), critic.members
-    batches = max(2, p.eval_samples // p.batch_size)
-    values = []
-    for _ in range(batches):
-        u, y = draw(sample, k, p.batch_size, gen, ctx.device)
-        with precision_scope(p.precision, ctx.device):
-            values.append(objective(critic, u, y)[1].double())
-    v = torch.stack(values, 1)  # (K, batches)
-    members = [(v[i].mean().item(), (v[i].std() / math.sqrt(batches)).item()) for i in range(k)]
-    return summarise_members(members, trace, name, {"eval_batches": batches})
-
-
-def summarise_members(members: list[tuple[float, float]], trace: list, name: str,
-                      extras: dict | None = None) -> Estimate:
-    """One member: its value and standard error.  K members: their mean, the standard error of
-    that mean from their spread, and every member's figures."""
-    k = len(members)
-    extras = {"trace": trace, "final_train_bound": trace[-1][1] if trace else None, **(extras or {})}
-    if k == 1:
-        value, se = members[0]
-    else:
-        values = torch.tensor([v for v, _ in members], dtype=torch.float64)
-        value, se = values.mean().item(), (values.std() / math.sqrt(k)).item()
-        extras.update(ensemble=k, member_values=values.tolist(), member_stderrs=[s for _, s in members],
-                      member_std=values.std().item())
-    check_finite(value, f"{name} estimate")
-    return Estimate(value, se, extras)

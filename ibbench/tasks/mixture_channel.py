@@ -80,6 +80,7 @@ class MixtureChannelInstance(TaskInstance):
         self.x_dim, self.y_dim = self.support.shape[1], self.centres.shape[1]
         self.device = device
         self.channel = Channel(network=self.network, noise_std=self.noise_std, support=self.support)
+        self.mi_ceiling = math.log(self.support.shape[0])  # X uniform over N points: I(X;Z) <= H(X) = log N
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(self.support.shape[0], (n,), generator=generator)

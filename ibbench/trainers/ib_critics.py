@@ -8,6 +8,11 @@ They are trained on fresh batches of the training set with the net fixed
 (``bounds``): gradient flows through L + eps into the layer being trained;
 AA-MINE's view of x, F(x), is the same L detached, so no gradient flows
 through it (the paper's frozen, synced copy of F gives the same numbers).
+
+They follow the estimation protocol (``ibbench.estimators.protocol``): inputs standardised on
+the layer as it is when the critics are (re)fitted, pre-training until the held-out bound
+plateaus (the paper's App. C: "until convergence", ``critic_pretrain_steps`` being the maximum),
+and every reported estimate held out: D_y on pairs of the validation split, D_x on fresh noise.
 """
 
 from __future__ import annotations
@@ -18,9 +23,18 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..api import RunContext
+from ..api import RunContext, check_finite
 from ..estimators.aa_mine import AAMINE
-from ..estimators.critics import Critic, CriticParams, CriticTrainer, dv_bound
+from ..estimators.critics import Critic, CriticParams, CriticTrainer, Standardise, dv_bound
+from ..estimators.protocol import (
+    FINAL_PERM_STREAM,
+    CriticData,
+    check_possible,
+    combine,
+    critic_data,
+    fit_to_plateau,
+    heldout_bound,
+)
 from ..infoplane import LabelLayerTask, NoisyLayerTask
 from ..tasks.classification import ClassificationData
 from .common import TrainerParams
@@ -33,16 +47,24 @@ class IBParams(TrainerParams):
     critic_depth: int = Field(2, ge=1)
     critic_lr: float = Field(1e-4, gt=0)  # the paper's 1e-4
     critic_batch: int = Field(256, ge=2)  # not given in the paper
-    critic_pretrain_steps: int = Field(2000, ge=0)  # "trained separately until convergence" first
+    # "trained separately until convergence" first: the most pre-training updates; the critics stop
+    # earlier when their held-out bound plateaus (checked every critic_eval_every updates)
+    critic_pretrain_steps: int = Field(2000, ge=0)
+    critic_eval_every: int = Field(100, ge=1)
+    critic_patience: int = Field(5, ge=1)
     critic_steps: int = Field(10, ge=1)  # k: critic updates per network update (paper: 10)
-    critic_eval_samples: int = Field(8192, ge=2)  # fresh pairs for the final per-layer estimates
+    critic_eval_samples: int = Field(8192, ge=2)  # held-out pairs for the per-layer estimates
+    critic_standardise: Standardise = "per-coordinate"  # the critics' input map, set on the layer at pre-training
+    critic_restandardise_every: int = Field(0, ge=0)  # re-fit it every N network steps (0: never)
     ixt_critic: CriticName = "aa-mine"  # who plays D_x; "mine" is an ablation the paper never ran
     truth_points: int = Field(2000, ge=2)  # inputs X is uniform over for the Monte-Carlo truth of I(X; L+eps)
 
     def critic_params(self) -> CriticParams:
         return CriticParams(hidden=self.critic_hidden, depth=self.critic_depth, lr=self.critic_lr,
-                            batch_size=self.critic_batch, steps=self.critic_pretrain_steps,
-                            eval_samples=self.critic_eval_samples, trace_points=0)
+                            batch_size=self.critic_batch, steps=max(1, self.critic_pretrain_steps),
+                            eval_samples=self.critic_eval_samples, val_samples=min(4096, self.critic_eval_samples),
+                            eval_every=self.critic_eval_every, patience=self.critic_patience, trace_points=0,
+                            standardise=self.critic_standardise)
 
 
 class IBCritics:
@@ -52,28 +74,61 @@ class IBCritics:
                  *, with_y: bool, with_x: bool, seed: int) -> None:
         self.f, self.noise_std, self.p, self.device = f, noise_std, p, ctx.device
         self.n_classes = data.n_classes
-        cp = p.critic_params()
+        cp = self.critic_params = p.critic_params()
         self.y: CriticTrainer | None = None
         self.x: CriticTrainer | None = None
+        self.data: dict[str, CriticData] = {}
+        self.ceilings: dict[str, float] = {}
         self.noisy = NoisyLayerTask(f, data.train_x, noise_std, ctx.device, truth_samples=1000)
-        self.label = LabelLayerTask(f, data.train_x, data.train_y, data.n_classes, ctx.device)
+        self.label = LabelLayerTask(f, data.train_x, data.train_y, data.n_classes, ctx.device, finite=False)
         if with_y:
+            y_ctx = _ctx(ctx, seed, 0)
+            held = LabelLayerTask(f, data.val_x, data.val_y, data.n_classes, ctx.device, finite=False)
+            self.data["iyt"] = critic_data(self.label.sample, cp, y_ctx, heldout=held.sample)
+            self.ceilings["iyt"] = self.label.mi_ceiling
             critic = Critic(data.n_classes, self.label.y_dim, cp)
-            self.y = CriticTrainer(critic, self.label.sample, cp, _ctx(ctx, seed, 0), "D_y")
+            self.y = CriticTrainer(critic, self.data["iyt"].train, cp, y_ctx, "D_y")
         if with_x:
             x_ctx = _ctx(ctx, seed, 1)
             if p.ixt_critic == "aa-mine":
                 critic, sample = AAMINE().critic_for(self.noisy, cp, x_ctx), self.noisy.sample_features
             else:
                 critic, sample = Critic(self.noisy.x_dim, self.noisy.y_dim, cp), self.noisy.sample
-            self.x = CriticTrainer(critic, sample, cp, x_ctx, "D_x")
+            self.data["ixt"] = critic_data(sample, cp, x_ctx)
+            self.ceilings["ixt"] = self.noisy.mi_ceiling
+            self.x = CriticTrainer(critic, self.data["ixt"].train, cp, x_ctx, "D_x")
         self.noise_gen = ctx.generator(stream=300 + seed)
+        self.updates = 0
 
     def trainers(self) -> list[CriticTrainer]:
         return [t for t in (self.y, self.x) if t is not None]
 
+    def _named(self) -> list[tuple[str, CriticTrainer]]:
+        return [(key, t) for key, t in (("iyt", self.y), ("ixt", self.x)) if t is not None]
+
+    def pretrain(self) -> dict[str, Any]:
+        """Standardise each critic's inputs on the layer as it is, then train it until its held-out
+        bound plateaus (at most ``critic_pretrain_steps`` updates); returns each critic's held-out
+        estimate, standard error, steps used and ``converged`` (keys 'iyt', 'ixt', ...)."""
+        out: dict[str, Any] = {}
+        for key, t in self._named():
+            t.critic.standardise(*self.data[key].stats(), self.critic_params.standardise)
+            if self.critic_params.steps > 0:
+                stopper = fit_to_plateau(t, self.data[key], self.critic_params.steps)
+                out[f"{key}_steps"], out[f"{key}_converged"] = stopper.curve[-1][0] - stopper.first_step, stopper.stopped
+        out.update(self.estimates())
+        return out
+
+    def restandardise(self) -> None:
+        """Re-fit each critic's input map to the layer as it is now (the layer drifts as it trains)."""
+        for key, t in self._named():
+            t.critic.standardise(*self.data[key].stats(), self.critic_params.standardise)
+
     def update(self, steps: int) -> None:
         """``steps`` updates of each critic on fresh batches of the net as it is now."""
+        self.updates += 1
+        if self.p.critic_restandardise_every and self.updates % self.p.critic_restandardise_every == 0:
+            self.restandardise()
         for _ in range(steps):
             for t in self.trainers():
                 t.step()
@@ -100,12 +155,14 @@ class IBCritics:
         return out
 
     def estimates(self) -> dict[str, Any]:
-        """Each trained critic's DV estimate on fresh pairs, with its standard error."""
+        """Each critic's held-out DV estimate (D_y: validation pairs; D_x: fresh noise) with its
+        standard error; an impossible value raises DivergenceError."""
         out: dict[str, Any] = {}
-        for key, t in (("iyt", self.y), ("ixt", self.x)):
-            if t is not None:
-                est = t.evaluate()
-                out[key], out[f"{key}_se"] = est.value, est.stderr
+        for key, t in self._named():
+            members = heldout_bound(t.critic, self.data[key].final(), t.p, t.ctx, FINAL_PERM_STREAM)
+            out[key], out[f"{key}_se"] = combine(members)
+            check_finite(out[key], f"{t.name} held-out estimate")
+            check_possible(out[key], out[f"{key}_se"], self.ceilings[key], t.name)
         return out
 
 
@@ -118,6 +175,7 @@ def _ctx(ctx: RunContext, seed: int, which: int) -> RunContext:
 def critic_budgets(smoke: dict[str, Any], quick: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Budget presets of the IB trainers: the paper's critics unless shrunk (smoke, quick)."""
     critic_smoke = {"critic_hidden": 64, "critic_lr": 1e-3, "critic_batch": 128, "critic_pretrain_steps": 100,
-                    "critic_steps": 2, "critic_eval_samples": 1024, "truth_points": 300}
-    critic_quick = {"critic_hidden": 256, "critic_pretrain_steps": 500, "critic_eval_samples": 4096}
+                    "critic_eval_every": 25, "critic_patience": 3, "critic_steps": 2, "critic_eval_samples": 1024,
+                    "truth_points": 300}
+    critic_quick = {"critic_hidden": 256, "critic_pretrain_steps": 3000, "critic_eval_samples": 4096}
     return {"smoke": {**critic_smoke, **smoke}, "quick": {**critic_quick, **quick}, "paper": {}}

@@ -82,9 +82,7 @@ class EndToEndIB(Trainer):
         f = layer_network(net, len(net))
         critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, seed=0)
         state = ctx.resume_state()
-        if state is None:
-            for t in critics.trainers():
-                t.fit(p.critic_pretrain_steps, trace_points=0)
+        at_start = critics.pretrain() if state is None else state["at_start"]  # to a held-out plateau
         evals, measures = schedule(p.steps, p.eval_points), schedule(p.steps, p.measure_points)
         selection = Selection()
         attach_probe(probe, net, inst)
@@ -106,14 +104,15 @@ class EndToEndIB(Trainer):
             if probe is not None and step in measures:
                 probe.measure(step)
             bar.update(1)
-            ctx.save_state({"step": step}, lambda: {"step": step, "trace": trace, **state_of(parts)})
+            ctx.save_state({"step": step}, lambda: {"step": step, "trace": trace, "at_start": at_start,
+                                                    **state_of(parts)})
         bar.close()
         model, summary = net, selection.summary()
         if p.alpha == 0:  # without CE nothing ties Yhat's coordinates to the classes: post-train a readout
             readout, summary = post_train_readout(net, data, p, ctx)
             model = nn.Sequential(net, readout)
             summary["net_evals"] = selection.history
-        result = {**summary, "steps": p.steps, "trace": trace, "final": critics.estimates(),
+        result = {**summary, "steps": p.steps, "trace": trace, "final": critics.estimates(), "critics_at_start": at_start,
                   "train_acc": train_accuracy(model, data, device),
                   "separation": layer_separations(net, data.test_x, data.test_y, device)}
         if probe is not None:

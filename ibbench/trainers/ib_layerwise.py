@@ -106,12 +106,13 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
     state = ctx.resume_state()
     if state is None:
         start = {"layer": 1, "iteration": 0}
-        layers, trace, fingerprints = [], [], {}
+        layers, trace, fingerprints, at_start = [], [], {}, {}
         if probe is not None:
             probe.measure(0, layer_trained=0)
     else:  # a killed run: the frozen layers come back with the net's weights, the current one mid-way
         start = {"layer": state["layer"], "iteration": state["iteration"]}
         layers, trace, fingerprints = state["layers"], state["trace"], state["fingerprints"]
+        at_start = state["at_start"]
     bar = ctx.progress(p.steps * len(net), "ib-layerwise",
                        initial=(start["layer"] - 1) * p.steps + start["iteration"])
     for i in range(start["layer"], len(net) + 1):
@@ -127,8 +128,9 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
             first, window = start["iteration"] + 1, state["window"]
         else:
             fingerprints[i] = {"initial": fingerprint(block)}
-            for t in critics.trainers():  # pre-train on the initial layer, as the paper does
-                t.fit(p.critic_pretrain_steps, trace_points=0)
+            # pre-train on the initial layer until the held-out bounds plateau, as the paper does;
+            # what the critics read then, next to the truth, says whether they were ready
+            at_start[i] = {**critics.pretrain(), **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i)}
             window: list[list[float]] = []
         every = max(1, p.steps // p.trace_points)
         for it in range(first, p.steps + 1):
@@ -145,16 +147,14 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
             bar.update(1)
             ctx.save_state({"layer": i, "iteration": it},
                            lambda: {"layer": i, "iteration": it, "window": window, "layers": layers, "trace": trace,
-                                    "fingerprints": fingerprints, **state_of(parts)})
+                                    "fingerprints": fingerprints, "at_start": at_start, **state_of(parts)})
         block.requires_grad_(False)
         fingerprints[i]["frozen"] = fingerprint(block)
-        summary = {"layer": i, "beta": beta, **critics.estimates()}
-        with torch.no_grad():
-            net.eval()
-            centres = features(f, data.train_x[truth_idx].to(device))
-            net.train()
-        summary["ixt_truth"], summary["ixt_truth_se"] = mixture_mi(centres, inst.noise_std, 1000,
-                                                                   ctx.generator(stream=400 + i))
+        summary = {"layer": i, "beta": beta, **critics.estimates(),
+                   **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i), "at_start": at_start[i]}
+        for when in (summary, at_start[i]):  # how much of the truth AA-MINE's critic reads
+            if "ixt" in when:
+                when["ixt_fraction_of_truth"] = when["ixt"] / when["ixt_truth"]
         layers.append(summary)
         if on_layer_frozen is not None:
             on_layer_frozen(i, net)
@@ -175,6 +175,18 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
     if probe is not None:
         result["info_plane"] = probe.result()
     return net, readout, result
+
+
+def layer_truth(f: nn.Module, data, truth_idx: torch.Tensor, noise_std: float, ctx: RunContext,
+                layer: int) -> dict[str, float]:
+    """The Monte-Carlo truth of I(X; L_i + eps), X uniform over the truth points, as the layer is now."""
+    was_training = f.training
+    with torch.no_grad():
+        f.eval()
+        centres = features(f, data.train_x[truth_idx].to(ctx.device))
+        f.train(was_training)
+    value, se = mixture_mi(centres, noise_std, 1000, ctx.generator(stream=400 + layer))
+    return {"ixt_truth": value, "ixt_truth_se": se}
 
 
 def post_train_readout(net: nn.Sequential, data, p, ctx: RunContext):

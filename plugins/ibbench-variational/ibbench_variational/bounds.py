@@ -87,7 +87,12 @@ class _AllPairsBound(Estimator):
             return self.training_objective(scores, params), self.bound(scores, params)
 
         critic = Critic(task.x_dim, task.y_dim, params)
-        return train_critic(critic, task.sample, params, ctx, self.name, objective=objective)
+        return train_critic(critic, task.sample, params, ctx, self.name, objective=objective,
+                            n_pairs=task.n_pairs, ceiling=self.ceiling(task, params))
+
+    def ceiling(self, task: TaskInstance, params) -> float | None:
+        """A known upper bound on the estimate (nats): the task's, where it has one."""
+        return task.mi_ceiling
 
 
 class InfoNCE(_AllPairsBound):
@@ -96,6 +101,11 @@ class InfoNCE(_AllPairsBound):
 
     def bound(self, scores, params):
         return infonce(scores)
+
+    def ceiling(self, task: TaskInstance, params) -> float | None:
+        """InfoNCE on a batch of n pairs is at most log n (held-out batches are never larger)."""
+        cap = math.log(params.batch_size)
+        return cap if task.mi_ceiling is None else min(cap, task.mi_ceiling)
 
 
 class NWJ(_AllPairsBound):
