@@ -246,6 +246,9 @@ def _pairs_used(extras: dict) -> str:
     text = f"{used.get('pairs_used', extras.get('task', {}).get('pairs'))} pairs"
     if "train_pairs" in used and "heldout_pairs" in used:
         text += f" ({used['train_pairs']} train, {used['heldout_pairs']} held-out)"
+    if "converged" in used:  # a critic: did its held-out bound plateau, or did it run out of steps?
+        text += (f", converged in {used['steps_used']} steps" if used["converged"] else
+                 f", NOT converged in the maximum of {used['max_steps']} steps: raise estimator.steps")
     return text
 
 

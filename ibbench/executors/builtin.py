@@ -7,6 +7,8 @@ suite appends each record to the store the moment it arrives, from this one proc
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -24,6 +26,14 @@ class LocalParams(Params):
     jobs: int = Field(1, ge=1)  # cells at a time; 1 runs them in this process
 
 
+def _limit_threads(threads: int) -> None:
+    """Pool-worker initialiser: torch (and BLAS through the environment) use ``threads`` threads."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 class Local(Executor):
     description = "this machine: in-process (jobs=1) or a pool of worker processes (--jobs N)"
     Params = LocalParams
@@ -33,8 +43,11 @@ class Local(Executor):
             for i, cell in enumerate(cells):
                 yield i, run_cell(cell)
             return
-        # spawn, not fork: torch's threads and CUDA state do not survive a fork
-        with ProcessPoolExecutor(max_workers=params.jobs, mp_context=get_context("spawn")) as pool:
+        # spawn, not fork: torch's threads and CUDA state do not survive a fork.  Each worker gets its
+        # share of the cores: N workers with torch's default of one thread per core oversubscribe them
+        threads = max(1, (os.cpu_count() or 1) // params.jobs)
+        with ProcessPoolExecutor(max_workers=params.jobs, mp_context=get_context("spawn"),
+                                 initializer=_limit_threads, initargs=(threads,)) as pool:
             futures = {pool.submit(run_cell, cell): i for i, cell in enumerate(cells)}
             for future in as_completed(futures):
                 yield futures[future], future.result()

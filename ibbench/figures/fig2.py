@@ -48,11 +48,14 @@ def by_noise_var(records: list[RunRecord]) -> tuple[list[float], dict]:
             slot["seeds"].add(r.spec.seed)  # every estimator's record of a seed holds the same truth
             slot["truth"].append(r.truth)
             slot["truth_se"].append(r.truth_stderr or 0.0)
-        est = slot.setdefault(r.spec.estimator.name, {"ok": [], "failed": 0})
+        est = slot.setdefault(r.spec.estimator.name, {"ok": [], "failed": 0, "converged": []})
         if r.status == "ok":
             est["ok"].append(r.estimate)
         else:
             est["failed"] += 1
+        protocol = r.extras.get("estimator") or {}
+        if "converged" in protocol:  # a critic under the estimation protocol
+            est["converged"].append(bool(protocol["converged"]) and r.status == "ok")
     return sorted(by_var), by_var
 
 
@@ -73,14 +76,19 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
         row = [f"{v:g}", f"{truth:.3f} ± {truth_se:.3f}"]
         for e in ESTIMATORS:
             est = slot.get(e, {"ok": [], "failed": 0})
+            conv = est.get("converged", [])
+            note = (f" [failed {est['failed']}]" if est["failed"] else "") + (
+                f" [converged {sum(conv)}/{len(conv)}]" if conv and not all(conv) else "")
             if est["ok"]:
                 m, s = _mean_std(est["ok"])
-                row.append(f"{m:.3f} ± {s:.3f}" + (f" [failed {est['failed']}]" if est["failed"] else ""))
+                row.append(f"{m:.3f} ± {s:.3f}" + note)
             else:
                 row.append(f"failed {est['failed']}" if est["failed"] else "")
+        aa = slot.get("aa-mine", {"ok": []})["ok"]
+        row.append(f"{statistics.fmean(aa) / truth:.0%}" if aa and truth > 0 else "")
         rows.append(row)
-    table = tabulate(rows, headers=["noise var", "truth (MC ± se)", *ESTIMATORS], tablefmt="github",
-                     disable_numparse=True)
+    table = tabulate(rows, headers=["noise var", "truth (MC ± se)", *ESTIMATORS, "aa-mine / truth"],
+                     tablefmt="github", disable_numparse=True)
     budgets = sorted({r.spec.budget for r in records})
     seeds = sorted({r.spec.seed for r in records})
     task = records[0].extras.get("task", {})

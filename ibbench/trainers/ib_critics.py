@@ -49,13 +49,16 @@ class IBParams(TrainerParams):
     critic_batch: int = Field(256, ge=2)  # not given in the paper
     # "trained separately until convergence" first: the most pre-training updates; the critics stop
     # earlier when their held-out bound plateaus (checked every critic_eval_every updates)
-    critic_pretrain_steps: int = Field(2000, ge=0)
+    critic_pretrain_steps: int = Field(10000, ge=0)
     critic_eval_every: int = Field(100, ge=1)
     critic_patience: int = Field(5, ge=1)
     critic_steps: int = Field(10, ge=1)  # k: critic updates per network update (paper: 10)
     critic_eval_samples: int = Field(8192, ge=2)  # held-out pairs for the per-layer estimates
     critic_standardise: Standardise = "per-coordinate"  # the critics' input map, set on the layer at pre-training
-    critic_restandardise_every: int = Field(0, ge=0)  # re-fit it every N network steps (0: never)
+    # the map then follows the layer: running statistics of the net's batches, this step size per batch.
+    # A map fixed at the layer's start goes stale as the layer grows (logits under CE: inputs of
+    # hundreds of standard deviations, and the critics' gradients with them)
+    critic_standardise_momentum: float = Field(0.01, ge=0, le=1)
     ixt_critic: CriticName = "aa-mine"  # who plays D_x; "mine" is an ablation the paper never ran
     truth_points: int = Field(2000, ge=2)  # inputs X is uniform over for the Monte-Carlo truth of I(X; L+eps)
 
@@ -98,7 +101,6 @@ class IBCritics:
             self.ceilings["ixt"] = self.noisy.mi_ceiling
             self.x = CriticTrainer(critic, self.data["ixt"].train, cp, x_ctx, "D_x")
         self.noise_gen = ctx.generator(stream=300 + seed)
-        self.updates = 0
 
     def trainers(self) -> list[CriticTrainer]:
         return [t for t in (self.y, self.x) if t is not None]
@@ -119,16 +121,8 @@ class IBCritics:
         out.update(self.estimates())
         return out
 
-    def restandardise(self) -> None:
-        """Re-fit each critic's input map to the layer as it is now (the layer drifts as it trains)."""
-        for key, t in self._named():
-            t.critic.standardise(*self.data[key].stats(), self.critic_params.standardise)
-
     def update(self, steps: int) -> None:
         """``steps`` updates of each critic on fresh batches of the net as it is now."""
-        self.updates += 1
-        if self.p.critic_restandardise_every and self.updates % self.p.critic_restandardise_every == 0:
-            self.restandardise()
         for _ in range(steps):
             for t in self.trainers():
                 t.step()
@@ -145,13 +139,19 @@ class IBCritics:
         """DV bounds on the net's batch, differentiable in ``l`` = f(x): keys 'iyt' and 'ixt'."""
         n, out = l.shape[0], {}
         perm = torch.randperm(n, generator=self.noise_gen).to(self.device)
+        mode, momentum = self.critic_params.standardise, self.p.critic_standardise_momentum
         if self.y is not None:
             onehot = nn.functional.one_hot(y, self.n_classes).float()
+            if momentum:
+                self.y.critic.standardise(onehot, l, mode, momentum)
             out["iyt"] = dv_bound(*self.y.critic.joint_and_marginal(onehot, l, perm))
         if self.x is not None:
             eps = torch.randn(l.shape, generator=self.noise_gen).to(self.device)
             view = l.detach() if self.p.ixt_critic == "aa-mine" else x  # AA-MINE sees F(x), no gradient
-            out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(view, l + self.noise_std * eps, perm))
+            z = l + self.noise_std * eps
+            if momentum:
+                self.x.critic.standardise(view, z, mode, momentum)
+            out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(view, z, perm))
         return out
 
     def estimates(self) -> dict[str, Any]:

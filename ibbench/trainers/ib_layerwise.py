@@ -153,7 +153,7 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         summary = {"layer": i, "beta": beta, **critics.estimates(),
                    **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i), "at_start": at_start[i]}
         for when in (summary, at_start[i]):  # how much of the truth AA-MINE's critic reads
-            if "ixt" in when:
+            if "ixt" in when and when["ixt_truth"] > 3 * when["ixt_truth_se"]:  # a truth resolved from 0
                 when["ixt_fraction_of_truth"] = when["ixt"] / when["ixt_truth"]
         layers.append(summary)
         if on_layer_frozen is not None:
