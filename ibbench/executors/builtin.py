@@ -8,7 +8,6 @@ suite appends each record to the store the moment it arrives, from this one proc
 from __future__ import annotations
 
 import os
-
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
