@@ -55,10 +55,15 @@ def aggregate(records: list[RunRecord]) -> dict[tuple[str, str], Cell]:
     """(row label, estimator) -> Cell, over seeds.  Rows carry the budget when several are mixed."""
     with_estimator = [r for r in records if r.spec.estimator is not None and r.spec.trainer is None]
     budgets = {r.spec.budget for r in with_estimator}
+    settings: dict[str, set[str]] = defaultdict(set)
+    for r in with_estimator:
+        settings[r.spec.estimator.name].add(_setting_label(r.spec.estimator.name, r.spec.estimator.params))
     cells: dict[tuple[str, str], Cell] = defaultdict(lambda: Cell([], [], 0))
     for r in with_estimator:
         row = r.task_label if len(budgets) <= 1 else f"{r.task_label} @{r.spec.budget}"
-        cell = cells[(row, r.spec.estimator.name)]
+        name = r.spec.estimator.name  # with its parameters when the store holds several settings of it
+        column = name if len(settings[name]) == 1 else _setting_label(name, r.spec.estimator.params)
+        cell = cells[(row, column)]
         if r.status == "ok" and r.estimate is not None:
             cell.estimates.append(r.estimate)
         else:

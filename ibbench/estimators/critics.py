@@ -54,8 +54,10 @@ class CriticParams(Params):
     eval_samples: int = Field(16384, ge=2)  # fresh pairs for the final estimate (a sampler task)
     eval_every: int = Field(100, ge=1)  # M: the held-out bound is evaluated every M updates
     patience: int = Field(5, ge=1)  # evaluations without an improvement before training stops
-    # an improvement counts when it exceeds min_delta nats and the held-out standard error
+    # an improvement counts when it exceeds min_delta nats and min_delta_se held-out standard errors
+    # (a gain within the bound's own sampling error is not one the held-out set can resolve)
     min_delta: float = Field(0.01, ge=0)
+    min_delta_se: float = Field(1.0, ge=0)
     val_samples: int = Field(4096, ge=2)  # a sampler task: the fixed fresh pairs of the held-out curve
     heldout_fraction: float = Field(0.5, gt=0, lt=1)  # a finite set of pairs: the share held out (bmi: 1/2)
     standardise: Standardise = "per-coordinate"  # inputs centred and scaled on training pairs

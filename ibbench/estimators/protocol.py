@@ -15,8 +15,9 @@ trainers alike:
    (``Critic.standardise``; AA-MINE: of F_i(x), the critic's view of x), an invertible affine map.
 3. **Trained to a plateau, not for a budget.**  The held-out bound is evaluated every ``eval_every``
    updates on a fixed held-out set; training stops after ``patience`` evaluations without an
-   improvement larger than max(``min_delta``, its standard error).  ``steps`` is the maximum; a run
-   that reaches it is recorded as ``converged: false``.  The best held-out state is the one reported.
+   improvement larger than max(``min_delta``, ``min_delta_se`` x its standard error).  ``steps`` is
+   the maximum; a run that reaches it is recorded as ``converged: false``.  The best held-out state
+   is the one reported.
 4. **The estimate.**  A sampler: the best state's bound on ``eval_samples`` fresh pairs that neither
    training nor the stopping rule saw.  A finite set: the best state's bound on the held-out split
    (the same pairs that chose the state: with few pairs there are none to spare; the choice among
@@ -179,10 +180,11 @@ def combine(members: list[tuple[float, float]]) -> tuple[float, float]:
 
 class Plateau:
     """The stopping rule: stop after ``patience`` held-out evaluations without an improvement of more
-    than max(min_delta, se) over the last value that counted; keep the best state seen."""
+    than max(min_delta, min_delta_se * se) over the last value that counted; keep the best state seen."""
 
-    def __init__(self, patience: int, min_delta: float, first_step: int = 0) -> None:
+    def __init__(self, patience: int, min_delta: float, first_step: int = 0, min_delta_se: float = 1.0) -> None:
         self.patience, self.min_delta, self.first_step = patience, min_delta, first_step
+        self.min_delta_se = min_delta_se
         self.reference, self.wait = -math.inf, 0
         self.best_value, self.best_step, self.best_state = -math.inf, None, None
         self.curve: list[list[float]] = []  # [step, held-out bound, its se]
@@ -194,7 +196,7 @@ class Plateau:
         if value > self.best_value:
             self.best_value, self.best_step = value, step
             self.best_state = copy.deepcopy(critic.state_dict())
-        if value > self.reference + max(self.min_delta, se if math.isfinite(se) else 0.0):
+        if value > self.reference + max(self.min_delta, self.min_delta_se * se if math.isfinite(se) else 0.0):
             self.reference, self.wait = value, 0
         else:
             self.wait += 1
@@ -219,7 +221,8 @@ def fit_to_plateau(trainer: CriticTrainer, data: CriticData, max_steps: int, *, 
     Raises DivergenceError when a training or held-out bound is NaN or inf.
     """
     p, name = trainer.p, trainer.name
-    stopper = stopper or Plateau(p.patience, p.min_delta, first_step=trainer.steps_done)
+    stopper = stopper or Plateau(p.patience, p.min_delta, first_step=trainer.steps_done,
+                                 min_delta_se=p.min_delta_se)
     first = stopper.first_step
     last = first + max_steps
     bar = trainer.ctx.progress(max_steps, f"{name} critic", initial=trainer.steps_done - first)
@@ -293,7 +296,7 @@ def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunConte
     data = critic_data(sample, p, ctx, n_pairs=n_pairs)
     trainer = CriticTrainer(critic, data.train, p, ctx, name, objective)
     standardisation = critic.standardise(*data.stats(), p.standardise)
-    stopper = Plateau(p.patience, p.min_delta)
+    stopper = Plateau(p.patience, p.min_delta, min_delta_se=p.min_delta_se)
     state = ctx.resume_state()
     if state is not None:
         trainer.load_state_dict(state["trainer"])

@@ -1,0 +1,52 @@
+"""The bias table on hand-made records: converged share, steps, time, and estimator settings kept apart."""
+
+from __future__ import annotations
+
+from ibbench.results import RunRecord
+from ibbench.tables import aggregate, bias_table, protocol_table
+
+
+def record(estimator: str, seed: int, estimate: float | None, *, params: dict | None = None,
+           converged: bool | None = None, steps: int = 0, seconds: float = 1.0) -> RunRecord:
+    extras = {} if converged is None else {"estimator": {"converged": converged, "steps_used": steps}}
+    return RunRecord.model_validate({
+        "id": f"{estimator}{seed}{params}", "created": "2026-11-30T00:00:00+00:00",
+        "status": "ok" if estimate is not None else "failed", "error": None if estimate is not None else "diverged",
+        "spec": {"task": {"name": "gaussian", "params": {"dim": 5, "mi": 2.0}},
+                 "estimator": {"name": estimator, "params": params or {}}, "seed": seed, "budget": "quick",
+                 "device": "cpu"},
+        "task_label": "gaussian[dim=5,mi=2.0]", "device": "cpu", "wall_time_s": seconds,
+        "estimate": estimate, "truth": 2.0, "extras": extras})
+
+
+RECORDS = [
+    record("mine", 0, 1.8, converged=True, steps=1000, seconds=4.0),
+    record("mine", 1, 1.9, converged=False, steps=5000, seconds=9.0),
+    record("mine", 2, None, converged=False, steps=300, seconds=2.0),
+    record("ksg", 0, 1.5),
+    record("ksg", 1, 1.6),
+    record("ksg", 2, 1.7),
+]
+
+
+def test_converged_share_counts_failures_as_not_converged():
+    cell = aggregate(RECORDS)[("gaussian[dim=5,mi=2.0]", "mine")]
+    assert cell.converged == [True, False, False] and cell.failed == 1 and cell.steps == [1000, 5000, 300]
+    table = protocol_table(RECORDS)
+    mine = next(line for line in table.splitlines() if line.startswith("| mine"))
+    assert "1/3 (33%)" in mine and "1000 / 5000" in mine and "4.00" in mine
+    ksg = next(line for line in table.splitlines() if line.startswith("| ksg"))
+    assert "n/a" in ksg  # no critic, no convergence to report
+
+
+def test_the_bias_cell_flags_unconverged_runs():
+    row = next(line for line in bias_table(RECORDS).splitlines() if line.startswith("| gaussian"))
+    assert "1.850 ± 0.071" in row and "[failed 1/3]" in row and "[converged 1/3]" in row
+
+
+def test_two_settings_of_one_estimator_are_two_columns():
+    records = [record("mine", s, 1.0 + s, params={"patience": 50}) for s in range(2)] + \
+              [record("mine", s, 3.0, params={"min_delta_se": 0.0}) for s in range(2)]
+    cells = aggregate(records)
+    assert {est for _, est in cells} == {"mine[patience=50]", "mine[min_delta_se=0.0]"}
+    assert cells[("gaussian[dim=5,mi=2.0]", "mine[patience=50]")].mean() == 1.5
