@@ -219,3 +219,17 @@ def test_the_trainer_can_set_the_probe_critics_steps(registry):
     plane = record.extras["trainer"]["info_plane"]
     assert plane["estimator_params"]["steps"] == 30 and plane["estimator_params"]["refresh_steps"] == 7
     assert record.expanded["estimator"]["params"]["steps"] == 300  # the estimator's own budget is untouched
+
+
+def test_layerwise_records_its_critics_at_each_layers_start_next_to_the_truth(layerwise_fit):
+    """Each layer: what the pre-trained critics read at its start (held out, with steps used and
+    whether they plateaued) and at its end, beside the Monte-Carlo truth of I(X; L_i + eps)."""
+    *_, result = layerwise_fit
+    for layer in result["layers"]:
+        start = layer["at_start"]
+        assert {"iyt", "iyt_se", "iyt_converged", "iyt_steps", "ixt", "ixt_truth", "ixt_truth_se"} <= set(start)
+        assert 0 < start["iyt_steps"] <= LayerwiseIB.params_for("smoke").critic_pretrain_steps
+        assert start["ixt_truth"] >= -3 * start["ixt_truth_se"] and layer["ixt_truth"] >= -3 * layer["ixt_truth_se"]
+        if layer["ixt_truth"] > 3 * layer["ixt_truth_se"]:
+            assert layer["ixt_fraction_of_truth"] == pytest.approx(layer["ixt"] / layer["ixt_truth"])
+        assert layer["iyt"] <= np.log(10) + 3 * layer["iyt_se"]  # held out: below H(Y) <= log 10
