@@ -215,10 +215,11 @@ def cmd_estimate(args) -> int:
     from .tasks.arrays import load_array, too_many_pairs
 
     sets = parse_sets(args.sets)
-    if sets["task"] or sets["trainer"]:
-        raise IbbenchError("ibbench estimate takes only --set estimator.FIELD=VALUE (the task is your arrays)")
+    if set(sets["task"]) - {"robust"} or sets["trainer"]:
+        raise IbbenchError("ibbench estimate takes only --set estimator.FIELD=VALUE and --set task.robust=false "
+                           "(the task is your arrays)")
     store = ResultStore(args.out)
-    spec = RunSpec(task=TaskSpec(name="arrays", params={"x": args.x, "y": args.y}),
+    spec = RunSpec(task=TaskSpec(name="arrays", params={"x": args.x, "y": args.y, **sets["task"]}),
                    estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]),
                    seed=args.seed, budget=args.budget, device=args.device)
     resolved = resolve(spec, _registry())  # validated parameters, before any work

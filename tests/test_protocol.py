@@ -199,3 +199,19 @@ def test_standardisation_is_an_exact_affine_map():
     a, b = critic.joint_and_marginal(u, y, perm), plain.joint_and_marginal(standardised, y, perm)
     assert all(torch.allclose(p, q, atol=1e-4) for p, q in zip(a, b))
     assert math.isfinite(a[0].sum().item())
+
+
+@pytest.mark.parametrize("estimator", ["mine", "ksg"])
+def test_one_planted_outlier_does_not_erase_the_dependence(estimator, registry, tmp_path):
+    """x[0] = 1e6 among 5000 pairs of a rho = 0.9 Gaussian (truth 0.830 nats): the arrays task's
+    robust standardisation (median, IQR, asinh tails; invertible) keeps the estimate within 10 %.
+    With mean/std scaling alone MINE read 0.00 and KSG 0.005."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=5000)
+    y = 0.9 * x + math.sqrt(1 - 0.81) * rng.normal(size=5000)
+    clean = arrays_run(registry, x, y, tmp_path, estimator, **(SMALL if estimator == "mine" else {}))
+    x[0] = 1e6
+    dirty = arrays_run(registry, x, y, tmp_path, estimator, **(SMALL if estimator == "mine" else {}))
+    assert clean.status == dirty.status == "ok", (clean.error, dirty.error)
+    assert abs(dirty.estimate - clean.estimate) < 0.1 * clean.estimate, (clean.estimate, dirty.estimate)
+    assert dirty.extras["task"]["standardised"]["x"]["tails"].startswith("4 asinh")

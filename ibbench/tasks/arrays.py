@@ -10,6 +10,11 @@ Casting first loses the signal: float32 has 24 bits, so x = 1.7e9 + t with t ~ N
 nothing of t (the spacing of float32 numbers near 1.7e9 is 128), and 1e300 overflows to inf.  MI is
 invariant under per-coordinate affine maps, so standardising does not change the target.
 
+Outliers (``robust``, the default): each standardised column is then re-centred on its median,
+scaled by its interquartile range and given asinh tails, so a few extreme values cannot squeeze
+every other value into a point (the kind of fault binning's robust edges fix for binning).  Both
+maps are invertible per coordinate: the MI is unchanged.
+
 The task is a finite set of N pairs (``n_pairs = N``): ``sample(n)`` returns n distinct pairs for
 n <= N (so k-NN estimators see no duplicate points) and raises ``DataError`` beyond.
 """
@@ -27,9 +32,18 @@ from ..api import Params, RunContext, Task, TaskInstance
 from ..errors import DataError
 
 
+TAIL = 4.0  # robust standard deviations where the asinh tails take over
+
+
 class ArraysParams(Params):
     x: str  # path to X: .npy, .npz[:key] or .csv
     y: str  # path to Y, same row order as X
+    # after the float64 standardisation, re-centre each column on its median, scale it by its
+    # interquartile range / 1.349 and soften its tails (TAIL * asinh(z / TAIL)): one value of 1e6
+    # among N(0, 1) data otherwise inflates the std ~14000-fold and squeezes every other value to 0
+    # for KSG's neighbours and a critic's inputs alike (MINE 0.81 -> 0.00, KSG 0.82 -> 0.005 nats).
+    # Both maps are invertible per coordinate, so the MI is unchanged.  False: mean and std only
+    robust: bool = True
 
 
 def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -115,6 +129,19 @@ def standardise(a: np.ndarray) -> tuple[np.ndarray, list[float], list[float | No
     return z, [float(m) for m in means], [float(s) if np.isfinite(s) else None for s in stds]
 
 
+def robust_standardise(z: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
+    """Columns of a standardised (n, d) float64 array re-centred on their median, divided by their
+    interquartile range / 1.349 (the std of a Gaussian; the column's std where the IQR is 0, e.g.
+    a mostly constant column), then softened: TAIL * asinh(z / TAIL), the identity within about 2
+    robust stds and logarithmic beyond.  Returns the array, the medians and the scales used."""
+    median = np.median(z, axis=0)
+    q1, q3 = np.percentile(z, [25, 75], axis=0)
+    scale = (q3 - q1) / 1.349
+    fallback = z.std(axis=0)
+    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 1.0))
+    return TAIL * np.arcsinh((z - median) / scale / TAIL), median.tolist(), scale.tolist()
+
+
 def too_many_pairs(n: int, rows: int, name: str) -> DataError:
     """The error for asking a finite set of ``rows`` pairs (from file ``name``) for n of them."""
     return DataError(f"asked for {n} pairs but {name} has {rows} rows; drop n_samples or give at most {rows}")
@@ -146,6 +173,10 @@ class ArraysInstance(TaskInstance):
         for name, a in (("x", x), ("y", y)):
             z, means, stds = standardise(a)  # float64 throughout; float32 only once centred and scaled
             self.standardised[name] = {"mean": means, "std": stds}
+            if p.robust:
+                z, medians, scales = robust_standardise(z)
+                self.standardised[name].update(robust_median=medians, robust_scale=scales,
+                                               tails=f"{TAIL:g} asinh(z / {TAIL:g})")
             tensors.append(torch.from_numpy(z).float())
         self.x, self.y = tensors
 
