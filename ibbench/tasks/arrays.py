@@ -31,7 +31,6 @@ import torch
 from ..api import Params, RunContext, Task, TaskInstance
 from ..errors import DataError
 
-
 TAIL = 4.0  # robust standard deviations where the asinh tails take over
 
 
