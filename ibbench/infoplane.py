@@ -160,6 +160,10 @@ class InfoPlaneProbe:
                 ixt, iyt = layer["ixt"].measure(), layer["iyt"].measure()
                 point = {"step": step, "layer": i, **tags, "ixt": ixt.value, "ixt_se": ixt.stderr,
                          "iyt": iyt.value, "iyt_se": iyt.stderr}
+                for key, est in (("ixt", ixt), ("iyt", iyt)):  # critic meters: plateau or step maximum
+                    if "converged" in est.extras:
+                        point[f"{key}_converged"] = est.extras["converged"]
+                        point[f"{key}_steps"] = est.extras["steps_used"]
                 if self.with_truth:
                     truth = self._truth(layer["noisy"])
                     point.update(ixt_truth=truth.value, ixt_truth_se=truth.stderr)
