@@ -1,9 +1,13 @@
 """Issue 11's five failing inputs, measured: run this against any ibbench checkout, keep the JSON.
 
-    python scripts/trust_cases.py --out results/trust/after.json            # this checkout
-    PYTHONPATH=OLD:OLD/plugins/ibbench-ksg python scripts/trust_cases.py --out results/trust/before.json
-    python scripts/trust_cases.py --table results/trust/before.json results/trust/after.json \
-        > results/trust/cases.md
+    python scripts/trust_cases.py --cases 1,2,3,5 --out results/trust/after.json      # this checkout
+    python scripts/trust_cases.py --cases 4 --out results/trust/after-case4.json
+    PYTHONPATH=OLD:OLD/plugins/ibbench-ksg:OLD/plugins/ibbench-variational \
+        python scripts/trust_cases.py --cases 1,2,3,5 --out results/trust/before.json  # (and --cases 4)
+    python scripts/trust_cases.py --table results/trust/before.json,results/trust/before-case4.json \
+        results/trust/after.json,results/trust/after-case4.json > results/trust/cases.md
+
+OLD is a checkout of the commit before the estimation protocol (69c2f4a).
 
 Every case is an input whose MI is known; each row records what ``ibbench estimate`` (or, for the
 IB trainers' critics, the trainer's own critic code) printed, and its exit status.  MNIST for case 4
@@ -158,10 +162,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--cases", default="1,2,3,4,5")
-    ap.add_argument("--table", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    ap.add_argument("--table", nargs=2, metavar=("BEFORE", "AFTER"),
+                    help="two JSON files (or comma-separated lists of them) to tabulate side by side")
     args = ap.parse_args()
     if args.table:
-        print(table(*(json.loads(p.read_text()) for p in args.table)))
+        print(table(*([r for p in side.split(",") for r in json.loads(Path(p).read_text())] for side in args.table)))
         return
     wanted = set(args.cases.split(","))
     rows: list[dict] = []

@@ -201,3 +201,15 @@ def test_saturation_warns_and_flags():
     with pytest.warns(BinningSaturationWarning, match="binning saturated: x and y .* 500 samples"):
         est = Binning().estimate(Wide(), params, RunContext(seed=0, device=torch.device("cpu")))
     assert est.extras["saturated"] is True and est.value == pytest.approx(math.log(500), abs=0.05)
+
+
+def test_undersampled_binning_warns_and_flags(registry, tmp_path):
+    """2-d Gaussian pairs (truth 2 * 1/2 log 2 = 0.69 nats), 5000 pairs, 30 bins per coordinate: most
+    pairs have a joint bin of their own and the plug-in reads about 4 nats; the record says so."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(5000, 2))
+    with pytest.warns(UserWarning, match="undersampled"):
+        record = estimate_arrays(registry, tmp_path, "binning", x, x + rng.normal(size=(5000, 2)))
+    extras = record.extras["estimator"]
+    assert extras["undersampled"] and not extras["saturated"] and extras["distinct_pairs"] >= 2500
+    assert record.estimate > 2 * math.log(2)  # the bias the flag warns about

@@ -44,6 +44,8 @@ from ..api import Estimate, Estimator, Meter, Params, RunContext, TaskInstance
 ROBUST_TAIL = 0.005
 #: a variable is saturated when its distinct bin tuples reach this fraction of the samples
 SATURATION = 0.99
+#: the plug-in is undersampled when this fraction of the pairs have a joint bin of their own
+UNDERSAMPLED = 0.5
 #: pairs drawn from a sampler task per budget (a finite task gives every pair it has)
 DEFAULT_PAIRS = {"smoke": 2000, "quick": 4096, "paper": 10000}
 
@@ -123,6 +125,14 @@ class Binning(Estimator):
         by = discretise(y.cpu().numpy(), params.n_bins, params.range, params.edges)
         value = mutual_information(bx, by)
         full = [name for name, b in (("x", bx), ("y", by)) if saturated(b)]
+        joint = np.unique(bx.astype(np.int64) * (int(by.max()) + 1) + by).size
+        # most joint bins hold a single pair: H(Bx, By) is near log n and the plug-in estimate is its
+        # bias, not the dependence (2-d Gaussian pairs, truth 0.69 nats, 5000 pairs: 4.10 nats)
+        undersampled = joint >= UNDERSAMPLED * n
+        if undersampled and not full:
+            warnings.warn(f"binning undersampled: {joint} of {n} pairs have a joint bin of their own, so the "
+                          f"plug-in estimate ({value:.3f} nats) is mostly its own upward bias; use fewer bins or "
+                          f"dimensions, or ksg", BinningSaturationWarning, stacklevel=2)
         if full:
             # H(Bx, By) = H(Bx) = log n when Bx is injective, so I = H(By): nothing about the dependence
             warnings.warn(f"binning saturated: {' and '.join(full)} put nearly every one of the {n} samples in "
@@ -130,8 +140,8 @@ class Binning(Estimator):
                           f"an entropy, not the dependence; use fewer bins or dimensions, or ksg",
                           BinningSaturationWarning, stacklevel=2)
         return Estimate(value, None, {"distinct_x": int(bx.max()) + 1, "distinct_y": int(by.max()) + 1,
-                                      "log_n": float(np.log(n)), "pairs_used": n, "edges": params.edges,
-                                      "saturated": bool(full)})
+                                      "distinct_pairs": int(joint), "log_n": float(np.log(n)), "pairs_used": n, "edges": params.edges,
+                                      "saturated": bool(full), "undersampled": bool(undersampled)})
 
     def meter(self, task: TaskInstance, params: BinningParams, ctx: RunContext) -> Meter:
         from ..infoplane import LabelLayerTask, NoisyLayerTask
