@@ -39,6 +39,7 @@ import torch
 
 from ..api import DivergenceError, Estimate, Meter, RunContext, check_finite
 from ..checkpoints import restore_global_rng
+from ..errors import DataError
 from .critics import (
     Critic,
     CriticParams,
@@ -96,7 +97,7 @@ def _split(sample: Sampler, n_pairs: int, p: CriticParams, ctx: RunContext) -> C
     part with replacement (minibatches over many steps cycle through it)."""
     n_heldout = min(n_pairs - 2, max(2, round(n_pairs * p.heldout_fraction)))
     if n_heldout < 2:
-        raise DivergenceError(f"{n_pairs} pairs are too few to split into training and held-out pairs; give at least 4")
+        raise DataError(f"{n_pairs} pairs are too few to split into training and held-out pairs; give at least 4")
 
     def parts() -> tuple[Pairs, Pairs]:
         u, y = sample(n_pairs, ctx.generator(stream=SPLIT_STREAM))  # every pair, in a seeded random order
@@ -190,6 +191,11 @@ class Plateau:
         self.curve: list[list[float]] = []  # [step, held-out bound, its se]
         self.stopped = False
 
+    @property
+    def steps_used(self) -> int:
+        """Critic updates from the start of this fit to its last held-out check."""
+        return self.curve[-1][0] - self.first_step if self.curve else 0
+
     def update(self, step: int, value: float, se: float, critic: Critic) -> bool:
         """Record one evaluation; True when training should stop."""
         self.curve.append([step, value, se])
@@ -256,7 +262,7 @@ def report(trainer: CriticTrainer, data: CriticData, stopper: Plateau, max_steps
         b = eval_batch_size(pairs[0].shape[0], trainer.p)
         extras = {"eval_batch_size": b, "eval_batches": pairs[0].shape[0] // b, **(extras or {})}
     out = {"trace": trainer.trace, "heldout_curve": stopper.curve, "converged": stopper.stopped,
-           "steps_used": stopper.curve[-1][0] - stopper.first_step if stopper.curve else 0,
+           "steps_used": stopper.steps_used,
            "max_steps": max_steps, "best_step": stopper.best_step, **data.counts, **(extras or {})}
     if len(members) > 1:
         values = [v for v, _ in members]

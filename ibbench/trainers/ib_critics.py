@@ -117,7 +117,7 @@ class IBCritics:
             t.critic.standardise(*self.data[key].stats(), self.critic_params.standardise)
             if self.critic_params.steps > 0:
                 stopper = fit_to_plateau(t, self.data[key], self.critic_params.steps)
-                out[f"{key}_steps"], out[f"{key}_converged"] = stopper.curve[-1][0] - stopper.first_step, stopper.stopped
+                out[f"{key}_steps"], out[f"{key}_converged"] = stopper.steps_used, stopper.stopped
         out.update(self.estimates())
         return out
 
