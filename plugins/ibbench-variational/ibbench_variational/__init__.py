@@ -17,4 +17,4 @@ def ibbench_register_estimators(register):
     register("nwj", "ibbench_variational.bounds:NWJ",
              description="NWJ / f-divergence bound E_P[T] - E_Q[e^(T-1)] with an MLP critic")
     register("smile", "ibbench_variational.bounds:SMILE",
-             description="SMILE: DV bound with e^T clipped to [e^-tau, e^tau], JS-trained critic")
+             description="SMILE: DV estimate with e^T clipped to [e^-tau, e^tau] (not a bound), JS-trained critic")

@@ -74,6 +74,9 @@ class _AllPairsBound(Estimator):
     Params: ClassVar = VariationalParams
     budgets: ClassVar = BUDGETS
     name: ClassVar[str] = ""
+    # InfoNCE and NWJ are lower bounds on I(X;Y) for every critic; SMILE's clipping of e^T breaks that
+    # (Song & Ermon, ICLR 2020, trade this bias for bounded variance), so its estimate may exceed the truth.
+    lower_bound: ClassVar[bool] = True
 
     def bound(self, scores: torch.Tensor, params) -> torch.Tensor:
         raise NotImplementedError
@@ -87,8 +90,10 @@ class _AllPairsBound(Estimator):
             return self.training_objective(scores, params), self.bound(scores, params)
 
         critic = Critic(task.x_dim, task.y_dim, params)
-        return train_critic(critic, task.sample, params, ctx, self.name, objective=objective,
-                            n_pairs=task.n_pairs, ceiling=self.ceiling(task, params))
+        est = train_critic(critic, task.sample, params, ctx, self.name, objective=objective,
+                           n_pairs=task.n_pairs, ceiling=self.ceiling(task, params))
+        est.extras["lower_bound"] = self.lower_bound
+        return est
 
     def ceiling(self, task: TaskInstance, params) -> float | None:
         """A known upper bound on the estimate (nats): the task's, where it has one."""
@@ -117,9 +122,10 @@ class NWJ(_AllPairsBound):
 
 
 class SMILE(_AllPairsBound):
-    description: ClassVar[str] = "SMILE: clipped DV estimate, critic trained on the JS objective"
+    description: ClassVar[str] = "SMILE: clipped DV estimate (not a bound), critic trained on the JS objective"
     Params: ClassVar = SMILEParams
     name: ClassVar[str] = "smile"
+    lower_bound: ClassVar[bool] = False
 
     def bound(self, scores, params):
         return smile(scores, params.clip)
