@@ -20,7 +20,7 @@ from ibbench.plugins import load_registry
 from ibbench.runner import execute, resolve, spec_key
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
 
-SHRINK = {"steps": 3, "critic_pretrain_steps": 1, "critic_steps": 1, "readout_steps": 1, "measure_points": 1,
+SHRINK = {"steps": 3, "critic_pretrain_steps": 1, "critic_steps": 1, "readout_max_iter": 1, "measure_points": 1,
           "probe_first_steps": 1, "probe_refresh_steps": 1,
           "critic_eval_samples": 512, "truth_points": 100}
 

@@ -34,14 +34,14 @@ from .common import (
     train_accuracy,
 )
 from .ib_critics import IBCritics, IBParams, critic_budgets
-from .ib_layerwise import post_train_readout
+from .readout import linear_probes, merge_readout, post_train_readout
 
 
 class EndToEndParams(IBParams):
     alpha: float = Field(1.0, ge=0)  # a: weight of cross-entropy
     beta: float = Field(1.0, ge=0)  # b: weight of I(Y; Yhat) (maximised)
     gamma: float = Field(1e-3, ge=0)  # g: weight of I(X; Yhat + eps) (minimised)
-    readout_steps: int = Field(2000, ge=1)  # alpha = 0 only: the linear readout of Sec. 5 aligns Yhat with Y
+    readout_max_iter: int = Field(500, ge=1)  # alpha = 0 only: L-BFGS iterations of the fitted readout (Sec. 5)
 
 
 def e2e_step(net: nn.Module, critics: IBCritics, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -67,8 +67,8 @@ class EndToEndIB(Trainer):
     description = "end-to-end IB (App. B): a CE - b I(Y;Yhat) + g I(X;Yhat+eps), k critic steps per net step"
     Params = EndToEndParams
     budgets = critic_budgets(
-        smoke={"steps": 60, "batch_size": 64, "eval_points": 3, "measure_points": 2, "readout_steps": 100},
-        quick={"steps": 2000, "critic_steps": 2, "eval_points": 10, "measure_points": 6, "readout_steps": 1000},
+        smoke={"steps": 60, "batch_size": 64, "eval_points": 3, "measure_points": 2},
+        quick={"steps": 2000, "critic_steps": 2, "eval_points": 10, "measure_points": 6},
     )
 
     def train(self, task, params: EndToEndParams, ctx: RunContext, probe=None) -> dict[str, Any]:
@@ -108,13 +108,14 @@ class EndToEndIB(Trainer):
                                                     **state_of(parts)})
         bar.close()
         model, summary = net, selection.summary()
-        if p.alpha == 0:  # without CE nothing ties Yhat's coordinates to the classes: post-train a readout
-            readout, summary = post_train_readout(net, data, p, ctx)
-            model = nn.Sequential(net, readout)
+        if p.alpha == 0:  # without CE nothing ties Yhat's coordinates to the classes: fit a readout
+            readout, summary = post_train_readout(net, data, p.readout_max_iter, device)
+            model = merge_readout(net, readout)
             summary["net_evals"] = selection.history
         result = {**summary, "steps": p.steps, "trace": trace, "final": critics.estimates(), "critics_at_start": at_start,
                   "train_acc": train_accuracy(model, data, device),
-                  "separation": layer_separations(net, data.test_x, data.test_y, device)}
+                  "separation": layer_separations(model, data.test_x, data.test_y, device),
+                  "linear_probes": linear_probes(net, data, device)}
         if probe is not None:
             result["info_plane"] = probe.result()
         return result

@@ -9,7 +9,8 @@ D_x (AA-MINE on (x, L_i + eps)).  The critics are pre-trained on the layer
 first; then each iteration is one step on layer i followed by k steps of each
 critic.  Layer i is then frozen.  Finally the net is frozen and one linear
 layer C -> C is post-trained with cross-entropy: a linear map after the last
-(linear) layer, so it merges into that layer and adds no capacity.
+(linear) layer, so it merges into that layer and adds no capacity; it is fitted to the optimum of
+its convex cross-entropy (trainers/readout.py), not stepped.
 
 beta = 0 is the paper's "I(Y;L) only" row; conv layers get ``beta_conv``
 (the paper's CIFAR setting: 0 on conv layers, 1e-3 on FC layers).
@@ -17,7 +18,7 @@ beta = 0 is the paper's "I(Y;L) only" row; conv layers get ``beta_conv``
 
 from __future__ import annotations
 
-import copy
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,6 @@ from ..tasks.networks import features
 from .common import (
     NET_DIVERGED,
     BatchStream,
-    Selection,
     attach_probe,
     classification_instance,
     fingerprint,
@@ -43,13 +43,14 @@ from .common import (
     train_accuracy,
 )
 from .ib_critics import IBCritics, IBParams, critic_budgets
+from .readout import linear_probes, merge_readout, post_train_readout
 
 
 class LayerwiseParams(IBParams):
     beta: float = Field(1e-3, ge=0)  # weight of I(X; L_i + eps) on fully connected layers; paper 1e-3
     beta_conv: float = Field(0.0, ge=0)  # on conv layers; paper 0 (CIFAR)
     steps: int = Field(5000, ge=1)  # iterations per layer (paper: 5000)
-    readout_steps: int = Field(2000, ge=1)  # post-training of the linear C -> C layer
+    readout_max_iter: int = Field(500, ge=1)  # L-BFGS iterations per L2 strength of the fitted C -> C readout
     trace_points: int = Field(25, ge=1)  # per layer: how often the critics' bounds are logged (Fig. 4)
     track_ixt: bool = False  # train D_x even when beta = 0, to log I(X; L_i + eps) for the info plane
 
@@ -58,36 +59,41 @@ class LayerwiseIB(Trainer):
     description = "layer-by-layer IB: max I(Y;L_i) - beta I(X;L_i+eps), MINE + AA-MINE critics, then a linear readout"
     Params = LayerwiseParams
     budgets = critic_budgets(
-        smoke={"steps": 40, "readout_steps": 100, "batch_size": 64, "eval_points": 3, "measure_points": 2,
+        smoke={"steps": 40, "batch_size": 64, "eval_points": 3, "measure_points": 2,
                "trace_points": 4},
-        quick={"steps": 300, "critic_steps": 10, "readout_steps": 1000, "measure_points": 2, "trace_points": 10},
+        quick={"steps": 300, "critic_steps": 10, "measure_points": 2, "trace_points": 10},
     )
 
     def train(self, task, params: LayerwiseParams, ctx: RunContext, probe=None) -> dict[str, Any]:
         return fit_layerwise(task, params, ctx, probe)[2]
 
 
-def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
-    """The same function as ``readout(net(x))`` with the readout folded into the last Linear layer:
-
-        R (W h + b) + r = (R W) h + (R b + r)
-    """
-    merged = copy.deepcopy(net)
-    last = [m for m in merged[-1].modules() if isinstance(m, nn.Linear)][-1]
-    with torch.no_grad():
-        last.weight.copy_(readout.weight @ last.weight)
-        last.bias.copy_(readout.weight @ last.bias + readout.bias)
-    return merged
+def _norm(grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The 2-norm of a set of gradients taken as one vector."""
+    return torch.sqrt(sum((g ** 2).sum() for g in grads))
 
 
 def layer_step(f: nn.Module, critics: IBCritics, opt: torch.optim.Optimizer, x: torch.Tensor,
-               y: torch.Tensor, beta: float, critic_steps: int, what: str) -> dict[str, torch.Tensor]:
-    """One iteration: a step of the layer on I(Y;L) - beta I(X;L+eps) (critics' bounds), then k critic steps."""
+               y: torch.Tensor, beta: float, critic_steps: int, what: str,
+               weights: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """One iteration: a step of the layer on I(Y;L) - beta I(X;L+eps) (critics' bounds), then k critic steps.
+
+    With ``weights`` (the layer's parameters) and beta > 0 the two terms' gradients are taken apart
+    and ``grad_ratio`` = ||beta grad I(X;L+eps)|| / ||grad I(Y;L)|| is returned with the bounds: how much
+    the compression term moves the layer (near 0: beta did nothing).  The step is the same.
+    """
     b = critics.bounds(x, y, f(x))
     objective = b["iyt"] - beta * b["ixt"] if beta > 0 else b["iyt"]
     check_finite(objective.item(), what, hint=NET_DIVERGED)
     opt.zero_grad(set_to_none=True)
-    (-objective).backward()
+    if weights is not None and beta > 0:
+        g_y = torch.autograd.grad(b["iyt"], weights, retain_graph=True)
+        g_x = torch.autograd.grad(beta * b["ixt"], weights)
+        for w, gy, gx in zip(weights, g_y, g_x, strict=True):
+            w.grad = gx - gy  # the gradient of -objective
+        b = {**b, "grad_ratio": _norm(g_x) / _norm(g_y).clamp_min(1e-30)}
+    else:
+        (-objective).backward()
     opt.step()
     critics.update(critic_steps)
     return b
@@ -133,14 +139,17 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
             at_start[i] = {**critics.pretrain(), **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i)}
             window: list[list[float]] = []
         every = max(1, p.steps // p.trace_points)
+        weights = list(block.parameters())
         for it in range(first, p.steps + 1):
             x, y = next(stream)
+            log = it % every == 0 or it == p.steps
             b = layer_step(f, critics, opt, x.to(device), y.to(device), beta, p.critic_steps,
-                           f"IB objective of layer {i} at iteration {it}")
+                           f"IB objective of layer {i} at iteration {it}", weights=weights if log else None)
             window.append([b["iyt"].item(), b["ixt"].item() if "ixt" in b else float("nan")])
-            if it % every == 0 or it == p.steps:  # the mean of the critics' bounds since the last log
+            if log:  # the mean of the critics' bounds since the last log, and this step's gradient ratio
                 mean = torch.tensor(window).mean(0).tolist()
-                trace.append({"layer": i, "iteration": it, "iyt": mean[0], "ixt": mean[1]})
+                trace.append({"layer": i, "iteration": it, "iyt": mean[0], "ixt": mean[1],
+                              **({"grad_ratio": b["grad_ratio"].item()} if "grad_ratio" in b else {})})
                 window = []
             if probe is not None and it in measures:
                 probe.measure((i - 1) * p.steps + it, layer_trained=i)
@@ -152,6 +161,10 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         fingerprints[i]["frozen"] = fingerprint(block)
         summary = {"layer": i, "beta": beta, **critics.estimates(),
                    **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i), "at_start": at_start[i]}
+        ratios = [t["grad_ratio"] for t in trace if t["layer"] == i and "grad_ratio" in t]
+        if ratios:  # ||beta grad I(X;L+eps)|| / ||grad I(Y;L)|| on the layer's weights, over the logged steps
+            summary["grad_ratio_median"] = statistics.median(ratios)
+            summary["grad_ratio_max"] = max(ratios)
         for when in (summary, at_start[i]):  # how much of the truth AA-MINE's critic reads
             if "ixt" in when and when["ixt_truth"] > 3 * when["ixt_truth_se"]:  # a truth resolved from 0
                 when["ixt_fraction_of_truth"] = when["ixt"] / when["ixt_truth"]
@@ -159,7 +172,7 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         if on_layer_frozen is not None:
             on_layer_frozen(i, net)
     bar.close()
-    readout, readout_result = post_train_readout(net, data, p, ctx)
+    readout, readout_result = post_train_readout(net, data, p.readout_max_iter, device)
     for i in fingerprints:
         fingerprints[i]["final"] = fingerprint(net[i - 1])
     model = nn.Sequential(net, readout)
@@ -171,7 +184,9 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
               "train_acc": train_accuracy(model, data, device),
               "frozen_unchanged": all(v["frozen"] == v["final"] for v in fingerprints.values()),
               "readout_merge_max_abs_diff": merge_gap,
-              "separation": layer_separations(net, data.test_x, data.test_y, device)}
+              # paper Fig. 5 on the network as deployed: the readout merged into the last layer
+              "separation": layer_separations(merged, data.test_x, data.test_y, device),
+              "linear_probes": linear_probes(net, data, device)}
     if probe is not None:
         result["info_plane"] = probe.result()
     return net, readout, result
@@ -187,48 +202,3 @@ def layer_truth(f: nn.Module, data, truth_idx: torch.Tensor, noise_std: float, c
         f.train(was_training)
     value, se = mixture_mi(centres, noise_std, 1000, ctx.generator(stream=400 + layer))
     return {"ixt_truth": value, "ixt_truth_se": se}
-
-
-def post_train_readout(net: nn.Sequential, data, p, ctx: RunContext):
-    """Freeze the net, fit a linear C -> C layer with cross-entropy; model selection on validation.
-
-    The readout sees standardised features (h - m) / s: the IB objective is
-    blind to the scale of L_n (MI is invariant to it) and the layer often ends
-    tiny, which a plain linear layer trained from its default init cannot
-    undo in a few steps.  Standardising is affine, so the trained map is folded
-    into one ``nn.Linear``: W' = W / s, b' = b - W' m.
-    """
-    device = ctx.device
-    net.eval()
-    with torch.no_grad():
-        feats = {k: features(net, getattr(data, f"{k}_x").to(device)) for k in ("train", "val", "test")}
-        mean, std = feats["train"].mean(0), feats["train"].std(0).clamp_min(1e-12)
-        feats = {k: (v - mean) / std for k, v in feats.items()}
-    n_out = feats["train"].shape[1]
-    torch.manual_seed(ctx.seed)
-    readout = nn.Linear(n_out, data.n_classes).to(device)
-    opt = torch.optim.Adam(readout.parameters(), lr=p.lr)
-    stream = BatchStream(feats["train"], data.train_y, p.batch_size, ctx.generator(stream=13))
-    selection = Selection()
-
-    class View:  # the selection evaluates readout(features) on the precomputed features
-        val_x, val_y, test_x, test_y = feats["val"], data.val_y, feats["test"], data.test_y
-
-    evals = schedule(p.readout_steps, p.eval_points)
-    best_state = None
-    for step in range(1, p.readout_steps + 1):
-        h, y = next(stream)
-        loss = nn.functional.cross_entropy(readout(h), y.to(device))
-        check_finite(loss.item(), f"readout loss at step {step}", hint=NET_DIVERGED)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step in evals:
-            point = selection.evaluate(readout, View, device, step, loss=loss.item())
-            if selection.best is point:
-                best_state = {k: v.clone() for k, v in readout.state_dict().items()}
-    readout.load_state_dict(best_state)  # the selected readout is the one reported and merged
-    with torch.no_grad():  # fold the standardisation in: readout((h - m) / s) = W' h + b'
-        readout.weight.div_(std)
-        readout.bias.sub_(readout.weight @ mean)
-    return readout.requires_grad_(False), {**selection.summary(), "readout_steps": p.readout_steps}

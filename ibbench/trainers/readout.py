@@ -1,0 +1,200 @@
+"""A linear readout that is fitted, not stepped: multinomial logistic regression on frozen features.
+
+The features h (n, d) are whitened on the training rows, z = A (h - m) with A = Lambda^{-1/2} U^T from
+the eigendecomposition of their covariance (directions with variance below 1e-12 of the largest are
+dropped: they are constant on the training rows), so the fit is well conditioned whatever the layer's
+scale or correlations.  For each L2 strength lambda of a grid the strictly convex objective
+
+    mean_i CE(W z_i + b, y_i) + (lambda / 2) ||W||_F^2
+
+is minimised by full-batch L-BFGS (strong Wolfe line search) in float64, warm-started from the next
+larger lambda; ``converged`` means the gradient's 2-norm fell below ``tol``.  The lambda with the best
+validation accuracy (ties: lower validation cross-entropy) is selected and folded back into one
+``nn.Linear`` on the raw features: W' = W A, b' = b - W' m.
+
+Used as the paper's post-trained C -> C layer (Sec. 5, merged into the last layer) and as the
+linear probe of any layer (Alain & Bengio 2016).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import DataError
+from ..tasks.networks import features
+
+L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # from strong to weak: each fit warm-starts the next
+DROP_BELOW = 1e-12  # relative variance of a whitening direction that counts as constant
+
+
+@dataclass
+class Whitening:
+    """z = (h - mean) @ matrix: (d,) mean, (d, r) matrix with r <= d kept directions."""
+
+    mean: torch.Tensor
+    matrix: torch.Tensor
+
+    @classmethod
+    def fit(cls, h: torch.Tensor) -> Whitening:
+        h = h.double()
+        mean = h.mean(0)
+        cov = torch.cov((h - mean).T).reshape(h.shape[1], h.shape[1])
+        eigvals, eigvecs = torch.linalg.eigh(cov)
+        keep = eigvals > DROP_BELOW * eigvals.max().clamp_min(torch.finfo(torch.float64).tiny)
+        return cls(mean, eigvecs[:, keep] / eigvals[keep].sqrt())
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        return (h.double() - self.mean) @ self.matrix
+
+
+def _objective(w: torch.Tensor, b: torch.Tensor, z: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
+    return nn.functional.cross_entropy(z @ w.T + b, y) + 0.5 * l2 * (w ** 2).sum()
+
+
+def _fit_one(z: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor, l2: float,
+             max_iter: int, tol: float) -> dict[str, Any]:
+    """Minimise the objective in place from (w, b); the final loss, gradient norm and iterations."""
+    w.requires_grad_(True)
+    b.requires_grad_(True)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, max_eval=2 * max_iter, history_size=20,
+                            tolerance_grad=tol / 10, tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = _objective(w, b, z, y, l2)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    loss = _objective(w, b, z, y, l2)
+    gw, gb = torch.autograd.grad(loss, [w, b])
+    w.requires_grad_(False)
+    b.requires_grad_(False)
+    grad_norm = float(torch.cat([gw.flatten(), gb]).norm())
+    iterations = int(opt.state[w].get("n_iter", 0))  # L-BFGS keeps its state under the first parameter
+    return {"l2": l2, "loss": float(loss.detach()), "grad_norm": grad_norm, "iterations": iterations,
+            "converged": grad_norm <= tol}
+
+
+@torch.no_grad()
+def _score(w: torch.Tensor, b: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    if z.shape[0] == 0:
+        return float("nan"), float("nan")
+    logits = z @ w.T + b
+    return float((logits.argmax(1) == y).double().mean()), float(nn.functional.cross_entropy(logits, y))
+
+
+def fit_readout(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
+                n_classes: int, *, l2_grid: tuple[float, ...] = L2_GRID, max_iter: int = 500,
+                tol: float = 1e-5) -> tuple[nn.Linear, dict[str, Any]]:
+    """Fit the readout on ``train = (h, labels)``, select lambda on ``val``; returns it and its record.
+
+    Shapes: h (n, d) features (any float dtype), labels (n,) int64 in [0, n_classes).  The returned
+    ``nn.Linear(d, n_classes)`` (float32, on h's device) maps raw features to logits.  The record:
+    ``l2`` (selected), ``loss`` (its final training objective, nats), ``grad_norm``, ``converged``,
+    ``iterations``, ``val_acc``, ``val_loss`` and ``fits`` (one entry per lambda).  Without validation
+    rows the weakest lambda is taken.  Raises DataError on fewer than two training rows or
+    non-finite features.
+    """
+    h, labels = train
+    if h.shape[0] < 2:
+        raise DataError(f"a readout needs at least 2 training rows, got {h.shape[0]}")
+    if not torch.isfinite(h).all():
+        raise DataError("the features to fit a readout on contain NaN or inf; the network diverged")
+    device = h.device
+    whiten = Whitening.fit(h)
+    z, y = whiten(h), labels.to(device)
+    zv, yv = whiten(val[0].to(device)), val[1].to(device)
+    w = torch.zeros(n_classes, z.shape[1], dtype=torch.float64, device=device)
+    b = torch.zeros(n_classes, dtype=torch.float64, device=device)
+    fits, best = [], None
+    for l2 in sorted(l2_grid, reverse=True):
+        fit = _fit_one(z, y, w, b, l2, max_iter, tol)
+        fit["val_acc"], fit["val_loss"] = _score(w, b, zv, yv)
+        fits.append(fit)
+        better = best is None or (fit["val_acc"], -fit["val_loss"]) > (best[0]["val_acc"], -best[0]["val_loss"])
+        if zv.shape[0] == 0 or better:  # without validation rows the last (weakest) lambda stands
+            best = (fit, w.clone(), b.clone())
+    fit, w, b = best
+    linear = nn.Linear(h.shape[1], n_classes).to(device)
+    with torch.no_grad():  # fold the whitening in: W z + b = (W A^T)(h - m) + b
+        weight = w @ whiten.matrix.T
+        linear.weight.copy_(weight)
+        linear.bias.copy_(b - weight @ whiten.mean)
+    return linear.requires_grad_(False), {**fit, "fits": fits, "whitened_dims": int(z.shape[1])}
+
+
+def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
+    """The same function as ``readout(net(x))`` with the readout folded into the last Linear layer:
+
+        R (W h + b) + r = (R W) h + (R b + r)
+    """
+    merged = copy.deepcopy(net)
+    last = [m for m in merged[-1].modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.copy_(readout.weight @ last.weight)
+        last.bias.copy_(readout.weight @ last.bias + readout.bias)
+    return merged
+
+
+@torch.no_grad()
+def _accuracy(linear: nn.Linear, h: torch.Tensor, y: torch.Tensor) -> float:
+    if h.shape[0] == 0:
+        return float("nan")
+    return float((linear(h.float()).argmax(1).cpu() == y).double().mean())
+
+
+def post_train_readout(net: nn.Module, data, max_iter: int, device: torch.device) -> tuple[nn.Linear, dict[str, Any]]:
+    """The paper's post-trained linear C -> C layer (Sec. 5) on the frozen ``net``, fitted (above).
+
+    Returns the readout (raw outputs of ``net`` -> logits) and a record: ``test_acc`` and ``val_acc``
+    of the selected fit and ``readout`` (its lambda, final loss, gradient norm, converged flag, fits).
+    """
+    net.eval()
+    with torch.no_grad():
+        feats = {k: features(net, getattr(data, f"{k}_x").to(device)).flatten(1) for k in ("train", "val", "test")}
+    readout, fit = fit_readout((feats["train"], data.train_y), (feats["val"], data.val_y), data.n_classes,
+                               max_iter=max_iter)
+    return readout, {"test_acc": _accuracy(readout, feats["test"], data.test_y),
+                     "val_acc": _accuracy(readout, feats["val"], data.val_y), "readout": fit}
+
+
+PROBE_MAX_DIMS = 4096  # wider layers (conv feature maps) are not probed: whitening them costs d^3
+PROBE_ROWS = 10000  # training rows a probe is fitted on (a stride through the training split)
+
+
+def linear_probes(net: nn.Sequential, data, device: torch.device, max_iter: int = 300) -> list[dict[str, Any]]:
+    """A linear probe (the fitted readout above) on every layer L_i of the frozen ``net``.
+
+    One entry per layer: ``layer``, ``dims``, and, for layers of at most PROBE_MAX_DIMS units,
+    ``test_acc`` / ``val_acc`` of the validation-selected fit, its ``l2`` and ``converged``; the probe is
+    fitted on at most PROBE_ROWS training rows.  How linearly decodable Y is from each layer.
+    """
+    was = net.training
+    net.eval()
+    stride = -(-data.train_x.shape[0] // PROBE_ROWS)
+    inputs = {"train": (data.train_x[::stride], data.train_y[::stride]), "val": (data.val_x, data.val_y),
+              "test": (data.test_x, data.test_y)}
+    h = {k: x.to(device) for k, (x, _) in inputs.items()}
+    out = []
+    with torch.no_grad():
+        for i, block in enumerate(net, start=1):
+            h = {k: features(block, v) for k, v in h.items()}
+            dims = int(h["train"][0].numel())
+            entry: dict[str, Any] = {"layer": i, "dims": dims}
+            if dims <= PROBE_MAX_DIMS:
+                flat = {k: v.flatten(1) for k, v in h.items()}
+                with torch.enable_grad():
+                    linear, fit = fit_readout((flat["train"], inputs["train"][1]), (flat["val"], inputs["val"][1]),
+                                              data.n_classes, max_iter=max_iter)
+                entry.update(test_acc=_accuracy(linear, flat["test"], inputs["test"][1]),
+                             val_acc=fit["val_acc"], l2=fit["l2"], converged=fit["converged"],
+                             train_rows=int(flat["train"].shape[0]))
+            out.append(entry)
+    net.train(was)
+    return out
