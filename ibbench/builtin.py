@@ -60,6 +60,10 @@ def ibbench_register_trainers(register) -> None:
              description="layer-by-layer IB, MINE + AA-MINE critics, linear readout (Sec. 5); beta=0: I(Y;L) only")
     register("ib-e2e", "ibbench.trainers.ib_e2e:EndToEndIB",
              description="end-to-end a CE - b I(Y;Yhat) + g I(X;Yhat+eps) (App. B)")
+    register("greedy-ce", "ibbench.trainers.baselines:GreedyCE",
+             description="control: greedy layer-wise CE (a linear head per layer, then frozen), fitted readout")
+    register("random-features", "ibbench.trainers.baselines:RandomFeatures",
+             description="control: layers 1..n-1 frozen at init, last layer fitted with cross-entropy")
 
 
 @hookimpl

@@ -103,9 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
 
     table = sub.add_parser("table", help="render a table from a results store")
-    table.add_argument("kind", choices=("bias", "accuracy", "separation", "failures"),
+    table.add_argument("kind", choices=("bias", "accuracy", "separation", "probes", "failures"),
                        help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
                             "separation: per-layer cluster separation of the test set (paper Fig. 5); "
+                            "probes: per-layer linear-probe test accuracy of every trained net; "
                             "failures: every failed run with its reason and where it failed")
     table.add_argument("--store", type=_path, default=Path("results/runs.jsonl"))
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
@@ -278,13 +279,13 @@ def cmd_list(args) -> int:
 
 
 def cmd_table(args) -> int:
-    from .tables import accuracy_table, bias_table, failure_table, separation_table
+    from .tables import accuracy_table, bias_table, failure_table, probe_table, separation_table
 
     records = _records(args.store)
     if args.budget:
         records = [r for r in records if r.spec.budget == args.budget]
     render = {"bias": bias_table, "accuracy": accuracy_table, "separation": separation_table,
-              "failures": failure_table}[args.kind]
+              "probes": probe_table, "failures": failure_table}[args.kind]
     print(render(records, fmt=args.format))
     return 0
 

@@ -167,8 +167,33 @@ def _mean_std(values: list[float], digits: int = 2) -> str:
     return f"{statistics.fmean(values):.{digits}f} ± {std:.{digits}f}"
 
 
+def budget_label(record: RunRecord) -> str:
+    """What a training run actually ran: the budget's name and the numbers that set its cost.
+
+    ``quick: 300 it/layer, k=10, critics 2x256`` for a layer-wise run; ``quick: 2000 steps`` otherwise.
+    """
+    p = record.expanded["trainer"]["params"]
+    per_layer = record.spec.trainer.name in ("ib-layerwise", "greedy-ce")
+    parts = [f"{p['steps']} it/layer" if per_layer else f"{p['steps']} steps"]
+    if "critic_steps" in p and "critic_hidden" in p:
+        parts.append(f"k={p['critic_steps']}, critics {p.get('critic_depth', 2)}x{p['critic_hidden']}")
+    return f"{record.spec.budget}: " + ", ".join(parts)
+
+
+def _readout_label(ok: list[RunRecord]) -> str:
+    """``fitted, converged 3/3`` where the runs fitted a readout (trainers/readout.py), else ``-``."""
+    fits = [r.extras["trainer"]["readout"] for r in ok if isinstance(r.extras["trainer"].get("readout"), dict)]
+    if not fits:
+        return "-"
+    return f"fitted, converged {sum(bool(f.get('converged')) for f in fits)}/{len(fits)}"
+
+
 def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
-    """Test accuracy (%) per task x fraction x trainer setting, with the paper's figure alongside."""
+    """Test accuracy (%) per task x fraction x trainer setting, with the paper's figure alongside.
+
+    Each row states the budget it actually ran (``budget_label``) and, for trainers that fit a
+    readout, how many of its fits converged; ``final`` is the last evaluation where training had a
+    trajectory to select from."""
     from .paper import paper_accuracy
 
     groups = _training_groups(records)
@@ -178,17 +203,39 @@ def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
     for key, runs in groups.items():
         ok = [r for r in runs if r.status == "ok"]
         accs = [100 * r.extras["trainer"]["test_acc"] for r in ok]
-        finals = [100 * r.extras["trainer"]["test_acc_final"] for r in ok]
+        finals = [100 * r.extras["trainer"]["test_acc_final"] for r in ok if "test_acc_final" in r.extras["trainer"]]
         first = runs[0]
         paper = paper_accuracy(first.spec.task.name, key[1], first.spec.trainer.name,
                                first.expanded["trainer"]["params"])
         failed = len(runs) - len(ok)
-        table.append([key[0], f"{100 * key[1]:g}%", key[2], key[3], key[5] or "-", key[4], len(ok),
-                      _mean_std(accs), f"{statistics.fmean(finals):.2f}" if finals else "",
+        budgets = sorted({budget_label(r) for r in runs})
+        table.append([key[0], f"{100 * key[1]:g}%", key[2], key[3], key[5] or "-", "; ".join(budgets), len(ok),
+                      _mean_std(accs), f"{statistics.fmean(finals):.2f}" if finals else "", _readout_label(ok),
                       f"{paper.accuracy:.2f} ({paper.table})" if paper else "-",
                       f"{failed}/{len(runs)}" if failed else ""])
-    headers = ["task", "train", "data", "trainer", "info plane", "budget", "seeds", "test acc % (val-selected)",
-               "final", "paper", "failed"]
+    headers = ["task", "train", "data", "trainer", "info plane", "budget (as run)", "seeds",
+               "test acc % (val-selected)", "final", "readout", "paper", "failed"]
+    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
+def probe_table(records: list[RunRecord], fmt: str = "github") -> str:
+    """Linear-probe test accuracy (%) per layer L_i of every trained net (``linear_probes``)."""
+    groups = {k: [r for r in rs if r.status == "ok" and r.extras["trainer"].get("linear_probes")]
+              for k, rs in _training_groups(records).items()}
+    groups = {k: rs for k, rs in groups.items() if rs}
+    if not groups:
+        return "no training runs with linear probes in the store"
+    depth = max(len(r.extras["trainer"]["linear_probes"]) for rs in groups.values() for r in rs)
+    table = []
+    for key, runs in groups.items():
+        cells = []
+        for i in range(depth):
+            accs = [100 * r.extras["trainer"]["linear_probes"][i]["test_acc"] for r in runs
+                    if i < len(r.extras["trainer"]["linear_probes"])
+                    and "test_acc" in r.extras["trainer"]["linear_probes"][i]]
+            cells.append(_mean_std(accs) or "not probed")
+        table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(runs), *cells])
+    headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
     return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 

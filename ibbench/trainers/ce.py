@@ -27,6 +27,7 @@ from .common import (
     state_of,
     train_accuracy,
 )
+from .readout import linear_probes
 
 TRAINER_BUDGETS = {
     "smoke": {"steps": 150, "batch_size": 64, "eval_points": 3, "measure_points": 2},
@@ -93,7 +94,8 @@ def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, p
     bar.close()
     result = {**selection.summary(), "steps": p.steps,
               "train_acc": train_accuracy(net, data, device),
-              "separation": layer_separations(net, data.test_x, data.test_y, device)}
+              "separation": layer_separations(net, data.test_x, data.test_y, device),
+              "linear_probes": linear_probes(net, data, device)}
     if probe is not None:
         result["info_plane"] = probe.result()
     return result
