@@ -123,8 +123,10 @@ def summarise(record: RunRecord) -> str:
     parts = []
     trained = record.extras.get("trainer") or {}
     if "test_acc" in trained:
-        parts.append(f"test accuracy {100 * trained['test_acc']:.2f}% (val-selected; final "
-                     f"{100 * trained['test_acc_final']:.2f}%)")
+        fit = trained.get("readout")
+        how = (f"fitted readout, {'converged' if fit['converged'] else 'NOT converged'}" if isinstance(fit, dict)
+               else f"val-selected; final {100 * trained['test_acc_final']:.2f}%")
+        parts.append(f"test accuracy {100 * trained['test_acc']:.2f}% ({how})")
     if "info_plane" in trained:
         parts.append(f"{len(trained['info_plane']['points'])} information-plane points")
     if record.estimate is not None:

@@ -170,9 +170,12 @@ def _mean_std(values: list[float], digits: int = 2) -> str:
 def budget_label(record: RunRecord) -> str:
     """What a training run actually ran: the budget's name and the numbers that set its cost.
 
-    ``quick: 300 it/layer, k=10, critics 2x256`` for a layer-wise run; ``quick: 2000 steps`` otherwise.
+    ``quick: 300 it/layer, k=10, critics 2x256`` for a layer-wise run; ``quick: 2000 steps`` for a
+    stepped one; ``quick: fitted`` for one that only fits a readout (random-features).
     """
     p = record.expanded["trainer"]["params"]
+    if "steps" not in p:
+        return f"{record.spec.budget}: fitted"
     per_layer = record.spec.trainer.name in ("ib-layerwise", "greedy-ce")
     parts = [f"{p['steps']} it/layer" if per_layer else f"{p['steps']} steps"]
     if "critic_steps" in p and "critic_hidden" in p:

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from pydantic import Field
@@ -58,7 +58,7 @@ class RandomFeaturesParams(Params):
 class RandomFeatures(Trainer):
     description = "control: layers 1..n-1 frozen at init, the last layer fitted with cross-entropy (L-BFGS)"
     Params = RandomFeaturesParams
-    budgets = {"smoke": {}, "quick": {}, "paper": {}}  # the fit runs to its tolerance at every budget
+    budgets: ClassVar = {"smoke": {}, "quick": {}, "paper": {}}  # the fit runs to its tolerance at every budget
 
     def train(self, task, params: RandomFeaturesParams, ctx: RunContext, probe=None) -> dict[str, Any]:
         inst = classification_instance(task, "random-features")
@@ -84,7 +84,7 @@ class GreedyCEParams(TrainerParams):
 class GreedyCE(Trainer):
     description = "control: greedy layer-wise CE (each layer with its own linear head, then frozen), fitted readout"
     Params = GreedyCEParams
-    budgets = {
+    budgets: ClassVar = {
         "smoke": {"steps": 40, "batch_size": 64, "measure_points": 2},
         "quick": {"steps": 300, "measure_points": 2},  # ib-layerwise's quick iterations per layer
         "paper": {"steps": 5000},

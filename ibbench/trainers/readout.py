@@ -1,16 +1,17 @@
 """A linear readout that is fitted, not stepped: multinomial logistic regression on frozen features.
 
-The features h (n, d) are whitened on the training rows, z = A (h - m) with A = Lambda^{-1/2} U^T from
-the eigendecomposition of their covariance (directions with variance below 1e-12 of the largest are
-dropped: they are constant on the training rows), so the fit is well conditioned whatever the layer's
-scale or correlations.  For each L2 strength lambda of a grid the strictly convex objective
+The features h (n, d) are standardised per coordinate on the training rows, z = (h - m) / s (constant
+coordinates get weight 0), so the fit does not depend on the layer's scale.  For each L2 strength
+lambda of a grid the strictly convex objective
 
     mean_i CE(W z_i + b, y_i) + (lambda / 2) ||W||_F^2
 
 is minimised by full-batch L-BFGS (strong Wolfe line search) in float64, warm-started from the next
-larger lambda; ``converged`` means the gradient's 2-norm fell below ``tol``.  The lambda with the best
-validation accuracy (ties: lower validation cross-entropy) is selected and folded back into one
-``nn.Linear`` on the raw features: W' = W A, b' = b - W' m.
+larger lambda; ``converged`` means the gradient's 2-norm fell below ``tol``: the optimum, however
+correlated the coordinates (the readout's features had condition number ~600 after standardising;
+1000 Adam steps stopped short of it).  The lambda with the best validation accuracy (ties: lower
+validation cross-entropy) is selected and folded back into one ``nn.Linear`` on the raw features:
+W' = W / s, b' = b - W' m.
 
 Used as the paper's post-trained C -> C layer (Sec. 5, merged into the last layer) and as the
 linear probe of any layer (Alain & Bengio 2016).
@@ -29,27 +30,35 @@ from ..errors import DataError
 from ..tasks.networks import features
 
 L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # from strong to weak: each fit warm-starts the next
-DROP_BELOW = 1e-12  # relative variance of a whitening direction that counts as constant
+DROP_BELOW = 1e-7  # a coordinate whose std is below this fraction of the largest is constant (float32 noise)
 
 
 @dataclass
-class Whitening:
-    """z = (h - mean) @ matrix: (d,) mean, (d, r) matrix with r <= d kept directions."""
+class Standardisation:
+    """z = (h - mean) * scale, per coordinate: (d,) mean and (d,) scale, 0 for constant coordinates.
+
+    Per coordinate, not a full whitening: with as many units as training rows (a 512-unit layer
+    probed on 500 images) whitening gives every direction, noise included, unit variance, and the
+    ridge penalty then no longer prefers the directions the layer actually spreads its inputs along
+    (the probe of a random 512-unit MNIST layer, seed 0, 1 % of the data: 85.7 % standardised, 32.6 % whitened).
+    """
 
     mean: torch.Tensor
-    matrix: torch.Tensor
+    scale: torch.Tensor
 
     @classmethod
-    def fit(cls, h: torch.Tensor) -> Whitening:
+    def fit(cls, h: torch.Tensor) -> Standardisation:
         h = h.double()
-        mean = h.mean(0)
-        cov = torch.cov((h - mean).T).reshape(h.shape[1], h.shape[1])
-        eigvals, eigvecs = torch.linalg.eigh(cov)
-        keep = eigvals > DROP_BELOW * eigvals.max().clamp_min(torch.finfo(torch.float64).tiny)
-        return cls(mean, eigvecs[:, keep] / eigvals[keep].sqrt())
+        mean, std = h.mean(0), h.std(0)
+        constant = std <= DROP_BELOW * std.max().clamp_min(torch.finfo(torch.float64).tiny)
+        return cls(mean, torch.where(constant, torch.zeros_like(std), 1 / std))
+
+    @property
+    def dims(self) -> int:
+        return int((self.scale > 0).sum())
 
     def __call__(self, h: torch.Tensor) -> torch.Tensor:
-        return (h.double() - self.mean) @ self.matrix
+        return (h.double() - self.mean) * self.scale
 
 
 def _objective(w: torch.Tensor, b: torch.Tensor, z: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
@@ -107,9 +116,9 @@ def fit_readout(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tenso
     if not torch.isfinite(h).all():
         raise DataError("the features to fit a readout on contain NaN or inf; the network diverged")
     device = h.device
-    whiten = Whitening.fit(h)
-    z, y = whiten(h), labels.to(device)
-    zv, yv = whiten(val[0].to(device)), val[1].to(device)
+    standardise = Standardisation.fit(h)
+    z, y = standardise(h), labels.to(device)
+    zv, yv = standardise(val[0].to(device)), val[1].to(device)
     w = torch.zeros(n_classes, z.shape[1], dtype=torch.float64, device=device)
     b = torch.zeros(n_classes, dtype=torch.float64, device=device)
     fits, best = [], None
@@ -122,11 +131,11 @@ def fit_readout(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tenso
             best = (fit, w.clone(), b.clone())
     fit, w, b = best
     linear = nn.Linear(h.shape[1], n_classes).to(device)
-    with torch.no_grad():  # fold the whitening in: W z + b = (W A^T)(h - m) + b
-        weight = w @ whiten.matrix.T
+    with torch.no_grad():  # fold the standardisation in: W z + b = (W / s)(h - m) + b
+        weight = w * standardise.scale
         linear.weight.copy_(weight)
-        linear.bias.copy_(b - weight @ whiten.mean)
-    return linear.requires_grad_(False), {**fit, "fits": fits, "whitened_dims": int(z.shape[1])}
+        linear.bias.copy_(b - weight @ standardise.mean)
+    return linear.requires_grad_(False), {**fit, "fits": fits, "dims_used": standardise.dims}
 
 
 def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
@@ -164,7 +173,7 @@ def post_train_readout(net: nn.Module, data, max_iter: int, device: torch.device
                      "val_acc": _accuracy(readout, feats["val"], data.val_y), "readout": fit}
 
 
-PROBE_MAX_DIMS = 4096  # wider layers (conv feature maps) are not probed: whitening them costs d^3
+PROBE_MAX_DIMS = 4096  # wider layers (conv feature maps) are not probed: an (n, d) float64 copy each
 PROBE_ROWS = 10000  # training rows a probe is fitted on (a stride through the training split)
 
 
