@@ -103,10 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
 
     table = sub.add_parser("table", help="render a table from a results store")
-    table.add_argument("kind", choices=("bias", "accuracy", "separation", "probes", "failures"),
+    table.add_argument("kind", choices=("bias", "accuracy", "separation", "probes", "verdict", "failures"),
                        help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
                             "separation: per-layer cluster separation of the test set (paper Fig. 5); "
                             "probes: per-layer linear-probe test accuracy of every trained net; "
+                            "verdict: each trainer against ce, with a 95 % Welch interval over seeds; "
                             "failures: every failed run with its reason and where it failed")
     table.add_argument("--store", type=_path, default=Path("results/runs.jsonl"))
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
@@ -284,8 +285,10 @@ def cmd_table(args) -> int:
     records = _records(args.store)
     if args.budget:
         records = [r for r in records if r.spec.budget == args.budget]
+    from .verdict import verdict_text
+
     render = {"bias": bias_table, "accuracy": accuracy_table, "separation": separation_table,
-              "probes": probe_table, "failures": failure_table}[args.kind]
+              "probes": probe_table, "failures": failure_table, "verdict": lambda rs, fmt: verdict_text(rs)}[args.kind]
     print(render(records, fmt=args.format))
     return 0
 
