@@ -1,8 +1,14 @@
 """The committed bias stores (results/bias) meet the estimation protocol's promises on the quick budget:
-on the 5-d and 20-d Gaussians and the 5-d Student-t pairs, no critic estimate sits above the truth by
-more than 2 of its standard errors, and (MINE, AA-MINE) at least 90 % of the critic runs ended on a
-held-out plateau.  The variational staircase, run with a 1500-step maximum, does not reach 90 %
-(results/README.md says how far it got); its share is pinned so a regression shows."""
+on the 5-d and 20-d Gaussians and the 5-d Student-t pairs, no estimate of a lower bound (MINE, AA-MINE,
+InfoNCE, NWJ) sits above the truth by more than 2 of its standard errors, and at least 90 % of each
+critic estimator's runs ended on a held-out plateau.
+
+The variational staircase ran first with at most 1500 critic steps (variational.jsonl); the cells that
+left runs unconverged were rerun with a larger maximum (variational-long.jsonl, variational-smile-long.jsonl).
+The stopping rule does not depend on the maximum, so a run that converged under 1500 steps comes back
+identical (checked below), and each (estimator, task, seed) counts once, at its largest maximum.
+SMILE's clipped estimate is not a bound: trained to convergence it overestimates at 8 and 10 nats,
+which results/README.md reports; that finding is pinned here too."""
 
 from __future__ import annotations
 
@@ -13,9 +19,10 @@ import pytest
 from ibbench.results import ResultStore
 
 BIAS = Path(__file__).resolve().parent.parent / "results" / "bias"
-STORES = [BIAS / "runs.jsonl", BIAS / "variational.jsonl"]
+DV_STORE = BIAS / "runs.jsonl"
+VARIATIONAL = [BIAS / "variational.jsonl", BIAS / "variational-long.jsonl", BIAS / "variational-smile-long.jsonl"]
 CRITICS = {"mine", "aa-mine", "infonce", "nwj", "smile"}
-VARIATIONAL_CONVERGED = 0.68  # 31 of 45 runs in the committed store (SMILE: 4 of 15); see results/README.md
+NOT_BOUNDS = {"smile"}  # records made before the lower_bound flag existed; newer ones carry it
 
 
 def _critic_runs(store: Path):
@@ -31,23 +38,62 @@ def _critic_runs(store: Path):
     return runs
 
 
-@pytest.mark.parametrize("store", STORES, ids=lambda p: p.name)
-def test_no_critic_estimate_above_the_truth_by_two_standard_errors(store):
+def _protocol(r) -> dict:
+    return r.extras.get("estimator") or {}
+
+
+def _cell(r) -> tuple:
+    return r.spec.estimator.name, r.task_label, r.spec.seed
+
+
+def _final_variational_runs() -> list:
+    """One run per (estimator, task, seed): the one with the largest step maximum."""
+    best: dict[tuple, object] = {}
+    for store in VARIATIONAL:
+        for r in _critic_runs(store):
+            old = best.get(_cell(r))
+            if old is None or _protocol(r)["max_steps"] > _protocol(old)["max_steps"]:
+                best[_cell(r)] = r
+    return list(best.values())
+
+
+def _is_bound(r) -> bool:
+    return _protocol(r).get("lower_bound", r.spec.estimator.name not in NOT_BOUNDS)
+
+
+@pytest.mark.parametrize("source", ["dv", "variational"])
+def test_no_lower_bound_estimate_above_the_truth_by_two_standard_errors(source):
+    runs = _critic_runs(DV_STORE) if source == "dv" else _final_variational_runs()
     over = [(r.task_label, r.spec.estimator.name, r.spec.seed, r.estimate, r.estimate_stderr, r.truth)
-            for r in _critic_runs(store)
-            if r.status == "ok" and r.estimate > r.truth + 2 * r.estimate_stderr]
+            for r in runs if r.status == "ok" and _is_bound(r) and r.estimate > r.truth + 2 * r.estimate_stderr]
     assert not over, over
 
 
-def _converged_share(store: Path) -> float:
-    runs = _critic_runs(store)
-    converged = [r for r in runs if r.status == "ok" and (r.extras.get("estimator") or {}).get("converged")]
-    return len(converged) / len(runs)
+def _converged_share(runs: list, estimator: str) -> float:
+    mine = [r for r in runs if r.spec.estimator.name == estimator]
+    assert mine, f"no {estimator} runs"
+    return sum(r.status == "ok" and bool(_protocol(r).get("converged")) for r in mine) / len(mine)
 
 
-def test_nine_in_ten_dv_critic_runs_converged():
-    assert _converged_share(BIAS / "runs.jsonl") >= 0.9
+@pytest.mark.parametrize("estimator", ["mine", "aa-mine"])
+def test_nine_in_ten_dv_critic_runs_converged(estimator):
+    assert _converged_share(_critic_runs(DV_STORE), estimator) >= 0.9
 
 
-def test_the_variational_staircase_converged_share_is_what_results_say():
-    assert _converged_share(BIAS / "variational.jsonl") >= VARIATIONAL_CONVERGED
+@pytest.mark.parametrize("estimator", ["infonce", "nwj", "smile"])
+def test_nine_in_ten_variational_runs_converged_at_their_largest_maximum(estimator):
+    assert _converged_share(_final_variational_runs(), estimator) >= 0.9
+
+
+def test_a_larger_step_maximum_leaves_converged_runs_unchanged():
+    short = {_cell(r): r for r in _critic_runs(VARIATIONAL[0]) if _protocol(r).get("converged")}
+    reran = [(short[_cell(r)], r) for store in VARIATIONAL[1:] for r in _critic_runs(store) if _cell(r) in short]
+    assert reran, "no converged 1500-step run was rerun with a larger maximum"
+    for a, b in reran:
+        assert (b.estimate, _protocol(b)["steps_used"]) == (a.estimate, _protocol(a)["steps_used"]), _cell(a)
+
+
+def test_converged_smile_overestimates_at_high_mi_as_results_say():
+    smile = [r for r in _final_variational_runs() if r.spec.estimator.name == "smile" and _protocol(r)["converged"]]
+    high = [r for r in smile if r.truth >= 8]
+    assert high and all(r.estimate > r.truth + 2 * r.estimate_stderr for r in high)
