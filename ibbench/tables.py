@@ -184,10 +184,12 @@ def budget_label(record: RunRecord) -> str:
 
 
 def _readout_label(ok: list[RunRecord]) -> str:
-    """``fitted, converged 3/3`` where the runs fitted a readout (trainers/readout.py), else ``-``."""
+    """``fitted, converged 3/3`` where the runs fitted a readout (trainers/readout.py); older records
+    say how many Adam steps their readout took; ``-`` where there is no readout (CE)."""
     fits = [r.extras["trainer"]["readout"] for r in ok if isinstance(r.extras["trainer"].get("readout"), dict)]
-    if not fits:
-        return "-"
+    stepped = sorted({r.extras["trainer"]["readout_steps"] for r in ok if "readout_steps" in r.extras["trainer"]})
+    if not fits:  # records from before the fitted readout ran Adam for a fixed number of steps
+        return f"stepped, {'/'.join(map(str, stepped))} Adam steps" if stepped else "-"
     return f"fitted, converged {sum(bool(f.get('converged')) for f in fits)}/{len(fits)}"
 
 
