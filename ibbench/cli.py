@@ -103,10 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
 
     table = sub.add_parser("table", help="render a table from a results store")
-    table.add_argument("kind", choices=("bias", "accuracy", "separation", "probes", "verdict", "failures"),
+    table.add_argument("kind", choices=("bias", "accuracy", "separation", "probes", "layers", "verdict", "failures"),
                        help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
                             "separation: per-layer cluster separation of the test set (paper Fig. 5); "
                             "probes: per-layer linear-probe test accuracy of every trained net; "
+                            "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
                             "verdict: each trainer against ce, with a 95 % Welch interval over seeds; "
                             "failures: every failed run with its reason and where it failed")
     table.add_argument("--store", type=_path, default=Path("results/runs.jsonl"))
@@ -280,7 +281,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_table(args) -> int:
-    from .tables import accuracy_table, bias_table, failure_table, probe_table, separation_table
+    from .tables import accuracy_table, bias_table, failure_table, layer_table, probe_table, separation_table
 
     records = _records(args.store)
     if args.budget:
@@ -288,7 +289,7 @@ def cmd_table(args) -> int:
     from .verdict import verdict_text
 
     render = {"bias": bias_table, "accuracy": accuracy_table, "separation": separation_table,
-              "probes": probe_table, "failures": failure_table, "verdict": lambda rs, fmt: verdict_text(rs)}[args.kind]
+              "probes": probe_table, "layers": layer_table, "failures": failure_table, "verdict": lambda rs, fmt: verdict_text(rs)}[args.kind]
     print(render(records, fmt=args.format))
     return 0
 

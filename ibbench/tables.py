@@ -244,6 +244,43 @@ def probe_table(records: list[RunRecord], fmt: str = "github") -> str:
     return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
+def _mean_or_blank(values: list[float], fmt: str) -> str:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return format(statistics.fmean(values), fmt) if values else ""
+
+
+def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
+    """Layer-wise IB runs, per layer (means over seeds): what the critics read at the layer's start
+    (after pre-training) and end, the Monte-Carlo truth of I(X; L_i + eps) beside AA-MINE's reading,
+    AA-MINE's fraction of it, and the gradient-norm ratio of the two IB terms on the layer's weights
+    (||beta grad I(X; L+eps)|| / ||grad I(Y; L)||, median over the logged steps): near 0, beta did nothing."""
+    rows = []
+    for key, runs in _training_groups(records).items():
+        ok = [r for r in runs if r.status == "ok" and r.extras["trainer"].get("layers")
+              and "at_start" in r.extras["trainer"]["layers"][0]]
+        depth = max((len(r.extras["trainer"]["layers"]) for r in ok), default=0)
+        for i in range(depth):
+            per = [r.extras["trainer"]["layers"][i] for r in ok if i < len(r.extras["trainer"]["layers"])]
+            start = [layer["at_start"] for layer in per]
+
+            def col(items, name, fmt=".3f"):
+                return _mean_or_blank([item.get(name) for item in items], fmt)
+
+            rows.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(per), i + 1,
+                         f"{col(start, 'iyt')} -> {col(per, 'iyt')}",
+                         f"{col(start, 'ixt')} -> {col(per, 'ixt')}".strip(" ->"),
+                         f"{col(start, 'ixt_truth')} -> {col(per, 'ixt_truth')}",
+                         f"{col(start, 'ixt_fraction_of_truth', '.0%')} -> {col(per, 'ixt_fraction_of_truth', '.0%')}"
+                         .strip(" ->"),
+                         col(per, "grad_ratio_median", ".2e")])
+    if not rows:
+        return "no layer-wise IB runs with per-layer critic records in the store"
+    headers = ["task", "train", "trainer", "budget", "seeds", "layer", "I(Y;L) critic start -> end",
+               "I(X;L+eps) critic start -> end", "I(X;L+eps) truth start -> end", "AA-MINE / truth",
+               "grad ratio (median)"]
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+
+
 def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
     """Paper Fig. 5's cluster separation (mean distance between class means / mean class spread) per layer."""
     groups = _training_groups(records)

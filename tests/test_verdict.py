@@ -51,3 +51,17 @@ def test_the_accuracy_table_states_the_budget_as_run_and_the_readout_fit():
     table = accuracy_table(CE + ib)
     assert "quick: 5000 it/layer" in table and "quick: 300 steps" in table
     assert "fitted, converged 2/3" in table
+
+
+def test_the_layer_table_shows_what_the_critics_read_against_the_truth():
+    layer = {"iyt": 2.1, "ixt": 0.5, "ixt_truth": 2.0, "ixt_truth_se": 0.01, "ixt_fraction_of_truth": 0.25,
+             "grad_ratio_median": 3e-6,
+             "at_start": {"iyt": 1.0, "ixt": 0.2, "ixt_truth": 1.0, "ixt_truth_se": 0.01, "ixt_fraction_of_truth": 0.2}}
+    runs = [trained("ib-layerwise", s, 0.8) for s in range(2)]
+    for r in runs:
+        r.extras["trainer"]["layers"] = [layer]
+    from ibbench.tables import layer_table
+
+    table = layer_table(CE + runs)
+    assert "1.000 -> 2.100" in table and "20% -> 25%" in table and "3.00e-06" in table
+    assert "| ce " not in table  # CE runs have no layer-wise critics
