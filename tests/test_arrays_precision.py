@@ -87,7 +87,20 @@ def test_values_near_1e300_work(registry, tmp_path, estimator):
     plain = estimate_arrays(registry, tmp_path, estimator, t, y, "0")
     huge = estimate_arrays(registry, tmp_path, estimator, 1e300 * t, 1e300 * y, "1")
     assert huge.estimate == pytest.approx(plain.estimate, abs=0.02)
-    assert huge.extras["task"]["standardised"]["x"]["std"][0] == pytest.approx(1e300 * t.std(), rel=1e-9)
+    q1, q3 = np.percentile(1e300 * t, [25, 75])
+    assert huge.extras["task"]["standardised"]["x"]["scale"][0] == pytest.approx((q3 - q1) / 1.349, rel=1e-9)
+
+
+@pytest.mark.parametrize("estimator", ["ksg", "binning"])
+def test_one_value_near_1e300_among_offset_data_changes_little(registry, tmp_path, estimator):
+    """One finite but enormous value must not squeeze the other 4999 into one float (a std-first
+    standardisation divided them all by 1.4e298: every estimator read 0)."""
+    t, y, offset = offset_pairs("a")
+    plain = estimate_arrays(registry, tmp_path, estimator, offset + t, y, "0").estimate
+    x = offset + t
+    x[17] = 1e300
+    spoiled = estimate_arrays(registry, tmp_path, estimator, x, y, "1").estimate
+    assert plain > PRECISION_TRUTH - 0.3 and abs(spoiled - plain) < 0.05, (spoiled, plain)
 
 
 @pytest.mark.parametrize("transform", [lambda a: a * 1e-3, lambda a: a * 1e6, lambda a: a + 1e9],
@@ -111,8 +124,8 @@ def test_standardisation_is_float64_and_recorded(tmp_path):
     task = ArraysInstance(ArraysParams(x=str(tmp_path / "x.npy"), y=str(tmp_path / "y.npy")))
     described = json.loads(json.dumps(task.describe()))  # plain JSON types
     assert described["standardised"]["precision"] == "float64"
-    assert {k: described["standardised"]["x"][k] for k in ("mean", "std")} == {"mean": means, "std": stds}
-    assert described["standardised"]["x"]["robust_scale"][1] == 1.0  # a constant column: scale 1, stays 0
+    assert described["standardised"]["x"]["median"] == [1.7e9 + 1.5, 0.1]
+    assert described["standardised"]["x"]["scale"][1] == 1.0  # a constant column: scale 1, stays 0
     assert task.n_pairs == 4 and task.x.dtype == torch.float32
     plain = ArraysInstance(ArraysParams(x=str(tmp_path / "x.npy"), y=str(tmp_path / "y.npy"), robust=False))
     assert json.loads(json.dumps(plain.describe()))["standardised"]["x"] == {"mean": means, "std": stds}

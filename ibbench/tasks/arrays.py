@@ -4,16 +4,17 @@
 key).  A CSV is numbers separated by commas, one row per sample, with an optional header line.
 1-d arrays are one feature; arrays of more dimensions are flattened per row.
 
-Precision: each column is standardised (centred by its mean, divided by its std; a constant column
-only centred) in float64 on the whole file, and only then cast to the float32 the estimators see.
+Precision: each column is centred and scaled in float64 on the whole file, and only then cast to the
+float32 the estimators see.
 Casting first loses the signal: float32 has 24 bits, so x = 1.7e9 + t with t ~ N(0, 10^2) keeps
 nothing of t (the spacing of float32 numbers near 1.7e9 is 128), and 1e300 overflows to inf.  MI is
 invariant under per-coordinate affine maps, so standardising does not change the target.
 
-Outliers (``robust``, the default): each standardised column is then re-centred on its median,
-scaled by its interquartile range and given asinh tails, so a few extreme values cannot squeeze
-every other value into a point (the kind of fault binning's robust edges fix for binning).  Both
-maps are invertible per coordinate: the MI is unchanged.
+Outliers (``robust``, the default): each raw column is centred on its median, scaled by its
+interquartile range and given asinh tails, so a few extreme values, even 1e300, cannot squeeze every
+other value into a point (the kind of fault binning's robust edges fix for binning); ``robust=False``
+centres by the mean and divides by the std instead.  Both maps are invertible per coordinate: the MI
+is unchanged.
 
 The task is a finite set of N pairs (``n_pairs = N``): ``sample(n)`` returns n distinct pairs for
 n <= N (so k-NN estimators see no duplicate points) and raises ``DataError`` beyond.
@@ -37,7 +38,7 @@ TAIL = 4.0  # robust standard deviations where the asinh tails take over
 class ArraysParams(Params):
     x: str  # path to X: .npy, .npz[:key] or .csv
     y: str  # path to Y, same row order as X
-    # after the float64 standardisation, re-centre each column on its median, scale it by its
+    # centre each raw column on its median (float64), scale it by its
     # interquartile range / 1.349 and soften its tails (TAIL * asinh(z / TAIL)): one value of 1e6
     # among N(0, 1) data otherwise inflates the std ~14000-fold and squeezes every other value to 0
     # for KSG's neighbours and a critic's inputs alike (MINE 0.81 -> 0.00, KSG 0.82 -> 0.005 nats).
@@ -128,17 +129,37 @@ def standardise(a: np.ndarray) -> tuple[np.ndarray, list[float], list[float | No
     return z, [float(m) for m in means], [float(s) if np.isfinite(s) else None for s in stds]
 
 
-def robust_standardise(z: np.ndarray) -> tuple[np.ndarray, list[float], list[float]]:
-    """Columns of a standardised (n, d) float64 array re-centred on their median, divided by their
-    interquartile range / 1.349 (the std of a Gaussian; the column's std where the IQR is 0, e.g.
-    a mostly constant column), then softened: TAIL * asinh(z / TAIL), the identity within about 2
-    robust stds and logarithmic beyond.  Returns the array, the medians and the scales used."""
-    median = np.median(z, axis=0)
-    q1, q3 = np.percentile(z, [25, 75], axis=0)
+def robust_standardise(a: np.ndarray) -> tuple[np.ndarray, list[float | None], list[float | None]]:
+    """Columns of a raw (n, d) float64 array centred on their median, divided by their interquartile
+    range / 1.349 (the std of a Gaussian; the column's std where the IQR is 0, e.g. a mostly constant
+    column; 1 for a constant one), then softened: TAIL * asinh(z / TAIL), the identity within about 2
+    robust stds and logarithmic beyond.  Returns the array and the medians and scales used.
+
+    On the raw values, not after a mean/std standardisation: one 1e300 among N(1.7e9, 10^2) values
+    has a std of 1.4e298, and dividing by it maps every other value to the same float.  The column is
+    halved first (exact), so x - median cannot overflow; where (x - median) / scale would, the tail is
+    taken in logs: TAIL asinh(u / TAIL) = TAIL sign(u) (log(2 |u| / TAIL) + O(u^-2)).
+    """
+    h = 0.5 * a
+    median = np.median(h, axis=0)
+    q1, q3 = np.percentile(h, [25, 75], axis=0)
     scale = (q3 - q1) / 1.349
-    fallback = z.std(axis=0)
-    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 1.0))
-    return TAIL * np.arcsinh((z - median) / scale / TAIL), median.tolist(), scale.tolist()
+    with np.errstate(over="ignore", invalid="ignore"):
+        fallback = np.nan_to_num(h.std(axis=0), posinf=np.finfo(np.float64).max)
+    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 0.5))  # 0.5: 1 in the data's units
+    d = h - median
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        u = d / scale
+        far = TAIL * np.sign(d) * (np.log(2 / TAIL) + np.log(np.abs(d)) - np.log(scale))
+    z = np.where(np.isfinite(u), TAIL * np.arcsinh(np.where(np.isfinite(u), u, 0.0) / TAIL), far)
+    with np.errstate(over="ignore"):
+        medians, scales = 2 * median, 2 * scale
+    return z, _finite_or_none(medians), _finite_or_none(scales)
+
+
+def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    """For the record: None where a statistic in the data's units is beyond the float64 range."""
+    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def too_many_pairs(n: int, rows: int, name: str) -> DataError:
@@ -169,13 +190,13 @@ class ArraysInstance(TaskInstance):
         self.x_name = Path(p.x).name  # what the error for too many pairs calls the data
         self.standardised = {}
         tensors = []
-        for name, a in (("x", x), ("y", y)):
-            z, means, stds = standardise(a)  # float64 throughout; float32 only once centred and scaled
-            self.standardised[name] = {"mean": means, "std": stds}
+        for name, a in (("x", x), ("y", y)):  # float64 throughout; float32 only once centred and scaled
             if p.robust:
-                z, medians, scales = robust_standardise(z)
-                self.standardised[name].update(robust_median=medians, robust_scale=scales,
-                                               tails=f"{TAIL:g} asinh(z / {TAIL:g})")
+                z, medians, scales = robust_standardise(a)
+                self.standardised[name] = {"median": medians, "scale": scales, "tails": f"{TAIL:g} asinh(z / {TAIL:g})"}
+            else:
+                z, means, stds = standardise(a)
+                self.standardised[name] = {"mean": means, "std": stds}
             tensors.append(torch.from_numpy(z).float())
         self.x, self.y = tensors
 

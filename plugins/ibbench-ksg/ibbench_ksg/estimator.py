@@ -15,7 +15,7 @@ loop over samples.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -45,11 +45,22 @@ def _as_2d_float64(t: Any, n: int) -> np.ndarray:
     return np.asarray(t, dtype=np.float64).reshape(n, -1)
 
 
-def _standardise(a: np.ndarray) -> np.ndarray:
-    """Zero mean, unit variance per coordinate (a constant coordinate is only centred)."""
-    std = a.std(axis=0)
-    std[std == 0] = 1.0
-    return (a - a.mean(axis=0)) / std
+def _standardise(a: np.ndarray, by: str = "iqr") -> np.ndarray:
+    """Each coordinate centred and put on unit scale: ``iqr`` by its median and interquartile range /
+    1.349 (the std of a Gaussian; its std where the IQR is 0), ``std`` by its mean and std (Kraskov's
+    reference code).  A constant coordinate is only centred.
+
+    The scale sets how x- and y-distances compare in the joint max-norm, so one outlier that inflates
+    a std 40-fold shrinks that side's distances 40-fold and moves the estimate (0.08 nats on 5000
+    pairs with one value at 2750 robust stds); the IQR does not see it."""
+    if by == "std":
+        centre, scale = a.mean(axis=0), a.std(axis=0)
+    else:
+        centre = np.median(a, axis=0)
+        q1, q3 = np.percentile(a, [25, 75], axis=0)
+        scale = np.where(q3 > q1, (q3 - q1) / 1.349, a.std(axis=0))
+    scale = np.where(scale > 0, scale, 1.0)
+    return (a - centre) / scale
 
 
 def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3) -> tuple[float, np.ndarray]:
@@ -97,6 +108,8 @@ class KSG(Estimator):
         # does not change the target, and it puts all coordinates on one scale,
         # which the max-norm (a per-coordinate comparison) needs to be meaningful.
         normalize: bool = Field(True, description="standardise each coordinate of x and y")
+        normalize_by: Literal["iqr", "std"] = Field(
+            "iqr", description="iqr: median and IQR / 1.349 (an outlier cannot rescale a side); std: mean and std")
         # Ties (e.g. discrete or quantised data) make eps_i = 0 and the counts
         # ill-defined; a tiny jitter breaks them, as in Kraskov's reference code.
         noise: float = Field(1e-10, ge=0.0, description="std of the tie-breaking jitter (0: none)")
@@ -116,8 +129,8 @@ class KSG(Estimator):
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             raise DivergenceError(f"ksg: the task's samples contain NaN or inf ({n} pairs drawn)")
         if params.normalize:
-            x = _standardise(x)
-            y = _standardise(y)
+            x = _standardise(x, params.normalize_by)
+            y = _standardise(y, params.normalize_by)
         if params.noise > 0:
             # its own random stream, so the jitter is reproducible and independent of the data
             import torch
@@ -143,6 +156,7 @@ class KSG(Estimator):
                 "n_samples": n,
                 "pairs_used": n,
                 "normalize": params.normalize,
+                "normalize_by": params.normalize_by,
                 "noise": params.noise,
                 "x_dim": int(x.shape[1]),
                 "y_dim": int(y.shape[1]),
