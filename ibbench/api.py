@@ -304,7 +304,8 @@ class Executor(_Plugin):
 
 
 def check_finite(value: float, what: str,
-                 hint: str = "training diverged; lower the learning rate or use the EMA gradient") -> float:
+                 hint: str = "no finite answer: a trained estimator diverged (lower its learning rate) or "
+                             "the input has none (check for constant or degenerate columns)") -> float:
     """Raise DivergenceError naming ``what`` (and what to do) when value is NaN or inf."""
     if not math.isfinite(value):
         raise DivergenceError(f"{what} is {value}: {hint}")

@@ -128,7 +128,10 @@ def summarise(record: RunRecord) -> str:
                else f"val-selected; final {100 * trained['test_acc_final']:.2f}%")
         parts.append(f"test accuracy {100 * trained['test_acc']:.2f}% ({how})")
     if "info_plane" in trained:
-        parts.append(f"{len(trained['info_plane']['points'])} information-plane points")
+        points = trained["info_plane"]["points"]
+        flags = [p[k] for p in points for k in ("ixt_converged", "iyt_converged") if k in p]
+        on_plateau = f" ({sum(map(bool, flags))} of {len(flags)} critic readings on a held-out plateau)" if flags else ""
+        parts.append(f"{len(points)} information-plane points{on_plateau}")
     if record.estimate is not None:
         se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""
         parts.append(f"estimate {record.estimate:.4f}{se} nats")
