@@ -200,7 +200,9 @@ def cmd_run(args) -> int:
         trainer=TrainerSpec(name=args.trainer, params=sets["trainer"]) if args.trainer else None,
         seed=args.seed, budget=args.budget, device=args.device,
     )
-    record = run(spec, _registry(), store=ResultStore(args.out), show_progress=_progress_enabled(args),
+    store = ResultStore(args.out)
+    store.check_writable()  # before any work: a result that cannot be stored is not run
+    record = run(spec, _registry(), store=store, show_progress=_progress_enabled(args),
                  checkpoint_every_s=_checkpoint_every(args))
     if args.json:
         print(record.model_dump_json())
@@ -222,6 +224,7 @@ def cmd_estimate(args) -> int:
         raise IbbenchError("ibbench estimate takes only --set estimator.FIELD=VALUE and --set task.robust=false "
                            "(the task is your arrays)")
     store = ResultStore(args.out)
+    store.check_writable()
     spec = RunSpec(task=TaskSpec(name="arrays", params={"x": args.x, "y": args.y, **sets["task"]}),
                    estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]),
                    seed=args.seed, budget=args.budget, device=args.device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -50,53 +51,87 @@ class StoreWarning(UserWarning):
 
 
 class ResultStore:
-    """A JSON Lines file of RunRecords."""
+    """A JSON Lines file of RunRecords.
+
+    Appends are serialised by an exclusive ``flock`` on the file (POSIX; several processes may append
+    to one store), and the tail is checked under the same lock: a last line that parses but lacks
+    its newline gets one, a half-written one is cut.  Only regular files are stores: a device such
+    as /dev/full would otherwise be read without end or swallow the records.
+    """
 
     def __init__(self, path: str | Path = DEFAULT_STORE) -> None:
         self.path = Path(path)
         if self.path.is_dir():  # checked here, before any work is done that could not then be stored
             raise StoreError(f"results store {self.path} is a folder; pass a .jsonl file path")
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"results store {self.path} is not a regular file (a device, pipe or socket); "
+                             f"pass a .jsonl file path")
+
+    def check_writable(self) -> None:
+        """Raise StoreError now, before any work, if a record could not be appended here."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise StoreError(f"cannot write to results store {self.path}: {exc.strerror or exc}; "
+                             f"pass --out PATH somewhere writable") from None
 
     def append(self, record: RunRecord) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._repair_tail()
-        line = record.model_dump_json() + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        """Append one record (fsync'ed).  If the write fails (disk full, store gone read-only) the
+        record is printed to stderr, so nothing measured is lost, and StoreError says why."""
+        line = (record.model_dump_json() + "\n").encode("utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "ab+") as fh:
+                _lock(fh)
+                try:
+                    self._repair_tail(fh)
+                    fh.write(line)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                finally:
+                    _unlock(fh)
+        except OSError as exc:
+            sys.stderr.write(f"ibbench: could not append run {record.id} to {self.path}; the record follows, "
+                             f"save it with `>> other.jsonl`:\n{line.decode('utf-8')}")
+            raise StoreError(f"cannot write to results store {self.path}: {exc.strerror or exc}; the record "
+                             f"was printed above") from None
 
-    def _repair_tail(self) -> None:
-        """Truncate a last line without its newline (a write cut short) and warn."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
+    def _repair_tail(self, fh) -> None:
+        """Under the lock: end a complete last record with its newline; cut a half-written one (warn)."""
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
             return
-        with open(self.path, "rb+") as fh:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) == b"\n":
-                return
-            fh.seek(0)
-            data = fh.read()
-            cut = data.rfind(b"\n") + 1
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        data = fh.read()
+        cut = data.rfind(b"\n") + 1
+        try:
+            json.loads(data[cut:])
+        except ValueError:
             fh.truncate(cut)
-        warnings.warn(
-            f"{self.path}: removed a half-written last record ({len(data) - cut} bytes) left by an interrupted run",
-            StoreWarning,
-            stacklevel=3,
-        )
+            warnings.warn(f"{self.path}: removed a half-written last record ({len(data) - cut} bytes) left by "
+                          f"an interrupted run", StoreWarning, stacklevel=3)
+        else:  # a whole record whose newline was lost (e.g. an editor): keep it
+            fh.seek(0, os.SEEK_END)
+            fh.write(b"\n")
 
     def records(self) -> list[RunRecord]:
+        """Every record, read line by line; a record id seen twice counts once (with a warning)."""
         if not self.path.exists():
             return []
         out: list[RunRecord] = []
-        lines = self.path.read_text(encoding="utf-8").split("\n")
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            is_last = number == len(lines)  # no trailing newline: interrupted write
+        seen: set[str] = set()
+        with open(self.path, encoding="utf-8") as fh:
+            lines = list(_numbered_lines(fh))
+        for number, line, is_last in lines:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError:
-                if is_last:
+                if is_last:  # no trailing newline: an interrupted write
                     warnings.warn(f"{self.path}:{number}: ignoring a half-written last record", StoreWarning,
                                   stacklevel=2)
                     continue
@@ -108,10 +143,43 @@ class ResultStore:
                     f"use a new --out file or the ibbench version that wrote it"
                 )
             try:
-                out.append(RunRecord.model_validate(data))
+                record = RunRecord.model_validate(data)
             except ValidationError as exc:
                 raise StoreError(f"{self.path}:{number} is not a valid run record: {exc.errors()[0]['msg']}") from None
+            if record.id in seen:
+                warnings.warn(f"{self.path}:{number}: record {record.id} appears twice; counted once", StoreWarning,
+                              stacklevel=2)
+                continue
+            seen.add(record.id)
+            out.append(record)
         return out
+
+
+def _numbered_lines(fh):
+    """(line number, text, is it the file's unterminated last line) for each non-blank line."""
+    previous = None
+    for number, raw in enumerate(fh, start=1):
+        if previous is not None:
+            yield previous
+        previous = (number, raw.rstrip("\n"), not raw.endswith("\n")) if raw.strip() else None
+    if previous is not None:
+        yield previous
+
+
+try:  # POSIX advisory locks; elsewhere appends are not serialised across processes
+    import fcntl
+
+    def _lock(fh) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+
+    def _unlock(fh) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+except ImportError:  # pragma: no cover - Windows
+    def _lock(fh) -> None:
+        pass
+
+    def _unlock(fh) -> None:
+        pass
 
 
 def summarise(record: RunRecord) -> str:

@@ -40,6 +40,7 @@ def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_pr
     """Run every missing cell (of this shard); returns how many cells failed in this invocation."""
     suite = load_suite(path)
     store = ResultStore(out or Path("results") / f"{suite.name}.jsonl")
+    store.check_writable()  # before any cell runs
     k, n = shard
     cells = suite.cells()[k::n]
     name = suite.name if n == 1 else f"{suite.name} (shard {k}/{n})"

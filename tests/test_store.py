@@ -1,0 +1,95 @@
+"""The results store never loses, duplicates or fakes a record: concurrent appends, a lost newline,
+a device instead of a file, an unwritable location, a record id stored twice."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+from ibbench.errors import StoreError
+from ibbench.results import ResultStore, StoreWarning
+
+from .conftest import run_cli
+from .test_cli import make_record
+
+
+def _append_many(path: str, worker: int, count: int, pad: int) -> None:
+    store = ResultStore(path)
+    for i in range(count):
+        record = make_record("t", "a", worker * 10_000 + i, 1.0, 2.0)
+        record.extras["pad"] = "x" * pad  # large records take several write() calls to land
+        store.append(record)
+
+
+@pytest.mark.parametrize("pad", [0, 200_000], ids=["small", "large"])
+def test_concurrent_appends_keep_every_record(tmp_path, pad):
+    path = str(tmp_path / "runs.jsonl")
+    count = 150 if pad == 0 else 25
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_append_many, args=(path, w, count, pad)) for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+        assert w.exitcode == 0
+    ids = [r.id for r in ResultStore(path).records()]
+    assert len(ids) == len(set(ids)) == 4 * count
+
+
+def test_a_complete_last_record_without_its_newline_is_kept(tmp_path):
+    store = ResultStore(tmp_path / "runs.jsonl")
+    store.append(make_record("t", "a", 0, 1.0, 2.0))
+    with open(store.path, "rb+") as fh:  # an editor dropped the final newline
+        fh.truncate(os.path.getsize(store.path) - 1)
+    store.append(make_record("t", "a", 1, 1.0, 2.0))
+    assert [r.spec.seed for r in store.records()] == [0, 1]
+
+
+def test_a_record_id_stored_twice_counts_once(tmp_path):
+    store = ResultStore(tmp_path / "runs.jsonl")
+    record = make_record("t", "a", 0, 1.0, 2.0)
+    store.append(record)
+    store.append(record)
+    with pytest.warns(StoreWarning, match="appears twice"):
+        assert len(store.records()) == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_device_is_not_a_store():
+    with pytest.raises(StoreError, match="not a regular file"):
+        ResultStore("/dev/full")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["table", "bias", "--store", "/dev/full"],
+                                  ["run", "--task", "gaussian", "--estimator", "mixture", "--budget", "smoke",
+                                   "--out", "/dev/full"]], ids=["table", "run"])
+def test_the_cli_refuses_a_device_store_at_once(args):
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_an_unwritable_store_is_refused_before_any_work(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    with pytest.raises(StoreError, match="cannot write"):
+        ResultStore(locked / "runs.jsonl").check_writable()
+
+
+def test_a_failed_write_prints_the_record_and_says_why(tmp_path, monkeypatch, capsys):
+    store = ResultStore(tmp_path / "runs.jsonl")
+    record = make_record("t", "a", 0, 1.0, 2.0)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("builtins.open", full_disk)
+    with pytest.raises(StoreError, match="No space left"):
+        store.append(record)
+    monkeypatch.undo()
+    assert record.model_dump_json() in capsys.readouterr().err  # nothing measured is lost
