@@ -14,11 +14,12 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import PurePath
 from typing import Any
 
 from pydantic import ValidationError
 
-from .api import Params, RunContext
+from .api import Params, RunContext, check_finite
 from .checkpoints import CheckpointPolicy
 from .errors import DataError, SpecError
 from .plugins import Registry
@@ -178,15 +179,22 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
         if resolved.estimator is not None and resolved.trainer is None:
             set_seed(spec.seed)  # the estimate does not depend on how much randomness the truth used
             est = resolved.estimator.plugin.estimate(instance, resolved.estimator.params, ctx)
-            fields.update(estimate=est.value, estimate_stderr=est.stderr)
+            name = resolved.estimator.name
+            check_finite(est.value, f"{name}'s estimate")  # a NaN or inf is a failed run, never ok
+            if est.stderr is not None:
+                check_finite(est.stderr, f"{name}'s standard error")
+            fields.update(estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr))
             fields["extras"]["estimator"] = est.extras
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
             set_seed(spec.seed)
             probe = make_probe(resolved, ctx)
             fields["extras"]["trainer"] = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx,
                                                                         probe=probe)
-    except (KeyboardInterrupt, SystemExit, DataError):
-        raise  # missing or corrupt data is the user's to fix: a one-line error, not a failed record
+        fields["extras"] = plain_json(fields["extras"], "the run's extras")  # numpy / torch values included
+    except (KeyboardInterrupt, DataError):
+        raise  # Ctrl-C stops (resumably); missing or corrupt data is the user's to fix: a one-line error
+    except SystemExit as exc:  # sys.exit() inside a plugin ends this cell, not the suite
+        status, error = "failed", f"SystemExit: the plugin called sys.exit({exc.code!r})"
     except Exception as exc:  # a plugin failure is data, not a crash
         status = "failed"
         error, frames = _failure_summary(exc)
@@ -210,6 +218,29 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
         wall_time_s=round(wall_time, 4),
         **fields,
     )
+
+
+def plain_json(value: Any, what: str) -> Any:
+    """``value`` with numpy and torch scalars and arrays, tuples and paths turned into JSON types
+    (dict keys into strings); anything else that JSON cannot hold raises TypeError naming it."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):  # numpy's float64 is one: stored as a plain float
+        return float(value)
+    if isinstance(value, dict):
+        return {str(k): plain_json(v, f"{what}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(v, what) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars and arrays, torch tensors
+        if hasattr(value, "detach"):
+            value = value.detach().cpu()
+        return plain_json(value.tolist(), what)
+    raise TypeError(f"{what} holds a {type(value).__name__}, which a JSON record cannot store; "
+                    f"return numbers, strings, lists or dicts")
 
 
 def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointPolicy | None) -> None:

@@ -93,3 +93,36 @@ def test_a_failed_write_prints_the_record_and_says_why(tmp_path, monkeypatch, ca
         store.append(record)
     monkeypatch.undo()
     assert record.model_dump_json() in capsys.readouterr().err  # nothing measured is lost
+
+
+def _misbehaving(estimator: str, store=None):
+    from ibbench.plugins import load_registry
+    from ibbench.runner import run
+    from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+    from tests.plugin_fixtures import nan_plugin
+
+    reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
+    return run(RunSpec(task=TaskSpec(name="test-plain"), estimator=EstimatorSpec(name=estimator), budget="smoke"),
+               reg, store=store)
+
+
+def test_a_nan_estimate_is_a_failed_run_not_an_ok_one():
+    record = _misbehaving("test-nan-estimate")
+    assert record.status == "failed" and "estimate is nan" in record.error and record.estimate is None
+
+
+def test_numpy_and_torch_values_in_extras_are_stored_as_json(tmp_path):
+    store = ResultStore(tmp_path / "runs.jsonl")
+    record = _misbehaving("test-numpy-extras", store)
+    assert record.status == "ok", record.error
+    (stored,) = store.records()
+    assert stored.estimate == 0.25 and stored.estimate_stderr == 0.5
+    assert stored.extras["estimator"] == {"curve": [0.0, 1.0, 2.0], "best": 2, "flag": True, "tensor": [1.0, 1.0],
+                                          "3": [1, 2]}
+
+
+def test_sys_exit_inside_a_plugin_is_a_failed_cell(tmp_path):
+    store = ResultStore(tmp_path / "runs.jsonl")
+    record = _misbehaving("test-exit", store)
+    assert record.status == "failed" and "sys.exit(3)" in record.error
+    assert len(store.records()) == 1
