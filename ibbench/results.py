@@ -50,6 +50,36 @@ class StoreWarning(UserWarning):
     pass
 
 
+PARTS = ("task", "estimator", "trainer", "label_estimator")
+
+
+def cell_key(expanded: dict[str, Any], seed: int, budget: str, device: str) -> str:
+    """A cell's identity: each part's name and *validated, expanded* parameters (``expanded`` as a
+    record stores it), the seed, budget and device, as canonical JSON.  Key order and number
+    spelling in a suite file ({dim: 5, mi: 2} or {mi: 2.0, dim: 5}) do not change it."""
+    parts = {k: {"name": expanded[k]["name"], "params": expanded[k]["params"]} for k in PARTS if k in expanded}
+    return json.dumps({"parts": parts, "seed": seed, "budget": budget, "device": device}, sort_keys=True)
+
+
+def record_key(record: RunRecord) -> str:
+    """The cell a record answers (records without ``expanded`` fall back to their spec)."""
+    if "task" not in record.expanded:
+        return record.spec.model_dump_json()
+    return cell_key(record.expanded, record.spec.seed, record.spec.budget, record.spec.device)
+
+
+def unique_cells(records: list[RunRecord]) -> list[RunRecord]:
+    """The first record of each cell: a cell stored twice (two suites at once) counts once in a table."""
+    seen: set[str] = set()
+    out = []
+    for r in records:
+        key = record_key(r)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 class ResultStore:
     """A JSON Lines file of RunRecords.
 

@@ -24,7 +24,7 @@ from .checkpoints import CheckpointPolicy
 from .errors import DataError, SpecError
 from .plugins import Registry
 from .provenance import provenance
-from .results import ResultStore, RunRecord
+from .results import ResultStore, RunRecord, cell_key, record_key
 from .specs import PluginSpec, RunSpec, TrainerSpec, describe_validation_error
 
 
@@ -144,9 +144,20 @@ def _failure_summary(exc: BaseException) -> tuple[str, list[str]]:
     return reason, [f"{f.filename}:{f.lineno} in {f.name}" for f in frames]
 
 
-def spec_key(spec: RunSpec) -> str:
-    """A cell's identity: its spec as canonical JSON (the store's test for "already done")."""
-    return spec.model_dump_json()
+def expanded_parts(resolved: ResolvedRun) -> dict[str, Any]:
+    """Each part's name, distribution and validated parameters with the budget applied (``expanded``)."""
+    out: dict[str, Any] = {"budget": resolved.spec.budget}
+    for key, part in (("task", resolved.task), ("estimator", resolved.estimator), ("trainer", resolved.trainer),
+                      ("label_estimator", resolved.label_estimator)):
+        if part is not None:
+            out[key] = {"name": part.name, "distribution": part.distribution, "params": part.params.model_dump(mode="json")}
+    return out
+
+
+def spec_key(resolved: ResolvedRun) -> str:
+    """A cell's identity (``results.cell_key``): the store's test for "already done", the checkpoint's name."""
+    s = resolved.spec
+    return cell_key(expanded_parts(resolved), s.seed, s.budget, s.device)
 
 
 def execute(resolved: ResolvedRun, *, show_progress: bool = False,
@@ -155,15 +166,10 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
     snapshot left by a killed run of the same spec is resumed (the record says from where)."""
     spec = resolved.spec
     device = resolve_device(spec.device)
-    checkpoint = checkpoints.checkpointer(spec_key(spec)) if checkpoints is not None else None
+    checkpoint = checkpoints.checkpointer(spec_key(resolved)) if checkpoints is not None else None
     ctx = RunContext(seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress,
                      checkpoint=checkpoint)
-    expanded = {"budget": spec.budget}
-    for key, part in (("task", resolved.task), ("estimator", resolved.estimator), ("trainer", resolved.trainer),
-                      ("label_estimator", resolved.label_estimator)):
-        if part is not None:
-            expanded[key] = {"name": part.name, "distribution": part.distribution,
-                                   "params": part.params.model_dump(mode="json")}
+    expanded = expanded_parts(resolved)
     fields: dict[str, Any] = {"extras": {}}
     status, error = "ok", None
     start = time.perf_counter()
@@ -247,7 +253,7 @@ def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointP
     """Append the record, then drop the cell's snapshot: from here on the record is what survives."""
     store.append(record)
     if checkpoints is not None:
-        checkpoints.clear(spec_key(record.spec))
+        checkpoints.clear(record_key(record))
 
 
 def run(spec: RunSpec, registry: Registry, *, store: ResultStore | None = None, show_progress: bool = False,

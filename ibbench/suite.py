@@ -1,9 +1,10 @@
 """Run a grid of cells from a TOML suite, appending each record the moment it ends.
 
 Every cell is resolved (names, parameters) before the first one runs, so a
-typo costs nothing.  Cells whose spec already has a record in the store are
-skipped, so re-running the same command after an interruption finishes the
-grid without repeating work.
+typo costs nothing.  Cells that already have a record in the store (by their
+validated, expanded parameters: ``results.cell_key``) are skipped, so re-running
+the same command after an interruption finishes the grid without repeating
+work; cells another suite on the same store is running are skipped too (claims).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from tqdm.auto import tqdm
 
 from .api import Executor, Params
 from .checkpoints import DEFAULT_EVERY_S, CheckpointPolicy
+from .claims import Claims
 from .errors import SpecError
 from .plugins import Registry
-from .results import ResultStore, RunRecord, summarise
+from .results import ResultStore, RunRecord, record_key, summarise
 from .runner import execute, resolve, spec_key, store_record
 from .specs import RunSpec, describe_validation_error, load_suite
 
@@ -68,11 +70,23 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
     plugins, and this process appends the records as they come back, in completion order.
     """
     resolved = [resolve(cell, registry) for cell in cells]  # fail fast on any bad name or parameter
-    done = {spec_key(r.spec) for r in store.records()}
-    todo = [r for r in resolved if spec_key(r.spec) not in done]
-    where = "" if executor is None else f" on {type(executor[0]).__name__.lower()}"
-    print(f"{name}: {len(cells)} cells, {len(cells) - len(todo)} already in {store.path}, "
-          f"running {len(todo)}{where}", file=sys.stderr)
+    done = {record_key(r) for r in store.records()}
+    missing = [r for r in resolved if spec_key(r) not in done]
+    claims = Claims(store.path)
+    try:
+        todo = [r for r in missing if claims.take(spec_key(r))]  # another suite on this store runs the rest
+        where = "" if executor is None else f" on {type(executor[0]).__name__.lower()}"
+        busy = f", {len(missing) - len(todo)} claimed by another run" if len(todo) < len(missing) else ""
+        print(f"{name}: {len(cells)} cells, {len(cells) - len(missing)} already in {store.path}{busy}, "
+              f"running {len(todo)}{where}", file=sys.stderr)
+        return _run_claimed(name, todo, store, show_progress, executor, checkpoints, claims)
+    finally:
+        claims.release_all()
+
+
+def _run_claimed(name: str, todo: list, store: ResultStore, show_progress: bool,
+                 executor: tuple[Executor, Params] | None, checkpoints: CheckpointPolicy | None,
+                 claims: Claims) -> int:
     in_process = executor is None or getattr(executor[1], "jobs", None) == 1
     if in_process:
         records = (execute(item, show_progress=False, checkpoints=checkpoints) for item in todo)
@@ -84,6 +98,7 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
     failed = 0
     for record in tqdm(records, total=len(todo), desc=name, disable=not show_progress, file=sys.stderr):
         store_record(store, record, checkpoints)
+        claims.release(record_key(record))
         failed += record.status != "ok"
         print(summarise(record), file=sys.stderr)
     return failed

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
-from .results import RunRecord
+from .results import RunRecord, unique_cells
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Cell:
 
 def aggregate(records: list[RunRecord]) -> dict[tuple[str, str], Cell]:
     """(row label, estimator) -> Cell, over seeds.  Rows carry the budget when several are mixed."""
+    records = unique_cells(records)  # a cell stored twice counts once
     with_estimator = [r for r in records if r.spec.estimator is not None and r.spec.trainer is None]
     budgets = {r.spec.budget for r in with_estimator}
     settings: dict[str, set[str]] = defaultdict(set)
@@ -147,6 +148,7 @@ def _data_label(record: RunRecord) -> str:
 
 def _training_groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
     """(task label, fraction, data, trainer setting, budget, estimator) -> runs over seeds."""
+    records = unique_cells(records)
     groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     for r in records:
         if r.spec.trainer is None or "trainer" not in r.expanded:
@@ -301,6 +303,7 @@ def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
 def failure_table(records: list[RunRecord], fmt: str = "github", width: int = 90) -> str:
     """Every failed run: what ran, why it failed (one line) and where (the innermost frame), plus a
     per-(task, method) count of failures over runs, bmi's convergence fraction turned around."""
+    records = unique_cells(records)
     failed = [r for r in records if r.status == "failed"]
     if not failed:
         return f"no failed runs among {len(records)}"

@@ -48,9 +48,9 @@ def main() -> None:
         policy = CheckpointPolicy(tmp, every_s=0)
         record = execute(resolved, checkpoints=policy)
         assert record.status == "ok", record.error
-        path = Path(policy.checkpointer(spec_key(resolved.spec)).path)
+        path = Path(policy.checkpointer(spec_key(resolved)).path)
         start = time.perf_counter()
-        state = Checkpointer(path, spec_key(resolved.spec)).load()
+        state = Checkpointer(path, spec_key(resolved)).load()
         load_s = time.perf_counter() - start
     assert state is not None
     print(f"device {args.device}; {len(writes)} snapshots of a paper-size ib-layerwise cell with an aa-mine probe")

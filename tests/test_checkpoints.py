@@ -14,8 +14,8 @@ import torch
 
 from ibbench.api import BatchStream, restore_global_rng  # the public names a trainer plugin uses
 from ibbench.checkpoints import Checkpointer, CheckpointPolicy, CheckpointWarning, checkpoint_dir_for
-from ibbench.results import ResultStore
-from ibbench.runner import execute, resolve, spec_key
+from ibbench.results import ResultStore, record_key
+from ibbench.runner import execute, resolve
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
 
 
@@ -193,4 +193,4 @@ def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
     assert record.extras["trainer"] == reference.extras["trainer"]
     assert not snapshots.exists()  # the snapshot goes once the record is stored
     assert not checkpoint_dir_for(clean).exists()
-    assert spec_key(record.spec) == spec_key(reference.spec)
+    assert record_key(record) == record_key(reference)

@@ -126,3 +126,42 @@ def test_sys_exit_inside_a_plugin_is_a_failed_cell(tmp_path):
     record = _misbehaving("test-exit", store)
     assert record.status == "failed" and "sys.exit(3)" in record.error
     assert len(store.records()) == 1
+
+
+def _suite(tmp_path, text: str, name: str = "s.toml"):
+    path = tmp_path / name
+    path.write_text('name = "t"\nbudget = "smoke"\nseeds = [0, 1]\nestimators = [{ name = "mixture" }]\n' + text)
+    return path
+
+
+def test_reordered_or_respelled_parameters_are_the_same_cell(tmp_path, registry, capsys):
+    from ibbench.suite import run_suite
+
+    out = tmp_path / "runs.jsonl"
+    run_suite(_suite(tmp_path, 'tasks = [{ name = "gaussian", params = { dim = 5, mi = 2.0 } }]\n'), out=out,
+              registry=registry)
+    assert len(ResultStore(out).records()) == 2
+    again = _suite(tmp_path, 'tasks = [{ name = "gaussian", params = { mi = 2, dim = 5 } }]\n', "t.toml")
+    run_suite(again, out=out, registry=registry)
+    assert "2 already in" in capsys.readouterr().err and len(ResultStore(out).records()) == 2
+
+
+def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_stale_claim_is_taken_over(tmp_path, registry, capsys):
+    import json as _json
+
+    from ibbench.claims import Claims
+    from ibbench.runner import resolve, spec_key
+    from ibbench.specs import load_suite
+    from ibbench.suite import run_suite
+
+    suite = _suite(tmp_path, 'tasks = [{ name = "gaussian" }]\n')
+    out = tmp_path / "runs.jsonl"
+    first, second = (spec_key(resolve(c, registry)) for c in load_suite(suite).cells())
+    live = Claims(out)
+    assert live.take(first)  # this (live) process holds seed 0
+    stale = Claims(out)._path(second)
+    stale.write_text(_json.dumps({"host": __import__("socket").gethostname(), "pid": 2 ** 22 + 12345}))
+    run_suite(suite, out=out, registry=registry)
+    assert "1 claimed by another run" in capsys.readouterr().err
+    assert [r.spec.seed for r in ResultStore(out).records()] == [1]  # the stale claim was taken over
+    live.release_all()

@@ -1,0 +1,78 @@
+"""Cell claims: two suites run at once on one store do not both run a cell.
+
+Before a suite runs a cell it creates ``<store>.claims/<sha256 of the cell key>.claim`` with O_EXCL,
+holding its host and pid; the claim goes when the cell's record is stored or the suite ends.  A
+claim whose process is gone (same host, pid not alive) is stale and taken over, so a killed suite
+does not lock its cells forever.  Claims are made by the process that dispatches the cells, so they
+hold for any executor; a claim from another host is respected until removed by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from pathlib import Path
+
+
+def claims_dir(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".claims")
+
+
+class Claims:
+    def __init__(self, store_path: Path) -> None:
+        self.directory = claims_dir(Path(store_path))
+        self.held: dict[str, Path] = {}
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.claim"
+
+    def take(self, key: str) -> bool:
+        """Claim a cell; False if another live run holds it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._path(key)
+        mine = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
+        for _ in range(2):  # a stale claim is removed once, then claimed afresh
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not _stale(path):
+                    return False
+                path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(mine)
+            self.held[key] = path
+            return True
+        return False
+
+    def release(self, key: str) -> None:
+        path = self.held.pop(key, None)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def release_all(self) -> None:
+        for key in list(self.held):
+            self.release(key)
+        try:
+            self.directory.rmdir()  # only when no other run holds a claim
+        except OSError:
+            pass
+
+
+def _stale(path: Path) -> bool:
+    """A claim of a process that no longer runs on this host (unreadable: a claim being written, not stale)."""
+    try:
+        owner = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if owner.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError, ValueError, KeyError):
+        return False
+    return False
