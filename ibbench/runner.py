@@ -8,6 +8,7 @@ reason, the way bmi records a failed estimator, and a sweep goes on.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import traceback
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 
 from .api import Params, RunContext, check_finite
 from .checkpoints import CheckpointPolicy
-from .errors import DataError, SpecError
+from .errors import DataError, DivergenceError, SpecError
 from .plugins import Registry
 from .provenance import provenance
 from .results import ResultStore, RunRecord, cell_key, record_key
@@ -196,6 +197,7 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
             probe = make_probe(resolved, ctx)
             fields["extras"]["trainer"] = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx,
                                                                         probe=probe)
+            check_above_chance(fields["extras"]["trainer"], instance, resolved.trainer.name)  # kept if it fails
         fields["extras"] = plain_json(fields["extras"], "the run's extras")  # numpy / torch values included
     except (KeyboardInterrupt, DataError):
         raise  # Ctrl-C stops (resumably); missing or corrupt data is the user's to fix: a one-line error
@@ -224,6 +226,21 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
         wall_time_s=round(wall_time, 4),
         **fields,
     )
+
+
+def check_above_chance(result: dict[str, Any], instance: Any, trainer: str) -> None:
+    """Raise DivergenceError when a trained net's test accuracy is no better than always answering
+    the commonest test class (within 3 binomial standard errors): training diverged or did nothing."""
+    data = getattr(instance, "data", None)
+    if data is None or "test_acc" not in result or len(data.test_y) == 0:
+        return
+    counts = data.test_y.bincount()  # a torch tensor: no torch import here
+    chance = float(counts.max()) / len(data.test_y)
+    margin = 3 * math.sqrt(chance * (1 - chance) / len(data.test_y))
+    if result["test_acc"] <= chance + margin:
+        raise DivergenceError(f"{trainer} ended at chance: test accuracy {100 * result['test_acc']:.2f} % against "
+                              f"{100 * chance:.2f} % for always answering the commonest class; training diverged "
+                              f"or did nothing (lower trainer.lr, or train longer)")
 
 
 def plain_json(value: Any, what: str) -> Any:

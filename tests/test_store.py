@@ -165,3 +165,14 @@ def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_stale_claim_is_taken_o
     assert "1 claimed by another run" in capsys.readouterr().err
     assert [r.spec.seed for r in ResultStore(out).records()] == [1]  # the stale claim was taken over
     live.release_all()
+
+
+def test_a_trainer_that_ends_at_chance_is_a_failed_run_that_keeps_its_result(registry):
+    from ibbench.runner import run
+    from ibbench.specs import RunSpec
+
+    spec = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "trainer": {"name": "ce", "params": {"lr": 1e9}},
+                                   "budget": "smoke", "device": "cpu"})
+    record = run(spec, registry)
+    assert record.status == "failed" and "ended at chance" in record.error
+    assert record.extras["trainer"]["test_acc"] < 0.2  # what it measured is kept
