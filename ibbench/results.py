@@ -98,14 +98,12 @@ class ResultStore:
                              f"pass a .jsonl file path")
 
     def check_writable(self) -> None:
-        """Raise StoreError now, before any work, if a record could not be appended here."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8"):
-                pass
-        except OSError as exc:
-            raise StoreError(f"cannot write to results store {self.path}: {exc.strerror or exc}; "
-                             f"pass --out PATH somewhere writable") from None
+        """Raise StoreError now, before any work, if a record could not be appended here (creates nothing)."""
+        target = self.path if self.path.exists() else next(p for p in self.path.absolute().parents if p.exists())
+        if not os.access(target, os.W_OK | (0 if target is self.path else os.X_OK)):
+            what = "the file" if target is self.path else f"its folder {target}"
+            raise StoreError(f"cannot write to results store {self.path}: {what} is not writable (read-only?); "
+                             f"pass --out PATH somewhere writable")
 
     def append(self, record: RunRecord) -> None:
         """Append one record (fsync'ed).  If the write fails (disk full, store gone read-only) the
