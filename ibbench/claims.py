@@ -15,6 +15,8 @@ import os
 import socket
 from pathlib import Path
 
+from .errors import StoreError
+
 
 def claims_dir(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + ".claims")
@@ -29,18 +31,24 @@ class Claims:
         return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.claim"
 
     def take(self, key: str) -> bool:
-        """Claim a cell; False if another live run holds it."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Claim a cell; False if another live run holds it.  Raises StoreError if claims cannot be
+        written next to the store."""
         path = self._path(key)
         mine = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
-        for _ in range(2):  # a stale claim is removed once, then claimed afresh
+        for _ in range(3):  # a stale claim is removed, then claimed afresh
             try:
+                self.directory.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileNotFoundError:  # another run removed the empty folder between mkdir and open
+                continue
             except FileExistsError:
                 if not _stale(path):
                     return False
                 path.unlink(missing_ok=True)
                 continue
+            except OSError as exc:
+                raise StoreError(f"cannot claim cells in {self.directory}: {exc.strerror or exc}; pass --out PATH "
+                                 f"somewhere writable") from None
             with os.fdopen(fd, "w") as fh:
                 fh.write(mine)
             self.held[key] = path

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -98,12 +99,22 @@ class ResultStore:
                              f"pass a .jsonl file path")
 
     def check_writable(self) -> None:
-        """Raise StoreError now, before any work, if a record could not be appended here (creates nothing)."""
-        target = self.path if self.path.exists() else next(p for p in self.path.absolute().parents if p.exists())
-        if not os.access(target, os.W_OK | (0 if target is self.path else os.X_OK)):
-            what = "the file" if target is self.path else f"its folder {target}"
-            raise StoreError(f"cannot write to results store {self.path}: {what} is not writable (read-only?); "
-                             f"pass --out PATH somewhere writable")
+        """Raise StoreError now, before any work, if a record could not be appended here.
+
+        Tried, not inferred from permission bits (root passes those for /sys and /proc): the store
+        is opened for appending if it exists, else a temporary file is made and removed in its
+        nearest existing folder.  Nothing is left behind."""
+        try:
+            if self.path.exists():
+                with open(self.path, "ab"):
+                    pass
+            else:
+                folder = next(p for p in self.path.absolute().parents if p.exists())
+                with tempfile.TemporaryFile(dir=folder):
+                    pass
+        except OSError as exc:
+            raise StoreError(f"cannot write to results store {self.path}: {exc.strerror or exc}; "
+                             f"pass --out PATH somewhere writable") from None
 
     def append(self, record: RunRecord) -> None:
         """Append one record (fsync'ed).  If the write fails (disk full, store gone read-only) the

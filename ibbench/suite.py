@@ -74,7 +74,15 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
     missing = [r for r in resolved if spec_key(r) not in done]
     claims = Claims(store.path)
     try:
-        todo = [r for r in missing if claims.take(spec_key(r))]  # another suite on this store runs the rest
+        claimed = [r for r in missing if claims.take(spec_key(r))]  # another suite on this store runs the rest
+        # a run that held a claim stored its record before releasing it: read the store again now that
+        # the claims are ours, or a cell it finished meanwhile would run twice
+        done = {record_key(r) for r in store.records()}
+        todo = [r for r in claimed if spec_key(r) not in done]
+        for r in claimed:
+            if spec_key(r) in done:
+                claims.release(spec_key(r))
+        missing = [r for r in missing if spec_key(r) not in done]
         where = "" if executor is None else f" on {type(executor[0]).__name__.lower()}"
         busy = f", {len(missing) - len(todo)} claimed by another run" if len(todo) < len(missing) else ""
         print(f"{name}: {len(cells)} cells, {len(cells) - len(missing)} already in {store.path}{busy}, "

@@ -176,3 +176,30 @@ def test_a_trainer_that_ends_at_chance_is_a_failed_run_that_keeps_its_result(reg
     record = run(spec, registry)
     assert record.status == "failed" and "ended at chance" in record.error
     assert record.extras["trainer"]["test_acc"] < 0.2  # what it measured is kept
+
+
+def test_a_cell_finished_by_another_run_while_claiming_is_not_run_again(tmp_path, registry, monkeypatch):
+    from ibbench.claims import Claims
+    from ibbench.suite import run_suite
+
+    suite = _suite(tmp_path, 'tasks = [{ name = "gaussian" }]\n')
+    other = tmp_path / "other.jsonl"
+    run_suite(suite, out=other, registry=registry)  # what the other run stores for seed 0
+    theirs = next(r for r in ResultStore(other).records() if r.spec.seed == 0)
+    out = tmp_path / "runs.jsonl"
+    take = Claims.take
+
+    def take_after_the_other_run_finished(self, key):
+        if not ResultStore(out).records():  # the other run stores seed 0 and releases it just now
+            ResultStore(out).append(theirs)
+        return take(self, key)
+
+    monkeypatch.setattr(Claims, "take", take_after_the_other_run_finished)
+    run_suite(suite, out=out, registry=registry)
+    assert sorted(r.spec.seed for r in ResultStore(out).records()) == [0, 1]  # seed 0 not run twice
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs")
+def test_a_store_in_sysfs_is_refused_even_for_root():
+    with pytest.raises(StoreError, match="cannot write"):
+        ResultStore("/sys/kernel/ibbench-test.jsonl").check_writable()
