@@ -91,11 +91,11 @@ def test_values_near_1e300_work(registry, tmp_path, estimator):
     assert huge.extras["task"]["standardised"]["x"]["scale"][0] == pytest.approx((q3 - q1) / 1.349, rel=1e-9)
 
 
-# KSG's own std normalisation (Kraskov's reference) still sees the outlier, 2751 robust stds out after
-# the asinh tail: its std grows ~40-fold and x's distances shrink against y's (0.08 nats measured);
-# with normalize_by=iqr it does not
-@pytest.mark.parametrize("estimator,params,tol", [("ksg", {}, 0.1), ("ksg", {"normalize_by": "iqr"}, 0.02),
-                                                  ("binning", {}, 0.05)])
+# the doubly logarithmic tail puts 1e300 about 29 robust stds out, so neither KSG's own std
+# normalisation nor a critic's input standardisation is stretched by it (a single-log tail left it at
+# 2751: KSG lost 0.08 nats, MINE read 0.01)
+@pytest.mark.parametrize("estimator,params,tol", [("ksg", {}, 0.03), ("ksg", {"normalize_by": "iqr"}, 0.03),
+                                                  ("binning", {}, 0.05), ("mine", {"steps": 1000}, 0.15)])
 def test_one_value_near_1e300_among_offset_data_changes_little(registry, tmp_path, estimator, params, tol):
     """One finite but enormous value must not squeeze the other 4999 into one float (a std-first
     standardisation divided them all by 1.4e298: every estimator read 0)."""
