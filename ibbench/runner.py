@@ -266,6 +266,15 @@ def plain_json(value: Any, what: str) -> Any:
                     f"return numbers, strings, lists or dicts")
 
 
+def crashed_record(resolved: ResolvedRun, error: str) -> RunRecord:
+    """A failed record for a cell whose process died before it could report (killed, out of memory,
+    ``os._exit`` in a plugin): what ran and why it has no result."""
+    return RunRecord(id=uuid.uuid4().hex, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                     status="failed", error=error, spec=resolved.spec, task_label=resolved.label,
+                     expanded=expanded_parts(resolved), device=resolved.spec.device,
+                     provenance=provenance(resolve_device("cpu")), wall_time_s=0.0)
+
+
 def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointPolicy | None) -> None:
     """Append the record, then drop the cell's snapshot: from here on the record is what survives."""
     store.append(record)

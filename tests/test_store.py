@@ -203,3 +203,22 @@ def test_a_cell_finished_by_another_run_while_claiming_is_not_run_again(tmp_path
 def test_a_store_in_sysfs_is_refused_even_for_root():
     with pytest.raises(StoreError, match="cannot write"):
         ResultStore("/sys/kernel/ibbench-test.jsonl").check_writable()
+
+
+def test_a_worker_that_dies_is_a_failed_cell_and_the_suite_goes_on(tmp_path):
+    from .conftest import REPO
+    from .test_plugins import make_distribution
+
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "ibbench-nan", "ibbench_nan_test", "from tests.plugin_fixtures.nan_plugin import *\n")
+    suite = tmp_path / "s.toml"
+    suite.write_text('name = "t"\nbudget = "smoke"\nseeds = [0, 1]\ntasks = [{ name = "test-plain" }]\n'
+                     'estimators = [{ name = "test-die" }, { name = "binning" }]\n')
+    out = tmp_path / "runs.jsonl"
+    proc = run_cli("suite", "run", str(suite), "--out", str(out), "--jobs", "2", env={"PYTHONPATH": f"{site}:{REPO}"})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    records = ResultStore(out).records()
+    assert sorted((r.spec.estimator.name, r.status) for r in records) == [
+        ("binning", "ok"), ("binning", "ok"), ("test-die", "failed"), ("test-die", "failed")]
+    assert all("worker process running this cell died" in r.error for r in records if r.status == "failed")

@@ -8,8 +8,10 @@ suite appends each record to the store the moment it arrives, from this one proc
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +20,7 @@ from pydantic import Field
 
 from ..api import Executor, Params
 from ..errors import IbbenchError
-from .cells import run_cell
+from .cells import crashed_cell, run_cell, run_marked
 
 
 class LocalParams(Params):
@@ -45,11 +47,48 @@ class Local(Executor):
         # spawn, not fork: torch's threads and CUDA state do not survive a fork.  Each worker gets its
         # share of the cores: N workers with torch's default of one thread per core oversubscribe them
         threads = max(1, (os.cpu_count() or 1) // params.jobs)
-        with ProcessPoolExecutor(max_workers=params.jobs, mp_context=get_context("spawn"),
-                                 initializer=_limit_threads, initargs=(threads,)) as pool:
-            futures = {pool.submit(run_cell, cell): i for i, cell in enumerate(cells)}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+        yield from _pool_map(cells, params.jobs, threads)
+
+
+def _pool(jobs: int, threads: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_limit_threads,
+                               initargs=(threads,))
+
+
+def _pool_map(cells: list[dict[str, Any]], jobs: int, threads: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Cells on a pool of ``jobs`` workers.  A worker that dies (killed, out of memory, ``os._exit`` in
+    a plugin) breaks the whole pool: the cells that were running then are rerun one at a time in a
+    pool of their own, so the one that kills its worker again becomes a failed record, and the rest
+    go on in a fresh pool."""
+    pending = dict(enumerate(cells))
+    suspects: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="ibbench-cells-") as markers:
+        while pending:
+            if suspects:
+                i = suspects.pop(0)
+                try:
+                    with _pool(1, threads) as pool:
+                        data = pool.submit(run_cell, pending[i]).result()
+                except BrokenProcessPool:
+                    data = crashed_cell(pending[i], "the worker process running this cell died (killed, out of "
+                                                    "memory, or os._exit in a plugin); no result")
+                del pending[i]
+                yield i, data
+                continue
+            try:
+                with _pool(jobs, threads) as pool:
+                    futures = {pool.submit(run_marked, cell, os.path.join(markers, str(i))): i
+                               for i, cell in pending.items()}
+                    for future in as_completed(futures):
+                        i = futures[future]
+                        data = future.result()
+                        del pending[i]
+                        yield i, data
+            except BrokenProcessPool:
+                suspects = sorted(int(name) for name in os.listdir(markers))
+                for name in os.listdir(markers):
+                    os.remove(os.path.join(markers, name))
+                suspects = [i for i in suspects if i in pending] or sorted(pending)[:1]
 
 
 class SlurmParams(Params):

@@ -34,3 +34,22 @@ def _claim_gpu() -> None:
     if identity and torch.cuda.is_available() and torch.cuda.device_count() > 1 \
             and "CUDA_VISIBLE_DEVICES" not in os.environ:
         torch.cuda.set_device((identity[0] - 1) % torch.cuda.device_count())
+
+
+def crashed_cell(cell: dict[str, Any], error: str) -> dict[str, Any]:
+    """The failed record, as JSON data, of a cell whose worker process died."""
+    from ..plugins import load_registry
+    from ..runner import crashed_record, resolve
+    from ..specs import RunSpec
+
+    return crashed_record(resolve(RunSpec.model_validate(cell["spec"]), load_registry()), error).model_dump(mode="json")
+
+
+def run_marked(cell: dict[str, Any], marker: str) -> dict[str, Any]:
+    """``run_cell`` leaving ``marker`` on disk while it runs: after a worker dies, the cells whose
+    markers remain are the ones that were running."""
+    open(marker, "w").close()
+    try:
+        return run_cell(cell)
+    finally:
+        os.remove(marker)

@@ -63,8 +63,16 @@ class Exits(_Misbehaving):
         sys.exit(3)
 
 
+class DiesHard(_Misbehaving):
+    def estimate(self, task, params, ctx):
+        import os
+
+        os._exit(3)  # no exception, no cleanup: as a kill or the out-of-memory killer would end it
+
+
 @hookimpl
 def ibbench_register_estimators(register):
     register("test-nan-estimate", NaNEstimate, description="test: returns NaN")
     register("test-numpy-extras", NumpyExtras, description="test: numpy and torch values in its extras")
     register("test-exit", Exits, description="test: calls sys.exit(3)")
+    register("test-die", DiesHard, description="test: its process dies (os._exit)")
