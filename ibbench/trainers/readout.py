@@ -28,6 +28,7 @@ from torch import nn
 
 from ..errors import DataError
 from ..tasks.networks import features
+from .common import accuracy
 
 L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # from strong to weak: each fit warm-starts the next
 DROP_BELOW = 1e-7  # a coordinate whose std is below this fraction of the largest is constant (float32 noise)
@@ -164,13 +165,6 @@ def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
     return merged
 
 
-@torch.no_grad()
-def _accuracy(linear: nn.Linear, h: torch.Tensor, y: torch.Tensor) -> float:
-    if h.shape[0] == 0:
-        return float("nan")
-    return float((linear(h.float()).argmax(1).cpu() == y).double().mean())
-
-
 def post_train_readout(net: nn.Module, data, max_iter: int, device: torch.device) -> tuple[nn.Linear, dict[str, Any]]:
     """The paper's post-trained linear C -> C layer (Sec. 5) on the frozen ``net``, fitted (above).
 
@@ -182,8 +176,8 @@ def post_train_readout(net: nn.Module, data, max_iter: int, device: torch.device
         feats = {k: features(net, getattr(data, f"{k}_x").to(device)).flatten(1) for k in ("train", "val", "test")}
     readout, fit = fit_readout((feats["train"], data.train_y), (feats["val"], data.val_y), data.n_classes,
                                max_iter=max_iter)
-    return readout, {"test_acc": _accuracy(readout, feats["test"], data.test_y),
-                     "val_acc": _accuracy(readout, feats["val"], data.val_y), "readout": fit}
+    return readout, {"test_acc": accuracy(readout, feats["test"].float(), data.test_y, device),
+                     "val_acc": accuracy(readout, feats["val"].float(), data.val_y, device), "readout": fit}
 
 
 PROBE_MAX_DIMS = 4096  # wider layers (conv feature maps) are not probed: an (n, d) float64 copy each
@@ -214,7 +208,7 @@ def linear_probes(net: nn.Sequential, data, device: torch.device, max_iter: int 
                 with torch.enable_grad():
                     linear, fit = fit_readout((flat["train"], inputs["train"][1]), (flat["val"], inputs["val"][1]),
                                               data.n_classes, max_iter=max_iter)
-                entry.update(test_acc=_accuracy(linear, flat["test"], inputs["test"][1]),
+                entry.update(test_acc=accuracy(linear, flat["test"].float(), inputs["test"][1], device),
                              val_acc=fit["val_acc"], l2=fit["l2"], converged=fit["converged"],
                              train_rows=int(flat["train"].shape[0]))
             out.append(entry)
