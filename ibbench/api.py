@@ -290,8 +290,11 @@ class Trainer(_Plugin):
 
     @abstractmethod
     def train(self, task: TaskInstance, params: Params, ctx: RunContext, probe: Any = None) -> dict[str, Any]:
-        """Train and return the measured numbers (accuracy, trajectories).  ``probe``, when the run
-        names an estimator, is an ``ibbench.infoplane.InfoPlaneProbe`` to call during training."""
+        """Train and return the measured numbers as a dict that validates as
+        ``ibbench.training_result.TrainingResult`` (``test_acc`` required; the fields tables read are
+        typed there; other keys are kept).  ``probe``, when the run names an estimator, is an
+        ``ibbench.infoplane.InfoPlaneProbe`` to call during training; put ``probe.result()`` under
+        ``info_plane``."""
 
 
 class Executor(_Plugin):

@@ -14,6 +14,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .api import BUDGETS
 from .checkpoints import DEFAULT_EVERY_S
 from .errors import IbbenchError
@@ -30,7 +32,7 @@ def _progress_enabled(args) -> bool:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, an integer >= 0 (default 0)")
     p.add_argument("--budget", choices=BUDGETS, default="quick",
                    help="smoke: seconds; quick: minutes on 2 CPU cores (default); paper: the paper's protocol")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -57,6 +59,17 @@ def _float_above(minimum: float, inclusive: bool = False):
     return parse
 
 
+def _seed(text: str) -> int:
+    """An argparse type: a non-negative integer seed."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; seeds are integers >= 0")
+    return value
+
+
 def _path(text: str) -> Path:
     """An argparse type: a non-empty path (``Path("")`` would silently mean the current folder)."""
     if not text.strip():
@@ -76,8 +89,15 @@ def _checkpoint_every(args) -> float | None:
     return None if args.no_checkpoints else args.checkpoint_every
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error style: one line naming what is wrong, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ibbench", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="ibbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one task with an estimator and store the record")
@@ -135,14 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     srun = suite_sub.add_parser("run", help="run every cell not already in the store")
     srun.add_argument("suite", type=_path)
     srun.add_argument("--out", type=_path, help="results store (default results/<suite name>.jsonl)")
-    srun.add_argument("--quiet", action="store_true")
-    srun.add_argument("--data-dir", type=_path)
+    srun.add_argument("--quiet", action="store_true", help="no progress bars")
+    srun.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
     srun.add_argument("--executor", default="local", help="where cells run: local (default) or slurm")
     srun.add_argument("--jobs", type=int, help="local executor: cells at a time in worker processes (default 1)")
     srun.add_argument("--set", dest="sets", action="append", default=[], metavar="executor.FIELD=VALUE",
                       help="executor parameter, e.g. --set executor.partition=gpu --set executor.gpus_per_cell=1")
     srun.add_argument("--shard", default="0/1", metavar="K/N",
                       help="run only cells K, K+N, K+2N, ... (N processes, e.g. on one GPU, each with its own --out)")
+    srun.add_argument("--cell-timeout", type=_float_above(0), metavar="SECONDS",
+                      help="stop a cell still running after SECONDS and store it as failed; the suite goes on "
+                           "(default: the suite file's cell_timeout, else none)")
     _add_checkpoint_options(srun)
 
     plot = sub.add_parser("plot", help="plot one stored run")
@@ -157,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     fig = sub.add_parser("figure", help="regenerate a figure of the paper with ground truth")
     fig.add_argument("name", choices=("fig2",))
     fig.add_argument("--budget", choices=BUDGETS, default="quick")
-    fig.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    fig.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1, 2], help="seeds to run (default 0 1 2)")
     fig.add_argument("--noise-vars", type=float, nargs="+", help="noise variances (default 1e-3 .. 10)")
     fig.add_argument("--out-dir", type=_path, default=Path("results/fig2"))
     fig.add_argument("--dataset", choices=("mnist", "digits"), default="mnist")
@@ -203,7 +226,7 @@ def cmd_run(args) -> int:
     store = ResultStore(args.out)
     store.check_writable()  # before any work: a result that cannot be stored is not run
     record = run(spec, _registry(), store=store, show_progress=_progress_enabled(args),
-                 checkpoint_every_s=_checkpoint_every(args))
+                 checkpoint_every_s=_checkpoint_every(args), bad_input_raises=True)
     if args.json:
         print(record.model_dump_json())
     else:
@@ -234,7 +257,7 @@ def cmd_estimate(args) -> int:
         rows = load_array(args.x)[0].shape[0]
         if asked > rows:
             raise too_many_pairs(asked, rows, Path(args.x).name)
-    record = execute(resolved, show_progress=_progress_enabled(args))
+    record = execute(resolved, show_progress=_progress_enabled(args), bad_input_raises=True)
     store_record(store, record, None)
     if args.json:
         print(record.model_dump_json())
@@ -308,7 +331,7 @@ def _records(store: Path):
 def cmd_plot(args) -> int:
     from .figures.info_plane import find_record, plot_info_plane
 
-    record = find_record(_records(args.store), args.run_id)
+    record = find_record(_records(args.store), args.run_id, args.source)
     out = args.out or Path("results") / f"info-plane-{record.id[:12]}.png"
     print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out, args.source)}")
     return 0
@@ -346,7 +369,7 @@ def cmd_suite(args) -> int:
         params["jobs"] = args.jobs
     failed = run_suite(args.suite, out=args.out, registry=_registry(), show_progress=_progress_enabled(args),
                        shard=parse_shard(args.shard), executor=args.executor, executor_params=params,
-                       checkpoint_every_s=_checkpoint_every(args))
+                       checkpoint_every_s=_checkpoint_every(args), cell_timeout=args.cell_timeout)
     return EXIT_FAILED_RUN if failed else 0
 
 
@@ -386,6 +409,14 @@ def main(argv: list[str] | None = None) -> int:
     except IbbenchError as exc:
         print(f"ibbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ValidationError as exc:  # a spec built from arguments argparse could not check
+        from .specs import describe_validation_error
+
+        print(f"ibbench: error: {describe_validation_error(exc, exc.title)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `ibbench table ... | head`: the reader left; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("ibbench: interrupted; finished runs are in the store", file=sys.stderr)
         return 130

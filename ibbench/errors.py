@@ -42,3 +42,7 @@ class DivergenceError(IbbenchError):
     def __init__(self, message: str, extras: dict | None = None) -> None:
         super().__init__(message)
         self.extras = extras or {}
+
+
+class CellTimeoutError(IbbenchError):
+    """A suite cell ran past its time limit (``--cell-timeout``): a failed record, and the suite goes on."""

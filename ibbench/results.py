@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import StoreError
 from .specs import RunSpec
+from .training_result import TrainingResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the trainer's numbers in the typed ``training`` field (1: untyped ``extras["trainer"]``)
+READABLE_VERSIONS = (1, 2)
 DEFAULT_STORE = Path("results") / "runs.jsonl"
 
 
@@ -44,7 +46,22 @@ class RunRecord(BaseModel):
     estimate_stderr: float | None = None
     truth: float | None = None  # nats; None where unknown
     truth_stderr: float | None = None
+    training: TrainingResult | None = None  # what the trainer returned, for runs that trained a net
+    #: plain JSON: ``task`` (the instance's description), ``estimator`` / ``truth`` (their extras),
+    #: ``traceback`` (failed runs), ``resumed`` (runs resumed from a snapshot)
     extras: dict[str, Any] = Field(default_factory=dict)
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A record as read from a store, brought to SCHEMA_VERSION in memory (the file is never rewritten).
+
+    1 -> 2: ``extras["trainer"]`` becomes ``training``."""
+    if data.get("schema_version") == 1:
+        extras = dict(data.get("extras") or {})
+        data = {**data, "schema_version": 2, "extras": extras}
+        if "trainer" in extras:
+            data["training"] = extras.pop("trainer")
+    return data
 
 
 class StoreWarning(UserWarning):
@@ -176,15 +193,18 @@ class ResultStore:
                     continue
                 raise StoreError(f"{self.path}:{number} is not valid JSON; fix or delete that line") from None
             version = data.get("schema_version") if isinstance(data, dict) else None
-            if version != SCHEMA_VERSION:
+            if version not in READABLE_VERSIONS:
                 raise StoreError(
-                    f"{self.path}:{number} has schema_version {version!r}, this ibbench reads {SCHEMA_VERSION}; "
-                    f"use a new --out file or the ibbench version that wrote it"
+                    f"{self.path}:{number} has schema_version {version!r}, this ibbench reads "
+                    f"{', '.join(map(str, READABLE_VERSIONS))}; use a new --out file or the ibbench version that "
+                    f"wrote it"
                 )
             try:
-                record = RunRecord.model_validate(data)
+                record = RunRecord.model_validate(migrate(data))
             except ValidationError as exc:
-                raise StoreError(f"{self.path}:{number} is not a valid run record: {exc.errors()[0]['msg']}") from None
+                first = exc.errors()[0]
+                where = ".".join(map(str, first["loc"]))
+                raise StoreError(f"{self.path}:{number} is not a valid run record: {where}: {first['msg']}") from None
             if record.id in seen:
                 warnings.warn(f"{self.path}:{number}: record {record.id} appears twice; counted once", StoreWarning,
                               stacklevel=2)
@@ -228,15 +248,16 @@ def summarise(record: RunRecord) -> str:
     if record.status != "ok":
         return f"{head}: FAILED: {record.error}"
     parts = []
-    trained = record.extras.get("trainer") or {}
-    if "test_acc" in trained:
+    trained = record.training
+    if trained is not None:
         fit = trained.get("readout")
-        how = (f"fitted readout, {'converged' if fit['converged'] else 'NOT converged'}" if isinstance(fit, dict)
-               else f"val-selected; final {100 * trained['test_acc_final']:.2f}%")
-        parts.append(f"test accuracy {100 * trained['test_acc']:.2f}% ({how})")
-    if "info_plane" in trained:
-        points = trained["info_plane"]["points"]
-        flags = [p[k] for p in points for k in ("ixt_converged", "iyt_converged") if k in p]
+        how = (f"fitted readout, {'converged' if fit.get('converged') else 'NOT converged'}" if isinstance(fit, dict)
+               else f"val-selected; final {100 * trained.test_acc_final:.2f}%" if trained.test_acc_final is not None
+               else "")
+        parts.append(f"test accuracy {100 * trained.test_acc:.2f}%" + (f" ({how})" if how else ""))
+    if trained is not None and trained.info_plane is not None:
+        points = trained.info_plane.points
+        flags = [f for p in points for f in (p.ixt_converged, p.iyt_converged) if f is not None]
         on_plateau = f" ({sum(map(bool, flags))} of {len(flags)} critic readings on a held-out plateau)" if flags else ""
         parts.append(f"{len(points)} information-plane points{on_plateau}")
     if record.estimate is not None:

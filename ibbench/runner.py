@@ -22,11 +22,12 @@ from pydantic import ValidationError
 
 from .api import Params, RunContext, check_finite
 from .checkpoints import CheckpointPolicy
-from .errors import DataError, DivergenceError, SpecError
+from .errors import DataError, DivergenceError, NotApplicableError, PluginError, SpecError
 from .plugins import Registry
 from .provenance import provenance
 from .results import ResultStore, RunRecord, cell_key, record_key
 from .specs import PluginSpec, RunSpec, TrainerSpec, describe_validation_error
+from .training_result import TrainingResult
 
 
 def resolve_device(name: str):
@@ -162,9 +163,13 @@ def spec_key(resolved: ResolvedRun) -> str:
 
 
 def execute(resolved: ResolvedRun, *, show_progress: bool = False,
-            checkpoints: CheckpointPolicy | None = None) -> RunRecord:
+            checkpoints: CheckpointPolicy | None = None, bad_input_raises: bool = False) -> RunRecord:
     """Run one resolved spec; with ``checkpoints``, a trainer snapshots its state as it goes and a
-    snapshot left by a killed run of the same spec is resumed (the record says from where)."""
+    snapshot left by a killed run of the same spec is resumed (the record says from where).
+
+    An estimator that cannot run on the task (NotApplicableError: AA-MINE without a known network)
+    is a failed record in a sweep; with ``bad_input_raises`` (one run asked for on the command line)
+    it is raised instead: bad input, not a result."""
     spec = resolved.spec
     device = resolve_device(spec.device)
     checkpoint = checkpoints.checkpointer(spec_key(resolved)) if checkpoints is not None else None
@@ -195,20 +200,26 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
             set_seed(spec.seed)
             probe = make_probe(resolved, ctx)
-            fields["extras"]["trainer"] = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx,
-                                                                        probe=probe)
-            check_above_chance(fields["extras"]["trainer"], instance, resolved.trainer.name)  # kept if it fails
+            result = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx, probe=probe)
+            fields["extras"]["invalid_training_result"] = result  # kept, as plain JSON, only if it fails to validate
+            fields["training"] = training_result(result, resolved.trainer.name)
+            del fields["extras"]["invalid_training_result"]
+            check_above_chance(fields["training"], instance, resolved.trainer.name)  # kept if it fails
         fields["extras"] = plain_json(fields["extras"], "the run's extras")  # numpy / torch values included
     except (KeyboardInterrupt, DataError):
         raise  # Ctrl-C stops (resumably); missing or corrupt data is the user's to fix: a one-line error
     except SystemExit as exc:  # sys.exit() inside a plugin ends this cell, not the suite
         status, error = "failed", f"SystemExit: the plugin called sys.exit({exc.code!r})"
     except Exception as exc:  # a plugin failure is data, not a crash
+        if bad_input_raises and isinstance(exc, NotApplicableError):
+            raise
         status = "failed"
         error, frames = _failure_summary(exc)
         fields["extras"]["traceback"] = frames
         if getattr(exc, "extras", None):  # what a diverged estimator measured on the way (its curve)
             fields["extras"]["estimator"] = exc.extras
+    if status == "failed":  # whatever the plugin left, the record is written
+        fields["extras"] = plain_json(fields["extras"], "the run's extras", lenient=True)
     wall_time = time.perf_counter() - start
     if checkpoint is not None and checkpoint.resumed is not None:
         fields["extras"]["resumed"] = checkpoint.resumed  # where the killed run's snapshot left off
@@ -228,24 +239,39 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
     )
 
 
-def check_above_chance(result: dict[str, Any], instance: Any, trainer: str) -> None:
+def training_result(result: Any, trainer: str) -> TrainingResult:
+    """A trainer's returned dict, made plain JSON and validated; PluginError names a field that is
+    missing or of the wrong type (the cell fails; its record keeps the result under
+    ``extras["invalid_training_result"]``)."""
+    if not isinstance(result, dict):
+        raise PluginError(f"trainer {trainer} returned {type(result).__name__}, not a dict of its results")
+    try:
+        return TrainingResult.model_validate(plain_json(result, f"{trainer}'s result"))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise PluginError(f"trainer {trainer} returned an invalid result: {'.'.join(map(str, first['loc']))}: "
+                          f"{first['msg']} (see ibbench.training_result.TrainingResult)") from None
+
+
+def check_above_chance(result: TrainingResult, instance: Any, trainer: str) -> None:
     """Raise DivergenceError when a trained net's test accuracy is no better than always answering
     the commonest test class (within 3 binomial standard errors): training diverged or did nothing."""
     data = getattr(instance, "data", None)
-    if data is None or "test_acc" not in result or len(data.test_y) == 0:
+    if data is None or len(data.test_y) == 0:
         return
     counts = data.test_y.bincount()  # a torch tensor: no torch import here
     chance = float(counts.max()) / len(data.test_y)
     margin = 3 * math.sqrt(chance * (1 - chance) / len(data.test_y))
-    if result["test_acc"] <= chance + margin:
-        raise DivergenceError(f"{trainer} ended at chance: test accuracy {100 * result['test_acc']:.2f} % against "
+    if result.test_acc <= chance + margin:
+        raise DivergenceError(f"{trainer} ended at chance: test accuracy {100 * result.test_acc:.2f} % against "
                               f"{100 * chance:.2f} % for always answering the commonest class; training diverged "
                               f"or did nothing (lower trainer.lr, or train longer)")
 
 
-def plain_json(value: Any, what: str) -> Any:
+def plain_json(value: Any, what: str, lenient: bool = False) -> Any:
     """``value`` with numpy and torch scalars and arrays, tuples and paths turned into JSON types
-    (dict keys into strings); anything else that JSON cannot hold raises TypeError naming it."""
+    (dict keys into strings); anything else that JSON cannot hold raises TypeError naming it, or
+    with ``lenient`` (a failed run's record, which must be written) becomes its ``repr``."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -253,15 +279,17 @@ def plain_json(value: Any, what: str) -> Any:
     if isinstance(value, float):  # numpy's float64 is one: stored as a plain float
         return float(value)
     if isinstance(value, dict):
-        return {str(k): plain_json(v, f"{what}[{k!r}]") for k, v in value.items()}
+        return {str(k): plain_json(v, f"{what}[{k!r}]", lenient) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_json(v, what) for v in value]
+        return [plain_json(v, what, lenient) for v in value]
     if isinstance(value, PurePath):
         return str(value)
     if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars and arrays, torch tensors
         if hasattr(value, "detach"):
             value = value.detach().cpu()
-        return plain_json(value.tolist(), what)
+        return plain_json(value.tolist(), what, lenient)
+    if lenient:
+        return repr(value)
     raise TypeError(f"{what} holds a {type(value).__name__}, which a JSON record cannot store; "
                     f"return numbers, strings, lists or dicts")
 
@@ -283,13 +311,14 @@ def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointP
 
 
 def run(spec: RunSpec, registry: Registry, *, store: ResultStore | None = None, show_progress: bool = False,
-        checkpoint_every_s: float | None = None) -> RunRecord:
+        checkpoint_every_s: float | None = None, bad_input_raises: bool = False) -> RunRecord:
     """Resolve, execute and store one run; with a store and ``checkpoint_every_s``, training snapshots
     go next to the store and a killed run of the same spec resumes from its last one."""
     checkpoints = None
     if store is not None and checkpoint_every_s is not None:
         checkpoints = CheckpointPolicy.for_store(store.path, checkpoint_every_s)
-    record = execute(resolve(spec, registry), show_progress=show_progress, checkpoints=checkpoints)
+    record = execute(resolve(spec, registry), show_progress=show_progress, checkpoints=checkpoints,
+                     bad_input_raises=bad_input_raises)
     if store is not None:
         store_record(store, record, checkpoints)
     return record

@@ -68,6 +68,8 @@ class SuiteSpec(_Spec):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     budget: Budget = "quick"
     device: Device = "auto"
+    #: seconds a cell may run before it is stopped and stored as failed (``--cell-timeout`` overrides)
+    cell_timeout: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _needs_work(self) -> SuiteSpec:

@@ -21,6 +21,7 @@ from .api import Executor, Params
 from .checkpoints import DEFAULT_EVERY_S, CheckpointPolicy
 from .claims import Claims
 from .errors import SpecError
+from .executors.builtin import Local, LocalParams
 from .plugins import Registry
 from .results import ResultStore, RunRecord, record_key, summarise
 from .runner import execute, resolve, spec_key, store_record
@@ -38,8 +39,10 @@ def parse_shard(text: str) -> tuple[int, int]:
 def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool = False,
               shard: tuple[int, int] = (0, 1), executor: str = "local",
               executor_params: dict[str, Any] | None = None,
-              checkpoint_every_s: float | None = DEFAULT_EVERY_S) -> int:
-    """Run every missing cell (of this shard); returns how many cells failed in this invocation."""
+              checkpoint_every_s: float | None = DEFAULT_EVERY_S, cell_timeout: float | None = None) -> int:
+    """Run every missing cell (of this shard); returns how many cells failed in this invocation.
+    ``cell_timeout`` (seconds; default the suite file's ``cell_timeout``): a cell still running then is
+    stopped and stored as failed, and the suite goes on."""
     suite = load_suite(path)
     store = ResultStore(out or Path("results") / f"{suite.name}.jsonl")
     store.check_writable()  # before any cell runs
@@ -54,12 +57,12 @@ def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_pr
         raise SpecError(describe_validation_error(exc, f"executor {executor!r}")) from None
     checkpoints = None if checkpoint_every_s is None else CheckpointPolicy.for_store(store.path, checkpoint_every_s)
     return run_cells(name, cells, store, registry, show_progress=show_progress, executor=(plugin, params),
-                     checkpoints=checkpoints)
+                     checkpoints=checkpoints, cell_timeout=cell_timeout or suite.cell_timeout)
 
 
 def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Registry, *,
               show_progress: bool = False, executor: tuple[Executor, Params] | None = None,
-              checkpoints: CheckpointPolicy | None = None) -> int:
+              checkpoints: CheckpointPolicy | None = None, cell_timeout: float | None = None) -> int:
     """Run the cells missing from ``store``, appending each record as it ends; returns failures.
 
     With ``checkpoints``, a training cell snapshots its state as it goes; a cell killed mid-way
@@ -87,21 +90,23 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
         busy = f", {len(missing) - len(todo)} claimed by another run" if len(todo) < len(missing) else ""
         print(f"{name}: {len(cells)} cells, {len(cells) - len(missing)} already in {store.path}{busy}, "
               f"running {len(todo)}{where}", file=sys.stderr)
-        return _run_claimed(name, todo, store, show_progress, executor, checkpoints, claims)
+        return _run_claimed(name, todo, store, show_progress, executor, checkpoints, claims, cell_timeout)
     finally:
         claims.release_all()
 
 
 def _run_claimed(name: str, todo: list, store: ResultStore, show_progress: bool,
                  executor: tuple[Executor, Params] | None, checkpoints: CheckpointPolicy | None,
-                 claims: Claims) -> int:
-    in_process = executor is None or getattr(executor[1], "jobs", None) == 1
+                 claims: Claims, cell_timeout: float | None = None) -> int:
+    # a time limit needs a worker process that can be ended, so it ships cells even at jobs=1
+    in_process = cell_timeout is None and (executor is None or getattr(executor[1], "jobs", None) == 1)
     if in_process:
         records = (execute(item, show_progress=False, checkpoints=checkpoints) for item in todo)
     else:
-        plugin, params = executor
+        plugin, params = executor or (Local(), LocalParams())
         policy = None if checkpoints is None else asdict(checkpoints)
-        cells_data = [{"spec": item.spec.model_dump(mode="json"), "checkpoints": policy} for item in todo]
+        cells_data = [{"spec": item.spec.model_dump(mode="json"), "checkpoints": policy, "timeout_s": cell_timeout}
+                      for item in todo]
         records = (RunRecord.model_validate(data) for _, data in plugin.map(cells_data, params))
     failed = 0
     for record in tqdm(records, total=len(todo), desc=name, disable=not show_progress, file=sys.stderr):

@@ -12,6 +12,7 @@ paper's number where it has one.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections import defaultdict
@@ -51,20 +52,59 @@ class Cell:
         return math.log2(self.mean() / truth)
 
 
+def _expanded_params(record: RunRecord, part: str) -> dict:
+    """The validated parameters a part ran with (the spec's for records that lack them)."""
+    if part in record.expanded:
+        return record.expanded[part]["params"]
+    return getattr(record.spec, part).params
+
+
+def setting_labels(records: list[RunRecord], part: str, base) -> dict[str, str]:
+    """Record id -> a label per distinct *ran* setting of ``part``: ``base(record)`` where that names
+    one setting, else the name with the expanded parameters that tell the settings apart.  Two runs
+    whose spec reads the same but whose parameters differ (a default changed, a budget expanded
+    differently) are never one cell."""
+    def canon(r):
+        return json.dumps(_expanded_params(r, part), sort_keys=True)
+
+    by_base: dict[str, dict[str, dict]] = defaultdict(dict)
+    for r in records:
+        by_base[base(r)][canon(r)] = _expanded_params(r, part)
+    labels = {}
+    for r in records:
+        settings = by_base[base(r)]
+        if len(settings) == 1:
+            labels[r.id] = base(r)
+            continue
+        differing = sorted({k for ps in settings.values() for k in ps
+                            if len({json.dumps(p.get(k), sort_keys=True) for p in settings.values()}) > 1})
+        params = _expanded_params(r, part)
+        labels[r.id] = f"{base(r)} {{" + ",".join(f"{k}={params.get(k)}" for k in differing) + "}"
+    return labels
+
+
 def aggregate(records: list[RunRecord]) -> dict[tuple[str, str], Cell]:
-    """(row label, estimator) -> Cell, over seeds.  Rows carry the budget when several are mixed."""
+    """(row label, estimator) -> Cell, over seeds.  Rows carry the budget when several are mixed; a
+    row or column is one setting of the validated, expanded parameters (``setting_labels``)."""
     records = unique_cells(records)  # a cell stored twice counts once
     with_estimator = [r for r in records if r.spec.estimator is not None and r.spec.trainer is None]
     budgets = {r.spec.budget for r in with_estimator}
     settings: dict[str, set[str]] = defaultdict(set)
     for r in with_estimator:
         settings[r.spec.estimator.name].add(_setting_label(r.spec.estimator.name, r.spec.estimator.params))
+
+    def column_base(r):  # with its parameters when the store holds several settings of it
+        name = r.spec.estimator.name
+        return name if len(settings[name]) == 1 else _setting_label(name, r.spec.estimator.params)
+
+    def row_base(r):
+        return r.task_label if len(budgets) <= 1 else f"{r.task_label} @{r.spec.budget}"
+
+    rows, columns = setting_labels(with_estimator, "task", row_base), setting_labels(with_estimator, "estimator",
+                                                                                     column_base)
     cells: dict[tuple[str, str], Cell] = defaultdict(lambda: Cell([], [], 0))
     for r in with_estimator:
-        row = r.task_label if len(budgets) <= 1 else f"{r.task_label} @{r.spec.budget}"
-        name = r.spec.estimator.name  # with its parameters when the store holds several settings of it
-        column = name if len(settings[name]) == 1 else _setting_label(name, r.spec.estimator.params)
-        cell = cells[(row, column)]
+        cell = cells[(rows[r.id], columns[r.id])]
         if r.status == "ok" and r.estimate is not None:
             cell.estimates.append(r.estimate)
         else:
@@ -83,10 +123,12 @@ def _format_cell(cell: Cell | None, digits: int) -> str:
     if cell is None:
         return ""
     parts = []
-    if cell.estimates:
-        parts.append(f"{cell.mean():.{digits}f} ± {cell.std():.{digits}f}")
+    if cell.estimates:  # one run has no spread to show
+        spread = f" ± {cell.std():.{digits}f}" if len(cell.estimates) > 1 else ""
+        parts.append(f"{cell.mean():.{digits}f}{spread}")
         ratio = cell.log2_ratio()
-        parts.append(f"({ratio:+.2f})" if ratio is not None else "(n/a)")
+        parts.append(f"({ratio:+.2f}, n={len(cell.estimates)})" if ratio is not None
+                     else f"(n/a, n={len(cell.estimates)})")
     if cell.failed:
         parts.append(f"[failed {cell.failed}/{cell.runs}]")
     if cell.converged and not all(cell.converged):
@@ -165,8 +207,9 @@ def _training_groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
 def _mean_std(values: list[float], digits: int = 2) -> str:
     if not values:
         return ""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.{digits}f} ± {std:.{digits}f}"
+    if len(values) == 1:  # one run: no spread to show
+        return f"{values[0]:.{digits}f} (n=1)"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def budget_label(record: RunRecord) -> str:
@@ -188,8 +231,8 @@ def budget_label(record: RunRecord) -> str:
 def _readout_label(ok: list[RunRecord]) -> str:
     """``fitted, converged 3/3`` where the runs fitted a readout (trainers/readout.py); older records
     say how many Adam steps their readout took; ``-`` where there is no readout (CE)."""
-    fits = [r.extras["trainer"]["readout"] for r in ok if isinstance(r.extras["trainer"].get("readout"), dict)]
-    stepped = sorted({r.extras["trainer"]["readout_steps"] for r in ok if "readout_steps" in r.extras["trainer"]})
+    fits = [r.training.get("readout") for r in ok if isinstance(r.training.get("readout"), dict)]
+    stepped = sorted({r.training.get("readout_steps") for r in ok if r.training.get("readout_steps") is not None})
     if not fits:  # records from before the fitted readout ran Adam for a fixed number of steps
         return f"stepped, {'/'.join(map(str, stepped))} Adam steps" if stepped else "-"
     return f"fitted, converged {sum(bool(f.get('converged')) for f in fits)}/{len(fits)}"
@@ -209,8 +252,8 @@ def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
     table = []
     for key, runs in groups.items():
         ok = [r for r in runs if r.status == "ok"]
-        accs = [100 * r.extras["trainer"]["test_acc"] for r in ok]
-        finals = [100 * r.extras["trainer"]["test_acc_final"] for r in ok if "test_acc_final" in r.extras["trainer"]]
+        accs = [100 * r.training.test_acc for r in ok]
+        finals = [100 * r.training.test_acc_final for r in ok if r.training.test_acc_final is not None]
         first = runs[0]
         paper = paper_accuracy(first.spec.task.name, key[1], first.spec.trainer.name,
                                first.expanded["trainer"]["params"])
@@ -227,19 +270,18 @@ def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
 
 def probe_table(records: list[RunRecord], fmt: str = "github") -> str:
     """Linear-probe test accuracy (%) per layer L_i of every trained net (``linear_probes``)."""
-    groups = {k: [r for r in rs if r.status == "ok" and r.extras["trainer"].get("linear_probes")]
+    groups = {k: [r for r in rs if r.status == "ok" and r.training.linear_probes]
               for k, rs in _training_groups(records).items()}
     groups = {k: rs for k, rs in groups.items() if rs}
     if not groups:
         return "no training runs with linear probes in the store"
-    depth = max(len(r.extras["trainer"]["linear_probes"]) for rs in groups.values() for r in rs)
+    depth = max(len(r.training.linear_probes) for rs in groups.values() for r in rs)
     table = []
     for key, runs in groups.items():
         cells = []
         for i in range(depth):
-            accs = [100 * r.extras["trainer"]["linear_probes"][i]["test_acc"] for r in runs
-                    if i < len(r.extras["trainer"]["linear_probes"])
-                    and "test_acc" in r.extras["trainer"]["linear_probes"][i]]
+            accs = [100 * r.training.linear_probes[i].test_acc for r in runs
+                    if i < len(r.training.linear_probes) and r.training.linear_probes[i].test_acc is not None]
             cells.append(_mean_std(accs) or "not probed")
         table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(runs), *cells])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
@@ -258,11 +300,11 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
     (||beta grad I(X; L+eps)|| / ||grad I(Y; L)||, median over the logged steps): near 0, beta did nothing."""
     rows = []
     for key, runs in _training_groups(records).items():
-        ok = [r for r in runs if r.status == "ok" and r.extras["trainer"].get("layers")
-              and "at_start" in r.extras["trainer"]["layers"][0]]
-        depth = max((len(r.extras["trainer"]["layers"]) for r in ok), default=0)
+        ok = [r for r in runs if r.status == "ok" and r.training.get("layers")
+              and "at_start" in r.training.get("layers")[0]]
+        depth = max((len(r.training.get("layers")) for r in ok), default=0)
         for i in range(depth):
-            per = [r.extras["trainer"]["layers"][i] for r in ok if i < len(r.extras["trainer"]["layers"])]
+            per = [r.training.get("layers")[i] for r in ok if i < len(r.training.get("layers"))]
             start = [layer["at_start"] for layer in per]
 
             def col(items, name, fmt=".3f"):
@@ -286,14 +328,13 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
 def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
     """Paper Fig. 5's cluster separation (mean distance between class means / mean class spread) per layer."""
     groups = _training_groups(records)
-    depth = max((len(r.extras["trainer"].get("separation", [])) for rs in groups.values() for r in rs
-                 if r.status == "ok"), default=0)
+    depth = max((len(r.training.separation) for rs in groups.values() for r in rs if r.status == "ok"), default=0)
     if not depth:
         return "no training runs with a cluster separation in the store"
     table = []
     for key, runs in groups.items():
-        ok = [r for r in runs if r.status == "ok" and r.extras["trainer"].get("separation")]
-        layers = [_mean_std([r.extras["trainer"]["separation"][i] for r in ok if i < len(r.extras["trainer"]["separation"])])
+        ok = [r for r in runs if r.status == "ok" and r.training.separation]
+        layers = [_mean_std([r.training.separation[i] for r in ok if i < len(r.training.separation)])
                   for i in range(depth)]
         table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(ok), *layers])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]

@@ -69,8 +69,8 @@ def comparisons(records: list[RunRecord]) -> list[Comparison]:
             continue
         out.append(Comparison(key[0], key[1], _setting_label(ok[0].spec.trainer.name, ok[0].spec.trainer.params),
                               "; ".join(sorted({budget_label(r) for r in ok})),
-                              [100 * r.extras["trainer"]["test_acc"] for r in ok],
-                              [100 * r.extras["trainer"]["test_acc"] for r in ref]))
+                              [100 * r.training.test_acc for r in ok],
+                              [100 * r.training.test_acc for r in ref]))
     return out
 
 

@@ -97,11 +97,14 @@ def numbers_in(value, key: str = "") -> Iterator[float]:
 
 
 def record_numbers(record: dict) -> Iterator[float]:
+    from ibbench.results import migrate
+
+    record = migrate(record)  # a schema-1 record's trainer numbers move to "training"
     for key in RECORD_KEYS:
         if isinstance(record.get(key), (int, float)):
             yield float(record[key])
     yield from numbers_in(record.get("expanded", {}))
-    for part in (record.get("extras") or {}).values():
+    for part in [record.get("training"), *(record.get("extras") or {}).values()]:
         if isinstance(part, dict):
             for k, v in part.items():
                 if k not in ("trace", "heldout_curve", "evals", "net_evals", "fits"):

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ibbench.results import ResultStore
+
 HALF_LOG_101 = 0.5 * math.log(101)  # I(x; y) of the two precision pairs
 
 
@@ -143,8 +145,8 @@ def info_plane_rows() -> list[dict]:
         cmd = [sys.executable, "-m", "ibbench.cli", "run", "--task", "mnist-mlp", "--estimator", "aa-mine",
                "--budget", "quick", "--out", str(store), "--quiet"]
         subprocess.run(cmd, capture_output=True, text=True, check=True)
-        record = json.loads(store.read_text().splitlines()[-1])
-    trainer = record["extras"]["trainer"]
+        record = ResultStore(store).records()[-1]
+    trainer = record.training.model_dump()
     points = trainer["info_plane"]["points"]
     last = max(p["step"] for p in points)
     rows = []

@@ -79,7 +79,7 @@ def test_killed_training_resumes_to_the_uninterrupted_numbers(registry, tmp_path
     progress = resumed.extras["resumed"]["progress"]
     assert progress == ({"layer": 2, "iteration": 15} if trainer == "ib-layerwise" else {"step": saves})
     # every number the trainer reports, information plane and critics included, is the uninterrupted run's
-    assert resumed.extras["trainer"] == reference.extras["trainer"]
+    assert resumed.training.model_dump() == reference.training.model_dump()
     assert "resumed" not in reference.extras
 
 
@@ -190,7 +190,7 @@ def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
     resumed = record.extras["resumed"]
     assert resumed["progress"]["layer"] >= 1 and resumed["progress"]["iteration"] >= 1
     assert f"resumed from a checkpoint at layer {resumed['progress']['layer']} iteration" in rerun.stderr
-    assert record.extras["trainer"] == reference.extras["trainer"]
+    assert record.training.model_dump() == reference.training.model_dump()
     assert not snapshots.exists()  # the snapshot goes once the record is stored
     assert not checkpoint_dir_for(clean).exists()
     assert record_key(record) == record_key(reference)

@@ -138,7 +138,8 @@ def test_bias_table_aggregation_on_six_hand_made_records():
     assert cells[("t1", "b")].failed == 1 and cells[("t1", "b")].log2_ratio() == 1.0
     assert cells[("t2", "a")].log2_ratio() == -1.0
     text = bias_table(records, fmt="plain")
-    assert "2.000 ± 1.414 (+0.00)" in text and "[failed 1/2]" in text and "0.500 ± 0.000 (-1.00)" in text
+    assert "2.000 ± 1.414 (+0.00, n=2)" in text and "[failed 1/2]" in text and "0.500 ± 0.000 (-1.00, n=2)" in text
+    assert "4.000 (+1.00, n=1)" in text  # one run: no spread shown
 
 
 def test_table_cli_renders_the_store(tmp_path):
@@ -212,3 +213,37 @@ def test_data_get_imports_and_verifies(tmp_path):
     proc = run_cli("data", "get", "mnist", "--from", str(SHARED_MNIST), "--data-dir", str(tmp_path), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "verified" in proc.stdout and (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["run", "--task", "gaussian", "--estimator", "ksg", "--seed", "-1"], ["--seed", "seeds are integers >= 0"]),
+    (["run", "--task", "gaussian", "--estimator", "ksg", "--set", "task.mi=1e6"],
+     ["field", "per correlated pair is above 15", "lower mi"]),
+    (["run", "--task", "student-t", "--estimator", "ksg", "--set", "task.mi=1e6"], ["per correlated pair"]),
+])
+def test_bad_run_input_is_one_line_exit_2_and_nothing_stored(tmp_path, args, fragments):
+    out = tmp_path / "runs.jsonl"
+    assert_one_line_error(run_cli(*args, "--budget", "smoke", "--out", str(out)), *fragments)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("estimator", ["aa-mine", "mixture"])
+def test_an_estimator_that_cannot_run_on_arrays_is_bad_input_not_a_failed_record(tmp_path, estimator):
+    import numpy as np
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).normal(size=(200, 2)))
+    out = tmp_path / "runs.jsonl"
+    proc = run_cli("estimate", "--x", str(x), "--y", str(x), "--estimator", estimator, "--budget", "smoke",
+                   "--out", str(out))
+    assert_one_line_error(proc, f"{estimator} needs a task whose y = F(x)")
+    assert not out.exists() or not out.read_text()
+
+
+def test_a_file_that_is_not_npy_says_so_not_pickle(tmp_path):
+    bad = tmp_path / "x.npy"
+    bad.write_bytes(b"hello, this is not numpy\n" * 10)
+    proc = run_cli("estimate", "--x", str(bad), "--y", str(bad), "--estimator", "ksg", "--out",
+                   str(tmp_path / "runs.jsonl"))
+    assert_one_line_error(proc, "is not a .npy file")
+    assert "pickle" not in proc.stderr

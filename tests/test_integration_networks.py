@@ -35,7 +35,7 @@ def test_mnist_one_percent_is_class_balanced_and_the_test_set_is_full(registry, 
 def test_mnist_mlp_trains_and_the_table_shows_the_papers_number(registry, with_mnist):
     record = run(spec("mnist-mlp", {"train_fraction": 0.01}), registry)
     assert record.status == "ok", record.error
-    assert record.extras["trainer"]["test_acc"] > 0.5
+    assert record.training.model_dump()["test_acc"] > 0.5
     table = accuracy_table([record])
     assert "86.48 (Table 1)" in table and "1%" in table
 

@@ -3,12 +3,14 @@ a device instead of a file, an unwritable location, a record id stored twice."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
+from pathlib import Path
 
 import pytest
 
-from ibbench.errors import StoreError
+from ibbench.errors import IbbenchError, StoreError
 from ibbench.results import ResultStore, StoreWarning
 
 from .conftest import run_cli
@@ -121,6 +123,96 @@ def test_numpy_and_torch_values_in_extras_are_stored_as_json(tmp_path):
                                           "3": [1, 2]}
 
 
+def _untyped_trainer(trainer: str, store=None):
+    from ibbench.plugins import load_registry
+    from ibbench.runner import run
+    from ibbench.specs import RunSpec
+    from tests.plugin_fixtures import nan_plugin
+
+    reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
+    spec = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "trainer": {"name": trainer}, "budget": "smoke",
+                                   "device": "cpu"})
+    return run(spec, reg, store=store)
+
+
+@pytest.mark.parametrize(("trainer", "field"), [("test-acc-text", "test_acc"), ("test-no-acc", "test_acc")])
+def test_a_training_result_of_the_wrong_shape_is_a_failed_cell_naming_the_field(tmp_path, trainer, field):
+    store = ResultStore(tmp_path / "runs.jsonl")
+    record = _untyped_trainer(trainer, store)
+    assert record.status == "failed" and record.training is None
+    assert f"trainer {trainer} returned an invalid result: {field}:" in record.error
+    (stored,) = store.records()  # stored, with what the trainer returned as plain JSON
+    assert isinstance(stored.extras["invalid_training_result"], dict)
+
+
+def test_a_trainers_own_fields_are_kept_beside_the_typed_ones(tmp_path):
+    store = ResultStore(tmp_path / "runs.jsonl")
+    record = _untyped_trainer("test-extra-fields", store)
+    assert record.status == "ok", record.error
+    (stored,) = store.records()
+    assert stored.training.test_acc == 0.75 and stored.training.linear_probes == []
+    assert stored.training.get("my_diagnostic") == {"norms": [1.0, 1.0]}
+    assert "invalid_training_result" not in stored.extras
+
+
+V1_TRAINING = {"schema_version": 1, "id": "v1run", "created": "2026-11-01T00:00:00+00:00", "status": "ok",
+               "error": None, "spec": {"task": {"name": "digits-mlp", "params": {}}, "trainer": {"name": "ce"},
+                                       "seed": 0, "budget": "smoke", "device": "cpu"},
+               "task_label": "digits-mlp", "device": "cpu", "wall_time_s": 1.0,
+               "extras": {"task": {"dataset": "digits"},
+                          "trainer": {"test_acc": 0.9, "val_acc": 0.88, "evals": [{"step": 5, "val_acc": 0.88,
+                                                                                  "test_acc": 0.9, "loss": 0.3}],
+                                      "linear_probes": [{"layer": 1, "dims": 64, "test_acc": 0.85}],
+                                      "layers": [{"layer": 1}],
+                                      "info_plane": {"estimator": "mine", "iyt_estimator": "mine", "noise_var": 2.0,
+                                                     "n_points": 100, "log_n": 4.6,
+                                                     "points": [{"step": 0, "layer": 1, "ixt": 1.0, "iyt": 0.5}]}}}}
+
+
+def test_a_schema_1_store_is_read_as_schema_2_and_never_rewritten(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(V1_TRAINING) + "\n")
+    before = path.read_bytes()
+    (record,) = ResultStore(path).records()
+    assert record.schema_version == 2 and record.training.test_acc == 0.9
+    assert record.training.evals[0].val_acc == 0.88 and record.training.linear_probes[0].dims == 64
+    assert record.training.info_plane.points[0].ixt == 1.0 and record.training.get("layers") == [{"layer": 1}]
+    assert "trainer" not in record.extras and record.extras["task"] == {"dataset": "digits"}
+    assert path.read_bytes() == before
+    ResultStore(path).append(record.model_copy(update={"id": "v2run"}))  # a v1 store takes v2 records after it
+    assert path.read_bytes().startswith(before)
+    assert [(r.id, r.training.test_acc) for r in ResultStore(path).records()] == [("v1run", 0.9), ("v2run", 0.9)]
+    assert json.loads(path.read_text().splitlines()[1])["schema_version"] == 2
+
+
+def test_a_store_of_a_newer_schema_is_refused_with_one_line(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps({**V1_TRAINING, "schema_version": 3}) + "\n")
+    with pytest.raises(StoreError, match="schema_version 3, this ibbench reads 1, 2"):
+        ResultStore(path).records()
+
+
+def test_a_v1_record_whose_training_does_not_fit_names_the_line_and_field(tmp_path):
+    bad = json.loads(json.dumps(V1_TRAINING))
+    bad["extras"]["trainer"]["test_acc"] = 1.5
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(bad) + "\n")
+    with pytest.raises(StoreError, match=r"runs.jsonl:1 is not a valid run record: training.test_acc"):
+        ResultStore(path).records()
+
+
+def test_every_committed_store_reads_with_typed_training_results():
+    stores = sorted((Path(__file__).parents[1] / "results").rglob("*.jsonl"))
+    assert stores
+    for path in stores:
+        for record in ResultStore(path).records():
+            assert record.schema_version == 2 and "trainer" not in record.extras
+            if record.spec.trainer is None:
+                assert record.training is None
+            elif record.status == "ok":
+                assert 0 <= record.training.test_acc <= 1
+
+
 def test_sys_exit_inside_a_plugin_is_a_failed_cell(tmp_path):
     store = ResultStore(tmp_path / "runs.jsonl")
     record = _misbehaving("test-exit", store)
@@ -175,7 +267,7 @@ def test_a_trainer_that_ends_at_chance_is_a_failed_run_that_keeps_its_result(reg
                                    "budget": "smoke", "device": "cpu"})
     record = run(spec, registry)
     assert record.status == "failed" and "ended at chance" in record.error
-    assert record.extras["trainer"]["test_acc"] < 0.2  # what it measured is kept
+    assert record.training.model_dump()["test_acc"] < 0.2  # what it measured is kept
 
 
 def test_a_cell_finished_by_another_run_while_claiming_is_not_run_again(tmp_path, registry, monkeypatch):
@@ -222,3 +314,90 @@ def test_a_worker_that_dies_is_a_failed_cell_and_the_suite_goes_on(tmp_path):
     assert sorted((r.spec.estimator.name, r.status) for r in records) == [
         ("binning", "ok"), ("binning", "ok"), ("test-die", "failed"), ("test-die", "failed")]
     assert all("worker process running this cell died" in r.error for r in records if r.status == "failed")
+
+
+def test_plot_last_takes_the_newest_run_with_an_information_plane_not_a_later_estimate(tmp_path):
+    from ibbench.figures.info_plane import find_record
+
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(V1_TRAINING) + "\n")
+    ResultStore(path).append(make_record("gaussian", "ksg", 0, 1.0, 1.0))
+    records = ResultStore(path).records()
+    assert records[-1].spec.estimator.name == "ksg"
+    assert find_record(records, "last").id == "v1run"
+    with pytest.raises(IbbenchError, match="no training run with an information plane"):
+        find_record(records[1:], "last")
+
+
+def _fault_suite(tmp_path, estimators: str, extra: str = "", seeds: str = "[0]") -> tuple[Path, dict]:
+    from .conftest import REPO
+    from .test_plugins import make_distribution
+
+    site = tmp_path / "site"
+    site.mkdir()
+    make_distribution(site, "ibbench-nan", "ibbench_nan_test", "from tests.plugin_fixtures.nan_plugin import *\n")
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'name = "t"\nbudget = "smoke"\nseeds = {seeds}\n{extra}tasks = [{{ name = "test-plain" }}]\n'
+                     f'estimators = [{estimators}]\n')
+    return suite, {"PYTHONPATH": f"{site}:{REPO}"}
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_cell_past_its_time_limit_is_a_failed_record_and_the_suite_goes_on(tmp_path, jobs):
+    suite, env = _fault_suite(tmp_path, '{ name = "test-hang" }, { name = "binning" }')
+    out = tmp_path / "runs.jsonl"
+    proc = run_cli("suite", "run", str(suite), "--out", str(out), "--jobs", jobs, "--cell-timeout", "3", env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    records = {r.spec.estimator.name: r for r in ResultStore(out).records()}
+    assert records["binning"].status == "ok"
+    assert records["test-hang"].status == "failed" and "time limit of 3 s" in records["test-hang"].error
+
+
+def test_a_cell_stuck_in_native_code_is_ended_by_the_watchdog(tmp_path):
+    """The suite file's cell_timeout; the cell blocks SIGALRM, so only the worker's watchdog ends it."""
+    suite, env = _fault_suite(tmp_path, '{ name = "test-hang-native" }, { name = "binning" }', "cell_timeout = 1\n")
+    out = tmp_path / "runs.jsonl"
+    proc = run_cli("suite", "run", str(suite), "--out", str(out), "--jobs", "2", env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    records = {r.spec.estimator.name: r for r in ResultStore(out).records()}
+    assert records["binning"].status == "ok"
+    error = records["test-hang-native"].error
+    assert "time limit of 1 s" in error and "native code" in error
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_workers_exit_when_the_suite_process_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    suite, env = _fault_suite(tmp_path, '{ name = "test-hang" }', seeds="[0, 1]")
+    proc = subprocess.Popen([sys.executable, "-m", "ibbench.cli", "suite", "run", str(suite), "--out",
+                             str(tmp_path / "runs.jsonl"), "--jobs", "2"], env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 2:  # the pool's workers (and its resource tracker)
+        time.sleep(0.5)
+        workers = {c for c in _children(proc.pid)
+                   if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
+    assert len(workers) >= 2, "the pool never started"
+    time.sleep(3)  # let the workers reach their initialiser's watch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.5)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()
+             and "Z" not in Path(f"/proc/{w}/stat").read_text().split(")")[1][:3]]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert not alive, "workers outlived the suite process"

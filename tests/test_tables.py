@@ -50,3 +50,17 @@ def test_two_settings_of_one_estimator_are_two_columns():
     cells = aggregate(records)
     assert {est for _, est in cells} == {"mine[patience=50]", "mine[min_delta_se=0.0]"}
     assert cells[("gaussian[dim=5,mi=2.0]", "mine[patience=50]")].mean() == 1.5
+
+
+def test_runs_whose_spec_reads_the_same_but_ran_other_parameters_are_two_columns():
+    """A spec of `ksg` on seeds 0-1 with k expanding to 3, and on seed 0 with k = 10 (a default that
+    changed, or --set estimator.k=10 spelled as the default): two cells, never one mean."""
+    runs = [record("ksg", s, 1.0 + 0.1 * s) for s in range(2)] + [record("ksg", 5, 2.0)]
+    for r in runs:
+        r.expanded = {"task": {"name": "gaussian", "params": {"dim": 5, "mi": 2.0}},
+                      "estimator": {"name": "ksg", "params": {"k": 10 if r.spec.seed == 5 else 3}}}
+    cells = aggregate(runs)
+    assert set(cells) == {("gaussian[dim=5,mi=2.0]", "ksg {k=3}"), ("gaussian[dim=5,mi=2.0]", "ksg {k=10}")}
+    assert cells[("gaussian[dim=5,mi=2.0]", "ksg {k=3}")].mean() == 1.05
+    row = next(line for line in bias_table(runs).splitlines() if line.startswith("| gaussian"))
+    assert "2.000 (+0.00, n=1)" in row and "1.050 ± 0.071 (-0.93, n=2)" in row

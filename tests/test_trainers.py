@@ -39,7 +39,7 @@ SETTINGS = {"ib-e2e": {"beta": 0.01}}
 def test_every_trainer_beats_chance_on_digits(trainer, registry):
     record = digits_run(trainer, registry, **SETTINGS.get(trainer, {}))
     assert record.status == "ok", record.error
-    out = record.extras["trainer"]
+    out = record.training.model_dump()
     assert out["test_acc"] > 2 * CHANCE, out["test_acc"]
     assert 0 <= out["val_acc"] <= 1
     if "readout" in out:  # a fitted readout states its fit; a stepped model the step it was selected at
@@ -70,7 +70,7 @@ def test_random_features_trains_the_last_layer_only(registry):
 
 def test_greedy_ce_trains_every_layer_through_its_own_head(registry):
     record = digits_run("greedy-ce", registry)
-    out = record.extras["trainer"]
+    out = record.training.model_dump()
     assert [layer["layer"] for layer in out["layers"]] == [1, 2, 3]
     assert all(layer["head_val_acc"] > 2 * CHANCE for layer in out["layers"])
     assert out["steps_per_layer"] == record.expanded["trainer"]["params"]["steps"]
@@ -78,7 +78,7 @@ def test_greedy_ce_trains_every_layer_through_its_own_head(registry):
 
 def test_ib_layerwise_beta_zero_trains_no_input_critic(registry):
     record = digits_run("ib-layerwise", registry, beta=0.0)
-    layers = record.extras["trainer"]["layers"]
+    layers = record.training.model_dump()["layers"]
     assert [layer["layer"] for layer in layers] == [1, 2, 3]
     assert all("ixt" not in layer and layer["iyt"] > 0 for layer in layers)
 
@@ -128,9 +128,9 @@ def test_readout_folds_into_the_last_layer(layerwise_fit):
 
 def test_same_seed_same_numbers_other_seed_other_numbers(registry):
     a, b, c = (digits_run("ce", registry, seed=s) for s in (3, 3, 4))
-    assert a.extras["trainer"]["evals"] == b.extras["trainer"]["evals"]
-    assert a.extras["trainer"]["test_acc"] == b.extras["trainer"]["test_acc"]
-    assert a.extras["trainer"]["evals"] != c.extras["trainer"]["evals"]
+    assert a.training.model_dump()["evals"] == b.training.model_dump()["evals"]
+    assert a.training.model_dump()["test_acc"] == b.training.model_dump()["test_acc"]
+    assert a.training.model_dump()["evals"] != c.training.model_dump()["evals"]
 
 
 def test_diverging_training_is_a_failed_record_and_the_sweep_goes_on(registry, tmp_path):
@@ -147,7 +147,7 @@ def test_diverging_training_is_a_failed_record_and_the_sweep_goes_on(registry, t
 
 def test_information_plane_with_aa_mine_uses_mine_for_the_label_term(registry):
     record = digits_run("ce", registry, estimator="aa-mine")
-    plane = record.extras["trainer"]["info_plane"]
+    plane = record.training.model_dump()["info_plane"]
     assert plane["estimator"] == "aa-mine" and plane["iyt_estimator"] == "mine"
     assert record.expanded["label_estimator"]["name"] == "mine"
     measures = record.expanded["trainer"]["params"]["measure_points"] + 1  # plus step 0
@@ -164,7 +164,7 @@ def test_estimator_without_trainer_on_a_network_task_trains_with_ce(registry):
                                    "budget": "smoke", "device": "cpu"})
     record = run(spec, registry)
     assert record.spec.trainer.name == "ce"
-    plane = record.extras["trainer"]["info_plane"]
+    plane = record.training.model_dump()["info_plane"]
     assert plane["estimator"] == plane["iyt_estimator"] == "binning"
     # binning of a deterministic layer over n points: H(T) <= log n, I(Y;T) <= H(Y) <= log 10
     assert all(p["ixt"] <= plane["log_n"] + 1e-9 and p["iyt"] <= np.log(10) + 1e-9 for p in plane["points"])
@@ -245,12 +245,12 @@ def test_plain_mine_can_play_the_input_critic(registry):
     record = digits_run("ib-layerwise", registry, ixt_critic="mine", steps=10, critic_pretrain_steps=20)
     assert record.status == "ok", record.error
     assert record.expanded["trainer"]["params"]["ixt_critic"] == "mine"
-    assert all(np.isfinite(layer["ixt"]) for layer in record.extras["trainer"]["layers"])
+    assert all(np.isfinite(layer["ixt"]) for layer in record.training.model_dump()["layers"])
 
 
 def test_the_trainer_can_set_the_probe_critics_steps(registry):
     record = digits_run("ce", registry, estimator="mine", probe_first_steps=30, probe_refresh_steps=7)
-    plane = record.extras["trainer"]["info_plane"]
+    plane = record.training.model_dump()["info_plane"]
     assert plane["estimator_params"]["steps"] == 30 and plane["estimator_params"]["refresh_steps"] == 7
     assert record.expanded["estimator"]["params"]["steps"] == 300  # the estimator's own budget is untouched
 

@@ -10,9 +10,9 @@ from ibbench.verdict import comparisons, verdict_text
 
 
 def trained(trainer: str, seed: int, acc: float, params: dict | None = None, steps: int = 300,
-            readout: dict | None = None) -> RunRecord:
+            readout: dict | None = None, layers: list | None = None) -> RunRecord:
     params = params or {}
-    result = {"test_acc": acc, "val_acc": acc}
+    result = {"test_acc": acc, "val_acc": acc, **({"layers": layers} if layers else {})}
     if readout is not None:
         result["readout"] = readout
     else:
@@ -24,7 +24,7 @@ def trained(trainer: str, seed: int, acc: float, params: dict | None = None, ste
         "expanded": {"task": {"name": "mnist-mlp", "params": {"train_fraction": 0.01}},
                      "trainer": {"name": trainer, "params": {"steps": steps, **params}}},
         "task_label": "mnist-mlp[train_fraction=0.01]", "device": "cpu", "wall_time_s": 1.0,
-        "extras": {"trainer": result, "task": {"dataset": "mnist"}}})
+        "training": result, "extras": {"task": {"dataset": "mnist"}}})
 
 
 CE = [trained("ce", s, a) for s, a in enumerate((0.870, 0.880, 0.875))]
@@ -57,9 +57,7 @@ def test_the_layer_table_shows_what_the_critics_read_against_the_truth():
     layer = {"iyt": 2.1, "ixt": 0.5, "ixt_truth": 2.0, "ixt_truth_se": 0.01, "ixt_fraction_of_truth": 0.25,
              "grad_ratio_median": 3e-6,
              "at_start": {"iyt": 1.0, "ixt": 0.2, "ixt_truth": 1.0, "ixt_truth_se": 0.01, "ixt_fraction_of_truth": 0.2}}
-    runs = [trained("ib-layerwise", s, 0.8) for s in range(2)]
-    for r in runs:
-        r.extras["trainer"]["layers"] = [layer]
+    runs = [trained("ib-layerwise", s, 0.8, layers=[layer]) for s in range(2)]
     from ibbench.tables import layer_table
 
     table = layer_table(CE + runs)

@@ -7,8 +7,11 @@ suite appends each record to the store the moment it arrives, from this one proc
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -20,19 +23,28 @@ from pydantic import Field
 
 from ..api import Executor, Params
 from ..errors import IbbenchError
-from .cells import crashed_cell, run_cell, run_marked
+from .cells import TIMED_OUT, crashed_cell, run_cell, run_marked
 
 
 class LocalParams(Params):
     jobs: int = Field(1, ge=1)  # cells at a time; 1 runs them in this process
 
 
-def _limit_threads(threads: int) -> None:
-    """Pool-worker initialiser: torch (and BLAS through the environment) use ``threads`` threads."""
+def _init_worker(threads: int) -> None:
+    """Pool-worker initialiser: torch (and BLAS through the environment) use ``threads`` threads, and
+    the worker exits when the suite's process dies (``kill -9`` of it would otherwise leave the
+    workers waiting for work for ever)."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     import torch
 
     torch.set_num_threads(threads)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def exit_with_parent() -> None:
+            multiprocessing.connection.wait([parent.sentinel])  # ready when the parent process ends
+            os._exit(1)
+
+        threading.Thread(target=exit_with_parent, daemon=True).start()
 
 
 class Local(Executor):
@@ -40,7 +52,8 @@ class Local(Executor):
     Params = LocalParams
 
     def map(self, cells: list[dict[str, Any]], params: LocalParams) -> Iterator[tuple[int, dict[str, Any]]]:
-        if params.jobs == 1:
+        timed = any(cell.get("timeout_s") for cell in cells)
+        if params.jobs == 1 and not timed:  # a time limit needs a process that can be ended: a pool of one
             for i, cell in enumerate(cells):
                 yield i, run_cell(cell)
             return
@@ -51,7 +64,7 @@ class Local(Executor):
 
 
 def _pool(jobs: int, threads: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_limit_threads,
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
                                initargs=(threads,))
 
 
@@ -66,12 +79,12 @@ def _pool_map(cells: list[dict[str, Any]], jobs: int, threads: int) -> Iterator[
         while pending:
             if suspects:
                 i = suspects.pop(0)
+                marker = os.path.join(markers, str(i))
                 try:
                     with _pool(1, threads) as pool:
-                        data = pool.submit(run_cell, pending[i]).result()
+                        data = pool.submit(run_marked, pending[i], marker).result()
                 except BrokenProcessPool:
-                    data = crashed_cell(pending[i], "the worker process running this cell died (killed, out of "
-                                                    "memory, or os._exit in a plugin); no result")
+                    data = crashed_cell(pending[i], _why_it_died(marker, pending[i]))
                 del pending[i]
                 yield i, data
                 continue
@@ -85,10 +98,29 @@ def _pool_map(cells: list[dict[str, Any]], jobs: int, threads: int) -> Iterator[
                         del pending[i]
                         yield i, data
             except BrokenProcessPool:
-                suspects = sorted(int(name) for name in os.listdir(markers))
-                for name in os.listdir(markers):
-                    os.remove(os.path.join(markers, name))
-                suspects = [i for i in suspects if i in pending] or sorted(pending)[:1]
+                suspects = []
+                for name in sorted(os.listdir(markers), key=int):
+                    i = int(name)
+                    why = _why_it_died(os.path.join(markers, name), cells[i])
+                    if i not in pending:
+                        continue
+                    if why.startswith("the cell ran past"):  # ended by its watchdog: a failed record, not a rerun
+                        yield i, crashed_cell(pending.pop(i), why)
+                    else:
+                        suspects.append(i)
+                if pending and not suspects:
+                    suspects = sorted(pending)[:1]
+
+
+def _why_it_died(marker: str, cell: dict[str, Any]) -> str:
+    """The reason for a failed record of a cell whose worker died, from its marker (which it removes)."""
+    with open(marker) as fh:
+        timed_out = fh.read() == TIMED_OUT
+    os.remove(marker)
+    if timed_out:
+        return (f"the cell ran past its time limit of {cell['timeout_s']:g} s (--cell-timeout) inside native code; "
+                f"its worker was ended")
+    return "the worker process running this cell died (killed, out of memory, or os._exit in a plugin); no result"
 
 
 class SlurmParams(Params):

@@ -22,15 +22,15 @@ def trajectory(record: RunRecord, source: str = "auto") -> tuple[list[dict], str
     ``source``: "probe" (the run's measuring estimator), "critics" (a layer-wise IB run's own
     critics) or "auto" (the probe where there is one).
     """
-    trained = record.extras.get("trainer") or {}
-    if "info_plane" in trained and source in ("auto", "probe"):
-        plane = trained["info_plane"]
-        who = plane["estimator"] if plane["estimator"] == plane["iyt_estimator"] else \
-            f"I(X;L+eps): {plane['estimator']}, I(Y;L): {plane['iyt_estimator']}"
-        return plane["points"], who, "training step"
-    has_critics = bool(trained.get("trace")) and "layer" in trained["trace"][0]
-    if has_critics and source in ("auto", "critics"):
-        points = [{**p, "step": p["iteration"]} for p in trained["trace"]]
+    trained = record.training
+    plane = trained.info_plane if trained is not None else None
+    if plane is not None and source in ("auto", "probe"):
+        who = plane.estimator if plane.estimator == plane.iyt_estimator else \
+            f"I(X;L+eps): {plane.estimator}, I(Y;L): {plane.iyt_estimator}"
+        return [p.model_dump() for p in plane.points], who, "training step"
+    trace = trained.get("trace") if trained is not None else None
+    if trace and "layer" in trace[0] and source in ("auto", "critics"):
+        points = [{**p, "step": p["iteration"]} for p in trace]
         return points, "the trainer's own critics (DV bounds on training batches)", "iteration of the layer"
     if source == "critics":
         raise IbbenchError(f"run {record.id[:12]} has no layer-wise critic trace: --source critics needs an "
@@ -76,12 +76,25 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     return out
 
 
-def find_record(records: list[RunRecord], run_id: str) -> RunRecord:
-    """The record whose id starts with ``run_id`` (unique prefix), or 'last' for the newest."""
+def _has_plane(record: RunRecord, source: str) -> bool:
+    try:
+        trajectory(record, source)
+    except IbbenchError:
+        return False
+    return True
+
+
+def find_record(records: list[RunRecord], run_id: str, source: str = "auto") -> RunRecord:
+    """The record whose id starts with ``run_id`` (unique prefix), or for 'last' the newest record
+    that has an information plane for ``source`` (an estimate stored after it does not hide it)."""
     if run_id == "last":
         if not records:
             raise IbbenchError("the results store is empty")
-        return records[-1]
+        with_plane = [r for r in records if r.status == "ok" and _has_plane(r, source)]
+        if not with_plane:
+            raise IbbenchError("no training run with an information plane in the store; train with --estimator "
+                               "NAME (e.g. ibbench run --task mnist-mlp --trainer ce --estimator aa-mine)")
+        return with_plane[-1]
     matches = [r for r in records if r.id.startswith(run_id)]
     if len(matches) != 1:
         what = "no run" if not matches else f"{len(matches)} runs"

@@ -46,6 +46,9 @@ class ArraysParams(Params):
     robust: bool = True
 
 
+FORMAT_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}  # a .npz is a zip archive
+
+
 def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
     """The array a path (or ``file.npz:key``) names, as (rows, features) float64, with a description for
     the record.  Raises DataError for a missing or unreadable file, a 0-d, complex, object or non-numeric
@@ -55,6 +58,11 @@ def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
     if not path.is_file():
         raise DataError(f"array file {path} not found; give a .npy, .npz or .csv path")
     suffix = path.suffix.lower()
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if suffix in FORMAT_MAGIC and not head.startswith(FORMAT_MAGIC[suffix]):  # else np.load tries pickle
+        raise DataError(f"{path} is not a {suffix} file (it does not start with {suffix}'s signature); "
+                        f"save it with np.save / np.savez, or give a .csv")
     try:
         if suffix == ".npy":
             array = np.load(path, allow_pickle=False)

@@ -19,6 +19,10 @@ from pydantic import Field, model_validator
 
 from ..api import Channel, Params, RunContext, Task, TaskInstance, Truth
 
+# I = -1/2 log(1 - rho^2) per pair; at 15 nats the noise sqrt(1 - rho^2) = e^-15 = 3e-7 is 2.5 float32
+# ulps of 1: beyond it a sampled Y is X to float32 precision and the task has no finite MI left to estimate
+MAX_MI_PER_PAIR = 15.0
+
 
 class GaussianParams(Params):
     dim: int = Field(1, ge=1, le=4096)  # dimension of X and of Y
@@ -36,6 +40,13 @@ class GaussianParams(Params):
             raise ValueError(f"correlated={self.correlated} exceeds dim={self.dim}")
         if self.structure == "dense" and self.correlated not in (None, self.dim):
             raise ValueError("dense correlates every coordinate: leave 'correlated' unset")
+        pairs = self.correlated or self.dim
+        per_pair = self.mi / pairs if self.mi is not None else (
+            -0.5 * math.log1p(-self.rho ** 2) if self.rho is not None else 0.0)
+        if per_pair > MAX_MI_PER_PAIR:
+            raise ValueError(f"{per_pair:.4g} nats per correlated pair is above {MAX_MI_PER_PAIR:g}: the noise "
+                             f"sqrt(1 - rho^2) would fall below float32 resolution and Y would equal X; lower mi "
+                             f"(or rho) or raise dim")
         return self
 
 
