@@ -13,7 +13,6 @@ message that names the field.
 from __future__ import annotations
 
 import math
-import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -132,7 +131,7 @@ class RunContext:
     seed: int
     device: torch.device
     budget: str = "quick"
-    show_progress: bool = False
+    show_progress: bool | str = False  # True: tqdm bars; "lines": a short line per phase on stderr
     #: an ``ibbench.checkpoints.Checkpointer`` when the runner keeps snapshots of this run (suites do)
     checkpoint: Any = None
 
@@ -159,11 +158,11 @@ class RunContext:
         return g
 
     def progress(self, total: int, desc: str, initial: int = 0):
-        """A tqdm bar, silent unless the runner asked for progress (a TTY, not --quiet)."""
-        from tqdm.auto import tqdm
+        """A tqdm bar where the runner asked for bars (a terminal, not --quiet), rate-limited phase lines
+        on stderr where it asked for "lines" (not a terminal), else silent (``ibbench.progress``)."""
+        from .progress import progress
 
-        return tqdm(total=total, desc=desc, initial=initial, disable=not self.show_progress, leave=False,
-                    file=sys.stderr)
+        return progress(total, desc, initial, self.show_progress)
 
 
 class TaskInstance(ABC):

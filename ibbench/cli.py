@@ -27,8 +27,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"ibbench: warning: {message}", file=sys.stderr)
 
 
-def _progress_enabled(args) -> bool:
-    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+def _progress_enabled(args) -> bool | str:
+    """Bars on a terminal, a line per phase otherwise (a log file, a cluster job), nothing with --quiet."""
+    if getattr(args, "quiet", False):
+        return False
+    return True if sys.stderr.isatty() else "lines"
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -38,7 +41,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--out", type=_path, default=Path("results/runs.jsonl"),
                    help="JSON Lines results store to append to (default results/runs.jsonl)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
     p.add_argument("--data-dir", type=_path,
                    help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
 

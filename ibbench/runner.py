@@ -24,6 +24,7 @@ from .api import Params, RunContext, check_finite
 from .checkpoints import CheckpointPolicy
 from .errors import DataError, DivergenceError, NotApplicableError, PluginError, SpecError
 from .plugins import Registry
+from .progress import phase_line
 from .provenance import provenance
 from .results import ResultStore, RunRecord, cell_key, record_key
 from .specs import PluginSpec, RunSpec, TrainerSpec, describe_validation_error
@@ -162,7 +163,7 @@ def spec_key(resolved: ResolvedRun) -> str:
     return cell_key(expanded_parts(resolved), s.seed, s.budget, s.device)
 
 
-def execute(resolved: ResolvedRun, *, show_progress: bool = False,
+def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
             checkpoints: CheckpointPolicy | None = None, bad_input_raises: bool = False) -> RunRecord:
     """Run one resolved spec; with ``checkpoints``, a trainer snapshots its state as it goes and a
     snapshot left by a killed run of the same spec is resumed (the record says from where).
@@ -181,6 +182,8 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
     start = time.perf_counter()
     try:
         set_seed(spec.seed)
+        if show_progress == "lines":
+            phase_line(f"{resolved.label}: building the task (data, ground truth)", force=True)
         instance = resolved.task.plugin.build(resolved.task.params, ctx)
         fields["extras"]["task"] = instance.describe()
         truth = instance.truth(ctx)
@@ -198,6 +201,10 @@ def execute(resolved: ResolvedRun, *, show_progress: bool = False,
             fields.update(estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr))
             fields["extras"]["estimator"] = est.extras
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
+            if show_progress == "lines":
+                phase_line(f"training with {resolved.trainer.name}" + (
+                    f", measuring the information plane with {resolved.estimator.name}" if resolved.estimator else ""),
+                    force=True)
             set_seed(spec.seed)
             probe = make_probe(resolved, ctx)
             result = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx, probe=probe)
@@ -310,7 +317,7 @@ def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointP
         checkpoints.clear(record_key(record))
 
 
-def run(spec: RunSpec, registry: Registry, *, store: ResultStore | None = None, show_progress: bool = False,
+def run(spec: RunSpec, registry: Registry, *, store: ResultStore | None = None, show_progress: bool | str = False,
         checkpoint_every_s: float | None = None, bad_input_raises: bool = False) -> RunRecord:
     """Resolve, execute and store one run; with a store and ``checkpoint_every_s``, training snapshots
     go next to the store and a killed run of the same spec resumes from its last one."""

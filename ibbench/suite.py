@@ -36,7 +36,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(k), int(n)
 
 
-def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool = False,
+def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool | str = False,
               shard: tuple[int, int] = (0, 1), executor: str = "local",
               executor_params: dict[str, Any] | None = None,
               checkpoint_every_s: float | None = DEFAULT_EVERY_S, cell_timeout: float | None = None) -> int:
@@ -61,7 +61,7 @@ def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_pr
 
 
 def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Registry, *,
-              show_progress: bool = False, executor: tuple[Executor, Params] | None = None,
+              show_progress: bool | str = False, executor: tuple[Executor, Params] | None = None,
               checkpoints: CheckpointPolicy | None = None, cell_timeout: float | None = None) -> int:
     """Run the cells missing from ``store``, appending each record as it ends; returns failures.
 
@@ -95,7 +95,7 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
         claims.release_all()
 
 
-def _run_claimed(name: str, todo: list, store: ResultStore, show_progress: bool,
+def _run_claimed(name: str, todo: list, store: ResultStore, show_progress: bool | str,
                  executor: tuple[Executor, Params] | None, checkpoints: CheckpointPolicy | None,
                  claims: Claims, cell_timeout: float | None = None) -> int:
     # a time limit needs a worker process that can be ended, so it ships cells even at jobs=1
@@ -109,7 +109,7 @@ def _run_claimed(name: str, todo: list, store: ResultStore, show_progress: bool,
                       for item in todo]
         records = (RunRecord.model_validate(data) for _, data in plugin.map(cells_data, params))
     failed = 0
-    for record in tqdm(records, total=len(todo), desc=name, disable=not show_progress, file=sys.stderr):
+    for record in tqdm(records, total=len(todo), desc=name, disable=show_progress is not True, file=sys.stderr):
         store_record(store, record, checkpoints)
         claims.release(record_key(record))
         failed += record.status != "ok"

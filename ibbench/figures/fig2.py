@@ -129,7 +129,7 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
 
 
 def make_fig2(*, out_dir: Path, budget: str, seeds: list[int], noise_vars, dataset: str, device: str,
-              registry: Registry, show_progress: bool = False) -> tuple[Path, Path]:
+              registry: Registry, show_progress: bool | str = False) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out_dir / "runs.jsonl")
     cells = fig2_cells(budget, seeds, tuple(noise_vars or NOISE_VARS), dataset, device)

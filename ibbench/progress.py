@@ -1,0 +1,60 @@
+"""Progress of long loops: a tqdm bar on a terminal, else a short line per phase on stderr.
+
+Run in a log file or a cluster job (stderr not a terminal), a bar's carriage returns are noise and no
+bar at all leaves a user staring at an empty log for an hour.  ``PhaseLines`` has the part of tqdm's
+interface the loops use (``update``, ``close``) and prints ``ibbench: <phase>: step n/total`` lines,
+rate-limited across every phase of the process so nested loops (a critic inside a training step)
+cannot flood the log.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+LINE_EVERY_S = 30.0  # at most one progress line this often
+MIN_PHASE_S = 5.0  # phases shorter than this get no start or end line of their own
+
+_last_line = [float("-inf")]  # monotonic time of the last line printed, shared by every phase
+
+
+def phase_line(text: str, force: bool = False) -> None:
+    """Print ``ibbench: text`` on stderr unless a line went out within LINE_EVERY_S (``force``: print)."""
+    now = time.monotonic()
+    if force or now - _last_line[0] >= LINE_EVERY_S:
+        print(f"ibbench: {text}", file=sys.stderr, flush=True)
+        _last_line[0] = now
+
+
+class PhaseLines:
+    """A stand-in for a tqdm bar that prints rate-limited progress lines."""
+
+    def __init__(self, total: int, desc: str, initial: int = 0) -> None:
+        self.total, self.desc, self.n = total, desc, initial
+        self.started = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if time.monotonic() - self.started >= MIN_PHASE_S:
+            phase_line(f"{self.desc}: step {self.n}/{self.total}")
+
+    def close(self) -> None:
+        seconds = time.monotonic() - self.started
+        if seconds >= MIN_PHASE_S:
+            phase_line(f"{self.desc}: done, {self.n}/{self.total} steps in {seconds:.0f} s", force=True)
+
+    def __enter__(self) -> PhaseLines:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def progress(total: int, desc: str, initial: int = 0, mode: bool | str = False):
+    """A progress object for a loop of ``total`` steps: a tqdm bar (``mode`` True), phase lines
+    (``mode`` "lines") or a disabled bar (False)."""
+    if mode == "lines":
+        return PhaseLines(total, desc, initial)
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, initial=initial, disable=mode is not True, leave=False, file=sys.stderr)

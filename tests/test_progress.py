@@ -1,0 +1,40 @@
+"""Progress where no terminal shows a bar: rate-limited phase lines on stderr, silenced by --quiet."""
+
+from __future__ import annotations
+
+from ibbench import progress as progress_mod
+
+from .conftest import run_cli
+
+
+def test_phase_lines_report_steps_and_the_end(monkeypatch, capsys):
+    monkeypatch.setattr(progress_mod, "LINE_EVERY_S", 0.0)
+    monkeypatch.setattr(progress_mod, "MIN_PHASE_S", 0.0)
+    bar = progress_mod.progress(3, "ce", mode="lines")
+    for _ in range(3):
+        bar.update(1)
+    bar.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:3] == ["ibbench: ce: step 1/3", "ibbench: ce: step 2/3", "ibbench: ce: step 3/3"]
+    assert lines[3].startswith("ibbench: ce: done, 3/3 steps in")
+
+
+def test_phase_lines_are_rate_limited_across_phases(monkeypatch, capsys):
+    monkeypatch.setattr(progress_mod, "MIN_PHASE_S", 0.0)
+    monkeypatch.setattr(progress_mod, "_last_line", [float("-inf")])
+    outer, inner = (progress_mod.progress(1000, name, mode="lines") for name in ("training", "critic"))
+    for _ in range(1000):
+        outer.update(1)
+        inner.update(1)
+    assert len(capsys.readouterr().err.splitlines()) == 1  # the first line; the next is LINE_EVERY_S away
+
+
+def test_a_run_logged_to_a_file_says_what_it_is_doing_and_quiet_silences_it(tmp_path):
+    args = ("run", "--task", "digits-mlp", "--estimator", "mine", "--budget", "smoke", "--out",
+            str(tmp_path / "runs.jsonl"))
+    logged = run_cli(*args)  # stderr is a pipe here, not a terminal
+    assert logged.returncode == 0, logged.stderr
+    assert "ibbench: digits-mlp: building the task" in logged.stderr
+    assert "ibbench: training with ce, measuring the information plane with mine" in logged.stderr
+    quiet = run_cli(*args, "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == ""
