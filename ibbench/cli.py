@@ -42,6 +42,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=_path, default=Path("results/runs.jsonl"),
                    help="JSON Lines results store to append to (default results/runs.jsonl)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
+    p.add_argument("--yes", action="store_true",
+                   help="start a paper-budget run on the CPU without asking (it prints its expected cost)")
     p.add_argument("--data-dir", type=_path,
                    help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
 
@@ -168,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="executor parameter, e.g. --set executor.partition=gpu --set executor.gpus_per_cell=1")
     srun.add_argument("--shard", default="0/1", metavar="K/N",
                       help="run only cells K, K+N, K+2N, ... (N processes, e.g. on one GPU, each with its own --out)")
+    srun.add_argument("--yes", action="store_true",
+                      help="start paper-budget cells on the CPU without asking (it prints their expected cost)")
     srun.add_argument("--cell-timeout", type=_float_above(0), metavar="SECONDS",
                       help="stop a cell still running after SECONDS and store it as failed; the suite goes on "
                            "(default: the suite file's cell_timeout, else none)")
@@ -210,9 +214,35 @@ def _registry():
     return load_registry()
 
 
+def confirm_paper_cost(resolved_runs: list, yes: bool) -> None:
+    """Before paper-budget work on the CPU (hours): print its expected cost (``ibbench.cost``) and go on
+    only with --yes, or a "y" typed at a terminal; else a one-line error, exit 2, nothing run."""
+    from .cost import Cost, critic_updates, describe, price
+    from .runner import resolve_device
+
+    heavy = [r for r in resolved_runs if r.spec.budget == "paper" and resolve_device(r.spec.device).type == "cpu"]
+    if not heavy:
+        return
+    costs = [critic_updates(r) for r in heavy]
+    total = price(Cost(sum(c.updates for c in costs), max(c.width for c in costs), max(c.batch for c in costs)),
+                  resolve_device("cpu"))
+    if total.updates == 0:
+        return
+    what = f"the paper budget on the CPU: {describe(total, len(heavy))}"
+    if yes:
+        print(f"ibbench: {what}; starting (--yes)", file=sys.stderr)
+        return
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        answer = input(f"ibbench: {what}. Start? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
+            return
+        raise IbbenchError("not started; --budget quick runs in minutes, --device cuda on a GPU")
+    raise IbbenchError(f"{what}; pass --yes to start it anyway, or use --budget quick or --device cuda")
+
+
 def cmd_run(args) -> int:
     from .results import ResultStore, summarise
-    from .runner import run
+    from .runner import resolve, run
     from .specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec, parse_sets
 
     if args.estimator is None and args.trainer is None:
@@ -230,7 +260,9 @@ def cmd_run(args) -> int:
     )
     store = ResultStore(args.out)
     store.check_writable()  # before any work: a result that cannot be stored is not run
-    record = run(spec, _registry(), store=store, show_progress=_progress_enabled(args),
+    registry = _registry()
+    confirm_paper_cost([resolve(spec, registry)], args.yes)
+    record = run(spec, registry, store=store, show_progress=_progress_enabled(args),
                  checkpoint_every_s=_checkpoint_every(args), bad_input_raises=True)
     if args.json:
         print(record.model_dump_json())
@@ -257,6 +289,7 @@ def cmd_estimate(args) -> int:
                    estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]),
                    seed=args.seed, budget=args.budget, device=args.device)
     resolved = resolve(spec, _registry())  # validated parameters, before any work
+    confirm_paper_cost([resolved], args.yes)
     asked = getattr(resolved.estimator.params, "n_samples", None)
     if "n_samples" in sets["estimator"] and asked is not None:
         rows = load_array(args.x)[0].shape[0]
@@ -363,7 +396,8 @@ def cmd_data(args) -> int:
 
 
 def cmd_suite(args) -> int:
-    from .specs import parse_value
+    from .runner import resolve
+    from .specs import load_suite, parse_value
     from .suite import parse_shard, run_suite
 
     params: dict = {}
@@ -377,8 +411,10 @@ def cmd_suite(args) -> int:
         if args.executor != "local":
             raise IbbenchError(f"--jobs is for the local executor; {args.executor} takes --set executor.FIELD=VALUE")
         params["jobs"] = args.jobs
-    failed = run_suite(args.suite, out=args.out, registry=_registry(), show_progress=_progress_enabled(args),
-                       shard=parse_shard(args.shard), executor=args.executor, executor_params=params,
+    registry, (k, n) = _registry(), parse_shard(args.shard)
+    confirm_paper_cost([resolve(cell, registry) for cell in load_suite(args.suite).cells()[k::n]], args.yes)
+    failed = run_suite(args.suite, out=args.out, registry=registry, show_progress=_progress_enabled(args),
+                       shard=(k, n), executor=args.executor, executor_params=params,
                        checkpoint_every_s=_checkpoint_every(args), cell_timeout=args.cell_timeout)
     return EXIT_FAILED_RUN if failed else 0
 

@@ -247,3 +247,28 @@ def test_a_file_that_is_not_npy_says_so_not_pickle(tmp_path):
                    str(tmp_path / "runs.jsonl"))
     assert_one_line_error(proc, "is not a .npy file")
     assert "pickle" not in proc.stderr
+
+
+def test_a_paper_run_on_the_cpu_says_its_cost_and_needs_yes(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    proc = run_cli("run", "--task", "gaussian", "--estimator", "mine", "--budget", "paper", "--device", "cpu",
+                   "--out", str(out))
+    assert_one_line_error(proc, "the paper budget on the CPU: up to 10,000 critic updates at width 1500",
+                          "pass --yes")
+    assert not out.exists()
+
+
+def test_the_paper_cost_counts_every_critic_update_the_run_may_make(registry, capsys):
+    from ibbench.cli import confirm_paper_cost
+    from ibbench.cost import critic_updates
+    from ibbench.runner import resolve
+    from ibbench.specs import RunSpec
+
+    spec = RunSpec.model_validate({"task": {"name": "mnist-mlp"}, "estimator": {"name": "aa-mine"},
+                                   "budget": "paper", "device": "cpu"})
+    resolved = resolve(spec, registry)
+    # ce's probe: I(X; L) and I(Y; L) of 3 layers, 10000 steps at the start, 1000 at each of 20 points
+    assert critic_updates(resolved).updates == 2 * 3 * (10000 + 20 * 1000)
+    confirm_paper_cost([resolved], yes=True)
+    err = capsys.readouterr().err
+    assert "up to 180,000 critic updates at width 1500" in err and err.rstrip().endswith("starting (--yes)")
