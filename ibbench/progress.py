@@ -13,9 +13,12 @@ import sys
 import time
 
 LINE_EVERY_S = 30.0  # at most one progress line this often
-MIN_PHASE_S = 5.0  # phases shorter than this get no start or end line of their own
+MIN_PHASE_S = 5.0  # phases shorter than this get no end line of their own
+QUIET_START_S = 5.0  # nothing in a command's first seconds: a bad input's error stays the only line
 
-_last_line = [float("-inf")]  # monotonic time of the last line printed, shared by every phase
+# monotonic time of the last line printed, shared by every phase; set so the first line can come
+# QUIET_START_S after start-up
+_last_line = [time.monotonic() - LINE_EVERY_S + QUIET_START_S]
 
 
 def phase_line(text: str, force: bool = False) -> None:

@@ -183,7 +183,7 @@ def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
     try:
         set_seed(spec.seed)
         if show_progress == "lines":
-            phase_line(f"{resolved.label}: building the task (data, ground truth)", force=True)
+            phase_line(f"{resolved.label}: building the task (data, ground truth)")
         instance = resolved.task.plugin.build(resolved.task.params, ctx)
         fields["extras"]["task"] = instance.describe()
         truth = instance.truth(ctx)
@@ -203,8 +203,7 @@ def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
             if show_progress == "lines":
                 phase_line(f"training with {resolved.trainer.name}" + (
-                    f", measuring the information plane with {resolved.estimator.name}" if resolved.estimator else ""),
-                    force=True)
+                    f", measuring the information plane with {resolved.estimator.name}" if resolved.estimator else ""))
             set_seed(spec.seed)
             probe = make_probe(resolved, ctx)
             result = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx, probe=probe)

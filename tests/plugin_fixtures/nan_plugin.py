@@ -52,6 +52,16 @@ class NaNEstimate(_Misbehaving):
         return Estimate(value=float("nan"), stderr=0.1)
 
 
+class InfEstimate(_Misbehaving):
+    def estimate(self, task, params, ctx):
+        return Estimate(value=float("inf"), stderr=0.1)
+
+
+class Raises(_Misbehaving):
+    def estimate(self, task, params, ctx):
+        raise RuntimeError("the plugin's own bug")
+
+
 class NumpyExtras(_Misbehaving):
     def estimate(self, task, params, ctx):
         return Estimate(value=np.float64(0.25), stderr=np.float32(0.5),
@@ -93,6 +103,8 @@ def ibbench_register_estimators(register):
     register("test-hang", Hangs, description="test: never returns")
     register("test-hang-native", HangsInNativeCode, description="test: never returns, deaf to signals")
     register("test-nan-estimate", NaNEstimate, description="test: returns NaN")
+    register("test-inf-estimate", InfEstimate, description="test: returns inf")
+    register("test-raise", Raises, description="test: raises RuntimeError")
     register("test-numpy-extras", NumpyExtras, description="test: numpy and torch values in its extras")
     register("test-exit", Exits, description="test: calls sys.exit(3)")
     register("test-die", DiesHard, description="test: its process dies (os._exit)")
