@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from .api import BUDGETS
 from .checkpoints import DEFAULT_EVERY_S
 from .errors import IbbenchError
+from .threads import use_threads
 
 EXIT_FAILED_RUN = 1
 
@@ -34,6 +35,23 @@ def _progress_enabled(args) -> bool | str:
     return True if sys.stderr.isatty() else "lines"
 
 
+def _add_threads_option(p: argparse.ArgumentParser, split: str = "") -> None:
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="torch threads" + split + " (default: $OMP_NUM_THREADS, else the CPUs this process may use "
+                        "(affinity and cgroup quota), at most one per physical core)")
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed, an integer >= 0 (default 0)")
     p.add_argument("--budget", choices=BUDGETS, default="quick",
@@ -44,6 +62,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
     p.add_argument("--yes", action="store_true",
                    help="start a paper-budget run on the CPU without asking (it prints its expected cost)")
+    _add_threads_option(p)
     p.add_argument("--data-dir", type=_path,
                    help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
 
@@ -165,11 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     srun.add_argument("--quiet", action="store_true", help="no progress bars")
     srun.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
     srun.add_argument("--executor", default="local", help="where cells run: local (default) or slurm")
-    srun.add_argument("--jobs", type=int, help="local executor: cells at a time in worker processes (default 1)")
+    srun.add_argument("--jobs", type=_positive_int,
+                      help="local executor: cells at a time in worker processes (default 1)")
     srun.add_argument("--set", dest="sets", action="append", default=[], metavar="executor.FIELD=VALUE",
                       help="executor parameter, e.g. --set executor.partition=gpu --set executor.gpus_per_cell=1")
     srun.add_argument("--shard", default="0/1", metavar="K/N",
                       help="run only cells K, K+N, K+2N, ... (N processes, e.g. on one GPU, each with its own --out)")
+    _add_threads_option(srun, ", shared among the --jobs workers")
     srun.add_argument("--yes", action="store_true",
                       help="start paper-budget cells on the CPU without asking (it prints their expected cost)")
     srun.add_argument("--cell-timeout", type=_float_above(0), metavar="SECONDS",
@@ -262,6 +283,7 @@ def cmd_run(args) -> int:
     store.check_writable()  # before any work: a result that cannot be stored is not run
     registry = _registry()
     confirm_paper_cost([resolve(spec, registry)], args.yes)
+    use_threads(args.threads)
     record = run(spec, registry, store=store, show_progress=_progress_enabled(args),
                  checkpoint_every_s=_checkpoint_every(args), bad_input_raises=True)
     if args.json:
@@ -290,6 +312,7 @@ def cmd_estimate(args) -> int:
                    seed=args.seed, budget=args.budget, device=args.device)
     resolved = resolve(spec, _registry())  # validated parameters, before any work
     confirm_paper_cost([resolved], args.yes)
+    use_threads(args.threads)
     asked = getattr(resolved.estimator.params, "n_samples", None)
     if "n_samples" in sets["estimator"] and asked is not None:
         rows = load_array(args.x)[0].shape[0]
@@ -411,6 +434,10 @@ def cmd_suite(args) -> int:
         if args.executor != "local":
             raise IbbenchError(f"--jobs is for the local executor; {args.executor} takes --set executor.FIELD=VALUE")
         params["jobs"] = args.jobs
+    if args.threads is not None and args.executor == "local":
+        params["threads"] = args.threads
+    if params.get("jobs", 1) == 1 and args.executor == "local":
+        use_threads(args.threads)  # cells run in this process (a --cell-timeout worker gets the same count)
     registry, (k, n) = _registry(), parse_shard(args.shard)
     confirm_paper_cost([resolve(cell, registry) for cell in load_suite(args.suite).cells()[k::n]], args.yes)
     failed = run_suite(args.suite, out=args.out, registry=registry, show_progress=_progress_enabled(args),

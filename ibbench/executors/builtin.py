@@ -23,21 +23,20 @@ from pydantic import Field
 
 from ..api import Executor, Params
 from ..errors import IbbenchError
+from ..threads import share, use_threads
 from .cells import TIMED_OUT, crashed_cell, run_cell, run_marked
 
 
 class LocalParams(Params):
     jobs: int = Field(1, ge=1)  # cells at a time; 1 runs them in this process
+    threads: int | None = Field(None, ge=1)  # torch threads in all, split among the jobs (default: the CPUs)
 
 
 def _init_worker(threads: int) -> None:
     """Pool-worker initialiser: torch (and BLAS through the environment) use ``threads`` threads, and
     the worker exits when the suite's process dies (``kill -9`` of it would otherwise leave the
     workers waiting for work for ever)."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    import torch
-
-    torch.set_num_threads(threads)
+    use_threads(threads)
     parent = multiprocessing.parent_process()
     if parent is not None:
         def exit_with_parent() -> None:
@@ -58,8 +57,8 @@ class Local(Executor):
                 yield i, run_cell(cell)
             return
         # spawn, not fork: torch's threads and CUDA state do not survive a fork.  Each worker gets its
-        # share of the cores: N workers with torch's default of one thread per core oversubscribe them
-        threads = max(1, (os.cpu_count() or 1) // params.jobs)
+        # share of the CPUs: N workers with torch's default of one thread per core oversubscribe them
+        threads = share(params.threads, params.jobs)
         yield from _pool_map(cells, params.jobs, threads)
 
 

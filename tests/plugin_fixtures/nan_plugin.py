@@ -81,6 +81,11 @@ class DiesHard(_Misbehaving):
         os._exit(3)  # no exception, no cleanup: as a kill or the out-of-memory killer would end it
 
 
+class ReportsThreads(_Misbehaving):
+    def estimate(self, task, params, ctx):
+        return Estimate(value=0.5, stderr=0.1, extras={"threads": torch.get_num_threads()})
+
+
 class Hangs(_Misbehaving):
     def estimate(self, task, params, ctx):
         import time
@@ -100,6 +105,7 @@ class HangsInNativeCode(_Misbehaving):
 
 @hookimpl
 def ibbench_register_estimators(register):
+    register("test-threads", ReportsThreads, description="test: reports torch's thread count")
     register("test-hang", Hangs, description="test: never returns")
     register("test-hang-native", HangsInNativeCode, description="test: never returns, deaf to signals")
     register("test-nan-estimate", NaNEstimate, description="test: returns NaN")
