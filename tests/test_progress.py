@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ibbench import progress as progress_mod
 
-from .conftest import run_cli
 
 
 def test_phase_lines_report_steps_and_the_end(monkeypatch, capsys):
