@@ -32,7 +32,8 @@ BUDGETS: tuple[str, ...] = ("smoke", "quick", "paper")
 
 #: The critic toolkit that MINE and AA-MINE are built from, for plugins that train neural critics
 #: (InfoNCE, NWJ, ...); imported on first use so ``import ibbench.api`` stays free of torch.
-CRITIC_TOOLKIT = ("CRITIC_BUDGETS", "Critic", "CriticParams", "CriticTrainer", "Objective", "dv_bound")
+CRITIC_TOOLKIT = ("CRITIC_BUDGETS", "Critic", "CriticParams", "CriticTrainer", "Objective", "SeparableCritic",
+                  "dv_bound")
 #: The estimation protocol (held-out pairs, standardised inputs, training to a plateau) that every
 #: critic estimator reports through, built-in or plugin.
 PROTOCOL_TOOLKIT = ("CriticData", "CriticMeter", "critic_data", "fit_to_plateau", "train_critic")

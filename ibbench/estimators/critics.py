@@ -251,6 +251,67 @@ class Critic(nn.Module):
         return self.weights[1]
 
 
+class SeparableCritic(Critic):
+    """K >= 1 separable critics T_k(u, y) = f_k(u) . g_k(y) (Poole et al. 2019, the critic of contrastive
+    learning): f and g are MLPs of ``depth`` hidden layers of ``hidden`` LeakyReLU(0.2) units mapping
+    each side to an ``embed``-dim vector, so all n^2 scores of a batch are one (n, embed) x (embed, n)
+    matmul instead of n^2 passes through a joint network.  Same interface and input standardisation
+    as ``Critic``; weights stacked (K, in, out) per member.
+    """
+
+    def __init__(self, u_dim: int, y_dim: int, p: CriticParams, embed: int = 32) -> None:
+        nn.Module.__init__(self)
+        self.u_dim, self.y_dim, self.members, self.hidden, self.embed = u_dim, y_dim, p.ensemble, p.hidden, embed
+
+        def encoder(in_dim: int) -> tuple[nn.ParameterList, nn.ParameterList]:
+            nets = [nn.Sequential(*list(mlp_head(in_dim, p.hidden, p.depth))[:-1], nn.Linear(p.hidden, embed))
+                    for _ in range(p.ensemble)]
+            linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+            weights = nn.ParameterList(
+                nn.Parameter(torch.stack([ls[i].weight.detach().T for ls in linears]).contiguous())
+                for i in range(len(linears[0])))
+            biases = nn.ParameterList(nn.Parameter(torch.stack([ls[i].bias.detach().unsqueeze(0) for ls in linears]))
+                                      for i in range(len(linears[0])))
+            return weights, biases
+
+        self.f_weights, self.f_biases = encoder(u_dim)
+        self.g_weights, self.g_biases = encoder(y_dim)
+        for side, dim in (("u", u_dim), ("y", y_dim)):
+            self.register_buffer(f"shift_{side}", torch.zeros(dim))
+            self.register_buffer(f"scale_{side}", torch.ones(dim))
+
+    @staticmethod
+    def _encode(h: torch.Tensor, weights: nn.ParameterList, biases: nn.ParameterList) -> torch.Tensor:
+        for i, (w, b) in enumerate(zip(weights, biases)):
+            if i:
+                h = nn.functional.leaky_relu(h, 0.2)
+            h = _affine(h, w, b)
+        return h.float()
+
+    def embeddings(self, u: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """f(u) (K, n, embed) and g(y) (K, n, embed) on the standardised inputs."""
+        u = (u - self.shift_u.to(u.dtype)) / self.scale_u.to(u.dtype)
+        y = (y - self.shift_y.to(y.dtype)) / self.scale_y.to(y.dtype)
+        return self._encode(u, self.f_weights, self.f_biases), self._encode(y, self.g_weights, self.g_biases)
+
+    def joint_and_marginal(self, u: torch.Tensor, y: torch.Tensor, perm: torch.Tensor):
+        single = u.dim() == 2
+        if single:
+            u, y, perm = u.unsqueeze(0), y.unsqueeze(0), perm.unsqueeze(0)
+        fu, gy = self.embeddings(u, y)
+        g_perm = torch.gather(gy, 1, perm.unsqueeze(-1).expand(-1, -1, gy.shape[-1]))
+        t_joint, t_marg = (fu * gy).sum(-1), (fu * g_perm).sum(-1)
+        return (t_joint.squeeze(0), t_marg.squeeze(0)) if single else (t_joint, t_marg)
+
+    def scores(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        single = u.dim() == 2
+        if single:
+            u, y = u.unsqueeze(0), y.unsqueeze(0)
+        fu, gy = self.embeddings(u, y)
+        t = torch.bmm(fu, gy.transpose(1, 2))
+        return t.squeeze(0) if single else t
+
+
 def dv_bound(t_joint: torch.Tensor, t_marg: torch.Tensor) -> torch.Tensor:
     """E_P[T] - log E_Q[e^T] along the last axis, with logsumexp for the second term."""
     return t_joint.mean(-1) - (torch.logsumexp(t_marg, -1) - math.log(t_marg.shape[-1]))

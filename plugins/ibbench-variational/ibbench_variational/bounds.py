@@ -7,7 +7,7 @@ joint pairs and the n(n-1) off-diagonal entries standing in for the product of m
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field
@@ -19,6 +19,7 @@ from ibbench.api import (
     Estimate,
     Estimator,
     RunContext,
+    SeparableCritic,
     TaskInstance,
     train_critic,
 )
@@ -60,10 +61,13 @@ def smile(scores: torch.Tensor, tau: float) -> torch.Tensor:
 
 
 class VariationalParams(CriticParams):
-    pass
+    # "concat": T(x, y) = g([x, y]), the MINE-style joint MLP, run on all n^2 pairs; "separable":
+    # T(x, y) = f(x) . g(y) (Poole et al. 2019), all n^2 scores in one matmul
+    critic: Literal["concat", "separable"] = "concat"
+    embed: int = Field(32, ge=1)  # separable: the dimension of f(x) and g(y)
 
 
-class SMILEParams(CriticParams):
+class SMILEParams(VariationalParams):
     clip: float = Field(5.0, gt=0)  # tau: e^T clipped to [e^-tau, e^tau] in the marginal term
 
 
@@ -89,7 +93,8 @@ class _AllPairsBound(Estimator):
             scores = critic.scores(u, y)
             return self.training_objective(scores, params), self.bound(scores, params)
 
-        critic = Critic(task.x_dim, task.y_dim, params)
+        critic = (SeparableCritic(task.x_dim, task.y_dim, params, params.embed) if params.critic == "separable"
+                  else Critic(task.x_dim, task.y_dim, params))
         est = train_critic(critic, task.sample, params, ctx, self.name, objective=objective,
                            n_pairs=task.n_pairs, ceiling=self.ceiling(task, params))
         est.extras["lower_bound"] = self.lower_bound
