@@ -72,8 +72,11 @@ class Checkpointer:
     """One cell's snapshot file: ``load`` what a killed run left, ``offer`` new snapshots
     (``CheckpointPolicy.clear`` deletes it once the record is stored)."""
 
-    def __init__(self, path: Path, spec_key: str, every_s: float = DEFAULT_EVERY_S) -> None:
+    def __init__(self, path: Path, spec_key: str, every_s: float = DEFAULT_EVERY_S,
+                 same_cell: Callable[[str], bool] | None = None) -> None:
         self.path, self.spec_key, self.every_s = Path(path), spec_key, every_s
+        #: does a snapshot's stored spec name this cell under an older spelling of its key?
+        self.same_cell = same_cell
         self.started = self.last_save = time.monotonic()
         self.saves = 0
         self.resumed: dict[str, Any] | None = None  # what the record says about the snapshot it resumed from
@@ -82,7 +85,7 @@ class Checkpointer:
         """The trainer state of the last snapshot, or None (no snapshot, or one that cannot be used)."""
         import torch
 
-        if not self.path.exists():
+        if not self.path.exists() and not self._adopt_older_spelling():
             return None
         try:
             # weights_only: a snapshot is tensors and plain data, so loading one runs no pickled code
@@ -97,6 +100,32 @@ class Checkpointer:
         self.resumed = {"progress": data["progress"], "saved": data["saved"], "commit": data.get("commit"),
                         "wall_time_before_s": data["wall_time_s"]}
         return data["state"]
+
+    def _adopt_older_spelling(self) -> bool:
+        """Take over a snapshot of this very cell saved under an older spelling of its key (ibbench
+        before cell keys were the canonical expanded parameters named snapshots by the spec as
+        written): it is renamed to this cell's file, its stored key updated, and resumed."""
+        import torch
+
+        if self.same_cell is None or not self.path.parent.is_dir():
+            return False
+        for other in sorted(self.path.parent.glob("*.pt")):
+            try:
+                data = torch.load(other, map_location="cpu", weights_only=True)
+                spec = data.get("spec")
+                if not isinstance(spec, str) or spec == self.spec_key or not self.same_cell(spec):
+                    continue
+            except Exception:  # noqa: BLE001 - a foreign or torn file, or a spec of a plugin gone: not ours
+                continue
+            data["spec"] = self.spec_key
+            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+            torch.save(data, tmp)
+            os.replace(tmp, self.path)
+            other.unlink()
+            warnings.warn(f"checkpoint {other.name} holds this cell under an older spelling of its key; resuming "
+                          f"it as {self.path.name}", CheckpointWarning, stacklevel=3)
+            return True
+        return False
 
     def _set_aside(self, why: str) -> None:
         aside = self.path.with_suffix(".unusable")
@@ -149,8 +178,8 @@ class CheckpointPolicy:
     def for_store(cls, store_path: Path, every_s: float = DEFAULT_EVERY_S) -> CheckpointPolicy:
         return cls(str(checkpoint_dir_for(Path(store_path))), every_s)
 
-    def checkpointer(self, spec_key: str) -> Checkpointer:
-        return Checkpointer(checkpoint_path(Path(self.directory), spec_key), spec_key, self.every_s)
+    def checkpointer(self, spec_key: str, same_cell: Callable[[str], bool] | None = None) -> Checkpointer:
+        return Checkpointer(checkpoint_path(Path(self.directory), spec_key), spec_key, self.every_s, same_cell)
 
     def clear(self, spec_key: str) -> None:
         """Delete a cell's snapshot (its record is stored), and the directory once it is empty."""

@@ -163,6 +163,19 @@ def spec_key(resolved: ResolvedRun) -> str:
     return cell_key(expanded_parts(resolved), s.seed, s.budget, s.device)
 
 
+def _same_cell_as(resolved: ResolvedRun):
+    """A test for a snapshot's stored spec: is it this cell written as a RunSpec (the older key)?"""
+    key = spec_key(resolved)
+
+    def same(text: str) -> bool:
+        from .plugins import load_registry
+
+        spec = RunSpec.model_validate_json(text)  # raises for a canonical key: not an older spelling
+        return spec_key(resolve(spec, load_registry())) == key
+
+    return same
+
+
 def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
             checkpoints: CheckpointPolicy | None = None, bad_input_raises: bool = False) -> RunRecord:
     """Run one resolved spec; with ``checkpoints``, a trainer snapshots its state as it goes and a
@@ -173,7 +186,8 @@ def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
     it is raised instead: bad input, not a result."""
     spec = resolved.spec
     device = resolve_device(spec.device)
-    checkpoint = checkpoints.checkpointer(spec_key(resolved)) if checkpoints is not None else None
+    checkpoint = (checkpoints.checkpointer(spec_key(resolved), same_cell=_same_cell_as(resolved))
+                  if checkpoints is not None else None)
     ctx = RunContext(seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress,
                      checkpoint=checkpoint)
     expanded = expanded_parts(resolved)

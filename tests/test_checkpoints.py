@@ -115,6 +115,31 @@ def test_cell_shipped_to_a_worker_resumes_from_the_shared_snapshot(registry, tmp
     assert record["status"] == "ok" and record["extras"]["resumed"]["progress"] == {"step": 30}
 
 
+def test_a_snapshot_saved_under_the_older_key_spelling_is_resumed(registry, tmp_path, monkeypatch):
+    """Snapshots were once named by the spec as written ({"steps": 40}); cells are now keyed by the
+    canonical expanded parameters.  A killed cell's older snapshot is still this cell: resumed, to
+    the uninterrupted numbers, and renamed."""
+    from ibbench.checkpoints import checkpoint_path
+    from ibbench.runner import spec_key
+
+    resolved = resolve(_spec("ce"), registry)
+    reference = execute(resolved)
+    policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
+    _kill_after(monkeypatch, 30)
+    with pytest.raises(Killed):
+        execute(resolved, checkpoints=policy)
+    monkeypatch.undo()
+    new_path = checkpoint_path(tmp_path / "ck", spec_key(resolved))
+    old_key = resolved.spec.model_dump_json()  # the older spelling
+    data = torch.load(new_path, weights_only=True)
+    torch.save({**data, "spec": old_key}, checkpoint_path(tmp_path / "ck", old_key))
+    new_path.unlink()
+    with pytest.warns(CheckpointWarning, match="older spelling of its key"):
+        resumed = execute(resolved, checkpoints=policy)
+    assert resumed.extras["resumed"]["progress"] == {"step": 30}
+    assert resumed.training.model_dump() == reference.training.model_dump()
+
+
 def test_snapshot_from_another_spec_or_format_is_set_aside_with_a_warning(tmp_path):
     path = tmp_path / "c.pt"
     writer = Checkpointer(path, "spec-a", every_s=0)
