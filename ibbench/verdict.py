@@ -75,8 +75,9 @@ def comparisons(records: list[RunRecord]) -> list[Comparison]:
 
 
 def _mean_sd(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.2f} ± {sd:.2f} % ({len(values)} seeds)"
+    if len(values) == 1:  # one run has no spread to show
+        return f"{values[0]:.2f} % (1 seed)"
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f} % ({len(values)} seeds)"
 
 
 def verdict_text(records: list[RunRecord]) -> str:

@@ -42,7 +42,7 @@ def test_a_clear_gap_is_worse_and_a_small_one_on_par():
 
 def test_one_seed_has_no_interval_and_says_so():
     text = verdict_text(CE + [trained("greedy-ce", 0, 0.95)])
-    assert "too few seeds" in text and "no interval" in text
+    assert "too few seeds" in text and "no interval" in text and "95.00 % (1 seed)" in text and "± 0.00" not in text
 
 
 def test_the_accuracy_table_states_the_budget_as_run_and_the_readout_fit():
