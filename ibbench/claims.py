@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 from .errors import StoreError
@@ -49,8 +50,13 @@ class Claims:
             except OSError as exc:
                 raise StoreError(f"cannot claim cells in {self.directory}: {exc.strerror or exc}; pass --out PATH "
                                  f"somewhere writable") from None
-            with os.fdopen(fd, "w") as fh:
-                fh.write(mine)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(mine)
+            except OSError as exc:  # a full disk: no half claim left behind
+                path.unlink(missing_ok=True)
+                raise StoreError(f"cannot claim cells in {self.directory}: {exc.strerror or exc}; free space or "
+                                 f"pass --out PATH somewhere writable") from None
             self.held[key] = path
             return True
         return False
@@ -69,12 +75,19 @@ class Claims:
             pass
 
 
+UNREADABLE_STALE_S = 60.0  # a claim is written the moment it is created; unreadable for this long, it never will be
+
+
 def _stale(path: Path) -> bool:
-    """A claim of a process that no longer runs on this host (unreadable: a claim being written, not stale)."""
+    """A claim of a process that no longer runs on this host.  An unreadable claim is one being
+    written, unless it has been so for UNREADABLE_STALE_S (its writer was killed, or the disk was full)."""
     try:
         owner = json.loads(path.read_text())
     except (OSError, ValueError):
-        return False
+        try:
+            return time.time() - path.stat().st_mtime > UNREADABLE_STALE_S
+        except OSError:
+            return False
     if owner.get("host") != socket.gethostname():
         return False
     try:

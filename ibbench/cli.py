@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from .api import BUDGETS
 from .checkpoints import DEFAULT_EVERY_S
 from .errors import IbbenchError
+from .specs import MAX_SEED
 from .threads import use_threads
 
 EXIT_FAILED_RUN = 1
@@ -41,15 +42,24 @@ def _add_threads_option(p: argparse.ArgumentParser, split: str = "") -> None:
                         "(affinity and cgroup quota), at most one per physical core)")
 
 
-def _positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is below 1")
-    return value
+def _int_in(minimum: int, maximum: int | None = None, what: str = ""):
+    """An argparse type: an integer in [minimum, maximum] (``what`` names the values in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"below {minimum}" if value < minimum else f"above {maximum}"
+            raise argparse.ArgumentTypeError(f"{value} is {bound}" + (f"; {what}" if what else ""))
+        return value
+
+    return parse
+
+
+_positive_int = _int_in(1)
+_seed = _int_in(0, MAX_SEED, f"seeds are integers from 0 to {MAX_SEED}")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -81,17 +91,6 @@ def _float_above(minimum: float, inclusive: bool = False):
         return value
 
     return parse
-
-
-def _seed(text: str) -> int:
-    """An argparse type: a non-negative integer seed."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; seeds are integers >= 0")
-    return value
 
 
 def _path(text: str) -> Path:
@@ -487,9 +486,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"ibbench: error: {describe_validation_error(exc, exc.title)}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `ibbench table ... | head`: the reader left; nothing to report
+    except BrokenPipeError:  # `ibbench table ... | head`: the reader left
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+        # a read-only command has shown what was read; one doing work stopped part-way: say so (128 + SIGPIPE)
+        return 0 if args.command in ("table", "list") else 141
     except KeyboardInterrupt:
         print("ibbench: interrupted; finished runs are in the store", file=sys.stderr)
         return 130

@@ -64,5 +64,5 @@ def price(cost: Cost, device) -> Cost:
 def describe(cost: Cost, runs: int = 1) -> str:
     hours = cost.seconds / 3600
     return (f"up to {cost.updates:,} critic updates{f' over {runs} runs' if runs > 1 else ''} at width "
-            f"{cost.width} (about {1000 * cost.seconds_per_update:.0f} ms each here), about {hours:.1f} h before "
-            f"counting the net's own training")
+            f"{cost.width} (about {1000 * cost.seconds_per_update:.0f} ms each here), about {hours:.1f} h for "
+            f"those alone")

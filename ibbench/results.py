@@ -137,6 +137,15 @@ class ResultStore:
         """Append one record (fsync'ed).  If the write fails (disk full, store gone read-only) the
         record is printed to stderr, so nothing measured is lost, and StoreError says why."""
         line = (record.model_dump_json() + "\n").encode("utf-8")
+        try:  # a line the store could not read back would make every later read fail: check it now
+            RunRecord.model_validate_json(line)
+        except ValidationError as exc:
+            sys.stderr.write(f"ibbench: run {record.id} does not read back as a record; it follows:\n"
+                             f"{line.decode('utf-8')}")
+            first = exc.errors()[0]
+            raise StoreError(f"run {record.id} would not read back from {self.path} "
+                             f"({'.'.join(map(str, first['loc']))}: {first['msg']}); it was printed above, not "
+                             f"stored; this is a bug in ibbench or the plugin that made it") from None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "ab+") as fh:

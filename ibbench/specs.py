@@ -21,6 +21,9 @@ from .errors import SpecError
 Device = Literal["auto", "cpu", "cuda"]
 
 
+# numpy's seeds are 32-bit: a larger seed would alias a smaller one (2**32 gave seed 0's numbers)
+MAX_SEED = 2**32 - 1
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -46,7 +49,7 @@ class RunSpec(_Spec):
     task: TaskSpec
     estimator: EstimatorSpec | None = None
     trainer: TrainerSpec | None = None
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     budget: Budget = "quick"  # smoke: seconds (tests); quick: minutes on 2 CPU cores; paper: the paper's protocol
     device: Device = "auto"
 
@@ -75,8 +78,8 @@ class SuiteSpec(_Spec):
     def _needs_work(self) -> SuiteSpec:
         if not self.estimators and not self.trainers:
             raise ValueError("a suite needs at least one estimator or trainer")
-        if any(s < 0 for s in self.seeds):
-            raise ValueError("seeds must be >= 0")
+        if any(not 0 <= s <= MAX_SEED for s in self.seeds):
+            raise ValueError(f"seeds must be integers in [0, {MAX_SEED}]")
         return self
 
     def cells(self) -> list[RunSpec]:

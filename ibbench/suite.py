@@ -24,7 +24,7 @@ from .errors import SpecError
 from .executors.builtin import Local, LocalParams
 from .plugins import Registry
 from .results import ResultStore, RunRecord, record_key, summarise
-from .runner import execute, resolve, spec_key, store_record
+from .runner import ResolvedRun, execute, resolve, spec_key, store_record
 from .specs import RunSpec, describe_validation_error, load_suite
 
 
@@ -73,6 +73,11 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
     plugins, and this process appends the records as they come back, in completion order.
     """
     resolved = [resolve(cell, registry) for cell in cells]  # fail fast on any bad name or parameter
+    unique: dict[str, ResolvedRun] = {}
+    for r in resolved:  # a cell written twice in a suite (other spelling, other order) runs once
+        unique.setdefault(spec_key(r), r)
+    resolved = list(unique.values())
+    cells = [r.spec for r in resolved]
     done = {record_key(r) for r in store.records()}
     missing = [r for r in resolved if spec_key(r) not in done]
     claims = Claims(store.path)

@@ -334,7 +334,8 @@ def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
     table = []
     for key, runs in groups.items():
         ok = [r for r in runs if r.status == "ok" and r.training.separation]
-        layers = [_mean_std([r.training.separation[i] for r in ok if i < len(r.training.separation)])
+        layers = [_mean_std([r.training.separation[i] for r in ok
+                             if i < len(r.training.separation) and r.training.separation[i] is not None])
                   for i in range(depth)]
         table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(ok), *layers])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]

@@ -11,25 +11,39 @@ Accuracies are fractions in [0, 1]; mutual informations are in nats.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]  # an accuracy
 
 
 class _Open(BaseModel):
-    """Typed known fields; other fields are kept as given (plain JSON)."""
+    """Typed known fields; other fields are kept as given (plain JSON).
+
+    JSON has no NaN: a NaN (an undefined separation, a validation accuracy without validation
+    rows) is stored as null, so every float a trainer may leave undefined is ``float | None`` and
+    NaN is read in as None, on the way in and on the way back from a store alike."""
 
     model_config = ConfigDict(extra="allow")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _nan_is_none(cls, value: Any) -> Any:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, list):
+            return [None if isinstance(v, float) and math.isnan(v) else v for v in value]
+        return value
 
 
 class EvalPoint(_Open):
     """One evaluation during training (model selection reads ``val_acc``)."""
 
     step: int
-    val_acc: Fraction
-    test_acc: Fraction
+    val_acc: Fraction | None = None
+    test_acc: Fraction | None = None
     loss: float | None = None  # the training loss at that step
 
 
@@ -55,9 +69,9 @@ class InfoPlanePoint(_Open):
 
     step: int = Field(ge=0)
     layer: int = Field(ge=1)
-    ixt: float
+    ixt: float | None  # None: the measurement was undefined (NaN)
     ixt_se: float | None = None
-    iyt: float
+    iyt: float | None
     iyt_se: float | None = None
     ixt_converged: bool | None = None
     ixt_steps: int | None = None
@@ -93,7 +107,7 @@ class TrainingResult(_Open):
     test_acc_final: Fraction | None = None
     val_acc_final: Fraction | None = None
     evals: list[EvalPoint] = Field(default_factory=list)
-    separation: list[float] = Field(default_factory=list)  # per layer (paper Fig. 5)
+    separation: list[float | None] = Field(default_factory=list)  # per layer (paper Fig. 5); None: undefined
     linear_probes: list[LinearProbe] = Field(default_factory=list)
     info_plane: InfoPlane | None = None
 

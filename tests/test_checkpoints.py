@@ -41,6 +41,14 @@ def _kill_after(monkeypatch, saves: int) -> None:
     monkeypatch.setattr(Checkpointer, "offer", offer_then_die)
 
 
+def _run_killed_after(resolved, policy, monkeypatch, saves: int) -> None:
+    """Execute with snapshots until the ``saves``-th, where the process is 'killed'."""
+    _kill_after(monkeypatch, saves)
+    with pytest.raises(Killed):
+        execute(resolved, checkpoints=policy)
+    monkeypatch.undo()
+
+
 def test_batch_stream_resumes_mid_epoch_and_across_epochs():
     x, y = torch.arange(10.0).unsqueeze(1), torch.arange(10)
     for taken in (0, 2, 3, 7):  # 3 batches of 3 per epoch (the ragged tenth row is dropped)
@@ -69,10 +77,7 @@ def test_killed_training_resumes_to_the_uninterrupted_numbers(registry, tmp_path
     assert reference.status == "ok"
 
     policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)  # a snapshot after every step
-    _kill_after(monkeypatch, saves)
-    with pytest.raises(Killed):
-        execute(resolved, checkpoints=policy)
-    monkeypatch.undo()
+    _run_killed_after(resolved, policy, monkeypatch, saves)
     resumed = execute(resolved, checkpoints=policy)
 
     assert resumed.status == "ok", resumed.error
@@ -90,10 +95,7 @@ def test_killed_critic_training_resumes_to_the_uninterrupted_estimate(registry, 
     resolved = resolve(spec, registry)
     reference = execute(resolved)
     policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
-    _kill_after(monkeypatch, 70)
-    with pytest.raises(Killed):
-        execute(resolved, checkpoints=policy)
-    monkeypatch.undo()
+    _run_killed_after(resolved, policy, monkeypatch, 70)
     resumed = execute(resolved, checkpoints=policy)
     assert resumed.extras["resumed"]["progress"] == {"critic_step": 70}
     assert (resumed.estimate, resumed.estimate_stderr) == (reference.estimate, reference.estimate_stderr)
@@ -107,10 +109,7 @@ def test_cell_shipped_to_a_worker_resumes_from_the_shared_snapshot(registry, tmp
 
     resolved = resolve(_spec("ce"), registry)
     policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
-    _kill_after(monkeypatch, 30)
-    with pytest.raises(Killed):
-        execute(resolved, checkpoints=policy)
-    monkeypatch.undo()
+    _run_killed_after(resolved, policy, monkeypatch, 30)
     record = run_cell({"spec": resolved.spec.model_dump(mode="json"), "checkpoints": asdict(policy)})
     assert record["status"] == "ok" and record["extras"]["resumed"]["progress"] == {"step": 30}
 
@@ -125,10 +124,7 @@ def test_a_snapshot_saved_under_the_older_key_spelling_is_resumed(registry, tmp_
     resolved = resolve(_spec("ce"), registry)
     reference = execute(resolved)
     policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
-    _kill_after(monkeypatch, 30)
-    with pytest.raises(Killed):
-        execute(resolved, checkpoints=policy)
-    monkeypatch.undo()
+    _run_killed_after(resolved, policy, monkeypatch, 30)
     new_path = checkpoint_path(tmp_path / "ck", spec_key(resolved))
     old_key = resolved.spec.model_dump_json()  # the older spelling
     data = torch.load(new_path, weights_only=True)

@@ -216,7 +216,7 @@ def test_data_get_imports_and_verifies(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "fragments"), [
-    (["run", "--task", "gaussian", "--estimator", "ksg", "--seed", "-1"], ["--seed", "seeds are integers >= 0"]),
+    (["run", "--task", "gaussian", "--estimator", "ksg", "--seed", "-1"], ["--seed", "seeds are integers from 0 to 4294967295"]),
     (["run", "--task", "gaussian", "--estimator", "ksg", "--set", "task.mi=1e6"],
      ["field", "per correlated pair is above 15", "lower mi"]),
     (["run", "--task", "student-t", "--estimator", "ksg", "--set", "task.mi=1e6"], ["per correlated pair"]),
@@ -272,3 +272,20 @@ def test_the_paper_cost_counts_every_critic_update_the_run_may_make(registry, ca
     confirm_paper_cost([resolved], yes=True)
     err = capsys.readouterr().err
     assert "up to 180,000 critic updates at width 1500" in err and err.rstrip().endswith("starting (--yes)")
+
+
+@pytest.mark.parametrize(("rows", "fragments"), [(0, ["fewer than 2 samples"]), (3, ["KSG with k=3 needs at least 5"])])
+def test_too_few_pairs_is_bad_input_not_a_failed_record(tmp_path, rows, fragments):
+    import numpy as np
+
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((rows, 2)) + np.arange(rows)[:, None])
+    out = tmp_path / "runs.jsonl"
+    proc = run_cli("estimate", "--x", str(x), "--y", str(x), "--estimator", "ksg", "--out", str(out))
+    assert_one_line_error(proc, *fragments)
+    assert not out.exists() or not out.read_text()
+
+
+def test_a_seed_numpy_cannot_hold_is_refused():
+    assert_one_line_error(run_cli("run", "--task", "gaussian", "--estimator", "ksg", "--seed", str(2**32)),
+                          "above 4294967295")

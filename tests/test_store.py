@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from ibbench.errors import IbbenchError, StoreError
-from ibbench.results import ResultStore, StoreWarning
+from ibbench.results import ResultStore, RunRecord, StoreWarning
 
 from .conftest import run_cli
 from .test_cli import make_record
@@ -401,3 +402,44 @@ def test_workers_exit_when_the_suite_process_is_killed(tmp_path):
     for w in alive:
         os.kill(w, signal.SIGKILL)
     assert not alive, "workers outlived the suite process"
+
+
+def test_a_training_result_with_nan_is_stored_and_read_back(tmp_path):
+    """NaN (an undefined separation, accuracy without validation rows) is JSON null: read back as None."""
+    store = ResultStore(tmp_path / "runs.jsonl")
+    data = json.loads(json.dumps(V1_TRAINING))
+    data["extras"]["trainer"].update(separation=[1.8, float("nan")], val_acc=float("nan"))
+    data["extras"]["trainer"]["evals"][0]["val_acc"] = float("nan")
+    data["extras"]["trainer"]["info_plane"]["points"][0]["ixt"] = float("nan")
+    from ibbench.results import migrate
+
+    record = RunRecord.model_validate(migrate(data))
+    store.append(record)
+    (back,) = store.records()
+    assert back.training.separation == [1.8, None] and back.training.val_acc is None
+    assert back.training.evals[0].val_acc is None and back.training.info_plane.points[0].ixt is None
+
+
+def test_a_diverged_trainer_leaves_a_store_every_table_still_reads(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    proc = run_cli("run", "--task", "digits-mlp", "--trainer", "ce", "--budget", "smoke", "--set", "trainer.lr=1e9",
+                   "--out", str(out))
+    assert proc.returncode == 1
+    for table in ("failures", "accuracy", "separation"):
+        shown = run_cli("table", table, "--store", str(out))
+        assert shown.returncode == 0, shown.stderr
+
+
+def test_an_empty_claim_left_by_a_killed_or_full_writer_goes_stale(tmp_path):
+    from ibbench import claims as claims_mod
+
+    first = claims_mod.Claims(tmp_path / "runs.jsonl")
+    path = first._path("cell")
+    path.parent.mkdir(parents=True)
+    path.write_text("")  # created, never written
+    assert not claims_mod.Claims(tmp_path / "runs.jsonl").take("cell")  # maybe being written right now
+    old = time.time() - 2 * claims_mod.UNREADABLE_STALE_S
+    os.utime(path, (old, old))
+    taker = claims_mod.Claims(tmp_path / "runs.jsonl")
+    assert taker.take("cell")
+    taker.release_all()

@@ -117,7 +117,7 @@ def _why_it_died(marker: str, cell: dict[str, Any]) -> str:
         timed_out = fh.read() == TIMED_OUT
     os.remove(marker)
     if timed_out:
-        return (f"the cell ran past its time limit of {cell['timeout_s']:g} s (--cell-timeout) inside native code; "
+        return (f"the cell ran past its time limit of {cell['timeout_s']:g} s (--cell-timeout or the suite's cell_timeout) inside native code; "
                 f"its worker was ended")
     return "the worker process running this cell died (killed, out of memory, or os._exit in a plugin); no result"
 

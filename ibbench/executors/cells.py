@@ -48,7 +48,7 @@ def time_limit(seconds: float | None):
         return
 
     def expire(signum, frame):
-        raise CellTimeoutError(f"the cell ran longer than its time limit of {seconds:g} s (--cell-timeout) and was "
+        raise CellTimeoutError(f"the cell ran longer than its time limit of {seconds:g} s (--cell-timeout or the suite's cell_timeout) and was "
                                f"stopped; raise the limit or lower the cell's budget")
 
     previous = signal.signal(signal.SIGALRM, expire)

@@ -52,7 +52,8 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     fig, axes = plt.subplots(1, len(layers), figsize=(3.6 * len(layers), 3.4), squeeze=False)
     cmap = plt.get_cmap("viridis")
     for ax, layer in zip(axes[0], layers):
-        pts = sorted((p for p in points if p["layer"] == layer), key=lambda p: p["step"])
+        pts = sorted((p for p in points if p["layer"] == layer and p["ixt"] is not None and p["iyt"] is not None),
+                     key=lambda p: p["step"])  # an undefined (NaN, stored as null) reading is not drawn
         xs, ys = [p["ixt"] for p in pts], [p["iyt"] for p in pts]
         ax.plot(xs, ys, color="0.7", lw=0.8, zorder=1)
         sc = ax.scatter(xs, ys, c=[p["step"] for p in pts], cmap=cmap, vmin=lo, vmax=hi, s=22, zorder=2)

@@ -102,6 +102,8 @@ def _as_rows(array: np.ndarray, spec: str) -> np.ndarray:
         raise DataError(f"{spec}: an array of {array.dtype}, not numbers; save numbers (e.g. a.astype(float))")
     if array.ndim == 0:
         raise DataError(f"{spec}: a single number (a 0-d array); give one row per sample")
+    if array.shape[0] < 2 or array.size == 0:
+        raise DataError(f"{spec}: shape {array.shape} has fewer than 2 samples or no features")
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         bad = int((~np.isfinite(array.reshape(array.shape[0], -1))).any(axis=1).sum())
         raise DataError(f"{spec}: {bad} rows hold NaN or inf; drop or impute them first")

@@ -26,6 +26,7 @@ from ibbench.api import (
     DivergenceError,
     Estimate,
     Estimator,
+    NotApplicableError,
     Params,
     RunContext,
     TaskInstance,
@@ -126,6 +127,9 @@ class KSG(Estimator):
     def estimate(self, task: TaskInstance, params: Params, ctx: RunContext) -> Estimate:
         # a finite task (n_pairs set) gives all its pairs; a sampler the budget's count
         n = params.n_samples or task.n_pairs or DEFAULT_PAIRS[ctx.budget]
+        if n < params.k + 2:  # the k-th neighbour of a point among the others needs k + 1 of them
+            raise NotApplicableError(f"KSG with k={params.k} needs at least {params.k + 2} pairs, the task has {n}; "
+                                     f"give more pairs or a smaller estimator.k")
         xt, yt = task.sample(n, ctx.generator(stream=1))
         x = _as_2d_float64(xt, n)
         y = _as_2d_float64(yt, n)
