@@ -7,7 +7,7 @@ concurrent writers lose and duplicate nothing; two runs of one suite on one stor
 a suite killed with SIGKILL and rerun ends with every cell exactly once; a plugin that returns NaN or
 inf, raises, calls sys.exit, hangs, kills its process or returns numpy values gives a record (failed,
 with its reason, or ok) while the suite completes; a plugin with a bad register target is skipped with
-a message; and each bad input is one line on stderr, exit status 2, nothing stored.
+a message; a training run whose numbers hold NaN leaves a store every table reads; and each bad input is one line on stderr, exit status 2, nothing stored.
 The test plugins are tests/plugin_fixtures/nan_plugin.py, installed into a temporary site folder.
 """
 
@@ -186,11 +186,23 @@ def fault_suite(trials: Trials, tmp: Path) -> None:
                "skipped with a message naming ibbench-badreg" if warned else "no message")
 
 
+def diverged_training(trials: Trials, tmp: Path) -> None:
+    out = tmp / "diverged.jsonl"
+    run = _cli("run", "--task", "digits-mlp", "--trainer", "ce", "--budget", "smoke", "--set", "trainer.lr=1e9",
+               "--out", str(out))
+    shown = [_cli("table", kind, "--store", str(out)) for kind in ("failures", "accuracy", "separation")]
+    ok = run.returncode == 1 and all(p.returncode == 0 for p in shown) and "ended at chance" in shown[0].stdout
+    trials.add("runner", "training diverged by lr = 1e9 (NaN in its numbers), then every table of its store", 1, ok,
+               f"run exit {run.returncode}; tables exit {[p.returncode for p in shown]}")
+
+
 def bad_inputs(trials: Trials, tmp: Path) -> None:
     (tmp / "text.npy").write_text("not numpy\n")
     np.save(tmp / "zero.npy", np.float64(1.0))
     np.save(tmp / "complex.npy", np.ones((10, 2), dtype=complex))
     np.save(tmp / "x.npy", np.random.default_rng(0).normal(size=(100, 2)))
+    np.save(tmp / "empty.npy", np.zeros((0, 2)))
+    np.save(tmp / "three.npy", np.arange(6.0).reshape(3, 2))
     (tmp / "schema3.jsonl").write_text(json.dumps({"schema_version": 3, "id": "x"}) + "\n")
     typo = _suite(tmp, "typo", 'tasks = [{ name = "gaussian" }]\nestimators = [{ name = "mine", params = { stepz = 1 } }]\n')
     est = ["estimate", "--x", str(tmp / "x.npy"), "--y", str(tmp / "x.npy")]
@@ -205,6 +217,11 @@ def bad_inputs(trials: Trials, tmp: Path) -> None:
         "a 0-d array": ["estimate", "--x", str(tmp / "zero.npy"), "--y", str(tmp / "x.npy"), "--estimator", "ksg"],
         "a complex array": ["estimate", "--x", str(tmp / "complex.npy"), "--y", str(tmp / "x.npy"),
                             "--estimator", "ksg"],
+        "an array with no rows": ["estimate", "--x", str(tmp / "empty.npy"), "--y", str(tmp / "empty.npy"),
+                                  "--estimator", "ksg"],
+        "KSG on 3 pairs": ["estimate", "--x", str(tmp / "three.npy"), "--y", str(tmp / "three.npy"),
+                           "--estimator", "ksg"],
+        "a seed beyond 2**32 - 1": ["run", "--task", "gaussian", "--estimator", "ksg", "--seed", str(2**32)],
         "aa-mine on arrays": [*est, "--estimator", "aa-mine"],
         "mixture on arrays": [*est, "--estimator", "mixture"],
         "a device as the store (/dev/full)": ["run", "--task", "gaussian", "--estimator", "ksg", "--out", "/dev/full"],
@@ -252,7 +269,8 @@ def write(trials: Trials) -> None:
 def main() -> int:
     trials = Trials()
     with tempfile.TemporaryDirectory(prefix="ibbench-reliability-") as tmp:
-        for step in (concurrent_writers, same_suite_twice, kill_and_resume, fault_suite, bad_inputs):
+        for step in (concurrent_writers, same_suite_twice, kill_and_resume, fault_suite, diverged_training,
+                     bad_inputs):
             step(trials, Path(tmp))
     write(trials)
     return 0 if all(r["passed"] for r in trials.rows) else 1
