@@ -1,0 +1,118 @@
+"""ibbench next to bmi (Czyż et al. 2023, benchmark-mi) on bmi's own tasks, same arrays, one session.
+
+    python -m venv bmi-env && bmi-env/bin/pip install benchmark-mi==0.1.3 "jax[cpu]==0.4.25" jaxlib==0.4.25
+    python scripts/peer_benchmark.py --bmi-python bmi-env/bin/python          # writes results/benchmarks/peers-cpu.*
+
+bmi 0.1.3 needs pydantic 1 and numpy 1 (jax 0.4.25), ibbench pydantic 2, so bmi runs in its own
+interpreter (``scripts/peers/bmi_side.py``): it samples each task with bmi's sampler and saves the
+arrays, then times its estimators on them; this process times ibbench's estimators (default budget,
+in process, no start-up cost) on the very same arrays.  Without ``--bmi-python`` (or without bmi
+there) the benchmark is skipped with a message.  Run it on a quiet machine: it is a timing table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "results" / "benchmarks"
+TASKS = ("1v1-normal-0.75", "1v1-additive-0.1", "1v1-bimodal-0.75", "student-identity-2-2-1",
+         "multinormal-dense-5-5-0.5", "multinormal-sparse-5-5-2-2.0", "half_cube-multinormal-sparse-5-5-2-2.0",
+         "spiral-multinormal-sparse-5-5-2-2.0", "normal_cdf-multinormal-sparse-5-5-2-2.0",
+         "asinh-student-identity-5-5-2", "multinormal-dense-25-25-0.5")
+ESTIMATORS = ("ksg", "mine", "infonce", "nwj")  # in both packages
+
+
+def ibbench_rows(folder: Path, tasks: list[str], seeds: list[int], budget: str) -> list[dict]:
+    from ibbench.plugins import load_registry
+    from ibbench.runner import run
+    from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+
+    registry, rows = load_registry(), []
+    for task in tasks:
+        for seed in seeds:
+            x, y = folder / f"{task}-{seed}-x.npy", folder / f"{task}-{seed}-y.npy"
+            for name in ESTIMATORS:
+                spec = RunSpec(task=TaskSpec(name="arrays", params={"x": str(x), "y": str(y)}),
+                               estimator=EstimatorSpec(name=name), seed=seed, budget=budget, device="cpu")
+                record = run(spec, registry)
+                rows.append({"task": task, "seed": seed, "estimator": name, "estimate": record.estimate,
+                             "seconds": record.wall_time_s, "status": record.status,
+                             "converged": (record.extras.get("estimator") or {}).get("converged")})
+                print(f"ibbench {task} seed {seed} {name}: {record.estimate} in {record.wall_time_s:.1f} s",
+                      file=sys.stderr)
+    return rows
+
+
+def table(bmi_rows: list[dict], ours: list[dict]) -> tuple[str, dict]:
+    from tabulate import tabulate
+
+    truth = {r["task"]: r["truth"] for r in bmi_rows}
+    lines, summary = [], {}
+    for side, rows in (("bmi", bmi_rows), ("ibbench", ours)):
+        for name in ESTIMATORS:
+            mine = [r for r in rows if r["estimator"] == name and r.get("estimate") is not None]
+            summary[(side, name)] = {
+                "mean_abs_bias": statistics.fmean(abs(r["estimate"] - truth[r["task"]]) for r in mine) if mine else None,
+                "seconds": sum(r["seconds"] for r in rows if r["estimator"] == name)}
+    for task in dict.fromkeys(r["task"] for r in bmi_rows):
+        row = [task, f"{truth[task]:.3f}"]
+        for name in ESTIMATORS:
+            for rows in (bmi_rows, ours):
+                got = [r for r in rows if r["task"] == task and r["estimator"] == name]
+                vals = [r["estimate"] for r in got if r.get("estimate") is not None]
+                row.append(f"{statistics.fmean(vals):.3f} / {sum(r['seconds'] for r in got):.1f} s" if vals else "failed")
+        lines.append(row)
+    headers = ["task", "truth"] + [f"{name} {side}" for name in ESTIMATORS for side in ("bmi", "ibbench")]
+    return tabulate(lines, headers=headers, tablefmt="github", disable_numparse=True), summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bmi-python", help="an interpreter with benchmark-mi 0.1.3 installed")
+    parser.add_argument("--n", type=int, default=5000, help="samples per task (bmi's protocol: 5000)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
+    parser.add_argument("--budget", default="quick", help="ibbench's budget (default quick)")
+    parser.add_argument("--out", type=Path, default=OUT / "peers-cpu")
+    args = parser.parse_args()
+    if not args.bmi_python:
+        print("peer benchmark skipped: no --bmi-python (see this script's docstring for the bmi environment)")
+        return 0
+    probe = subprocess.run([args.bmi_python, "-c", "import bmi"], capture_output=True, text=True)
+    if probe.returncode:
+        print(f"peer benchmark skipped: {args.bmi_python} cannot import bmi ({probe.stderr.strip().splitlines()[-1]})")
+        return 0
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory(prefix="ibbench-peers-") as tmp:
+        subprocess.run([args.bmi_python, str(ROOT / "scripts" / "peers" / "bmi_side.py"), tmp, str(args.n),
+                        args.seeds, *args.tasks], check=True)
+        bmi_rows = json.loads((Path(tmp) / "bmi.json").read_text())["rows"]
+        ours = ibbench_rows(Path(tmp), args.tasks, seeds, args.budget)
+    text, summary = table(bmi_rows, ours)
+    def bias(side, name):
+        value = summary[(side, name)]["mean_abs_bias"]
+        return "no estimate" if value is None else f"{value:.3f} nats"
+
+    totals = "\n".join(f"- {name}: mean |bias| bmi {bias('bmi', name)} in {summary[('bmi', name)]['seconds']:.1f} s, "
+                       f"ibbench {bias('ibbench', name)} in {summary[('ibbench', name)]['seconds']:.1f} s"
+                       for name in ESTIMATORS)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps({"n": args.n, "seeds": seeds, "budget": args.budget,
+                                                         "bmi": bmi_rows, "ibbench": ours}, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(
+        f"# ibbench next to bmi on bmi's tasks\n\nMade by `python scripts/peer_benchmark.py --bmi-python ...` "
+        f"({args.n} samples per task, seeds {args.seeds}, ibbench budget {args.budget}; bmi 0.1.3 estimators at "
+        f"their defaults).  Each cell: mean estimate over seeds (nats) / total wall time.\n\n{text}\n\n{totals}\n")
+    print(f"written {args.out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
