@@ -116,12 +116,12 @@ def record_numbers(record: dict) -> Iterator[float]:
 def rendered(store: Path) -> str:
     """Everything ibbench renders from one store."""
     from ibbench.results import ResultStore
-    from ibbench.tables import accuracy_table, bias_table, failure_table, probe_table, separation_table
+    from ibbench.tables import accuracy_table, bias_table, failure_table, layer_table, probe_table, separation_table
     from ibbench.verdict import verdict_text
 
     records = ResultStore(store).records()
     return "\n".join(render(records) for render in (bias_table, accuracy_table, separation_table, probe_table,
-                                                     failure_table, verdict_text))
+                                                     layer_table, failure_table, verdict_text))
 
 
 def allowed_numbers(paths: set[Path]) -> set[float]:
