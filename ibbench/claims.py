@@ -9,6 +9,7 @@ hold for any executor; a claim from another host is respected until removed by h
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -39,27 +40,46 @@ class Claims:
         for _ in range(3):  # a stale claim is removed, then claimed afresh
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileNotFoundError:  # another run removed the empty folder between mkdir and open
-                continue
-            except FileExistsError:
-                if not _stale(path):
-                    return False
-                path.unlink(missing_ok=True)
+                made = self._create(path, mine)
+            except FileNotFoundError:  # another run removed the empty folder between mkdir and create
                 continue
             except OSError as exc:
-                raise StoreError(f"cannot claim cells in {self.directory}: {exc.strerror or exc}; pass --out PATH "
-                                 f"somewhere writable") from None
-            try:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(mine)
-            except OSError as exc:  # a full disk: no half claim left behind
-                path.unlink(missing_ok=True)
                 raise StoreError(f"cannot claim cells in {self.directory}: {exc.strerror or exc}; free space or "
                                  f"pass --out PATH somewhere writable") from None
-            self.held[key] = path
-            return True
+            if made:
+                self.held[key] = path
+                return True
+            if not _stale(path):
+                return False
+            path.unlink(missing_ok=True)
         return False
+
+    def _create(self, path: Path, content: str) -> bool:
+        """Create ``path`` holding ``content`` atomically: written to a private file, then hard-linked
+        into place, which fails if the claim exists.  A kill or a full disk leaves no empty claim."""
+        tmp = self.directory / f".{path.name}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(content)
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS):
+                raise
+            return self._create_exclusive(path, content)  # a filesystem without hard links
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+    @staticmethod
+    def _create_exclusive(path: Path, content: str) -> bool:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+        return True
 
     def release(self, key: str) -> None:
         path = self.held.pop(key, None)
@@ -84,10 +104,12 @@ def _stale(path: Path) -> bool:
     try:
         owner = json.loads(path.read_text())
     except (OSError, ValueError):
-        try:
+        try:  # claims are created whole (_create); an unreadable one is from an older ibbench or damaged
             return time.time() - path.stat().st_mtime > UNREADABLE_STALE_S
         except OSError:
             return False
+    if not isinstance(owner, dict):  # valid JSON but no owner: not a claim any run wrote
+        return True
     if owner.get("host") != socket.gethostname():
         return False
     try:

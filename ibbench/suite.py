@@ -95,7 +95,11 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
         busy = f", {len(missing) - len(todo)} claimed by another run" if len(todo) < len(missing) else ""
         print(f"{name}: {len(cells)} cells, {len(cells) - len(missing)} already in {store.path}{busy}, "
               f"running {len(todo)}{where}", file=sys.stderr)
-        return _run_claimed(name, todo, store, show_progress, executor, checkpoints, claims, cell_timeout)
+        failed = _run_claimed(name, todo, store, show_progress, executor, checkpoints, claims, cell_timeout)
+        if busy:
+            print(f"{name}: {len(missing) - len(todo)} cells were left to another run on {store.path}; run this "
+                  f"command again once it ends to check the grid is complete", file=sys.stderr)
+        return failed
     finally:
         claims.release_all()
 

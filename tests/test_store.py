@@ -430,7 +430,31 @@ def test_a_diverged_trainer_leaves_a_store_every_table_still_reads(tmp_path):
         assert shown.returncode == 0, shown.stderr
 
 
-def test_an_empty_claim_left_by_a_killed_or_full_writer_goes_stale(tmp_path):
+def test_a_claim_is_never_empty_and_a_claim_that_is_no_object_is_stale(tmp_path, monkeypatch):
+    from ibbench import claims as claims_mod
+
+    holder = claims_mod.Claims(tmp_path / "runs.jsonl")
+    assert holder.take("cell") and json.loads(holder._path("cell").read_text())["pid"] == os.getpid()
+    assert [p.name for p in holder.directory.iterdir()] == [holder._path("cell").name]  # no temporary left
+    holder.release_all()
+
+    def full_disk(self, data, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(StoreError, match="cannot claim cells .*No space left on device"):
+        claims_mod.Claims(tmp_path / "runs.jsonl").take("cell")
+    monkeypatch.undo()
+    assert not claims_mod.Claims(tmp_path / "runs.jsonl")._path("cell").exists()  # nothing half made
+
+    odd = claims_mod.Claims(tmp_path / "runs.jsonl")
+    odd.directory.mkdir(exist_ok=True)
+    odd._path("cell").write_text("null")
+    assert odd.take("cell")
+    odd.release_all()
+
+
+def test_an_empty_claim_left_by_an_older_ibbench_goes_stale(tmp_path):
     from ibbench import claims as claims_mod
 
     first = claims_mod.Claims(tmp_path / "runs.jsonl")
