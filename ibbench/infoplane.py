@@ -136,8 +136,12 @@ class InfoPlaneProbe:
             f = layer_network(net, i)
             noisy = NoisyLayerTask(f, points, noise_std, self.ctx.device, self.truth_samples)
             label = LabelLayerTask(f, points, point_labels, n_classes, self.ctx.device)
-            ctx_x = RunContext(seed=self.ctx.seed * 1000 + 2 * i, device=self.ctx.device, budget=self.ctx.budget)
-            ctx_y = RunContext(seed=self.ctx.seed * 1000 + 2 * i + 1, device=self.ctx.device, budget=self.ctx.budget)
+            # the meters' critics report as phase lines where there is no terminal (no nested bars on one)
+            lines = self.ctx.show_progress if self.ctx.show_progress == "lines" else False
+            ctx_x = RunContext(seed=self.ctx.seed * 1000 + 2 * i, device=self.ctx.device, budget=self.ctx.budget,
+                               show_progress=lines)
+            ctx_y = RunContext(seed=self.ctx.seed * 1000 + 2 * i + 1, device=self.ctx.device, budget=self.ctx.budget,
+                               show_progress=lines)
             lab = self.label_estimator
             self.layers.append({
                 "noisy": noisy,

@@ -24,7 +24,7 @@ from .api import Params, RunContext, check_finite
 from .checkpoints import CheckpointPolicy
 from .errors import DataError, DivergenceError, NotApplicableError, PluginError, SpecError
 from .plugins import Registry
-from .progress import phase_line
+from .progress import MIN_PHASE_S, phase_line
 from .provenance import provenance
 from .results import ResultStore, RunRecord, cell_key, record_key
 from .specs import PluginSpec, RunSpec, TrainerSpec, describe_validation_error
@@ -196,9 +196,10 @@ def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
     start = time.perf_counter()
     try:
         set_seed(spec.seed)
-        if show_progress == "lines":
-            phase_line(f"{resolved.label}: building the task (data, ground truth)")
         instance = resolved.task.plugin.build(resolved.task.params, ctx)
+        if show_progress == "lines" and time.perf_counter() - start >= MIN_PHASE_S:
+            # after the build, not before: bad data found while building stays the only line on stderr
+            phase_line(f"{resolved.label}: task built (data, ground truth) in {time.perf_counter() - start:.0f} s")
         fields["extras"]["task"] = instance.describe()
         truth = instance.truth(ctx)
         if truth is not None:
@@ -215,9 +216,6 @@ def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
             fields.update(estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr))
             fields["extras"]["estimator"] = est.extras
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
-            if show_progress == "lines":
-                phase_line(f"training with {resolved.trainer.name}" + (
-                    f", measuring the information plane with {resolved.estimator.name}" if resolved.estimator else ""))
             set_seed(spec.seed)
             probe = make_probe(resolved, ctx)
             result = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx, probe=probe)
