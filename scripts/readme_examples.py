@@ -20,6 +20,7 @@ SUITE = ROOT / "suites" / "readme-example.toml"
 STORE = ROOT / "results" / "readme-example" / "runs.jsonl"
 README = ROOT / "README.md"
 COLUMNS = ("task", "trainer", "info plane", "budget (as run)", "seeds", "test acc % (val-selected)", "failed")
+THREADS = 1  # the same numbers need the same thread count (float sums are reordered by another)
 BEGIN, END = "<!-- readme-example:begin -->", "<!-- readme-example:end -->"
 
 
@@ -65,7 +66,7 @@ def main() -> int:
     STORE.parent.mkdir(parents=True, exist_ok=True)
     STORE.unlink(missing_ok=True)
     subprocess.run([sys.executable, "-m", "ibbench.cli", "suite", "run", str(SUITE), "--out", str(STORE), "--quiet",
-                    "--no-checkpoints"], check=True)
+                    "--no-checkpoints", "--threads", str(THREADS)], check=True)
     README.write_text(text.replace(current_block(text), block(STORE)))
     print(f"README suite example rewritten from {STORE}")
     return 0
