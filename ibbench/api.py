@@ -150,12 +150,22 @@ class RunContext:
         if self.checkpoint is not None:
             self.checkpoint.offer(progress, make_state)
 
-    def generator(self, stream: int = 0) -> torch.Generator:
-        """A CPU generator for one named random stream of this run (same seed -> same numbers)."""
+    def generator(self, stream: int | str = 0) -> torch.Generator:
+        """A CPU generator for one random stream of this run (same seed -> same numbers).
+
+        ``stream`` is best a name (e.g. ``"beyond-normal.pairs"``): numpy's ``SeedSequence`` keyed by
+        the run seed and the name's bytes gives streams that are independent for any two names.  An
+        int is the older numbering (seed * 1000003 + stream), kept so stored runs still reproduce."""
         import torch
 
         g = torch.Generator(device="cpu")
-        g.manual_seed(self.seed * 1_000_003 + stream)
+        if isinstance(stream, str):
+            import numpy as np
+
+            words = np.random.SeedSequence(self.seed, spawn_key=tuple(stream.encode())).generate_state(2, np.uint32)
+            g.manual_seed((int(words[0]) << 31) ^ int(words[1]))  # < 2**63: any torch seed
+        else:
+            g.manual_seed(self.seed * 1_000_003 + stream)
         return g
 
     def progress(self, total: int, desc: str, initial: int = 0):
@@ -238,6 +248,12 @@ class Task(_Plugin):
     @abstractmethod
     def build(self, params: Params, ctx: RunContext) -> TaskInstance:
         """Make the task instance for these parameters and this run's seed."""
+
+    @classmethod
+    def closed_form_truth(cls, params: Params) -> float | None:
+        """I(X;Y) in nats of the task these parameters define, where a closed form gives it without
+        building the task (no data, no sampling); None otherwise.  ``ibbench list`` shows it."""
+        return None
 
 
 class Meter(ABC):

@@ -26,6 +26,14 @@ def ibbench_register_tasks(register) -> None:
              description="Z = F_i(X) + eps, X uniform over MNIST/digits/synthetic, random MLP; Monte-Carlo truth")
     register("arrays", "ibbench.tasks.arrays:Arrays",
              description="your own (x, y) pairs from .npy/.npz/.csv files (task.x, task.y); used by `ibbench estimate`")
+    from .tasks.beyond_normal.catalogue import BENCHMARK_IDS, BENCHMARK_PAIRS, description, params_from_id
+
+    target = "ibbench.tasks.beyond_normal.task:BeyondNormal"
+    register("beyond-normal", target,
+             description="bmi's catalogue, composable: a base of closed-form MI through invertible transforms")
+    for task_id in BENCHMARK_IDS:  # bmi's own ids, so results map one to one
+        register(task_id, target, description=description(task_id),
+                 defaults={**params_from_id(task_id), "n_pairs": BENCHMARK_PAIRS})
     tasks = "ibbench.tasks.network_tasks"
     register("mnist-mlp", f"{tasks}:MNISTMLP",
              description="MNIST, MLP 784-512-512-10 (Table 1, Figs. 3-5); train_fraction 0.01 or 1")

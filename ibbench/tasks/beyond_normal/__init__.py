@@ -1,0 +1,1 @@
+"""The "Beyond Normal" MI benchmark tasks (Czyz et al., NeurIPS 2023; PyPI benchmark-mi) in torch."""
