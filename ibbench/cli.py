@@ -133,9 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_options(run)
     _add_run_options(run)
 
-    est = sub.add_parser("estimate", help="estimate I(X;Y) of your own paired arrays (.npy/.npz/.csv)")
-    est.add_argument("--x", required=True, help="X: a .npy, .npz[:NAME] or .csv file, one row per sample")
-    est.add_argument("--y", required=True, help="Y: same format, same row order as X")
+    est = sub.add_parser("estimate",
+                         help="estimate I(X;Y) of your own paired arrays (.npy/.npz/.csv, or bmi's sample CSV)")
+    est.add_argument("--x", help="X: a .npy, .npz[:NAME] or .csv file, one row per sample (with --y)")
+    est.add_argument("--y", help="Y: same format, same row order as X (with --x)")
+    est.add_argument("--sample", metavar="FILE.csv",
+                     help="instead of --x/--y: X and Y in one CSV in the layout of bmi's save_sample "
+                          "(header X0,...,X{dx-1},Y0,...,Y{dy-1}, one row per sample)")
     est.add_argument("--estimator", required=True, help="MI estimator name (see `ibbench list`)")
     est.add_argument("--set", dest="sets", action="append", default=[], metavar="estimator.FIELD=VALUE",
                      help="override an estimator parameter, e.g. --set estimator.k=5")
@@ -198,10 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_options(srun)
 
     plot = sub.add_parser("plot", help="plot one stored run")
-    plot.add_argument("kind", choices=("info-plane",))
-    plot.add_argument("run_id", help="the run's id (a unique prefix is enough) or 'last'")
+    plot.add_argument("kind", choices=("info-plane", "heatmap"),
+                      help="info-plane: one training run's trajectory; heatmap: tasks x estimators of a store, "
+                           "coloured by log2(estimate / truth)")
+    plot.add_argument("run_id", nargs="?", help="info-plane: the run's id (a unique prefix is enough) or 'last'")
+    plot.add_argument("--converged-only", action="store_true",
+                      help="heatmap: only runs whose critic reached its held-out plateau")
     plot.add_argument("--store", type=_path, default=Path("results/runs.jsonl"))
-    plot.add_argument("--out", type=_path, help="PNG path (default results/info-plane-<id>.png)")
+    plot.add_argument("--out", type=_path, help="PNG path (default results/info-plane-<id>.png, or the store's "
+                                                "folder/heatmap[-converged].png)")
     plot.add_argument("--source", choices=("auto", "probe", "critics"), default="auto",
                       help="probe: the run's measuring estimator; critics: an ib-layerwise run's own critics "
                            "(the paper's Fig. 4); auto: the probe where there is one")
@@ -293,20 +302,27 @@ def cmd_run(args) -> int:
 
 
 def cmd_estimate(args) -> int:
-    """Estimate I(X;Y) of two files: every pair unless ``--set estimator.n_samples=N`` (N > rows: exit 2
-    before any work), the count used printed with the estimate."""
+    """Estimate I(X;Y) of two files (``--x``, ``--y``) or of one bmi CSV (``--sample``): every pair unless
+    ``--set estimator.n_samples=N`` (N > rows: exit 2 before any work), the count used printed with the
+    estimate."""
     from .results import ResultStore
     from .runner import execute, resolve, store_record
     from .specs import EstimatorSpec, RunSpec, TaskSpec, parse_sets
-    from .tasks.arrays import load_array, too_many_pairs
+    from .tasks.arrays import load_array, load_sample, too_many_pairs
 
+    if args.sample is not None and (args.x is not None or args.y is not None):
+        raise IbbenchError("give --sample FILE.csv (X and Y in one bmi CSV) or --x X --y Y, not both")
+    if args.sample is None and (args.x is None or args.y is None):
+        raise IbbenchError("ibbench estimate needs --x X --y Y (two files) or --sample FILE.csv "
+                           "(one CSV in bmi's layout X0,...,Y0,...)")
     sets = parse_sets(args.sets)
     if set(sets["task"]) - {"robust"} or sets["trainer"]:
         raise IbbenchError("ibbench estimate takes only --set estimator.FIELD=VALUE and --set task.robust=false "
                            "(the task is your arrays)")
     store = ResultStore(args.out)
     store.check_writable()
-    spec = RunSpec(task=TaskSpec(name="arrays", params={"x": args.x, "y": args.y, **sets["task"]}),
+    files = {"sample": args.sample} if args.sample is not None else {"x": args.x, "y": args.y}
+    spec = RunSpec(task=TaskSpec(name="arrays", params={**files, **sets["task"]}),
                    estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]),
                    seed=args.seed, budget=args.budget, device=args.device)
     resolved = resolve(spec, _registry())  # validated parameters, before any work
@@ -314,9 +330,10 @@ def cmd_estimate(args) -> int:
     use_threads(args.threads)
     asked = getattr(resolved.estimator.params, "n_samples", None)
     if "n_samples" in sets["estimator"] and asked is not None:
-        rows = load_array(args.x)[0].shape[0]
+        data = args.sample if args.sample is not None else args.x
+        rows = (load_sample(data) if args.sample is not None else load_array(data))[0].shape[0]
         if asked > rows:
-            raise too_many_pairs(asked, rows, Path(args.x).name)
+            raise too_many_pairs(asked, rows, Path(data).name)
     record = execute(resolved, show_progress=_progress_enabled(args), bad_input_raises=True)
     store_record(store, record, None)
     if args.json:
@@ -346,9 +363,11 @@ def cmd_list(args) -> int:
     from .plugins import KINDS
 
     registry = _registry()
+    truths = {n: _closed_form_truth(registry.entries["task"][n]) for n in registry.names("task")}
     if args.json:
         out = {kind: [{"name": n, "distribution": registry.entries[kind][n].distribution,
-                       "description": registry.entries[kind][n].description} for n in registry.names(kind)]
+                       "description": registry.entries[kind][n].description,
+                       **({"truth": truths[n]} if kind == "task" else {})} for n in registry.names(kind)]
                for kind in KINDS}
         out["failures"] = [vars(f) for f in registry.failures]
         print(json.dumps(out, indent=2))
@@ -356,14 +375,30 @@ def cmd_list(args) -> int:
     from tabulate import tabulate
 
     for kind in KINDS:
-        rows = [[n, registry.entries[kind][n].distribution, registry.entries[kind][n].description]
-                for n in registry.names(kind)]
+        names = registry.names(kind)
+        if kind == "task":
+            rows = [[n, registry.entries[kind][n].distribution, "-" if truths[n] is None else f"{truths[n]:.6f}",
+                     registry.entries[kind][n].description] for n in names]
+            headers = ["name", "distribution", "truth (nats)", "description"]
+        else:
+            rows = [[n, registry.entries[kind][n].distribution, registry.entries[kind][n].description] for n in names]
+            headers = ["name", "distribution", "description"]
         print(f"{kind}s:")
-        print(tabulate(rows, headers=["name", "distribution", "description"]) if rows else "  (none registered)")
+        print(tabulate(rows, headers=headers, disable_numparse=True) if rows else "  (none registered)")
         print()
     for f in registry.failures:
         print(f"skipped plugin {f.plugin!r} from {f.distribution}: {f.error}")
     return 0
+
+
+def _closed_form_truth(entry) -> float | None:
+    """A task's truth at its registered defaults where a closed form gives it, else None (also for a
+    plugin that fails to load: listing never stops on one)."""
+    try:
+        task = entry.load()
+        return task.closed_form_truth(task.params_for("quick", entry.defaults))
+    except Exception:  # noqa: BLE001 - a broken plugin is reported by the registry, not here
+        return None
 
 
 def cmd_table(args) -> int:
@@ -389,8 +424,22 @@ def _records(store: Path):
 
 
 def cmd_plot(args) -> int:
+    if args.kind == "heatmap":
+        from .figures.heatmap import plot_heatmap
+
+        if args.run_id is not None:
+            raise IbbenchError("ibbench plot heatmap takes no run id: it plots every estimator run of --store")
+        out = args.out or args.store.parent / f"heatmap{'-converged' if args.converged_only else ''}.png"
+        try:
+            written = plot_heatmap(_records(args.store), out, args.converged_only, title=str(args.store))
+        except ValueError as exc:
+            raise IbbenchError(f"{args.store}: {exc}; plot a store of `ibbench run --estimator` or suite runs") from None
+        print(f"heatmap of {args.store} written to {written}")
+        return 0
     from .figures.info_plane import find_record, plot_info_plane
 
+    if args.run_id is None:
+        raise IbbenchError("ibbench plot info-plane needs a run id (or 'last')")
     record = find_record(_records(args.store), args.run_id, args.source)
     out = args.out or Path("results") / f"info-plane-{record.id[:12]}.png"
     print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out, args.source)}")

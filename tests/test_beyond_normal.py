@@ -144,3 +144,16 @@ def test_a_bad_id_names_what_it_cannot_read():
         params_from_id("spiral-gaussian-3-3")
     with pytest.raises(ValueError, match="takes 3 numbers"):
         params_from_id("multinormal-dense-3-3")
+
+
+def test_ibbench_list_shows_every_benchmark_task_with_its_truth(capsys):
+    import json
+
+    from ibbench.cli import main
+
+    assert main(["list", "--json"]) == 0
+    tasks = {t["name"]: t for t in json.loads(capsys.readouterr().out)["task"]}
+    with_truth = [n for n in BENCHMARK_IDS if tasks[n]["truth"] is not None]
+    assert len(with_truth) == 40
+    assert tasks["multinormal-dense-5-5-0.5"]["truth"] == pytest.approx(0.592812, abs=1e-6)
+    assert tasks["arrays"]["truth"] is None and tasks["gaussian-20d-4nats"]["truth"] == pytest.approx(4.0)

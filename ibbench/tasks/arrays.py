@@ -4,6 +4,10 @@
 key).  A CSV is numbers separated by commas, one row per sample, with an optional header line.
 1-d arrays are one feature; arrays of more dimensions are flattened per row.
 
+``sample`` instead is one CSV in the layout of bmi's ``save_sample`` (benchmark-mi, Czyz et al.
+2023): a header ``X0,...,X{dx-1},Y0,...,Y{dy-1}`` and one row per sample; columns go to X and Y by
+name, ordered by their number, whatever their order in the file.
+
 Precision: each column is centred and scaled in float64 on the whole file, and only then cast to the
 float32 the estimators see.
 Casting first loses the signal: float32 has 24 bits, so x = 1.7e9 + t with t ~ N(0, 10^2) keeps
@@ -22,12 +26,16 @@ n <= N (so k-NN estimators see no duplicate points) and raises ``DataError`` bey
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from pydantic import model_validator
 
 from ..api import Params, RunContext, Task, TaskInstance
 from ..errors import DataError
@@ -36,14 +44,23 @@ TAIL = 4.0  # robust standard deviations where the asinh tails take over
 
 
 class ArraysParams(Params):
-    x: str  # path to X: .npy, .npz[:key] or .csv
-    y: str  # path to Y, same row order as X
+    x: str | None = None  # path to X: .npy, .npz[:key] or .csv
+    y: str | None = None  # path to Y, same row order as X
+    sample: str | None = None  # instead of x and y: one CSV in bmi's save_sample layout (X0,...,Y0,...)
     # centre each raw column on its median (float64), scale it by its
     # interquartile range / 1.349 and soften its tails (TAIL * asinh(asinh(z / TAIL))): one value of 1e6
     # among N(0, 1) data otherwise inflates the std ~14000-fold and squeezes every other value to 0
     # for KSG's neighbours and a critic's inputs alike (MINE 0.81 -> 0.00, KSG 0.82 -> 0.005 nats).
     # Both maps are invertible per coordinate, so the MI is unchanged.  False: mean and std only
     robust: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> ArraysParams:
+        if self.sample is not None and (self.x is not None or self.y is not None):
+            raise ValueError("give x and y (two files) or sample (one bmi CSV), not both")
+        if self.sample is None and (self.x is None or self.y is None):
+            raise ValueError("give both x and y (two files), or sample (one bmi CSV with columns X0,...,Y0,...)")
+        return self
 
 
 FORMAT_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}  # a .npz is a zip archive
@@ -191,16 +208,95 @@ def _load_csv(path: Path) -> np.ndarray:
     return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
 
 
+BMI_LAYOUT = "bmi's save_sample layout: a header X0,...,X{dx-1},Y0,...,Y{dy-1} and one row per sample"
+BMI_COLUMN = re.compile(r"([XY])(\d+)")
+
+
+def load_sample(spec: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """X and Y of one CSV in bmi's layout (``bmi.utils.save_sample``), as float64 (rows, features), and a
+    description for the record: the file's path, shape and sha256, and which columns went to X and Y.
+
+    Columns named ``X<int>`` are X and ``Y<int>`` are Y, each ordered by its integer (not by the file's
+    order).  Raises DataError for a missing or unreadable file, a column of neither kind, no X or no Y
+    column, a repeated name, and the checks of ``load_array`` on the numbers."""
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise DataError(f"sample file {path} not found; give a CSV in {BMI_LAYOUT}")
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a text CSV; give a CSV in {BMI_LAYOUT} (bmi.utils.save_sample)") from None
+    except (OSError, csv.Error) as exc:
+        raise DataError(f"{path} is not a readable CSV ({exc}); give a CSV in {BMI_LAYOUT}") from None
+    if not header:
+        raise DataError(f"{path} is empty or has an empty first line; give a CSV in {BMI_LAYOUT}")
+    names = [name.strip() for name in header]
+    if all(_is_number(name) for name in names):
+        raise DataError(f"{path} has no header line; --sample needs {BMI_LAYOUT} "
+                        f"(or give X and Y as two files with --x/--y)")
+    columns: dict[str, list[tuple[int, int, str]]] = {"X": [], "Y": []}  # side -> (number, file column, name)
+    for i, name in enumerate(names):
+        match = BMI_COLUMN.fullmatch(name)
+        if match is None:
+            what = f"column {i + 1} has no name (a pandas index? save with index=False)" if not name else \
+                f"column {name!r} is neither X<int> nor Y<int>"
+            raise DataError(f"{path}: {what}; --sample needs {BMI_LAYOUT}")
+        columns[match.group(1)].append((int(match.group(2)), i, name))
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise DataError(f"{path}: column {twice[0]!r} appears more than once; --sample needs {BMI_LAYOUT}")
+    for side in ("X", "Y"):
+        if not columns[side]:
+            raise DataError(f"{path} has no {side} column ({side}0, {side}1, ...); --sample needs {BMI_LAYOUT}")
+        columns[side].sort()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": _as_rows says so
+            array = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except (ValueError, OSError) as exc:
+        why = " ".join(str(exc).split(";")[0].split()).rstrip(".")  # numpy's own hint (usecols) does not apply
+        raise DataError(f"{path} is not a CSV of numbers below its header ({why}); re-export it with "
+                        f"bmi.utils.save_sample (numbers only, no missing values)") from None
+    if array.shape[0] < 2:
+        raise DataError(f"{path} holds {array.shape[0]} rows below its header; give at least 2 samples")
+    if array.shape[1] != len(names):
+        raise DataError(f"{path}: the header names {len(names)} columns but the rows hold {array.shape[1]}; "
+                        f"re-export it with bmi.utils.save_sample")
+    rows = _as_rows(array, spec)
+    x = rows[:, [i for _, i, _ in columns["X"]]]
+    y = rows[:, [i for _, i, _ in columns["Y"]]]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return x, y, {"path": str(path), "layout": "bmi", "shape": list(rows.shape), "sha256": digest,
+                  "x_columns": [name for *_, name in columns["X"]],
+                  "y_columns": [name for *_, name in columns["Y"]]}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 class ArraysInstance(TaskInstance):
-    """The N pairs of two files, standardised in float64 and then held as float32 (N, d) tensors."""
+    """The N pairs of two files (or of one bmi CSV), standardised in float64 and then held as float32
+    (N, d) tensors."""
 
     def __init__(self, p: ArraysParams) -> None:
-        x, self.x_source = load_array(p.x)
-        y, self.y_source = load_array(p.y)
-        if x.shape[0] != y.shape[0]:
-            raise DataError(f"x has {x.shape[0]} rows but y has {y.shape[0]}; the i-th rows must be a pair")
+        if p.sample is not None:
+            x, y, self.sample_source = load_sample(p.sample)
+            self.sources = {"sample": self.sample_source}
+            self.x_name = Path(p.sample).name  # what the error for too many pairs calls the data
+        else:
+            x, self.x_source = load_array(p.x)
+            y, self.y_source = load_array(p.y)
+            if x.shape[0] != y.shape[0]:
+                raise DataError(f"x has {x.shape[0]} rows but y has {y.shape[0]}; the i-th rows must be a pair")
+            self.sources = {"x": self.x_source, "y": self.y_source}
+            self.x_name = Path(p.x).name
         self.n_pairs, self.x_dim, self.y_dim = x.shape[0], x.shape[1], y.shape[1]
-        self.x_name = Path(p.x).name  # what the error for too many pairs calls the data
         self.standardised = {}
         tensors = []
         for name, a in (("x", x), ("y", y)):  # float64 throughout; float32 only once centred and scaled
@@ -221,12 +317,12 @@ class ArraysInstance(TaskInstance):
         return self.x[idx], self.y[idx]
 
     def describe(self) -> dict[str, Any]:
-        return {"x": self.x_source, "y": self.y_source, "pairs": self.n_pairs,
+        return {**self.sources, "pairs": self.n_pairs,
                 "standardised": {"precision": "float64", "then": "float32", **self.standardised}}
 
 
 class Arrays(Task):
-    description = "your own pairs from .npy / .npz / .csv files (no ground truth)"
+    description = "your own pairs from .npy / .npz / .csv files or one bmi sample CSV (no ground truth)"
     Params = ArraysParams
 
     def build(self, params: ArraysParams, ctx: RunContext) -> ArraysInstance:
