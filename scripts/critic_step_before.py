@@ -3,7 +3,7 @@ workload of ibbench.bench.workloads.critic_step, for the before/after figures in
 
     git worktree add /tmp/old a2a587a && cd /tmp/old && PYTHONPATH=/tmp/old python /path/to/this/script.py
 """
-import math, sys, time, statistics, torch
+import math, time, statistics, torch
 from ibbench.api import RunContext
 from ibbench.estimators.aa_mine import AAMINE
 from ibbench.estimators.critics import Critic, CriticParams, CriticTrainer
