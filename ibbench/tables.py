@@ -31,6 +31,7 @@ class Cell:
     converged: list[bool] = field(default_factory=list)  # runs whose critic reached a held-out plateau
     steps: list[int] = field(default_factory=list)  # critic updates used, where the estimator reports them
     seconds: list[float] = field(default_factory=list)  # wall time per run
+    rates: list[float] = field(default_factory=list)  # critic updates per second of the fit, where recorded
 
     @property
     def runs(self) -> int:
@@ -113,6 +114,8 @@ def aggregate(records: list[RunRecord]) -> dict[tuple[str, str], Cell]:
         if "converged" in protocol:  # a critic estimator (records before the protocol have no flag)
             cell.converged.append(bool(protocol["converged"]) and r.status == "ok")
             cell.steps.append(int(protocol.get("steps_used") or 0))
+            if protocol.get("steps_per_s"):
+                cell.rates.append(float(protocol["steps_per_s"]))
         cell.seconds.append(r.wall_time_s)
         if r.truth is not None:
             cell.truths.append(r.truth)
@@ -138,7 +141,9 @@ def _format_cell(cell: Cell | None, digits: int) -> str:
 
 def protocol_table(records: list[RunRecord], fmt: str = "github") -> str:
     """Per estimator: runs, the share whose critic reached a held-out plateau (not the step
-    maximum), the critic updates used (median, max) and the median wall time per estimate."""
+    maximum), the critic updates used (median, max), the critic's updates per second (median, its
+    held-out checks included; records before this column have none) and the median wall time per
+    estimate."""
     per: dict[str, Cell] = defaultdict(lambda: Cell([], [], 0))
     for (_, est), cell in aggregate(records).items():
         merged = per[est]
@@ -147,14 +152,17 @@ def protocol_table(records: list[RunRecord], fmt: str = "github") -> str:
         merged.converged += cell.converged
         merged.steps += cell.steps
         merged.seconds += cell.seconds
+        merged.rates += cell.rates
     table = []
     for est in sorted(per):
         c = per[est]
         conv = f"{sum(c.converged)}/{len(c.converged)} ({sum(c.converged) / len(c.converged):.0%})" if c.converged else "n/a"
         steps = f"{statistics.median(c.steps):.0f} / {max(c.steps)}" if c.steps else "n/a"
-        table.append([est, c.runs, c.failed, conv, steps, f"{statistics.median(c.seconds):.2f}"])
+        rate = f"{statistics.median(c.rates):.0f}" if c.rates else "n/a"
+        table.append([est, c.runs, c.failed, conv, steps, rate, f"{statistics.median(c.seconds):.2f}"])
     return tabulate(table, headers=["estimator", "runs", "failed", "converged", "critic steps (median / max)",
-                                    "median s per estimate"], tablefmt=fmt, disable_numparse=True)
+                                    "critic steps/s (median)", "median s per estimate"], tablefmt=fmt,
+                    disable_numparse=True)
 
 
 def bias_table(records: list[RunRecord], fmt: str = "github", digits: int = 3) -> str:

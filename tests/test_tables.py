@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ibbench.results import RunRecord
 from ibbench.tables import aggregate, bias_table, protocol_table
 
@@ -64,3 +66,28 @@ def test_runs_whose_spec_reads_the_same_but_ran_other_parameters_are_two_columns
     assert cells[("gaussian[dim=5,mi=2.0]", "ksg {k=3}")].mean() == 1.05
     row = next(line for line in bias_table(runs).splitlines() if line.startswith("| gaussian"))
     assert "2.000 (+0.00, n=1)" in row and "1.050 ± 0.071 (-0.93, n=2)" in row
+
+
+def test_the_protocol_table_gives_the_critics_median_update_rate():
+    fast, slow = record("mine", 0, 1.8, converged=True), record("mine", 1, 1.9, converged=True)
+    fast.extras["estimator"]["steps_per_s"], slow.extras["estimator"]["steps_per_s"] = 300.0, 100.0
+    third = record("mine", 2, 1.9, converged=True)
+    third.extras["estimator"]["steps_per_s"] = 200.0
+    mine = next(line for line in protocol_table([fast, slow, third]).splitlines() if line.startswith("| mine"))
+    assert "| 200 " in mine
+
+
+def test_a_critic_run_records_its_update_rate():
+    import torch
+
+    from ibbench.api import RunContext
+    from ibbench.plugins import load_registry
+
+    registry = load_registry()
+    task = registry.entries["task"]["1v1-normal-0.75"].load()
+    instance = task.build(task.params_for("smoke", {"n_pairs": 2000}), RunContext(0, torch.device("cpu"), "smoke"))
+    mine = registry.entries["estimator"]["mine"].load()
+    est = mine.estimate(instance, mine.params_for("smoke"), RunContext(0, torch.device("cpu"), "smoke"))
+    extras = est.extras
+    assert extras["fit_seconds"] > 0 and extras["steps_per_s"] == pytest.approx(
+        extras["steps_used"] / extras["fit_seconds"], rel=0.5)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,6 +191,7 @@ class Plateau:
         self.best_value, self.best_step, self.best_state = -math.inf, None, None
         self.curve: list[list[float]] = []  # [step, held-out bound, its se]
         self.stopped = False
+        self.fit_seconds, self.fit_steps = 0.0, 0  # wall time and updates of the fit (held-out checks included)
 
     @property
     def steps_used(self) -> int:
@@ -211,7 +213,7 @@ class Plateau:
 
     def state_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("reference", "wait", "best_value", "best_step", "best_state",
-                                              "curve", "stopped", "first_step")}
+                                              "curve", "stopped", "first_step", "fit_seconds", "fit_steps")}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
@@ -232,6 +234,7 @@ def fit_to_plateau(trainer: CriticTrainer, data: CriticData, max_steps: int, *, 
     first = stopper.first_step
     last = first + max_steps
     bar = trainer.ctx.progress(max_steps, f"{name} critic", initial=trainer.steps_done - first)
+    started, steps_before = time.perf_counter(), trainer.steps_done
     every_trace = max(1, max_steps // p.trace_points) if p.trace_points else 0
     while not stopper.stopped and trainer.steps_done < last:
         bound = trainer.step()
@@ -247,6 +250,8 @@ def fit_to_plateau(trainer: CriticTrainer, data: CriticData, max_steps: int, *, 
         if after_step is not None:
             after_step(stopper)
     bar.close()
+    stopper.fit_seconds += time.perf_counter() - started
+    stopper.fit_steps += trainer.steps_done - steps_before
     if stopper.best_state is not None:
         trainer.critic.load_state_dict(stopper.best_state)
     return stopper
@@ -262,7 +267,9 @@ def report(trainer: CriticTrainer, data: CriticData, stopper: Plateau, max_steps
         b = eval_batch_size(pairs[0].shape[0], trainer.p)
         extras = {"eval_batch_size": b, "eval_batches": pairs[0].shape[0] // b, **(extras or {})}
     out = {"trace": trainer.trace, "heldout_curve": stopper.curve, "converged": stopper.stopped,
-           "steps_used": stopper.steps_used,
+           "steps_used": stopper.steps_used, "fit_seconds": stopper.fit_seconds,
+           # critic updates per second of the fit, its held-out checks included (the speed a user waits on)
+           "steps_per_s": stopper.fit_steps / stopper.fit_seconds if stopper.fit_seconds > 0 else None,
            "max_steps": max_steps, "best_step": stopper.best_step, **data.counts, **(extras or {})}
     if len(members) > 1:
         values = [v for v, _ in members]
