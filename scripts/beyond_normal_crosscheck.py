@@ -84,7 +84,7 @@ def agreement(bmi: list[float | None], ours: list[float | None], tasks: int) -> 
     return statistics.fmean(b) - statistics.fmean(a), p, p > FAMILY_ALPHA / tasks
 
 
-def report(rows: list[dict], n: int, seeds: list[int]) -> str:
+def report(rows: list[dict], n: int, seeds: list[int], options: str = "") -> str:
     from tabulate import tabulate
 
     def cell(values):
@@ -98,7 +98,7 @@ def report(rows: list[dict], n: int, seeds: list[int]) -> str:
     truths_ok = sum(abs(r["truth_bmi"] - r["truth_ibbench"]) <= TRUTH_TOLERANCE for r in rows)
     samplers_ok = sum(r["agree"] for r in rows)
     head = (f"# ibbench's Beyond Normal tasks against bmi 0.1.3\n\n"
-            f"Regenerate: `python scripts/beyond_normal_crosscheck.py --bmi-python bmi-env/bin/python`.\n"
+            f"Regenerate: `python scripts/beyond_normal_crosscheck.py --bmi-python bmi-env/bin/python{options}`.\n"
             f"KSG (ibbench-ksg, quick budget) on {n} pairs per seed, seeds {', '.join(map(str, seeds))}, "
             f"drawn by bmi's sampler and by ibbench's; mean ± sd over the seeds.  Agreement: Welch's t-test "
             f"of the two means does not reject at a family-wise {FAMILY_ALPHA:g} (p > {FAMILY_ALPHA:g} / "
@@ -144,7 +144,11 @@ def main() -> int:
             print(f"{task_id}: truth {truth:.6f} / {rows[-1]['truth_ibbench']:.6f}; KSG difference {diff:+.4f}, "
                   f"p {p:.3f} ({'agree' if agree else 'DISAGREE'})", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(rows, args.pairs, seeds))
+    options = "".join(f" {flag} {value}" for flag, value in (("--pairs", args.pairs), ("--seeds", args.seeds))
+                      if value != parser.get_default(flag.lstrip("-")))
+    options += f" --tasks {' '.join(args.tasks)}" if args.tasks else ""
+    options += f" --out {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}" if args.out != OUT else ""
+    args.out.write_text(report(rows, args.pairs, seeds, options))
     print(f"wrote {args.out}")
     bad_truth = any(abs(r["truth_bmi"] - r["truth_ibbench"]) > TRUTH_TOLERANCE for r in rows)
     return 1 if bad_truth or not all(r["agree"] for r in rows) else 0
