@@ -29,7 +29,8 @@ TASKS = ("1v1-normal-0.75", "1v1-additive-0.1", "1v1-bimodal-0.75", "student-ide
 ESTIMATORS = ("ksg", "mine", "infonce", "nwj")  # in both packages
 
 
-def ibbench_rows(folder: Path, tasks: list[str], seeds: list[int], budget: str) -> list[dict]:
+def ibbench_rows(folder: Path, tasks: list[str], seeds: list[int], budget: str,
+                 estimators: tuple[str, ...] = ESTIMATORS) -> list[dict]:
     from ibbench.plugins import load_registry
     from ibbench.runner import run
     from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
@@ -38,7 +39,7 @@ def ibbench_rows(folder: Path, tasks: list[str], seeds: list[int], budget: str) 
     for task in tasks:
         for seed in seeds:
             x, y = folder / f"{task}-{seed}-x.npy", folder / f"{task}-{seed}-y.npy"
-            for name in ESTIMATORS:
+            for name in estimators:
                 spec = RunSpec(task=TaskSpec(name="arrays", params={"x": str(x), "y": str(y)}),
                                estimator=EstimatorSpec(name=name), seed=seed, budget=budget, device="cpu")
                 record = run(spec, registry)
@@ -50,27 +51,43 @@ def ibbench_rows(folder: Path, tasks: list[str], seeds: list[int], budget: str) 
     return rows
 
 
-def table(bmi_rows: list[dict], ours: list[dict]) -> tuple[str, dict]:
+def table(bmi_rows: list[dict], ours: list[dict], estimators: tuple[str, ...] = ESTIMATORS) -> tuple[str, dict]:
     from tabulate import tabulate
 
     truth = {r["task"]: r["truth"] for r in bmi_rows}
     lines, summary = [], {}
     for side, rows in (("bmi", bmi_rows), ("ibbench", ours)):
-        for name in ESTIMATORS:
+        for name in estimators:
             mine = [r for r in rows if r["estimator"] == name and r.get("estimate") is not None]
             summary[(side, name)] = {
                 "mean_abs_bias": statistics.fmean(abs(r["estimate"] - truth[r["task"]]) for r in mine) if mine else None,
                 "seconds": sum(r["seconds"] for r in rows if r["estimator"] == name)}
     for task in dict.fromkeys(r["task"] for r in bmi_rows):
         row = [task, f"{truth[task]:.3f}"]
-        for name in ESTIMATORS:
+        for name in estimators:
             for rows in (bmi_rows, ours):
                 got = [r for r in rows if r["task"] == task and r["estimator"] == name]
                 vals = [r["estimate"] for r in got if r.get("estimate") is not None]
                 row.append(f"{statistics.fmean(vals):.3f} / {sum(r['seconds'] for r in got):.1f} s" if vals else "failed")
         lines.append(row)
-    headers = ["task", "truth"] + [f"{name} {side}" for name in ESTIMATORS for side in ("bmi", "ibbench")]
+    headers = ["task", "truth"] + [f"{name} {side}" for name in estimators for side in ("bmi", "ibbench")]
     return tabulate(lines, headers=headers, tablefmt="github", disable_numparse=True), summary
+
+
+def verdict(summary: dict, estimators: tuple[str, ...]) -> str:
+    """Each side's best estimator by mean |bias|, and the wall time of all compared estimators."""
+    def best(side):
+        scored = [(summary[(side, n)]["mean_abs_bias"], n) for n in estimators
+                  if summary[(side, n)]["mean_abs_bias"] is not None]
+        return min(scored) if scored else (None, "none")
+
+    (bmi_bias, bmi_name), (our_bias, our_name) = best("bmi"), best("ibbench")
+    bmi_time = sum(summary[("bmi", n)]["seconds"] for n in estimators)
+    our_time = sum(summary[("ibbench", n)]["seconds"] for n in estimators)
+    fmt = lambda v: "none" if v is None else f"{v:.3f} nats"  # noqa: E731
+    return (f"**Best mean |bias|: bmi {bmi_name} {fmt(bmi_bias)}, ibbench {our_name} {fmt(our_bias)}.  "
+            f"Wall time of the {len(estimators)} compared estimators: bmi {bmi_time:.1f} s, ibbench {our_time:.1f} s "
+            f"({our_time / bmi_time:.2f} of bmi's).**")
 
 
 def main() -> int:
@@ -80,6 +97,8 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
     parser.add_argument("--budget", default="quick", help="ibbench's budget (default quick)")
+    parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS,
+                        help="estimators to run on both sides (default all four)")
     parser.add_argument("--out", type=Path, default=OUT / "peers-cpu")
     args = parser.parse_args()
     if not args.bmi_python:
@@ -91,18 +110,20 @@ def main() -> int:
         return 0
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory(prefix="ibbench-peers-") as tmp:
+        estimators = tuple(args.estimators)
         subprocess.run([args.bmi_python, str(ROOT / "scripts" / "peers" / "bmi_side.py"), tmp, str(args.n),
-                        args.seeds, *args.tasks], check=True)
+                        args.seeds, ",".join(estimators), *args.tasks], check=True)
         bmi_rows = json.loads((Path(tmp) / "bmi.json").read_text())["rows"]
-        ours = ibbench_rows(Path(tmp), args.tasks, seeds, args.budget)
-    text, summary = table(bmi_rows, ours)
+        ours = ibbench_rows(Path(tmp), args.tasks, seeds, args.budget, estimators)
+    text, summary = table(bmi_rows, ours, estimators)
     def bias(side, name):
         value = summary[(side, name)]["mean_abs_bias"]
         return "no estimate" if value is None else f"{value:.3f} nats"
 
     totals = "\n".join(f"- {name}: mean |bias| bmi {bias('bmi', name)} in {summary[('bmi', name)]['seconds']:.1f} s, "
                        f"ibbench {bias('ibbench', name)} in {summary[('ibbench', name)]['seconds']:.1f} s"
-                       for name in ESTIMATORS)
+                       for name in estimators)
+    totals += "\n\n" + verdict(summary, estimators)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"n": args.n, "seeds": seeds, "budget": args.budget,
                                                          "bmi": bmi_rows, "ibbench": ours}, indent=1) + "\n")
