@@ -1,7 +1,10 @@
 """The public plugin API of ibbench: what a task, an estimator and a trainer are.
 
-Built-in plugins and third-party plugins import from this module only, so both
-travel the same path (see ``ibbench.hookspecs`` for the registration hooks).
+Built-in plugins and third-party plugins import the interface from this module, so both
+travel the same path (see ``ibbench.hookspecs`` for the registration hooks).  What plugins are
+built from lives in two public toolkits: ``ibbench.critics`` (the critic networks, bounds and
+training, and the estimation protocol of every critic estimate) and ``ibbench.training`` (batches,
+model selection, accuracy, checkpoints of a network trainer).  This module imports neither, nor torch.
 
 A *task* is a seeded sampler of pairs (x, y) plus, where known, the true mutual
 information I(X;Y) in nats.  An *estimator* turns a task instance into an
@@ -30,43 +33,7 @@ hookimpl = pluggy.HookimplMarker("ibbench")
 Budget = Literal["smoke", "quick", "paper"]
 BUDGETS: tuple[str, ...] = ("smoke", "quick", "paper")
 
-#: The critic toolkit that MINE and AA-MINE are built from, for plugins that train neural critics
-#: (InfoNCE, NWJ, ...); imported on first use so ``import ibbench.api`` stays free of torch.
-CRITIC_TOOLKIT = ("CRITIC_BUDGETS", "Critic", "CriticParams", "CriticTrainer", "Objective", "SeparableCritic",
-                  "dv_bound")
-#: The estimation protocol (held-out pairs, standardised inputs, training to a plateau) that every
-#: critic estimator reports through, built-in or plugin.
-PROTOCOL_TOOLKIT = ("CriticData", "CriticMeter", "critic_data", "fit_to_plateau", "train_critic")
-
-
-#: What a trainer plugin needs to checkpoint the way the built-in trainers do (also lazy).
-CHECKPOINT_TOOLKIT = ("BatchStream", "restore_global_rng")
-
-
-def __getattr__(name: str):
-    if name in CRITIC_TOOLKIT:
-        from .estimators import critics
-
-        return getattr(critics, name)
-    if name in PROTOCOL_TOOLKIT:
-        from .estimators import protocol
-
-        return getattr(protocol, name)
-    if name == "BatchStream":
-        from .trainers.common import BatchStream
-
-        return BatchStream
-    if name == "restore_global_rng":
-        from .checkpoints import restore_global_rng
-
-        return restore_global_rng
-    raise AttributeError(f"module 'ibbench.api' has no attribute {name!r}")
-
-
 __all__ = [
-    *CRITIC_TOOLKIT,
-    *PROTOCOL_TOOLKIT,
-    *CHECKPOINT_TOOLKIT,
     "BUDGETS",
     "Budget",
     "Channel",
@@ -77,6 +44,7 @@ __all__ = [
     "Meter",
     "NotApplicableError",
     "Params",
+    "RestartingMeter",
     "RunContext",
     "Task",
     "TaskInstance",

@@ -9,10 +9,10 @@ parameters stay plain dicts here and are validated against each plugin's own
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .api import Budget

@@ -116,7 +116,14 @@ def record_numbers(record: dict) -> Iterator[float]:
 def rendered(store: Path) -> str:
     """Everything ibbench renders from one store."""
     from ibbench.results import ResultStore
-    from ibbench.tables import accuracy_table, bias_table, failure_table, layer_table, probe_table, separation_table
+    from ibbench.tables import (
+        accuracy_table,
+        bias_table,
+        failure_table,
+        layer_table,
+        probe_table,
+        separation_table,
+    )
     from ibbench.verdict import verdict_text
 
     records = ResultStore(store).records()

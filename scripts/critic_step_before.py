@@ -3,13 +3,19 @@ workload of ibbench.bench.workloads.critic_step, for the before/after figures in
 
     git worktree add /tmp/old a2a587a && cd /tmp/old && PYTHONPATH=/tmp/old python /path/to/this/script.py
 """
-import math, time, statistics, torch
+import math
+import statistics
+import time
+
+import torch
+from ibbench.estimators.critics import Critic, CriticParams, CriticTrainer
+
+import ibbench.api as api
 from ibbench.api import RunContext
 from ibbench.estimators.aa_mine import AAMINE
-from ibbench.estimators.critics import Critic, CriticParams, CriticTrainer
 from ibbench.infoplane import NoisyLayerTask, layer_network
 from ibbench.tasks.networks import mlp
-import ibbench.api as api
+
 print("ibbench from", api.__file__)
 def task(dev):
     g = torch.Generator().manual_seed(0)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ibbench.api import RunContext
-from ibbench.estimators.critics import Critic, CriticParams, critic_step_flops, dv_bound
+from ibbench.critics import Critic, CriticParams, critic_step_flops, dv_bound
 from ibbench.runner import run
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
 from ibbench.tasks.gaussian_channel import GaussianChannel, GaussianChannelParams
@@ -119,7 +119,7 @@ def test_bf16_autocast_estimates_the_known_mi(registry):
 
 def test_padding_units_stay_inert_through_training():
     """A 20-wide critic is stored 32 wide; the 12 padding units must stay exactly zero under Adam."""
-    from ibbench.estimators.critics import CriticTrainer
+    from ibbench.critics import CriticTrainer
 
     task = GaussianChannel().build(GaussianChannelParams(x_dim=3, z_dim=2), RunContext(seed=0, device=CPU))
     p = CriticParams(hidden=20, depth=2, batch_size=64, lr=1e-2)
@@ -136,7 +136,7 @@ def test_padding_units_stay_inert_through_training():
 
 
 def test_shared_ensemble_data_gives_every_member_the_same_batch():
-    from ibbench.estimators.critics import draw
+    from ibbench.critics import draw
 
     def sample(n, g):
         x = torch.randn(n, 2, generator=g)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ibbench import progress as progress_mod
 
 
-
 def test_phase_lines_report_steps_and_the_end(monkeypatch, capsys):
     monkeypatch.setattr(progress_mod, "LINE_EVERY_S", 0.0)
     monkeypatch.setattr(progress_mod, "MIN_PHASE_S", 0.0)

@@ -1,5 +1,5 @@
 """The estimation protocol of critic estimators: units do not matter, held-out scoring, plateaus,
-impossible values fail (ibbench.estimators.protocol)."""
+impossible values fail (ibbench.critics.protocol)."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def test_an_estimate_above_the_known_ceiling_fails_as_diverged():
 
 def test_standardisation_is_an_exact_affine_map():
     """Critic.standardise: the critic of raw pairs equals the same weights on standardised pairs."""
-    from ibbench.estimators.critics import Critic, CriticParams
+    from ibbench.critics import Critic, CriticParams
 
     g = torch.Generator().manual_seed(0)
     u = torch.randn(500, 3, generator=g) * torch.tensor([1e-3, 1.0, 1e3]) + 50.0

@@ -14,9 +14,9 @@ from ibbench.suite import run_cells
 from ibbench.tasks.classification import balanced_split
 from ibbench.tasks.network_tasks import CIFARConv, CIFARConv6, DigitsMLP
 from ibbench.tasks.networks import features
-from ibbench.trainers.common import fingerprint
 from ibbench.trainers.ib_layerwise import LayerwiseIB, fit_layerwise
 from ibbench.trainers.readout import merge_readout
+from ibbench.training import fingerprint
 
 CHANCE = 0.1
 
@@ -205,7 +205,7 @@ def test_a_trainer_on_a_ground_truth_task_is_a_spec_error_before_anything_runs(r
 
 
 def test_cluster_separation_matches_its_closed_form():
-    from ibbench.trainers.common import cluster_separation
+    from ibbench.training import cluster_separation
 
     gen = torch.Generator().manual_seed(0)
     d, n, a, sigma = 4, 20000, 3.0, 0.5

@@ -21,11 +21,11 @@ from typing import Any
 import torch
 
 from ..api import RunContext
+from ..critics import Critic, CriticParams, CriticTrainer, critic_step_flops, mlp_flops
 from ..estimators.aa_mine import AAMINE
-from ..estimators.critics import Critic, CriticParams, CriticTrainer, critic_step_flops, mlp_flops
 from ..infoplane import NoisyLayerTask, layer_network
-from ..tasks.classification import ClassificationData
 from ..tasks.networks import mlp
+from ..training import ClassificationData
 
 MNIST_WIDTHS = [784, 512, 512, 10]
 

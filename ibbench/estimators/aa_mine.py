@@ -17,8 +17,7 @@ the pairs (F_i(x), z)).
 from __future__ import annotations
 
 from ..api import Estimate, Estimator, NotApplicableError, RunContext, TaskInstance
-from .critics import CRITIC_BUDGETS, Critic, CriticParams
-from .protocol import CriticMeter, train_critic
+from ..critics import CRITIC_BUDGETS, Critic, CriticMeter, CriticParams, train_critic
 
 
 class AAMINEParams(CriticParams):

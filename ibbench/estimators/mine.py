@@ -1,11 +1,10 @@
 """MINE (Belghazi et al. 2018): a DV critic on the concatenation [x, y], estimated by the protocol
-of ``ibbench.estimators.protocol`` (held-out pairs, standardised inputs, training to a plateau)."""
+of ``ibbench.critics.protocol`` (held-out pairs, standardised inputs, training to a plateau)."""
 
 from __future__ import annotations
 
 from ..api import Estimate, Estimator, RunContext, TaskInstance
-from .critics import CRITIC_BUDGETS, Critic, CriticParams
-from .protocol import CriticMeter, train_critic
+from ..critics import CRITIC_BUDGETS, Critic, CriticMeter, CriticParams, train_critic
 
 
 class MINEParams(CriticParams):

@@ -21,9 +21,10 @@ from torch import nn
 from ..api import Params, RunContext, Trainer
 from ..errors import NotApplicableError
 from ..infoplane import layer_network
-from .common import (
+from ..training import (
     BatchStream,
     TrainerParams,
+    TrainingLoop,
     accuracy,
     attach_probe,
     check_loss,
@@ -96,10 +97,9 @@ class GreedyCE(Trainer):
         net = inst.network(seed=ctx.seed).to(device).requires_grad_(False)
         stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
         attach_probe(probe, net, inst)
-        if probe is not None:
-            probe.measure(0, layer_trained=0)
+        loop = TrainingLoop(ctx, "greedy-ce", p.steps * len(net), stream, probe, checkpoints=False)
+        loop.begin(layer_trained=0)
         measures = schedule(p.steps, p.measure_points)
-        bar = ctx.progress(p.steps * len(net), "greedy-ce")
         torch.manual_seed(ctx.seed)  # the heads' initialisation
         layers = []
         for i in range(1, len(net) + 1):
@@ -110,21 +110,21 @@ class GreedyCE(Trainer):
             # the last layer gives the logits; earlier ones a linear head of their own, discarded after
             head = nn.Identity() if i == len(net) else nn.Linear(width, data.n_classes).to(device)
             opt = torch.optim.Adam([*block.parameters(), *head.parameters()], lr=p.lr)
-            for it in range(1, p.steps + 1):
-                x, y = next(stream)
-                loss = nn.functional.cross_entropy(head(f(x.to(device)).flatten(1)), y.to(device))
+
+            def step(it: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # one step of layer i and its head
+                loss = nn.functional.cross_entropy(head(f(x).flatten(1)), y)
                 check_loss(loss, it, f"layer {i}'s cross-entropy")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                if probe is not None and it in measures:
-                    probe.measure((i - 1) * p.steps + it, layer_trained=i)
-                bar.update(1)
+                return loss
+
+            loss = loop.run(step, 1, p.steps, measures=measures, offset=(i - 1) * p.steps, tags={"layer_trained": i})
             block.requires_grad_(False)
             classifier = nn.Sequential(f, nn.Flatten(), head).eval()
             layers.append({"layer": i, "final_loss": loss.item(),
                            "head_val_acc": accuracy(classifier, data.val_x, data.val_y, device)})
-        bar.close()
+        loop.end()
         net_test_acc = accuracy(net, data.test_x, data.test_y, device)
         readout, summary = post_train_readout(net, data, p.readout_max_iter, device)
         merged = merge_readout(net, readout)

@@ -14,17 +14,16 @@ from pydantic import Field
 from torch import nn
 
 from ..api import RunContext, TaskInstance, Trainer
-from .common import (
+from ..training import (
     BatchStream,
     Selection,
     TrainerParams,
+    TrainingLoop,
     attach_probe,
     check_loss,
     classification_instance,
     layer_separations,
-    restore_parts,
     schedule,
-    state_of,
     train_accuracy,
 )
 from .readout import linear_probes
@@ -72,26 +71,16 @@ def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, p
     net = inst.network(seed=ctx.seed).to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=p.lr)
     stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
-    evals, measures = schedule(p.steps, p.eval_points), schedule(p.steps, p.measure_points)
+    loop = TrainingLoop(ctx, name, p.steps, stream, probe)
     selection = Selection()
     attach_probe(probe, net, inst)
-    parts = {"net": net, "opt": opt, "stream": stream, "selection": selection, "probe": probe}
-    state = ctx.resume_state()
-    restore_parts(state, parts)
-    start = 0 if state is None else state["step"]
-    if probe is not None and start == 0:
-        probe.measure(0)
-    bar = ctx.progress(p.steps, name, initial=start)
-    for step in range(start + 1, p.steps + 1):
-        x, y = next(stream)
-        loss = ce_step(net, opt, x.to(device), y.to(device), weight_decay, step)
-        if step in evals:
-            selection.evaluate(net, data, device, step, loss=loss.item())
-        if probe is not None and step in measures:
-            probe.measure(step)
-        bar.update(1)
-        ctx.save_state({"step": step}, lambda: {"step": step, **state_of(parts)})
-    bar.close()
+    loop.use({"net": net, "opt": opt, "stream": stream, "selection": selection, "probe": probe})
+    start = 0 if loop.state is None else loop.state["step"]
+    loop.begin(initial=start)
+    loop.run(lambda step, x, y: ce_step(net, opt, x, y, weight_decay, step), start + 1, p.steps,
+             evals=schedule(p.steps, p.eval_points), measures=schedule(p.steps, p.measure_points),
+             on_eval=lambda step, loss: selection.evaluate(net, data, device, step, loss=loss.item()))
+    loop.end()
     result = {**selection.summary(), "steps": p.steps,
               "train_acc": train_accuracy(net, data, device),
               "separation": layer_separations(net, data.test_x, data.test_y, device),

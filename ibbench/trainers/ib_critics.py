@@ -9,7 +9,7 @@ They are trained on fresh batches of the training set with the net fixed
 AA-MINE's view of x, F(x), is the same L detached, so no gradient flows
 through it (the paper's frozen, synced copy of F gives the same numbers).
 
-They follow the estimation protocol (``ibbench.estimators.protocol``): inputs standardised on
+They follow the estimation protocol (``ibbench.critics.protocol``): inputs standardised on
 the layer as it is when the critics are (re)fitted, pre-training until the held-out bound
 plateaus (the paper's App. C: "until convergence", ``critic_pretrain_steps`` being the maximum),
 and every reported estimate held out: D_y on pairs of the validation split, D_x on fresh noise.
@@ -24,20 +24,23 @@ from pydantic import Field
 from torch import nn
 
 from ..api import RunContext, check_finite
-from ..estimators.aa_mine import AAMINE
-from ..estimators.critics import Critic, CriticParams, CriticTrainer, Standardise, dv_bound
-from ..estimators.protocol import (
+from ..critics import (
     FINAL_PERM_STREAM,
+    Critic,
     CriticData,
+    CriticParams,
+    CriticTrainer,
+    Standardise,
     check_possible,
     combine,
     critic_data,
+    dv_bound,
     fit_to_plateau,
     heldout_bound,
 )
+from ..estimators.aa_mine import AAMINE
 from ..infoplane import LabelLayerTask, NoisyLayerTask
-from ..tasks.classification import ClassificationData
-from .common import TrainerParams
+from ..training import ClassificationData, TrainerParams
 
 CriticName = Literal["aa-mine", "mine"]
 

@@ -21,16 +21,15 @@ from torch import nn
 
 from ..api import RunContext, Trainer, check_finite
 from ..infoplane import layer_network
-from .common import (
+from ..training import (
     NET_DIVERGED,
     BatchStream,
     Selection,
+    TrainingLoop,
     attach_probe,
     classification_instance,
     layer_separations,
-    restore_parts,
     schedule,
-    state_of,
     train_accuracy,
 )
 from .ib_critics import IBCritics, IBParams, critic_budgets
@@ -81,32 +80,28 @@ class EndToEndIB(Trainer):
         stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
         f = layer_network(net, len(net))
         critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, seed=0)
-        state = ctx.resume_state()
+        loop = TrainingLoop(ctx, "ib-e2e", p.steps, stream, probe)
+        state = loop.state
         at_start = critics.pretrain() if state is None else state["at_start"]  # to a held-out plateau
-        evals, measures = schedule(p.steps, p.eval_points), schedule(p.steps, p.measure_points)
         selection = Selection()
         attach_probe(probe, net, inst)
-        parts = {"net": net, "opt": opt, "stream": stream, "critics": critics, "selection": selection,
-                 "probe": probe}
-        restore_parts(state, parts)
+        loop.use({"net": net, "opt": opt, "stream": stream, "critics": critics, "selection": selection,
+                  "probe": probe})
         start = 0 if state is None else state["step"]
         trace = [] if state is None else state["trace"]
-        if probe is not None and state is None:
-            probe.measure(0)
-        bar = ctx.progress(p.steps, "ib-e2e", initial=start)
-        for step in range(start + 1, p.steps + 1):
-            x, y = next(stream)
-            loss, ce, b = e2e_step(net, critics, opt, x.to(device), y.to(device), p, step)
-            if step in evals:
-                point = selection.evaluate(net, data, device, step, loss=loss.item(), ce=ce.item())
-                trace.append({"step": step, **{k: v.item() for k, v in b.items()}, "ce": ce.item()})
-                point.update(trace[-1])
-            if probe is not None and step in measures:
-                probe.measure(step)
-            bar.update(1)
-            ctx.save_state({"step": step}, lambda: {"step": step, "trace": trace, "at_start": at_start,
-                                                    **state_of(parts)})
-        bar.close()
+
+        def evaluate(step: int, out) -> None:
+            loss, ce, b = out
+            point = selection.evaluate(net, data, device, step, loss=loss.item(), ce=ce.item())
+            trace.append({"step": step, **{k: v.item() for k, v in b.items()}, "ce": ce.item()})
+            point.update(trace[-1])
+
+        loop.begin(initial=start)
+        loop.run(lambda step, x, y: e2e_step(net, critics, opt, x, y, p, step), start + 1, p.steps,
+                 evals=schedule(p.steps, p.eval_points), on_eval=evaluate,
+                 measures=schedule(p.steps, p.measure_points),
+                 extra_state=lambda: {"trace": trace, "at_start": at_start})
+        loop.end()
         model, summary = net, selection.summary()
         if p.alpha == 0:  # without CE nothing ties Yhat's coordinates to the classes: fit a readout
             readout, summary = post_train_readout(net, data, p.readout_max_iter, device)

@@ -30,16 +30,15 @@ from ..api import RunContext, Trainer, check_finite
 from ..gaussian_mixture import mixture_mi
 from ..infoplane import layer_network
 from ..tasks.networks import features
-from .common import (
+from ..training import (
     NET_DIVERGED,
     BatchStream,
+    TrainingLoop,
     attach_probe,
     classification_instance,
     fingerprint,
     layer_separations,
-    restore_parts,
     schedule,
-    state_of,
     train_accuracy,
 )
 from .ib_critics import IBCritics, IBParams, critic_budgets
@@ -109,28 +108,25 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
     truth_idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator(stream=12))[: p.truth_points]
     attach_probe(probe, net, inst)
     measures = schedule(p.steps, p.measure_points)
-    state = ctx.resume_state()
+    loop = TrainingLoop(ctx, "ib-layerwise", p.steps * len(net), stream, probe)
+    state = loop.state
     if state is None:
         start = {"layer": 1, "iteration": 0}
         layers, trace, fingerprints, at_start = [], [], {}, {}
-        if probe is not None:
-            probe.measure(0, layer_trained=0)
     else:  # a killed run: the frozen layers come back with the net's weights, the current one mid-way
         start = {"layer": state["layer"], "iteration": state["iteration"]}
         layers, trace, fingerprints = state["layers"], state["trace"], state["fingerprints"]
         at_start = state["at_start"]
-    bar = ctx.progress(p.steps * len(net), "ib-layerwise",
-                       initial=(start["layer"] - 1) * p.steps + start["iteration"])
+    loop.begin(initial=(start["layer"] - 1) * p.steps + start["iteration"], layer_trained=0)
+    every = max(1, p.steps // p.trace_points)
     for i in range(start["layer"], len(net) + 1):
         beta = p.beta_conv if inst.layer_kinds[i - 1] == "conv" else p.beta
         block = net[i - 1].requires_grad_(True)
         f = layer_network(net, i)
         critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, seed=i)
         opt = torch.optim.Adam(block.parameters(), lr=p.lr)
-        parts = {"net": net, "opt": opt, "stream": stream, "critics": critics, "probe": probe}
         first = 1
-        if state is not None and i == start["layer"]:
-            restore_parts(state, parts)
+        if loop.use({"net": net, "opt": opt, "stream": stream, "critics": critics, "probe": probe}):
             first, window = start["iteration"] + 1, state["window"]
         else:
             fingerprints[i] = {"initial": fingerprint(block)}
@@ -138,12 +134,12 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
             # what the critics read then, next to the truth, says whether they were ready
             at_start[i] = {**critics.pretrain(), **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i)}
             window: list[list[float]] = []
-        every = max(1, p.steps // p.trace_points)
         weights = list(block.parameters())
-        for it in range(first, p.steps + 1):
-            x, y = next(stream)
+
+        def step(it: int, x: torch.Tensor, y: torch.Tensor) -> None:  # one iteration of layer i
+            nonlocal window
             log = it % every == 0 or it == p.steps
-            b = layer_step(f, critics, opt, x.to(device), y.to(device), beta, p.critic_steps,
+            b = layer_step(f, critics, opt, x, y, beta, p.critic_steps,
                            f"IB objective of layer {i} at iteration {it}", weights=weights if log else None)
             window.append([b["iyt"].item(), b["ixt"].item() if "ixt" in b else float("nan")])
             if log:  # the mean of the critics' bounds since the last log, and this step's gradient ratio
@@ -151,12 +147,11 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
                 trace.append({"layer": i, "iteration": it, "iyt": mean[0], "ixt": mean[1],
                               **({"grad_ratio": b["grad_ratio"].item()} if "grad_ratio" in b else {})})
                 window = []
-            if probe is not None and it in measures:
-                probe.measure((i - 1) * p.steps + it, layer_trained=i)
-            bar.update(1)
-            ctx.save_state({"layer": i, "iteration": it},
-                           lambda: {"layer": i, "iteration": it, "window": window, "layers": layers, "trace": trace,
-                                    "fingerprints": fingerprints, "at_start": at_start, **state_of(parts)})
+
+        loop.run(step, first, p.steps, measures=measures, offset=(i - 1) * p.steps, tags={"layer_trained": i},
+                 where=lambda it: {"layer": i, "iteration": it},
+                 extra_state=lambda: {"window": window, "layers": layers, "trace": trace,
+                                      "fingerprints": fingerprints, "at_start": at_start})
         block.requires_grad_(False)
         fingerprints[i]["frozen"] = fingerprint(block)
         summary = {"layer": i, "beta": beta, **critics.estimates(),
@@ -171,7 +166,7 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         layers.append(summary)
         if on_layer_frozen is not None:
             on_layer_frozen(i, net)
-    bar.close()
+    loop.end()
     readout, readout_result = post_train_readout(net, data, p.readout_max_iter, device)
     for i in fingerprints:
         fingerprints[i]["final"] = fingerprint(net[i - 1])

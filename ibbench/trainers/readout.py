@@ -28,7 +28,7 @@ from torch import nn
 
 from ..errors import DataError
 from ..tasks.networks import features
-from .common import accuracy
+from ..training import accuracy
 
 L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # from strong to weak: each fit warm-starts the next
 DROP_BELOW = 1e-7  # a coordinate whose std is below this fraction of the largest is constant (float32 noise)

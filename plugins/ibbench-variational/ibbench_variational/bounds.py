@@ -1,4 +1,5 @@
-"""The bounds, written against ibbench's public critic toolkit (``ibbench.api``).
+"""The bounds, written against ibbench's public interface (``ibbench.api``) and critic toolkit
+(``ibbench.critics``).
 
 For a batch of n pairs the critic scores every (x_i, y_j): S = (K, n, n), the diagonal holding the
 joint pairs and the n(n-1) off-diagonal entries standing in for the product of marginals.
@@ -12,17 +13,8 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field
 
-from ibbench.api import (
-    CRITIC_BUDGETS,
-    Critic,
-    CriticParams,
-    Estimate,
-    Estimator,
-    RunContext,
-    SeparableCritic,
-    TaskInstance,
-    train_critic,
-)
+from ibbench.api import Estimate, Estimator, RunContext, TaskInstance
+from ibbench.critics import CRITIC_BUDGETS, Critic, CriticParams, SeparableCritic, train_critic
 
 # n^2 pairs per step: half the DV critics' batch keeps a step's cost near theirs times n/2
 BUDGETS = {name: {**preset, "batch_size": 128} for name, preset in CRITIC_BUDGETS.items()}

@@ -1,6 +1,4 @@
-"""Donsker-Varadhan critics, shared by MINE and AA-MINE (Belghazi et al. 2018).
-
-    I(X;Y) >= E_P[T(u,y)] - log E_{P_U x P_Y}[exp T(u,y)]          (DV bound)
+"""The critic networks of MINE and AA-MINE (Belghazi et al. 2018), and their FLOP counts.
 
 The critic is T(u, y) = g([u, y]) with g an MLP (the paper: 2 hidden layers
 of 1500, LeakyReLU) and u the critic's view of x: x itself for MINE, the
@@ -26,63 +24,13 @@ is paid once) and evaluate on pairs of their own; ``ensemble_data =
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Callable
-from typing import Any, Literal
-
 import torch
-from pydantic import Field
 from torch import nn
 
-from ..api import Params, RunContext
+from .params import CriticParams, Standardise
 
-Precision = Literal["fp32", "tf32", "bf16"]
-Standardise = Literal["per-coordinate", "global", "none"]
 SCALE_FLOOR = 0.1  # per-coordinate scales never below this share of the side's overall RMS
 SIMD_WIDTH = 16  # float32 lanes of AVX-512; also a multiple of what tensor cores want
-
-
-class CriticParams(Params):
-    hidden: int = Field(1500, ge=1)  # width of g's hidden layers; the paper's 1500
-    depth: int = Field(2, ge=1)  # hidden layers of g; the paper's 2
-    lr: float = Field(1e-4, gt=0)  # Adam; the paper's 1e-4
-    batch_size: int = Field(512, ge=2)  # not given in the paper
-    # the MOST critic updates: training stops earlier once the held-out bound plateaus (the paper
-    # trains "to convergence"); a run that hits this maximum is recorded as not converged
-    steps: int = Field(10000, ge=1)
-    eval_samples: int = Field(16384, ge=2)  # fresh pairs for the final estimate (a sampler task)
-    eval_every: int = Field(100, ge=1)  # M: the held-out bound is evaluated every M updates
-    patience: int = Field(5, ge=1)  # evaluations without an improvement before training stops
-    # an improvement counts when it exceeds min_delta nats and min_delta_se held-out standard errors
-    # (a gain within the bound's own sampling error is not one the held-out set can resolve)
-    min_delta: float = Field(0.01, ge=0)
-    min_delta_se: float = Field(1.0, ge=0)
-    val_samples: int = Field(4096, ge=2)  # a sampler task: the fixed fresh pairs of the held-out curve
-    heldout_fraction: float = Field(0.5, gt=0, lt=1)  # a finite set of pairs: the share held out (bmi: 1/2)
-    standardise: Standardise = "per-coordinate"  # inputs centred and scaled on training pairs
-    standardise_samples: int = Field(4096, ge=2)  # a sampler task: fresh pairs the statistics come from
-    ema: float | None = Field(None, gt=0, lt=1)  # rate of MINE's bias-corrected gradient; None: plain DV
-    trace_points: int = Field(20, ge=0)  # how many training-curve points to record
-    refresh_steps: int = Field(1000, ge=0)  # warm-started updates per re-measurement of a drifting layer
-    ensemble: int = Field(1, ge=1)  # K critics in one batched step: mean and spread of K estimates
-    # "shared": the K members train on the same batches (own init, own negative pairs, own evaluation
-    # pairs): sampling is paid once.  "independent": each member draws its own batches too
-    ensemble_data: Literal["shared", "independent"] = "shared"
-    precision: Precision = "fp32"  # "bf16": autocast g's matmuls; "tf32": TF32 matmuls (CUDA only)
-    compile: bool = False  # torch.compile the training step (pays off for small critics on a GPU)
-
-
-CRITIC_BUDGETS = {
-    "smoke": {"hidden": 64, "steps": 300, "batch_size": 256, "lr": 1e-3, "eval_samples": 4096,
-              "refresh_steps": 50, "eval_every": 25, "patience": 4, "val_samples": 1024},
-    # quick keeps the paper's lr and depth and shrinks width: at lr 5e-4 AA-MINE's DV bound
-    # oscillated between -12 and +26 nats at noise var 1e-3 on MNIST; at 1e-4 it climbed steadily.
-    # steps is a maximum: most quick fits stop on the held-out plateau well before it
-    "quick": {"hidden": 256, "steps": 5000, "batch_size": 256, "lr": 1e-4, "eval_samples": 8192,
-              "refresh_steps": 1000, "eval_every": 100, "patience": 5},
-    "paper": {"eval_every": 200},  # the paper's critic (widths, lr); steps and batch are our choice
-}
 
 
 def mlp_head(in_dim: int, hidden: int, depth: int) -> nn.Sequential:
@@ -310,127 +258,3 @@ class SeparableCritic(Critic):
         fu, gy = self.embeddings(u, y)
         t = torch.bmm(fu, gy.transpose(1, 2))
         return t.squeeze(0) if single else t
-
-
-def dv_bound(t_joint: torch.Tensor, t_marg: torch.Tensor) -> torch.Tensor:
-    """E_P[T] - log E_Q[e^T] along the last axis, with logsumexp for the second term."""
-    return t_joint.mean(-1) - (torch.logsumexp(t_marg, -1) - math.log(t_marg.shape[-1]))
-
-
-def dv_estimate_with_stderr(t_joint: torch.Tensor, t_marg: torch.Tensor) -> tuple[float, float]:
-    """The DV bound on a large evaluation set (1-d) and its delta-method standard error."""
-    m = t_joint.shape[0]
-    w = torch.exp(t_marg - t_marg.max())  # e^T / e^max: the ratio is all the delta method needs
-    var = t_joint.var() / m + w.var() / (m * w.mean() ** 2)
-    return dv_bound(t_joint, t_marg).item(), math.sqrt(var.item())
-
-
-Sampler = Callable[[int, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
-#: (critic, u (K, n, d_u), y (K, n, d_y)) -> (what training maximises, the bound to report), each (K,).
-#: The default objective is the DV bound on joint and shuffled pairs; plugins pass others (InfoNCE, NWJ).
-Objective = Callable[["Critic", torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-
-
-@contextlib.contextmanager
-def precision_scope(precision: Precision, device: torch.device):
-    """bf16: autocast matmuls to bfloat16 (CPU with AVX512-BF16/AMX, or CUDA); tf32: TF32 matmuls on CUDA."""
-    if precision == "bf16":
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            yield
-    elif precision == "tf32" and device.type == "cuda":
-        old = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = True
-        try:
-            yield
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = old
-    else:
-        yield
-
-
-def draw(sample: Sampler, members: int, n: int, generator: torch.Generator, device: torch.device,
-         shared: bool = False):
-    """n pairs per member as (K, n, .) tensors on ``device``, from one call to the sampler:
-    K n pairs, or (``shared``) the same n pairs for every member."""
-    if shared:
-        u, y = sample(n, generator)
-        return (u.to(device).unsqueeze(0).expand(members, -1, -1),
-                y.to(device).unsqueeze(0).expand(members, -1, -1))
-    u, y = sample(members * n, generator)
-    return u.to(device).view(members, n, -1), y.to(device).view(members, n, -1)
-
-
-def permutations(members: int, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """K independent permutations of range(n), (K, n)."""
-    if members == 1:
-        return torch.randperm(n, generator=generator).unsqueeze(0).to(device)
-    return torch.argsort(torch.rand(members, n, generator=generator), dim=1).to(device)
-
-
-def make_adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam, fused into one kernel where torch has it (CPU and CUDA): the update is memory-bound."""
-    return torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))
-
-
-class CriticTrainer:
-    """Maximises the DV bound (or ``objective``) on batches from ``sample`` (the paper's Algorithm 1),
-    one update per ``step``; can be resumed (warm start).  How long to train and what to report is
-    the protocol's (``ibbench.estimators.protocol``)."""
-
-    def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
-                 objective: Objective | None = None) -> None:
-        self.critic, self.sample, self.p, self.ctx, self.name = critic.to(ctx.device), sample, p, ctx, name
-        self.objective = objective
-        self.data_gen, self.perm_gen = ctx.generator(stream=1), ctx.generator(stream=2)
-        self.opt = make_adam(critic.parameters(), p.lr, ctx.device)
-        self.log_ema: torch.Tensor | None = None  # log of the moving average of E_Q[e^T], per member
-        self.trace: list[list[float]] = []
-        self.steps_done = 0
-        self._loss = torch.compile(self._loss_and_bound, dynamic=False) if p.compile else self._loss_and_bound
-
-    def _loss_and_bound(self, u: torch.Tensor, y: torch.Tensor, perm: torch.Tensor, log_ema):
-        """The loss to minimise (summed over members), the members' DV bounds and the updated EMA."""
-        with precision_scope(self.p.precision, self.ctx.device):
-            t_joint, t_marg = self.critic.joint_and_marginal(u, y, perm)
-        bound = dv_bound(t_joint, t_marg)
-        if self.p.ema is None:
-            return -bound.sum(), bound, None
-        # MINE's bias correction: grad log E[e^T] = E[grad T e^T] / E[e^T], with the
-        # denominator replaced by a moving average; the surrogate below has that gradient.
-        ema = self.p.ema
-        log_mean = torch.logsumexp(t_marg, -1) - math.log(t_marg.shape[-1])
-        lm = log_mean.detach()
-        new_ema = lm if log_ema is None else torch.logaddexp(log_ema + math.log1p(-ema), lm + math.log(ema))
-        return -(t_joint.mean(-1) - torch.exp(log_mean - new_ema)).sum(), bound, new_ema
-
-    def step(self) -> torch.Tensor:
-        """One update of every member; returns the members' bounds on the batch, (K,)."""
-        p, device, k = self.p, self.ctx.device, self.critic.members
-        u, y = draw(self.sample, k, p.batch_size, self.data_gen, device, shared=p.ensemble_data == "shared")
-        if self.objective is not None:
-            with precision_scope(p.precision, device):
-                surrogate, bound = self.objective(self.critic, u, y)
-            loss = -surrogate.sum()
-        else:
-            perm = permutations(k, p.batch_size, self.perm_gen, device)
-            loss, bound, self.log_ema = self._loss(u, y, perm, self.log_ema)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.steps_done += 1
-        return bound.detach()
-
-    def state_dict(self) -> dict[str, Any]:
-        """Weights, Adam moments, random streams, EMA and trace: a loaded trainer steps on exactly as
-        this one would."""
-        return {"critic": self.critic.state_dict(), "opt": self.opt.state_dict(),
-                "data_gen": self.data_gen.get_state(), "perm_gen": self.perm_gen.get_state(),
-                "log_ema": self.log_ema, "trace": self.trace, "steps_done": self.steps_done}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.critic.load_state_dict(state["critic"])
-        self.opt.load_state_dict(state["opt"])
-        self.data_gen.set_state(state["data_gen"])
-        self.perm_gen.set_state(state["perm_gen"])
-        self.log_ema = None if state["log_ema"] is None else state["log_ema"].to(self.ctx.device)
-        self.trace, self.steps_done = state["trace"], state["steps_done"]
