@@ -215,3 +215,16 @@ def test_one_planted_outlier_does_not_erase_the_dependence(estimator, registry, 
     assert clean.status == dirty.status == "ok", (clean.error, dirty.error)
     assert abs(dirty.estimate - clean.estimate) < 0.1 * clean.estimate, (clean.estimate, dirty.estimate)
     assert dirty.extras["task"]["standardised"]["x"]["tails"].startswith("4 asinh")
+
+
+def test_a_huge_standard_error_does_not_excuse_an_impossible_bound():
+    from ibbench.critics.heldout import MAX_SLACK, check_possible
+    from ibbench.errors import DivergenceError
+
+    check_possible(-0.04, 0.001, None, "nwj")  # within the chance tolerance
+    check_possible(-0.2, 0.08, None, "nwj")  # within three standard errors
+    for value, se in ((-2.6e12, 2.6e12), (-0.72, 0.62), (-MAX_SLACK - 0.01, 10.0)):  # NWJ on Student-t pairs
+        with pytest.raises(DivergenceError, match="below 0 by more than"):
+            check_possible(value, se, None, "nwj")
+    with pytest.raises(DivergenceError, match="above the ceiling"):
+        check_possible(3.0, 5.0, 2.3, "mine")

@@ -98,3 +98,10 @@ def test_each_bound_with_the_separable_critic_estimates_one_nat(estimator):
     assert record.status == "ok", record.error
     assert abs(record.estimate - 1.0) < 0.15
     assert record.expanded["estimator"]["params"]["critic"] == "separable"
+
+
+def test_the_default_critic_is_the_measured_one():
+    from ibbench_variational.bounds import NWJ, SMILE, InfoNCE
+
+    assert InfoNCE.Params().critic == "separable" and SMILE.Params().critic == "separable"
+    assert NWJ.Params().critic == "concat"
