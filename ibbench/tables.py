@@ -179,8 +179,29 @@ def bias_table(records: list[RunRecord], fmt: str = "github", digits: int = 3) -
         table.append([row, truth, seeds] + [_format_cell(cells.get((row, e)), digits) for e in estimators])
     headers = ["task", "true MI", "runs"] + estimators
     main = tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
-    return f"{main}\n\nHow the estimates were made (critic estimators: held-out plateau or step maximum):\n\n" \
+    text = f"{main}\n\nHow the estimates were made (critic estimators: held-out plateau or step maximum):\n\n" \
            f"{protocol_table(records, fmt)}"
+    if sum(1 for row in rows if any(cells[k].truth() is not None for k in cells if k[0] == row)) > 1:
+        text += f"\n\nAcross tasks (each task's mean estimate against its truth):\n\n{across_tasks_table(cells, fmt)}"
+    return text
+
+
+def across_tasks_table(cells: dict[tuple[str, str], Cell], fmt: str = "github") -> str:
+    """Per estimator, over the tasks with a truth: how many have an estimate, the mean |mean estimate -
+    truth| in nats, the median |log2(mean estimate / truth)| (tasks whose mean is not above 0 have
+    none), how many lie within a factor 2^0.1 (7 %) of the truth, and the failed runs."""
+    table = []
+    for est in sorted({e for _, e in cells}):
+        mine = [c for (_, e), c in cells.items() if e == est and c.truth() is not None]
+        scored = [c for c in mine if c.estimates]
+        ratios = [abs(r) for r in (c.log2_ratio() for c in scored) if r is not None]
+        bias = statistics.fmean(abs(c.mean() - c.truth()) for c in scored) if scored else None
+        table.append([est, f"{len(scored)}/{len(mine)}", "-" if bias is None else f"{bias:.3f}",
+                      f"{statistics.median(ratios):.3f}" if ratios else "-",
+                      sum(r <= 0.1 for r in ratios), sum(c.failed for c in mine)])
+    return tabulate(table, headers=["estimator", "tasks estimated", "mean abs bias (nats)",
+                                    "median abs log2(est / truth)", "tasks within 2^±0.1", "failed runs"],
+                    tablefmt=fmt, disable_numparse=True)
 
 
 def _setting_label(name: str, params: dict) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ibbench.results import RunRecord
@@ -91,3 +93,20 @@ def test_a_critic_run_records_its_update_rate():
     extras = est.extras
     assert extras["fit_seconds"] > 0 and extras["steps_per_s"] == pytest.approx(
         extras["steps_used"] / extras["fit_seconds"], rel=0.5)
+
+
+def test_the_across_tasks_summary_scores_each_estimator_over_the_tasks():
+    def at_four_nats(r):
+        data = json.loads(r.model_dump_json())
+        data["spec"]["task"]["params"]["mi"] = 4.0
+        data.update(task_label="gaussian[dim=5,mi=4.0]", truth=4.0, id=r.id + "b")
+        return RunRecord.model_validate(data)
+
+    other = [at_four_nats(r) for r in RECORDS]
+    text = bias_table(RECORDS + other)
+    summary = text[text.index("Across tasks"):]
+    ksg = next(line for line in summary.splitlines() if line.startswith("| ksg"))
+    # ksg's mean 1.6 on both tasks: |bias| 0.4 and 2.4 -> 1.4; |log2| 0.322 and 1.322 -> median 0.822
+    assert "| 2/2 " in ksg and "| 1.400 " in ksg and "| 0.822 " in ksg
+    mine = next(line for line in summary.splitlines() if line.startswith("| mine"))
+    assert mine.rstrip(" |").endswith("2")  # one failed run per task
