@@ -21,7 +21,7 @@ from .api import BUDGETS
 from .checkpoints import DEFAULT_EVERY_S
 from .errors import IbbenchError
 from .specs import MAX_SEED
-from .threads import use_threads
+from .threads import spin_briefly, use_threads
 
 EXIT_FAILED_RUN = 1
 
@@ -528,6 +528,7 @@ COMMANDS = {"bench": cmd_bench, "estimate": cmd_estimate, "run": cmd_run, "list"
 
 
 def main(argv: list[str] | None = None) -> int:
+    spin_briefly()  # before anything imports torch: idle OpenMP threads must not burn shared cores
     args = build_parser().parse_args(argv)
     warnings.showwarning = _show_warning
     if getattr(args, "data_dir", None) is not None:

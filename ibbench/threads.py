@@ -12,6 +12,13 @@ import os
 from pathlib import Path
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
+#: how long an idle OpenMP thread spins before it sleeps (GNU OpenMP, which torch's Linux wheels use).
+#: Its default (300000 spins) burns the cores other processes need: beside 4 busy processes on 2 cores
+#: a quick MINE run on the 20-d staircase took 68 CPU-seconds at 2 threads instead of 9.5 when quiet;
+#: with 1000 it took 12.3, and on the quiet machine no longer than before (9.3); passive waiting
+#: (OMP_WAIT_POLICY=PASSIVE) took 9.6 busy but 40-60 % more wall time quiet (single runs, 2026-12-01;
+#: the README's quick start with 1000: results/benchmarks/busy-machine.md)
+SPIN_COUNT = "1000"
 
 
 def _cgroup_cpus() -> float | None:
@@ -34,6 +41,14 @@ def available_cpus() -> int:
     if quota is not None:
         cpus = min(cpus, max(1, math.ceil(quota)))
     return max(1, cpus)
+
+
+def spin_briefly() -> None:
+    """Set ``GOMP_SPINCOUNT`` to SPIN_COUNT unless the user chose a spin count or a wait policy.  Only
+    effective before torch is first imported in this process (OpenMP reads it when it loads); the
+    command line calls it first thing, and the processes it starts inherit it."""
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
 
 
 def default_threads() -> int:

@@ -50,9 +50,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--busy", type=int, default=4, help="CPU-bound processes beside the second run (default 4)")
     parser.add_argument("--command", default=COMMAND, help=f"the run to time (default: {COMMAND})")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="an environment variable for both runs, e.g. GOMP_SPINCOUNT=300000 (OpenMP's own default)")
     parser.add_argument("--out", type=Path, default=OUT, help="the markdown report")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env.update(item.split("=", 1) for item in args.env)
     with tempfile.TemporaryDirectory() as tmp:
         command = [*shlex.split(args.command), "--json", "--quiet", "--out", f"{tmp}/runs.jsonl"]
         quiet = timed(command, env)
@@ -67,9 +70,12 @@ def main() -> int:
     print(f"busy: {busy['wall_s']:.1f} s wall, {busy['cpu_s']:.1f} CPU-s ({busy['device']})", file=sys.stderr)
     ratio = busy["cpu_s"] / quiet["cpu_s"]
     text = (f"# One quick run on a quiet machine and beside {args.busy} busy processes\n\n"
-            f"Regenerate: `python scripts/busy_machine.py --busy {args.busy}` on an otherwise quiet machine "
+            f"Regenerate: `python scripts/busy_machine.py --busy {args.busy}"
+            f"{''.join(f' --env {e}' for e in args.env)}{'' if args.command == COMMAND else f' --command {shlex.quote(args.command)}'}"
+            f"{'' if args.out == OUT else f' --out {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}'}` "
+            f"on an otherwise quiet machine "
             f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs here).  Command: "
-            f"`{args.command}` with its default thread count (`OMP_NUM_THREADS` unset).  CPU time is user + "
+            f"`{args.command}` with its default thread count (`OMP_NUM_THREADS` unset){', environment ' + ', '.join(args.env) if args.env else ''}.  CPU time is user + "
             f"system of the command and its children.\n\n"
             f"| machine | wall s | CPU s | device (threads chosen) | test acc |\n|---|---|---|---|---|\n"
             f"| quiet | {quiet['wall_s']:.1f} | {quiet['cpu_s']:.1f} | {quiet['device']} | {quiet['test_acc']} |\n"

@@ -27,13 +27,15 @@ def example_files() -> dict[str, str]:
 
 def test_the_example_is_a_complete_distribution():
     files = example_files()
-    assert set(files) == {"pyproject.toml", "ibbench_foo/__init__.py", "ibbench_foo/estimator.py"}
+    assert set(files) == {"pyproject.toml", "ibbench_foo/__init__.py", "ibbench_foo/estimator.py",
+                          "ibbench_foo/trainer.py"}
     project = tomllib.loads(files["pyproject.toml"])["project"]
     assert {"name", "version", "dependencies"} <= set(project)
     assert project["entry-points"]["ibbench"] == {"foo": "ibbench_foo"}
 
 
-def test_the_example_estimator_registers_and_reads_a_gaussians_mi(tmp_path, monkeypatch):
+def example_registry(tmp_path, monkeypatch):
+    """The README's files written out under tmp_path, imported, and registered as a plugin."""
     for path, body in example_files().items():
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -41,9 +43,24 @@ def test_the_example_estimator_registers_and_reads_a_gaussians_mi(tmp_path, monk
     monkeypatch.syspath_prepend(str(tmp_path))
     for name in [m for m in sys.modules if m.startswith("ibbench_foo")]:
         monkeypatch.delitem(sys.modules, name)
-    registry = load_registry(entry_points=False, extra_plugins=(("foo", importlib.import_module("ibbench_foo")),))
+    return load_registry(entry_points=False, extra_plugins=(("foo", importlib.import_module("ibbench_foo")),))
+
+
+def test_the_example_estimator_registers_and_reads_a_gaussians_mi(tmp_path, monkeypatch):
+    registry = example_registry(tmp_path, monkeypatch)
     assert "foo" in registry.names("estimator")
     spec = RunSpec(task=TaskSpec(name="gaussian", params={"dim": 3, "mi": 1.0}), estimator=EstimatorSpec(name="foo"),
                    seed=0, budget="quick", device="cpu")
     record = run(spec, registry)
     assert record.status == "ok" and record.estimate == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_example_trainer_trains_the_digits_net(tmp_path, monkeypatch):
+    from ibbench.specs import TrainerSpec
+
+    registry = example_registry(tmp_path, monkeypatch)
+    spec = RunSpec(task=TaskSpec(name="digits-mlp"), trainer=TrainerSpec(name="momentum-sgd"), seed=0,
+                   budget="smoke", device="cpu")
+    record = run(spec, registry)
+    assert record.status == "ok", record.error
+    assert record.training.test_acc > 0.5 and record.training.selected_step in (50, 100, 150)

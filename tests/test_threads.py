@@ -37,3 +37,29 @@ def test_a_cells_torch_thread_count_is_the_one_asked_for(tmp_path, args, expecte
     proc = run_cli("suite", "run", str(suite), "--out", str(out), *args, env=env)
     assert proc.returncode == 0, proc.stderr
     assert [r.extras["estimator"]["threads"] for r in ResultStore(out).records()] == [expected, expected]
+
+
+def test_idle_openmp_threads_spin_briefly_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    threads.spin_briefly()
+    assert os.environ["GOMP_SPINCOUNT"] == threads.SPIN_COUNT
+    monkeypatch.setenv("GOMP_SPINCOUNT", "50")
+    threads.spin_briefly()
+    assert os.environ["GOMP_SPINCOUNT"] == "50"
+    monkeypatch.delenv("GOMP_SPINCOUNT")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    threads.spin_briefly()
+    assert "GOMP_SPINCOUNT" not in os.environ
+
+
+def test_the_command_line_sets_it_before_torch_loads():
+    import subprocess
+    import sys
+
+    code = ("import os, sys; os.environ.pop('GOMP_SPINCOUNT', None); os.environ.pop('OMP_WAIT_POLICY', None); "
+            "from ibbench import cli; cli.spin_briefly(); "
+            "print(os.environ['GOMP_SPINCOUNT'], 'torch' in sys.modules)")
+    value, torch_loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                         check=True).stdout.split()
+    assert value == threads.SPIN_COUNT and torch_loaded == "False"  # set while OpenMP can still read it

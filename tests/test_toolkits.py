@@ -63,3 +63,28 @@ def test_the_trainer_toolkit_has_what_a_trainer_receives():
     assert callable(TrainingLoop.run)
     with pytest.raises(Exception, match="needs a network task"):
         classification_instance(object(), "ce")
+
+
+def internal_imports(path) -> set[str]:
+    """The ibbench modules a source file imports, at any depth (functions included), from its syntax tree."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("ibbench")):
+            found.add(("." * node.level) + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("ibbench"))
+    return found
+
+
+def test_the_interface_module_imports_no_implementation_module():
+    """api.py may import only two leaf utilities (its errors, and the progress lines RunContext hands
+    out), and they import nothing of ibbench: no cycle can run through the interface."""
+    from .conftest import REPO
+
+    package = REPO / "ibbench"
+    leaves = {".errors": package / "errors.py", ".progress": package / "progress.py"}
+    assert internal_imports(package / "api.py") <= set(leaves), internal_imports(package / "api.py")
+    for name, path in leaves.items():
+        assert not internal_imports(path), f"{name} imports {internal_imports(path)}"
