@@ -64,7 +64,7 @@ def plot_heatmap(records: list[RunRecord], out: Path, converged_only: bool = Fal
     bar.set_label("log2(estimate / truth)")
     view = "converged runs only" if converged_only else "all runs"
     ax.set_title(f"{title}{'; ' if title else ''}{view}\ncell: mean estimate in nats (runs, where some failed or "
-                 f"did not converge); row: task (truth in nats); colour clipped to ±2", fontsize=9)
+                 f"did not converge)\nrow: task (truth in nats); colour clipped to ±2", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130)
