@@ -95,10 +95,11 @@ class SuiteSpec(_Spec):
 
 
 def describe_validation_error(exc: ValidationError, where: str) -> str:
-    """One line: ``where: field 'a.b': message (got value)`` for the first error (+N more)."""
+    """One line: ``where: field 'a.b': message (got value)`` for the first error (+N more); a check of
+    several fields together (no field to name) reads ``where: message``."""
     errors = exc.errors()
     first = errors[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(root)"
+    loc = ".".join(str(p) for p in first["loc"])
     got = first.get("input")
     got_text = ""
     if first["type"] != "missing" and not isinstance(got, dict):
@@ -106,6 +107,8 @@ def describe_validation_error(exc: ValidationError, where: str) -> str:
         got_text = f" (got {text if len(text) <= 80 else text[:77] + '...'})"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     msg = first["msg"].replace("\n", " ")
+    if not loc:  # a model validator: its message names the fields itself
+        return f"{where}: {msg.removeprefix('Value error, ')}{more}"
     return f"{where}: field {loc!r}: {msg}{got_text}{more}"
 
 

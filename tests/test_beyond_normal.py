@@ -157,3 +157,13 @@ def test_ibbench_list_shows_every_benchmark_task_with_its_truth(capsys):
     assert len(with_truth) == 40
     assert tasks["multinormal-dense-5-5-0.5"]["truth"] == pytest.approx(0.592812, abs=1e-6)
     assert tasks["arrays"]["truth"] is None and tasks["gaussian-20d-4nats"]["truth"] == pytest.approx(4.0)
+
+
+def test_a_chain_that_cannot_work_is_one_plain_line_on_the_command_line(tmp_path):
+    from .conftest import run_cli
+
+    proc = run_cli("run", "--task", "beyond-normal", "--estimator", "ksg", "--set", 'task.transforms=["spiral"]',
+                   "--out", str(tmp_path / "runs.jsonl"))
+    assert proc.returncode == 2 and not (tmp_path / "runs.jsonl").exists()
+    assert proc.stderr.strip() == ("ibbench: error: task 'beyond-normal': transform spiral needs dim_x >= 2 and "
+                                   "dim_y >= 3 (it rotates a plane of coordinates); it gets 1 x 1")

@@ -218,7 +218,7 @@ def test_data_get_imports_and_verifies(tmp_path):
 @pytest.mark.parametrize(("args", "fragments"), [
     (["run", "--task", "gaussian", "--estimator", "ksg", "--seed", "-1"], ["--seed", "seeds are integers from 0 to 4294967295"]),
     (["run", "--task", "gaussian", "--estimator", "ksg", "--set", "task.mi=1e6"],
-     ["field", "per correlated pair is above 15", "lower mi"]),
+     ["task 'gaussian': 1e+06 nats per correlated pair is above 15", "lower mi"]),
     (["run", "--task", "student-t", "--estimator", "ksg", "--set", "task.mi=1e6"], ["per correlated pair"]),
 ])
 def test_bad_run_input_is_one_line_exit_2_and_nothing_stored(tmp_path, args, fragments):
