@@ -455,11 +455,10 @@ def cmd_plot(args) -> int:
 
 def cmd_data(args) -> int:
     if args.data_command == "import":
-        from .data import cifar10_source_description
-        from .data.cifar import import_cifar10_into
+        from .data import cifar10_source_description, import_cifar10
 
-        folder, data_dir = import_cifar10_into(args.path, args.data_dir, progress=not args.quiet)
-        print(f"CIFAR-10 imported into {folder}; loads will use: {cifar10_source_description(data_dir)}")
+        data_dir = import_cifar10(args.path, args.data_dir, progress=_progress_enabled(args))
+        print(f"CIFAR-10 imported into {data_dir}; loads will use: {cifar10_source_description(data_dir)}")
         return 0
     if args.verify:
         from .data.mnist import verify_mnist
@@ -468,7 +467,7 @@ def cmd_data(args) -> int:
         return 0
     from .data import ensure_mnist
 
-    path = ensure_mnist(args.data_dir, source=args.source, progress=not args.quiet, rehash=True)
+    path = ensure_mnist(args.data_dir, source=args.source, progress=_progress_enabled(args))
     print(f"MNIST ready and verified in {path}")
     return 0
 

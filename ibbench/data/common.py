@@ -1,0 +1,64 @@
+"""What the data modules share: the data directory, atomic writes, progress, torchvision's downloads."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+
+SPLITS: tuple[str, ...] = ("train", "test")
+
+
+def default_data_dir() -> Path:
+    """``$IBBENCH_DATA``, else ``$XDG_CACHE_HOME/ibbench`` (if absolute), else ``~/.cache/ibbench``."""
+    if env := os.environ.get("IBBENCH_DATA"):
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return Path(xdg) / "ibbench" if os.path.isabs(xdg) else Path.home() / ".cache" / "ibbench"
+
+
+def resolve_dir(data_dir: Path | str | None) -> Path:
+    return default_data_dir() if data_dir is None else Path(data_dir).expanduser()
+
+
+def make_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {path} ({exc}); choose another data dir or set IBBENCH_DATA") from exc
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file and a rename: an interrupted write leaves the old file or none."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+@contextlib.contextmanager
+def torchvision_download() -> Any:
+    """Around a torchvision download: its prints go to stderr (stdout is the CLI's), a network that
+    drops packets fails in seconds (urllib waits forever), and any failure is one DataError line."""
+    timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(10.0)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except Exception as exc:  # ImportError, URLError, RuntimeError, OSError, ...
+        raise DataError(
+            f"torchvision download failed ({' '.join(str(exc).split()) or type(exc).__name__})"
+        ) from exc
+    finally:
+        socket.setdefaulttimeout(timeout)
