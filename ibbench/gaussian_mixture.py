@@ -51,8 +51,9 @@ DEFAULT_BLOCK_BYTES = 16 * 2**20  # one rows x cols logit block; larger blocks f
 CANCEL_TOL = 1e-4  # largest tolerated rounding of a logit, eps * k * max|u|^2, before blocks go float64
 
 
-def _block_shape(m: int, n: int, d: int, itemsize: int, row_chunk: int | None, col_chunk: int | None,
-                 max_block_bytes: int) -> tuple[int, int]:
+def _block_shape(
+    m: int, n: int, d: int, itemsize: int, row_chunk: int | None, col_chunk: int | None, max_block_bytes: int
+) -> tuple[int, int]:
     """Rows and cols of one logit block: explicit chunks win, else rows x cols, rows x d and cols x d
     each fit ``max_block_bytes``."""
     budget = max(1, max_block_bytes // itemsize)  # elements
@@ -61,10 +62,18 @@ def _block_shape(m: int, n: int, d: int, itemsize: int, row_chunk: int | None, c
     return max(1, rows), max(1, cols)
 
 
-def _log_mean_kernel(u: torch.Tensor, centres: torch.Tensor, scale: float, shift: torch.Tensor,
-                     std: torch.Tensor | None, *, row_chunk: int | None = None, col_chunk: int | None = None,
-                     max_block_bytes: int = DEFAULT_BLOCK_BYTES,
-                     work_dtype: torch.dtype | None = None) -> torch.Tensor:
+def _log_mean_kernel(
+    u: torch.Tensor,
+    centres: torch.Tensor,
+    scale: float,
+    shift: torch.Tensor,
+    std: torch.Tensor | None,
+    *,
+    row_chunk: int | None = None,
+    col_chunk: int | None = None,
+    max_block_bytes: int = DEFAULT_BLOCK_BYTES,
+    work_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """log (1/N) sum_j exp(-scale |u'_i - a'_j|^2) with x' = (x - shift) / std, blockwise."""
     m, n, d = u.shape[0], centres.shape[0], centres.shape[1]
     out = torch.empty(m, dtype=u.dtype, device=u.device)
@@ -79,52 +88,79 @@ def _log_mean_kernel(u: torch.Tensor, centres: torch.Tensor, scale: float, shift
         work_dtype = u.dtype
         if u.dtype != torch.float64:
             step = max(1, max_block_bytes // (u.element_size() * max(d, 1)))
-            max_sq = torch.stack([prep(u[r0:r0 + step], u.dtype).square_().sum(1).max()
-                                  for r0 in range(0, m, step)]).max().item()
+            max_sq = (
+                torch.stack(
+                    [prep(u[r0 : r0 + step], u.dtype).square_().sum(1).max() for r0 in range(0, m, step)]
+                )
+                .max()
+                .item()
+            )
             if torch.finfo(u.dtype).eps * scale * max_sq > CANCEL_TOL:
                 work_dtype = torch.float64
-    rows_per, cols_per = _block_shape(m, n, d, torch.finfo(work_dtype).bits // 8, row_chunk, col_chunk,
-                                      max_block_bytes)
+    rows_per, cols_per = _block_shape(
+        m, n, d, torch.finfo(work_dtype).bits // 8, row_chunk, col_chunk, max_block_bytes
+    )
 
     buf = torch.empty(min(rows_per, m) * min(cols_per, n), dtype=work_dtype, device=u.device)
     for r0 in range(0, m, rows_per):
-        rows = prep(u[r0:r0 + rows_per], work_dtype)
+        rows = prep(u[r0 : r0 + rows_per], work_dtype)
         nr = rows.shape[0]
         run_max = torch.full((nr, 1), -math.inf, dtype=work_dtype, device=u.device)
         run_sum = torch.zeros((nr, 1), dtype=work_dtype, device=u.device)
         for c0 in range(0, n, cols_per):
-            cols = prep(centres[c0:c0 + cols_per], work_dtype)
+            cols = prep(centres[c0 : c0 + cols_per], work_dtype)
             bias = (cols * cols).sum(1).mul_(-scale)  # -k |a_j|^2
-            block = buf[:nr * cols.shape[0]].view(nr, cols.shape[0])
+            block = buf[: nr * cols.shape[0]].view(nr, cols.shape[0])
             torch.addmm(bias, rows, cols.T, alpha=2.0 * scale, out=block)  # 2k u.a_j - k |a_j|^2
             new_max = torch.maximum(run_max, block.amax(1, keepdim=True))
             # sum exp(logit - max), the earlier sum rescaled to the new max; exp in place on the block
             run_sum.mul_((run_max - new_max).exp_()).add_(block.sub_(new_max).exp_().sum(1, keepdim=True))
             run_max = new_max
         lse = run_sum.log_().add_(run_max).squeeze(1)
-        out[r0:r0 + nr] = lse - scale * (rows * rows).sum(1) - math.log(n)  # put back -k |u|^2
+        out[r0 : r0 + nr] = lse - scale * (rows * rows).sum(1) - math.log(n)  # put back -k |u|^2
     return out
 
 
-def log_mean_kernel(u: torch.Tensor, centres: torch.Tensor, scale: float, *, row_chunk: int | None = None,
-                    col_chunk: int | None = None, max_block_bytes: int = DEFAULT_BLOCK_BYTES,
-                    work_dtype: torch.dtype | None = None) -> torch.Tensor:
+def log_mean_kernel(
+    u: torch.Tensor,
+    centres: torch.Tensor,
+    scale: float,
+    *,
+    row_chunk: int | None = None,
+    col_chunk: int | None = None,
+    max_block_bytes: int = DEFAULT_BLOCK_BYTES,
+    work_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """For each row u_i: log (1/N) sum_j exp(-scale * |u_i - a_j|^2), blockwise in rows and columns.
 
     Blocks are ``row_chunk`` x ``col_chunk`` where given, else sized to ``max_block_bytes``;
     ``work_dtype`` forces the blocks' dtype (default: the input's, float64 past ``CANCEL_TOL``).
     Both inputs are shifted by the centres' mean first: the value is shift-invariant, the rounding is not.
     """
-    return _log_mean_kernel(u, centres, scale, centres.mean(0), None, row_chunk=row_chunk,
-                            col_chunk=col_chunk, max_block_bytes=max_block_bytes, work_dtype=work_dtype)
+    return _log_mean_kernel(
+        u,
+        centres,
+        scale,
+        centres.mean(0),
+        None,
+        row_chunk=row_chunk,
+        col_chunk=col_chunk,
+        max_block_bytes=max_block_bytes,
+        work_dtype=work_dtype,
+    )
 
 
 def _std(noise_std: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(noise_std, dtype=like.dtype, device=like.device)
 
 
-def mixture_mi_terms(z: torch.Tensor, own_centre: torch.Tensor, centres: torch.Tensor,
-                     noise_std: float | torch.Tensor, **chunks) -> torch.Tensor:
+def mixture_mi_terms(
+    z: torch.Tensor,
+    own_centre: torch.Tensor,
+    centres: torch.Tensor,
+    noise_std: float | torch.Tensor,
+    **chunks,
+) -> torch.Tensor:
     """Per-sample terms log p(z|x_i) - log p(z) of the Gaussian-mixture MI (nats).
 
     ``chunks``: ``row_chunk``, ``col_chunk``, ``max_block_bytes``, ``work_dtype`` of :func:`log_mean_kernel`.
@@ -134,8 +170,9 @@ def mixture_mi_terms(z: torch.Tensor, own_centre: torch.Tensor, centres: torch.T
     return own - _log_mean_kernel(z, centres, 0.5, centres.mean(0), s, **chunks)
 
 
-def mixture_mi(centres: torch.Tensor, noise_std: float | torch.Tensor, samples: int,
-               generator: torch.Generator, **chunks) -> tuple[float, float]:
+def mixture_mi(
+    centres: torch.Tensor, noise_std: float | torch.Tensor, samples: int, generator: torch.Generator, **chunks
+) -> tuple[float, float]:
     """Monte-Carlo I(X; F(X)+eps) for X uniform over the rows of ``centres`` = F(x_j): (mean, stderr)."""
     n = centres.shape[0]
     idx = torch.randint(n, (samples,), generator=generator).to(centres.device)
@@ -146,8 +183,9 @@ def mixture_mi(centres: torch.Tensor, noise_std: float | torch.Tensor, samples: 
     return terms.mean().item(), (terms.std() / math.sqrt(samples)).item()
 
 
-def pairwise_bounds(centres: torch.Tensor, noise_std: float | torch.Tensor, rows: int,
-                    generator: torch.Generator, **chunks) -> dict[str, float]:
+def pairwise_bounds(
+    centres: torch.Tensor, noise_std: float | torch.Tensor, rows: int, generator: torch.Generator, **chunks
+) -> dict[str, float]:
     """Kolchinsky-Tracey bounds, averaged over ``rows`` random i (all rows when rows >= N)."""
     n = centres.shape[0]
     if rows >= n:
@@ -158,8 +196,10 @@ def pairwise_bounds(centres: torch.Tensor, noise_std: float | torch.Tensor, rows
     lower = -_log_mean_kernel(chosen, centres, 1.0 / 8.0, mean, s, **chunks)
     upper = -_log_mean_kernel(chosen, centres, 1.0 / 2.0, mean, s, **chunks)
     m = chosen.shape[0]
-    se = (lambda t: 0.0 if m >= n or m < 2 else (t.std() / math.sqrt(m)).item())
+    se = lambda t: 0.0 if m >= n or m < 2 else (t.std() / math.sqrt(m)).item()
     return {
-        "kt_lower": lower.mean().item(), "kt_lower_stderr": se(lower),
-        "kt_upper": upper.mean().item(), "kt_upper_stderr": se(upper),
+        "kt_lower": lower.mean().item(),
+        "kt_lower_stderr": se(lower),
+        "kt_upper": upper.mean().item(),
+        "kt_upper_stderr": se(upper),
     }

@@ -36,8 +36,14 @@ def layer_network(net: nn.Sequential, layer: int) -> nn.Sequential:
 class NoisyLayerTask(TaskInstance):
     """(x, F_i(x) + eps) with x uniform over ``points``; truth by Gaussian-mixture Monte Carlo."""
 
-    def __init__(self, layer: nn.Module, points: torch.Tensor, noise_std: float, device: torch.device,
-                 truth_samples: int) -> None:
+    def __init__(
+        self,
+        layer: nn.Module,
+        points: torch.Tensor,
+        noise_std: float,
+        device: torch.device,
+        truth_samples: int,
+    ) -> None:
         # the points live on the run's device: a GPU critic step then moves no inputs over the bus
         self.layer, self.points, self.noise_std, self.device = layer, points.to(device), noise_std, device
         self.truth_samples = truth_samples
@@ -73,8 +79,15 @@ class LabelLayerTask(TaskInstance):
 
     channel = None
 
-    def __init__(self, layer: nn.Module, points: torch.Tensor, labels: torch.Tensor, n_classes: int,
-                 device: torch.device, finite: bool = True) -> None:
+    def __init__(
+        self,
+        layer: nn.Module,
+        points: torch.Tensor,
+        labels: torch.Tensor,
+        n_classes: int,
+        device: torch.device,
+        finite: bool = True,
+    ) -> None:
         self.layer, self.points, self.device = layer, points.to(device), device
         self.onehot = nn.functional.one_hot(labels, n_classes).float().to(device)
         self.x_dim = n_classes
@@ -109,8 +122,15 @@ class InfoPlaneProbe:
     ``truth`` adds the Monte-Carlo ground truth of I(X; L_i + eps) at every point.
     """
 
-    def __init__(self, estimator: MeasuringEstimator, fallback: MeasuringEstimator | None, ctx: RunContext,
-                 n_points: int, truth_samples: int = 1000, truth: bool = True) -> None:
+    def __init__(
+        self,
+        estimator: MeasuringEstimator,
+        fallback: MeasuringEstimator | None,
+        ctx: RunContext,
+        n_points: int,
+        truth_samples: int = 1000,
+        truth: bool = True,
+    ) -> None:
         self.estimator, self.fallback, self.ctx = estimator, fallback, ctx
         self.n_points, self.truth_samples, self.with_truth = n_points, truth_samples, truth
         self.points: list[dict[str, Any]] = []
@@ -124,8 +144,9 @@ class InfoPlaneProbe:
             return self.fallback
         return self.estimator
 
-    def attach(self, net: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, n_classes: int,
-               noise_std: float) -> None:
+    def attach(
+        self, net: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, n_classes: int, noise_std: float
+    ) -> None:
         """Fix the measurement set (a seeded subset of the training inputs) and make one meter per term."""
         gen = self.ctx.generator(stream=201)
         keep = torch.randperm(inputs.shape[0], generator=gen)[: self.n_points].sort().values
@@ -138,16 +159,26 @@ class InfoPlaneProbe:
             label = LabelLayerTask(f, points, point_labels, n_classes, self.ctx.device)
             # the meters' critics report as phase lines where there is no terminal (no nested bars on one)
             lines = self.ctx.show_progress if self.ctx.show_progress == "lines" else False
-            ctx_x = RunContext(seed=self.ctx.seed * 1000 + 2 * i, device=self.ctx.device, budget=self.ctx.budget,
-                               show_progress=lines)
-            ctx_y = RunContext(seed=self.ctx.seed * 1000 + 2 * i + 1, device=self.ctx.device, budget=self.ctx.budget,
-                               show_progress=lines)
+            ctx_x = RunContext(
+                seed=self.ctx.seed * 1000 + 2 * i,
+                device=self.ctx.device,
+                budget=self.ctx.budget,
+                show_progress=lines,
+            )
+            ctx_y = RunContext(
+                seed=self.ctx.seed * 1000 + 2 * i + 1,
+                device=self.ctx.device,
+                budget=self.ctx.budget,
+                show_progress=lines,
+            )
             lab = self.label_estimator
-            self.layers.append({
-                "noisy": noisy,
-                "ixt": self.estimator.plugin.meter(noisy, self.estimator.params, ctx_x),
-                "iyt": lab.plugin.meter(label, lab.params, ctx_y),
-            })
+            self.layers.append(
+                {
+                    "noisy": noisy,
+                    "ixt": self.estimator.plugin.meter(noisy, self.estimator.params, ctx_x),
+                    "iyt": lab.plugin.meter(label, lab.params, ctx_y),
+                }
+            )
 
     @torch.no_grad()
     def _truth(self, noisy: NoisyLayerTask) -> Truth:
@@ -162,8 +193,15 @@ class InfoPlaneProbe:
         try:
             for i, layer in enumerate(self.layers, start=1):
                 ixt, iyt = layer["ixt"].measure(), layer["iyt"].measure()
-                point = {"step": step, "layer": i, **tags, "ixt": ixt.value, "ixt_se": ixt.stderr,
-                         "iyt": iyt.value, "iyt_se": iyt.stderr}
+                point = {
+                    "step": step,
+                    "layer": i,
+                    **tags,
+                    "ixt": ixt.value,
+                    "ixt_se": ixt.stderr,
+                    "iyt": iyt.value,
+                    "iyt_se": iyt.stderr,
+                }
                 for key, est in (("ixt", ixt), ("iyt", iyt)):  # critic meters: plateau or step maximum
                     if "converged" in est.extras:
                         point[f"{key}_converged"] = est.extras["converged"]
@@ -179,8 +217,10 @@ class InfoPlaneProbe:
 
     def state_dict(self) -> dict[str, Any]:
         """The points so far and every meter's state (warm critics): a checkpoint's share of the probe."""
-        return {"points": self.points,
-                "meters": [{k: layer[k].state_dict() for k in ("ixt", "iyt")} for layer in self.layers]}
+        return {
+            "points": self.points,
+            "meters": [{k: layer[k].state_dict() for k in ("ixt", "iyt")} for layer in self.layers],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.points = list(state["points"])
@@ -189,8 +229,13 @@ class InfoPlaneProbe:
                 layer[k].load_state_dict(meter_state)
 
     def result(self) -> dict[str, Any]:
-        return {"estimator": self.estimator.name, "iyt_estimator": self.label_estimator.name,
-                "estimator_params": self.estimator.params.model_dump(mode="json"),
-                "iyt_estimator_params": self.label_estimator.params.model_dump(mode="json"),
-                "noise_var": self.noise_std ** 2, "n_points": self.n_points, "log_n": self.log_n,
-                "points": self.points}
+        return {
+            "estimator": self.estimator.name,
+            "iyt_estimator": self.label_estimator.name,
+            "estimator_params": self.estimator.params.model_dump(mode="json"),
+            "iyt_estimator_params": self.label_estimator.params.model_dump(mode="json"),
+            "noise_var": self.noise_std**2,
+            "n_points": self.n_points,
+            "log_n": self.log_n,
+            "points": self.points,
+        }

@@ -29,26 +29,71 @@ class PaperAccuracy:
 def _rows() -> list[PaperAccuracy]:
     rows = []
     for frac, (ce, y_only, full) in ((0.01, (86.48, 85.12, 86.57)), (1.0, (97.73, 97.77, 98.09))):
-        rows += [PaperAccuracy("Table 1", "mnist-mlp", frac, "ce", ce, "CE"),
-                 PaperAccuracy("Table 1", "mnist-mlp", frac, "ib-layerwise", y_only, "IB, I(Y;L) only",
-                               {"beta": 0.0}),
-                 PaperAccuracy("Table 1", "mnist-mlp", frac, "ib-layerwise", full, "IB", {"beta": 1e-3})]
-    rows += [PaperAccuracy("Table 2", "cifar-conv", 1.0, "ce", 58.23, "CE"),
-             PaperAccuracy("Table 2", "cifar-conv", 1.0, "ib-layerwise", 60.59, "IB, I(Y;L) only",
-                           {"beta": 0.0, "beta_conv": 0.0}),
-             PaperAccuracy("Table 2", "cifar-conv", 1.0, "ib-layerwise", 61.75, "IB",
-                           {"beta": 1e-3, "beta_conv": 0.0})]
+        rows += [
+            PaperAccuracy("Table 1", "mnist-mlp", frac, "ce", ce, "CE"),
+            PaperAccuracy(
+                "Table 1", "mnist-mlp", frac, "ib-layerwise", y_only, "IB, I(Y;L) only", {"beta": 0.0}
+            ),
+            PaperAccuracy("Table 1", "mnist-mlp", frac, "ib-layerwise", full, "IB", {"beta": 1e-3}),
+        ]
+    rows += [
+        PaperAccuracy("Table 2", "cifar-conv", 1.0, "ce", 58.23, "CE"),
+        PaperAccuracy(
+            "Table 2",
+            "cifar-conv",
+            1.0,
+            "ib-layerwise",
+            60.59,
+            "IB, I(Y;L) only",
+            {"beta": 0.0, "beta_conv": 0.0},
+        ),
+        PaperAccuracy(
+            "Table 2", "cifar-conv", 1.0, "ib-layerwise", 61.75, "IB", {"beta": 1e-3, "beta_conv": 0.0}
+        ),
+    ]
     for frac, (ce, ib, both) in ((1.0, (97.73, 97.87, 98.4)), (0.01, (86.48, 87.49, 88.11))):
-        rows += [PaperAccuracy("Table 3", "mnist-mlp-e2e", frac, "ce", ce, "CE"),
-                 PaperAccuracy("Table 3", "mnist-mlp-e2e", frac, "ib-e2e", ib, "-I(Y;Yhat) + 1e-3 I(X;Yhat+eps)",
-                               {"alpha": 0.0, "beta": 1.0, "gamma": 1e-3}),
-                 PaperAccuracy("Table 3", "mnist-mlp-e2e", frac, "ib-e2e", both,
-                               "CE - I(Y;Yhat) + 1e-3 I(X;Yhat+eps)", {"alpha": 1.0, "beta": 1.0, "gamma": 1e-3})]
-    rows += [PaperAccuracy("Table 3", "cifar-conv6", 1.0, "ce", 83.90, "CE"),
-             PaperAccuracy("Table 3", "cifar-conv6", 1.0, "ib-e2e", 84.6, "CE - 0.5 I(Y;Yhat)",
-                           {"alpha": 1.0, "beta": 0.5, "gamma": 0.0}),
-             PaperAccuracy("Table 3", "cifar-conv6", 1.0, "ib-e2e", 85.75, "CE + 1e-3 I(X;Yhat+eps)",
-                           {"alpha": 1.0, "beta": 0.0, "gamma": 1e-3})]
+        rows += [
+            PaperAccuracy("Table 3", "mnist-mlp-e2e", frac, "ce", ce, "CE"),
+            PaperAccuracy(
+                "Table 3",
+                "mnist-mlp-e2e",
+                frac,
+                "ib-e2e",
+                ib,
+                "-I(Y;Yhat) + 1e-3 I(X;Yhat+eps)",
+                {"alpha": 0.0, "beta": 1.0, "gamma": 1e-3},
+            ),
+            PaperAccuracy(
+                "Table 3",
+                "mnist-mlp-e2e",
+                frac,
+                "ib-e2e",
+                both,
+                "CE - I(Y;Yhat) + 1e-3 I(X;Yhat+eps)",
+                {"alpha": 1.0, "beta": 1.0, "gamma": 1e-3},
+            ),
+        ]
+    rows += [
+        PaperAccuracy("Table 3", "cifar-conv6", 1.0, "ce", 83.90, "CE"),
+        PaperAccuracy(
+            "Table 3",
+            "cifar-conv6",
+            1.0,
+            "ib-e2e",
+            84.6,
+            "CE - 0.5 I(Y;Yhat)",
+            {"alpha": 1.0, "beta": 0.5, "gamma": 0.0},
+        ),
+        PaperAccuracy(
+            "Table 3",
+            "cifar-conv6",
+            1.0,
+            "ib-e2e",
+            85.75,
+            "CE + 1e-3 I(X;Yhat+eps)",
+            {"alpha": 1.0, "beta": 0.0, "gamma": 1e-3},
+        ),
+    ]
     return rows
 
 
@@ -67,11 +112,16 @@ def _equal(a: Any, b: Any) -> bool:
     return a == b
 
 
-def paper_accuracy(task: str, train_fraction: float, trainer: str,
-                   trainer_params: dict[str, Any]) -> PaperAccuracy | None:
+def paper_accuracy(
+    task: str, train_fraction: float, trainer: str, trainer_params: dict[str, Any]
+) -> PaperAccuracy | None:
     """The paper's row for this setting, or None where the paper has none."""
     for row in PAPER_ACCURACY:
-        if (row.task == task and _equal(row.train_fraction, train_fraction) and row.trainer == trainer
-                and all(_equal(trainer_params.get(k), v) for k, v in row.params.items())):
+        if (
+            row.task == task
+            and _equal(row.train_fraction, train_fraction)
+            and row.trainer == trainer
+            and all(_equal(trainer_params.get(k), v) for k, v in row.params.items())
+        ):
             return row
     return None

@@ -62,8 +62,10 @@ class Entry:
         try:
             return target()
         except Exception as exc:
-            raise PluginError(f"{self.kind} {self.name!r} from {self.distribution} could not be built: "
-                              f"{type(exc).__name__}: {exc}; reinstall or uninstall {self.distribution}") from exc
+            raise PluginError(
+                f"{self.kind} {self.name!r} from {self.distribution} could not be built: "
+                f"{type(exc).__name__}: {exc}; reinstall or uninstall {self.distribution}"
+            ) from exc
 
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")  # no brackets, spaces or capitals: a label's name part
@@ -72,7 +74,9 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")  # no brackets, spaces or cap
 def _base_class(kind: str) -> type:
     from . import api
 
-    return {"task": api.Task, "estimator": api.Estimator, "trainer": api.Trainer, "executor": api.Executor}[kind]
+    return {"task": api.Task, "estimator": api.Estimator, "trainer": api.Trainer, "executor": api.Executor}[
+        kind
+    ]
 
 
 def check_target(target: Any, kind: str, name: str, dist: str) -> None:
@@ -80,14 +84,21 @@ def check_target(target: Any, kind: str, name: str, dist: str) -> None:
     that can be built without arguments."""
     base = _base_class(kind)
     if not isinstance(target, type) or not issubclass(target, base):
-        raise PluginError(f"{kind} {name!r} from {dist} is registered as {target!r}, not a subclass of "
-                          f"ibbench.api.{base.__name__}; register the class")
-    required = [p.name for p in inspect.signature(target).parameters.values()
-                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        raise PluginError(
+            f"{kind} {name!r} from {dist} is registered as {target!r}, not a subclass of "
+            f"ibbench.api.{base.__name__}; register the class"
+        )
+    required = [
+        p.name
+        for p in inspect.signature(target).parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
     if required:
-        raise PluginError(f"{kind} {name!r} from {dist}: {target.__name__} needs constructor arguments "
-                          f"({', '.join(required)}); ibbench builds plugins with none: give them defaults "
-                          f"or take them as Params")
+        raise PluginError(
+            f"{kind} {name!r} from {dist}: {target.__name__} needs constructor arguments "
+            f"({', '.join(required)}); ibbench builds plugins with none: give them defaults "
+            f"or take them as Params"
+        )
 
 
 @dataclass
@@ -136,10 +147,14 @@ def _entry_point_plugins() -> list[tuple[str, str, Any]]:
 
 
 def _make_register(registry: Registry, kind: str, plugin: str, dist: str, staged: list[Entry]):
-    def register(name: str, target: Any, description: str = "", defaults: dict[str, Any] | None = None) -> None:
+    def register(
+        name: str, target: Any, description: str = "", defaults: dict[str, Any] | None = None
+    ) -> None:
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise PluginError(f"plugin {plugin} ({dist}) registered a {kind} with an invalid name {name!r}; "
-                              f"use lowercase letters, digits, '-', '_' and '.' (e.g. 'my-estimator')")
+            raise PluginError(
+                f"plugin {plugin} ({dist}) registered a {kind} with an invalid name {name!r}; "
+                f"use lowercase letters, digits, '-', '_' and '.' (e.g. 'my-estimator')"
+            )
         if not isinstance(target, str):  # a lazy "module:Attr" target is checked when it is loaded
             check_target(target, kind, name, dist)
         staged.append(Entry(kind, name, target, plugin, dist, description, dict(defaults or {})))
@@ -147,7 +162,9 @@ def _make_register(registry: Registry, kind: str, plugin: str, dist: str, staged
     return register
 
 
-def _register_plugin(pm: pluggy.PluginManager, registry: Registry, module: Any, plugin: str, dist: str) -> None:
+def _register_plugin(
+    pm: pluggy.PluginManager, registry: Registry, module: Any, plugin: str, dist: str
+) -> None:
     """Register one plugin module and collect its names; all or nothing."""
     pm.register(module, name=plugin)
     staged: list[Entry] = []
@@ -169,17 +186,19 @@ def _register_plugin(pm: pluggy.PluginManager, registry: Registry, module: Any, 
 
 
 def _report(registry: Registry, plugin: str, dist: str, exc: BaseException, strict: bool) -> None:
-    message = (
-        f"plugin {plugin!r} from distribution {dist} was skipped: {type(exc).__name__}: {exc}"
-    )
+    message = f"plugin {plugin!r} from distribution {dist} was skipped: {type(exc).__name__}: {exc}"
     if strict:
         raise PluginError(message + " (IBBENCH_STRICT_PLUGINS is set)")
     registry.failures.append(Failure(plugin, dist, f"{type(exc).__name__}: {exc}"))
     warnings.warn(message, PluginWarning, stacklevel=3)
 
 
-def load_registry(*, entry_points: bool | None = None, strict: bool | None = None,
-                  extra_plugins: tuple[tuple[str, Any], ...] = ()) -> Registry:
+def load_registry(
+    *,
+    entry_points: bool | None = None,
+    strict: bool | None = None,
+    extra_plugins: tuple[tuple[str, Any], ...] = (),
+) -> Registry:
     """Build a fresh registry: built-ins, then entry points, then ``extra_plugins``
     (``(name, module)`` pairs, for tests and embedding)."""
     if entry_points is None:

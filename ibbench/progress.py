@@ -60,4 +60,6 @@ def progress(total: int, desc: str, initial: int = 0, mode: bool | str = False):
         return PhaseLines(total, desc, initial)
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, initial=initial, disable=mode is not True, leave=False, file=sys.stderr)
+    return tqdm(
+        total=total, desc=desc, initial=initial, disable=mode is not True, leave=False, file=sys.stderr
+    )

@@ -23,7 +23,9 @@ from .errors import StoreError
 from .specs import RunSpec
 from .training_result import TrainingResult
 
-SCHEMA_VERSION = 2  # 2: the trainer's numbers in the typed ``training`` field (1: untyped ``extras["trainer"]``)
+SCHEMA_VERSION = (
+    2  # 2: the trainer's numbers in the typed ``training`` field (1: untyped ``extras["trainer"]``)
+)
 READABLE_VERSIONS = (1, 2)
 DEFAULT_STORE = Path("results") / "runs.jsonl"
 
@@ -75,7 +77,9 @@ def cell_key(expanded: dict[str, Any], seed: int, budget: str, device: str) -> s
     """A cell's identity: each part's name and *validated, expanded* parameters (``expanded`` as a
     record stores it), the seed, budget and device, as canonical JSON.  Key order and number
     spelling in a suite file ({dim: 5, mi: 2} or {mi: 2.0, dim: 5}) do not change it."""
-    parts = {k: {"name": expanded[k]["name"], "params": expanded[k]["params"]} for k in PARTS if k in expanded}
+    parts = {
+        k: {"name": expanded[k]["name"], "params": expanded[k]["params"]} for k in PARTS if k in expanded
+    }
     return json.dumps({"parts": parts, "seed": seed, "budget": budget, "device": device}, sort_keys=True)
 
 
@@ -112,8 +116,10 @@ class ResultStore:
         if self.path.is_dir():  # checked here, before any work is done that could not then be stored
             raise StoreError(f"results store {self.path} is a folder; pass a .jsonl file path")
         if self.path.exists() and not self.path.is_file():
-            raise StoreError(f"results store {self.path} is not a regular file (a device, pipe or socket); "
-                             f"pass a .jsonl file path")
+            raise StoreError(
+                f"results store {self.path} is not a regular file (a device, pipe or socket); "
+                f"pass a .jsonl file path"
+            )
 
     def check_writable(self) -> None:
         """Raise StoreError now, before any work, if a record could not be appended here.
@@ -130,8 +136,10 @@ class ResultStore:
                 with tempfile.TemporaryFile(dir=folder):
                     pass
         except OSError as exc:
-            raise StoreError(f"cannot write to results store {self.path}: {exc.strerror or exc}; "
-                             f"pass --out PATH somewhere writable") from None
+            raise StoreError(
+                f"cannot write to results store {self.path}: {exc.strerror or exc}; "
+                f"pass --out PATH somewhere writable"
+            ) from None
 
     def append(self, record: RunRecord) -> None:
         """Append one record (fsync'ed).  If the write fails (disk full, store gone read-only) the
@@ -140,12 +148,16 @@ class ResultStore:
         try:  # a line the store could not read back would make every later read fail: check it now
             RunRecord.model_validate_json(line)
         except ValidationError as exc:
-            sys.stderr.write(f"ibbench: run {record.id} does not read back as a record; it follows:\n"
-                             f"{line.decode('utf-8')}")
+            sys.stderr.write(
+                f"ibbench: run {record.id} does not read back as a record; it follows:\n"
+                f"{line.decode('utf-8')}"
+            )
             first = exc.errors()[0]
-            raise StoreError(f"run {record.id} would not read back from {self.path} "
-                             f"({'.'.join(map(str, first['loc']))}: {first['msg']}); it was printed above, not "
-                             f"stored; this is a bug in ibbench or the plugin that made it") from None
+            raise StoreError(
+                f"run {record.id} would not read back from {self.path} "
+                f"({'.'.join(map(str, first['loc']))}: {first['msg']}); it was printed above, not "
+                f"stored; this is a bug in ibbench or the plugin that made it"
+            ) from None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "ab+") as fh:
@@ -158,10 +170,14 @@ class ResultStore:
                 finally:
                     _unlock(fh)
         except OSError as exc:
-            sys.stderr.write(f"ibbench: could not append run {record.id} to {self.path}; the record follows, "
-                             f"save it with `>> other.jsonl`:\n{line.decode('utf-8')}")
-            raise StoreError(f"cannot write to results store {self.path}: {exc.strerror or exc}; the record "
-                             f"was printed above") from None
+            sys.stderr.write(
+                f"ibbench: could not append run {record.id} to {self.path}; the record follows, "
+                f"save it with `>> other.jsonl`:\n{line.decode('utf-8')}"
+            )
+            raise StoreError(
+                f"cannot write to results store {self.path}: {exc.strerror or exc}; the record "
+                f"was printed above"
+            ) from None
 
     def _repair_tail(self, fh) -> None:
         """Under the lock: end a complete last record with its newline; cut a half-written one (warn)."""
@@ -178,8 +194,12 @@ class ResultStore:
             json.loads(data[cut:])
         except ValueError:
             fh.truncate(cut)
-            warnings.warn(f"{self.path}: removed a half-written last record ({len(data) - cut} bytes) left by "
-                          f"an interrupted run", StoreWarning, stacklevel=3)
+            warnings.warn(
+                f"{self.path}: removed a half-written last record ({len(data) - cut} bytes) left by "
+                f"an interrupted run",
+                StoreWarning,
+                stacklevel=3,
+            )
         else:  # a whole record whose newline was lost (e.g. an editor): keep it
             fh.seek(0, os.SEEK_END)
             fh.write(b"\n")
@@ -197,8 +217,11 @@ class ResultStore:
                 data = json.loads(line)
             except json.JSONDecodeError:
                 if is_last:  # no trailing newline: an interrupted write
-                    warnings.warn(f"{self.path}:{number}: ignoring a half-written last record", StoreWarning,
-                                  stacklevel=2)
+                    warnings.warn(
+                        f"{self.path}:{number}: ignoring a half-written last record",
+                        StoreWarning,
+                        stacklevel=2,
+                    )
                     continue
                 raise StoreError(f"{self.path}:{number} is not valid JSON; fix or delete that line") from None
             version = data.get("schema_version") if isinstance(data, dict) else None
@@ -213,10 +236,15 @@ class ResultStore:
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(map(str, first["loc"]))
-                raise StoreError(f"{self.path}:{number} is not a valid run record: {where}: {first['msg']}") from None
+                raise StoreError(
+                    f"{self.path}:{number} is not a valid run record: {where}: {first['msg']}"
+                ) from None
             if record.id in seen:
-                warnings.warn(f"{self.path}:{number}: record {record.id} appears twice; counted once", StoreWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"{self.path}:{number}: record {record.id} appears twice; counted once",
+                    StoreWarning,
+                    stacklevel=2,
+                )
                 continue
             seen.add(record.id)
             out.append(record)
@@ -243,6 +271,7 @@ try:  # POSIX advisory locks; elsewhere appends are not serialised across proces
     def _unlock(fh) -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 except ImportError:  # pragma: no cover - Windows
+
     def _lock(fh) -> None:
         pass
 
@@ -260,22 +289,33 @@ def summarise(record: RunRecord) -> str:
     trained = record.training
     if trained is not None:
         fit = trained.get("readout")
-        how = (f"fitted readout, {'converged' if fit.get('converged') else 'NOT converged'}" if isinstance(fit, dict)
-               else f"val-selected; final {100 * trained.test_acc_final:.2f}%" if trained.test_acc_final is not None
-               else "")
+        how = (
+            f"fitted readout, {'converged' if fit.get('converged') else 'NOT converged'}"
+            if isinstance(fit, dict)
+            else f"val-selected; final {100 * trained.test_acc_final:.2f}%"
+            if trained.test_acc_final is not None
+            else ""
+        )
         parts.append(f"test accuracy {100 * trained.test_acc:.2f}%" + (f" ({how})" if how else ""))
     if trained is not None and trained.info_plane is not None:
         points = trained.info_plane.points
         flags = [f for p in points for f in (p.ixt_converged, p.iyt_converged) if f is not None]
-        on_plateau = f" ({sum(map(bool, flags))} of {len(flags)} critic readings on a held-out plateau)" if flags else ""
+        on_plateau = (
+            f" ({sum(map(bool, flags))} of {len(flags)} critic readings on a held-out plateau)"
+            if flags
+            else ""
+        )
         parts.append(f"{len(points)} information-plane points{on_plateau}")
     if record.estimate is not None:
         se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""
         parts.append(f"estimate {record.estimate:.4f}{se} nats")
         protocol = record.extras.get("estimator") or {}
         if "converged" in protocol:  # a critic estimator: held-out plateau or the step maximum?
-            parts.append(f"held out, converged in {protocol['steps_used']} steps" if protocol["converged"] else
-                         f"held out, NOT converged (stopped at the maximum of {protocol['max_steps']} steps)")
+            parts.append(
+                f"held out, converged in {protocol['steps_used']} steps"
+                if protocol["converged"]
+                else f"held out, NOT converged (stopped at the maximum of {protocol['max_steps']} steps)"
+            )
     if record.truth is not None:
         se = f" ± {record.truth_stderr:.3f}" if record.truth_stderr else ""
         parts.append(f"truth {record.truth:.4f}{se} nats")
@@ -283,6 +323,8 @@ def summarise(record: RunRecord) -> str:
             parts.append(f"log2(est/true) {math.log2(record.estimate / record.truth):+.3f}")
     parts.append(f"{record.wall_time_s:.1f} s")
     if "resumed" in record.extras:
-        where = " ".join(f"{k.replace('_', ' ')} {v}" for k, v in record.extras["resumed"]["progress"].items())
+        where = " ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in record.extras["resumed"]["progress"].items()
+        )
         parts.append(f"resumed from a checkpoint at {where}")
     return f"{head}: " + ", ".join(parts)

@@ -81,7 +81,9 @@ def task_label(task: PluginSpec) -> str:
     return f"{task.name}[{inner}]"
 
 
-def _resolve_plugin(registry: Registry, kind: str, spec: PluginSpec | None, budget: str) -> ResolvedPlugin | None:
+def _resolve_plugin(
+    registry: Registry, kind: str, spec: PluginSpec | None, budget: str
+) -> ResolvedPlugin | None:
     if spec is None:
         return None
     entry = registry.get(kind, spec.name)
@@ -106,11 +108,16 @@ def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
     task = _resolve_plugin(registry, "task", spec.task, spec.budget)
     default_trainer = getattr(task.plugin, "default_trainer", None)
     if spec.trainer is not None and default_trainer is None:
-        networks = ", ".join(n for n in registry.names("task") if getattr(registry.get("task", n).load(),
-                                                                        "default_trainer", None))
-        raise SpecError(f"trainer {spec.trainer.name!r} needs a network task and task {spec.task.name!r} has no "
-                        f"network; use one of {networks}, or put ground-truth tasks in a run or suite "
-                        f"without trainers")
+        networks = ", ".join(
+            n
+            for n in registry.names("task")
+            if getattr(registry.get("task", n).load(), "default_trainer", None)
+        )
+        raise SpecError(
+            f"trainer {spec.trainer.name!r} needs a network task and task {spec.task.name!r} has no "
+            f"network; use one of {networks}, or put ground-truth tasks in a run or suite "
+            f"without trainers"
+        )
     if spec.trainer is None and default_trainer is not None:
         spec = spec.model_copy(update={"trainer": TrainerSpec(name=default_trainer)})
     estimator = _resolve_plugin(registry, "estimator", spec.estimator, spec.budget)
@@ -128,7 +135,10 @@ def make_probe(resolved: ResolvedRun, ctx: RunContext):
     from .infoplane import InfoPlaneProbe, MeasuringEstimator
 
     tp = resolved.trainer.params
-    steps = {"steps": getattr(tp, "probe_first_steps", None), "refresh_steps": getattr(tp, "probe_refresh_steps", None)}
+    steps = {
+        "steps": getattr(tp, "probe_first_steps", None),
+        "refresh_steps": getattr(tp, "probe_refresh_steps", None),
+    }
 
     def measuring(part: ResolvedPlugin | None):
         if part is None:
@@ -137,8 +147,13 @@ def make_probe(resolved: ResolvedRun, ctx: RunContext):
         update = {k: v for k, v in steps.items() if v is not None and k in fields}
         return MeasuringEstimator(part.name, part.plugin, part.params.model_copy(update=update))
 
-    return InfoPlaneProbe(measuring(resolved.estimator), measuring(resolved.label_estimator), ctx,
-                          n_points=getattr(tp, "probe_points", 2000), truth=getattr(tp, "probe_truth", True))
+    return InfoPlaneProbe(
+        measuring(resolved.estimator),
+        measuring(resolved.label_estimator),
+        ctx,
+        n_points=getattr(tp, "probe_points", 2000),
+        truth=getattr(tp, "probe_truth", True),
+    )
 
 
 def _failure_summary(exc: BaseException) -> tuple[str, list[str]]:
@@ -150,10 +165,18 @@ def _failure_summary(exc: BaseException) -> tuple[str, list[str]]:
 def expanded_parts(resolved: ResolvedRun) -> dict[str, Any]:
     """Each part's name, distribution and validated parameters with the budget applied (``expanded``)."""
     out: dict[str, Any] = {"budget": resolved.spec.budget}
-    for key, part in (("task", resolved.task), ("estimator", resolved.estimator), ("trainer", resolved.trainer),
-                      ("label_estimator", resolved.label_estimator)):
+    for key, part in (
+        ("task", resolved.task),
+        ("estimator", resolved.estimator),
+        ("trainer", resolved.trainer),
+        ("label_estimator", resolved.label_estimator),
+    ):
         if part is not None:
-            out[key] = {"name": part.name, "distribution": part.distribution, "params": part.params.model_dump(mode="json")}
+            out[key] = {
+                "name": part.name,
+                "distribution": part.distribution,
+                "params": part.params.model_dump(mode="json"),
+            }
     return out
 
 
@@ -176,8 +199,13 @@ def _same_cell_as(resolved: ResolvedRun):
     return same
 
 
-def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
-            checkpoints: CheckpointPolicy | None = None, bad_input_raises: bool = False) -> RunRecord:
+def execute(
+    resolved: ResolvedRun,
+    *,
+    show_progress: bool | str = False,
+    checkpoints: CheckpointPolicy | None = None,
+    bad_input_raises: bool = False,
+) -> RunRecord:
     """Run one resolved spec; with ``checkpoints``, a trainer snapshots its state as it goes and a
     snapshot left by a killed run of the same spec is resumed (the record says from where).
 
@@ -186,10 +214,14 @@ def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
     it is raised instead: bad input, not a result."""
     spec = resolved.spec
     device = resolve_device(spec.device)
-    checkpoint = (checkpoints.checkpointer(spec_key(resolved), same_cell=_same_cell_as(resolved))
-                  if checkpoints is not None else None)
-    ctx = RunContext(seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress,
-                     checkpoint=checkpoint)
+    checkpoint = (
+        checkpoints.checkpointer(spec_key(resolved), same_cell=_same_cell_as(resolved))
+        if checkpoints is not None
+        else None
+    )
+    ctx = RunContext(
+        seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress, checkpoint=checkpoint
+    )
     expanded = expanded_parts(resolved)
     fields: dict[str, Any] = {"extras": {}}
     status, error = "ok", None
@@ -199,7 +231,9 @@ def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
         instance = resolved.task.plugin.build(resolved.task.params, ctx)
         if show_progress == "lines" and time.perf_counter() - start >= MIN_PHASE_S:
             # after the build, not before: bad data found while building stays the only line on stderr
-            phase_line(f"{resolved.label}: task built (data, ground truth) in {time.perf_counter() - start:.0f} s")
+            phase_line(
+                f"{resolved.label}: task built (data, ground truth) in {time.perf_counter() - start:.0f} s"
+            )
         fields["extras"]["task"] = instance.describe()
         truth = instance.truth(ctx)
         if truth is not None:
@@ -213,13 +247,17 @@ def execute(resolved: ResolvedRun, *, show_progress: bool | str = False,
             check_finite(est.value, f"{name}'s estimate")  # a NaN or inf is a failed run, never ok
             if est.stderr is not None:
                 check_finite(est.stderr, f"{name}'s standard error")
-            fields.update(estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr))
+            fields.update(
+                estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr)
+            )
             fields["extras"]["estimator"] = est.extras
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
             set_seed(spec.seed)
             probe = make_probe(resolved, ctx)
             result = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx, probe=probe)
-            fields["extras"]["invalid_training_result"] = result  # kept, as plain JSON, only if it fails to validate
+            fields["extras"]["invalid_training_result"] = (
+                result  # kept, as plain JSON, only if it fails to validate
+            )
             fields["training"] = training_result(result, resolved.trainer.name)
             del fields["extras"]["invalid_training_result"]
             check_above_chance(fields["training"], instance, resolved.trainer.name)  # kept if it fails
@@ -267,8 +305,10 @@ def training_result(result: Any, trainer: str) -> TrainingResult:
         return TrainingResult.model_validate(plain_json(result, f"{trainer}'s result"))
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise PluginError(f"trainer {trainer} returned an invalid result: {'.'.join(map(str, first['loc']))}: "
-                          f"{first['msg']} (see ibbench.training_result.TrainingResult)") from None
+        raise PluginError(
+            f"trainer {trainer} returned an invalid result: {'.'.join(map(str, first['loc']))}: "
+            f"{first['msg']} (see ibbench.training_result.TrainingResult)"
+        ) from None
 
 
 def check_above_chance(result: TrainingResult, instance: Any, trainer: str) -> None:
@@ -281,9 +321,11 @@ def check_above_chance(result: TrainingResult, instance: Any, trainer: str) -> N
     chance = float(counts.max()) / len(data.test_y)
     margin = 3 * math.sqrt(chance * (1 - chance) / len(data.test_y))
     if result.test_acc <= chance + margin:
-        raise DivergenceError(f"{trainer} ended at chance: test accuracy {100 * result.test_acc:.2f} % against "
-                              f"{100 * chance:.2f} % for always answering the commonest class; training diverged "
-                              f"or did nothing (lower trainer.lr, or train longer)")
+        raise DivergenceError(
+            f"{trainer} ended at chance: test accuracy {100 * result.test_acc:.2f} % against "
+            f"{100 * chance:.2f} % for always answering the commonest class; training diverged "
+            f"or did nothing (lower trainer.lr, or train longer)"
+        )
 
 
 def plain_json(value: Any, what: str, lenient: bool = False) -> Any:
@@ -308,17 +350,27 @@ def plain_json(value: Any, what: str, lenient: bool = False) -> Any:
         return plain_json(value.tolist(), what, lenient)
     if lenient:
         return repr(value)
-    raise TypeError(f"{what} holds a {type(value).__name__}, which a JSON record cannot store; "
-                    f"return numbers, strings, lists or dicts")
+    raise TypeError(
+        f"{what} holds a {type(value).__name__}, which a JSON record cannot store; "
+        f"return numbers, strings, lists or dicts"
+    )
 
 
 def crashed_record(resolved: ResolvedRun, error: str) -> RunRecord:
     """A failed record for a cell whose process died before it could report (killed, out of memory,
     ``os._exit`` in a plugin): what ran and why it has no result."""
-    return RunRecord(id=uuid.uuid4().hex, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     status="failed", error=error, spec=resolved.spec, task_label=resolved.label,
-                     expanded=expanded_parts(resolved), device=resolved.spec.device,
-                     provenance=provenance(resolve_device("cpu")), wall_time_s=0.0)
+    return RunRecord(
+        id=uuid.uuid4().hex,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        status="failed",
+        error=error,
+        spec=resolved.spec,
+        task_label=resolved.label,
+        expanded=expanded_parts(resolved),
+        device=resolved.spec.device,
+        provenance=provenance(resolve_device("cpu")),
+        wall_time_s=0.0,
+    )
 
 
 def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointPolicy | None) -> None:
@@ -328,15 +380,26 @@ def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointP
         checkpoints.clear(record_key(record))
 
 
-def run(spec: RunSpec, registry: Registry, *, store: ResultStore | None = None, show_progress: bool | str = False,
-        checkpoint_every_s: float | None = None, bad_input_raises: bool = False) -> RunRecord:
+def run(
+    spec: RunSpec,
+    registry: Registry,
+    *,
+    store: ResultStore | None = None,
+    show_progress: bool | str = False,
+    checkpoint_every_s: float | None = None,
+    bad_input_raises: bool = False,
+) -> RunRecord:
     """Resolve, execute and store one run; with a store and ``checkpoint_every_s``, training snapshots
     go next to the store and a killed run of the same spec resumes from its last one."""
     checkpoints = None
     if store is not None and checkpoint_every_s is not None:
         checkpoints = CheckpointPolicy.for_store(store.path, checkpoint_every_s)
-    record = execute(resolve(spec, registry), show_progress=show_progress, checkpoints=checkpoints,
-                     bad_input_raises=bad_input_raises)
+    record = execute(
+        resolve(spec, registry),
+        show_progress=show_progress,
+        checkpoints=checkpoints,
+        bad_input_raises=bad_input_raises,
+    )
     if store is not None:
         store_record(store, record, checkpoints)
     return record

@@ -24,6 +24,7 @@ Device = Literal["auto", "cpu", "cuda"]
 # numpy's seeds are 32-bit: a larger seed would alias a smaller one (2**32 gave seed 0's numbers)
 MAX_SEED = 2**32 - 1
 
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,7 +51,9 @@ class RunSpec(_Spec):
     estimator: EstimatorSpec | None = None
     trainer: TrainerSpec | None = None
     seed: int = Field(0, ge=0, le=MAX_SEED)
-    budget: Budget = "quick"  # smoke: seconds (tests); quick: minutes on 2 CPU cores; paper: the paper's protocol
+    budget: Budget = (
+        "quick"  # smoke: seconds (tests); quick: minutes on 2 CPU cores; paper: the paper's protocol
+    )
     device: Device = "auto"
 
     @model_validator(mode="after")
@@ -117,9 +120,13 @@ def load_suite(path: str | Path) -> SuiteSpec:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SpecError(f"suite file {path} not found; give the path of a .toml suite (see suites/)") from None
+        raise SpecError(
+            f"suite file {path} not found; give the path of a .toml suite (see suites/)"
+        ) from None
     except UnicodeDecodeError as exc:
-        raise SpecError(f"suite file {path} is not UTF-8 text (byte {exc.start}); give a .toml suite") from None
+        raise SpecError(
+            f"suite file {path} is not UTF-8 text (byte {exc.start}); give a .toml suite"
+        ) from None
     except OSError as exc:
         raise SpecError(f"suite file {path} cannot be read ({exc.strerror}); give a .toml suite") from None
     except tomllib.TOMLDecodeError as exc:

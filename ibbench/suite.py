@@ -36,10 +36,18 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(k), int(n)
 
 
-def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_progress: bool | str = False,
-              shard: tuple[int, int] = (0, 1), executor: str = "local",
-              executor_params: dict[str, Any] | None = None,
-              checkpoint_every_s: float | None = DEFAULT_EVERY_S, cell_timeout: float | None = None) -> int:
+def run_suite(
+    path: str | Path,
+    *,
+    out: Path | None,
+    registry: Registry,
+    show_progress: bool | str = False,
+    shard: tuple[int, int] = (0, 1),
+    executor: str = "local",
+    executor_params: dict[str, Any] | None = None,
+    checkpoint_every_s: float | None = DEFAULT_EVERY_S,
+    cell_timeout: float | None = None,
+) -> int:
     """Run every missing cell (of this shard); returns how many cells failed in this invocation.
     ``cell_timeout`` (seconds; default the suite file's ``cell_timeout``): a cell still running then is
     stopped and stored as failed, and the suite goes on."""
@@ -55,14 +63,32 @@ def run_suite(path: str | Path, *, out: Path | None, registry: Registry, show_pr
         params = plugin.params_for("quick", {**entry.defaults, **(executor_params or {})})
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, f"executor {executor!r}")) from None
-    checkpoints = None if checkpoint_every_s is None else CheckpointPolicy.for_store(store.path, checkpoint_every_s)
-    return run_cells(name, cells, store, registry, show_progress=show_progress, executor=(plugin, params),
-                     checkpoints=checkpoints, cell_timeout=cell_timeout or suite.cell_timeout)
+    checkpoints = (
+        None if checkpoint_every_s is None else CheckpointPolicy.for_store(store.path, checkpoint_every_s)
+    )
+    return run_cells(
+        name,
+        cells,
+        store,
+        registry,
+        show_progress=show_progress,
+        executor=(plugin, params),
+        checkpoints=checkpoints,
+        cell_timeout=cell_timeout or suite.cell_timeout,
+    )
 
 
-def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Registry, *,
-              show_progress: bool | str = False, executor: tuple[Executor, Params] | None = None,
-              checkpoints: CheckpointPolicy | None = None, cell_timeout: float | None = None) -> int:
+def run_cells(
+    name: str,
+    cells: list[RunSpec],
+    store: ResultStore,
+    registry: Registry,
+    *,
+    show_progress: bool | str = False,
+    executor: tuple[Executor, Params] | None = None,
+    checkpoints: CheckpointPolicy | None = None,
+    cell_timeout: float | None = None,
+) -> int:
     """Run the cells missing from ``store``, appending each record as it ends; returns failures.
 
     With ``checkpoints``, a training cell snapshots its state as it goes; a cell killed mid-way
@@ -82,7 +108,9 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
     missing = [r for r in resolved if spec_key(r) not in done]
     claims = Claims(store.path)
     try:
-        claimed = [r for r in missing if claims.take(spec_key(r))]  # another suite on this store runs the rest
+        claimed = [
+            r for r in missing if claims.take(spec_key(r))
+        ]  # another suite on this store runs the rest
         # a run that held a claim stored its record before releasing it: read the store again now that
         # the claims are ours, or a cell it finished meanwhile would run twice
         done = {record_key(r) for r in store.records()}
@@ -93,20 +121,33 @@ def run_cells(name: str, cells: list[RunSpec], store: ResultStore, registry: Reg
         missing = [r for r in missing if spec_key(r) not in done]
         where = "" if executor is None else f" on {type(executor[0]).__name__.lower()}"
         busy = f", {len(missing) - len(todo)} claimed by another run" if len(todo) < len(missing) else ""
-        print(f"{name}: {len(cells)} cells, {len(cells) - len(missing)} already in {store.path}{busy}, "
-              f"running {len(todo)}{where}", file=sys.stderr)
+        print(
+            f"{name}: {len(cells)} cells, {len(cells) - len(missing)} already in {store.path}{busy}, "
+            f"running {len(todo)}{where}",
+            file=sys.stderr,
+        )
         failed = _run_claimed(name, todo, store, show_progress, executor, checkpoints, claims, cell_timeout)
         if busy:
-            print(f"{name}: {len(missing) - len(todo)} cells were left to another run on {store.path}; run this "
-                  f"command again once it ends to check the grid is complete", file=sys.stderr)
+            print(
+                f"{name}: {len(missing) - len(todo)} cells were left to another run on {store.path}; run this "
+                f"command again once it ends to check the grid is complete",
+                file=sys.stderr,
+            )
         return failed
     finally:
         claims.release_all()
 
 
-def _run_claimed(name: str, todo: list, store: ResultStore, show_progress: bool | str,
-                 executor: tuple[Executor, Params] | None, checkpoints: CheckpointPolicy | None,
-                 claims: Claims, cell_timeout: float | None = None) -> int:
+def _run_claimed(
+    name: str,
+    todo: list,
+    store: ResultStore,
+    show_progress: bool | str,
+    executor: tuple[Executor, Params] | None,
+    checkpoints: CheckpointPolicy | None,
+    claims: Claims,
+    cell_timeout: float | None = None,
+) -> int:
     # a time limit needs a worker process that can be ended, so it ships cells even at jobs=1
     in_process = cell_timeout is None and (executor is None or getattr(executor[1], "jobs", None) == 1)
     if in_process:
@@ -114,11 +155,15 @@ def _run_claimed(name: str, todo: list, store: ResultStore, show_progress: bool 
     else:
         plugin, params = executor or (Local(), LocalParams())
         policy = None if checkpoints is None else asdict(checkpoints)
-        cells_data = [{"spec": item.spec.model_dump(mode="json"), "checkpoints": policy, "timeout_s": cell_timeout}
-                      for item in todo]
+        cells_data = [
+            {"spec": item.spec.model_dump(mode="json"), "checkpoints": policy, "timeout_s": cell_timeout}
+            for item in todo
+        ]
         records = (RunRecord.model_validate(data) for _, data in plugin.map(cells_data, params))
     failed = 0
-    for record in tqdm(records, total=len(todo), desc=name, disable=show_progress is not True, file=sys.stderr):
+    for record in tqdm(
+        records, total=len(todo), desc=name, disable=show_progress is not True, file=sys.stderr
+    ):
         store_record(store, record, checkpoints)
         claims.release(record_key(record))
         failed += record.status != "ok"

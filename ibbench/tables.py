@@ -65,6 +65,7 @@ def setting_labels(records: list[RunRecord], part: str, base) -> dict[str, str]:
     one setting, else the name with the expanded parameters that tell the settings apart.  Two runs
     whose spec reads the same but whose parameters differ (a default changed, a budget expanded
     differently) are never one cell."""
+
     def canon(r):
         return json.dumps(_expanded_params(r, part), sort_keys=True)
 
@@ -77,8 +78,14 @@ def setting_labels(records: list[RunRecord], part: str, base) -> dict[str, str]:
         if len(settings) == 1:
             labels[r.id] = base(r)
             continue
-        differing = sorted({k for ps in settings.values() for k in ps
-                            if len({json.dumps(p.get(k), sort_keys=True) for p in settings.values()}) > 1})
+        differing = sorted(
+            {
+                k
+                for ps in settings.values()
+                for k in ps
+                if len({json.dumps(p.get(k), sort_keys=True) for p in settings.values()}) > 1
+            }
+        )
         params = _expanded_params(r, part)
         labels[r.id] = f"{base(r)} {{" + ",".join(f"{k}={params.get(k)}" for k in differing) + "}"
     return labels
@@ -101,8 +108,10 @@ def aggregate(records: list[RunRecord]) -> dict[tuple[str, str], Cell]:
     def row_base(r):
         return r.task_label if len(budgets) <= 1 else f"{r.task_label} @{r.spec.budget}"
 
-    rows, columns = setting_labels(with_estimator, "task", row_base), setting_labels(with_estimator, "estimator",
-                                                                                     column_base)
+    rows, columns = (
+        setting_labels(with_estimator, "task", row_base),
+        setting_labels(with_estimator, "estimator", column_base),
+    )
     cells: dict[tuple[str, str], Cell] = defaultdict(lambda: Cell([], [], 0))
     for r in with_estimator:
         cell = cells[(rows[r.id], columns[r.id])]
@@ -130,8 +139,11 @@ def _format_cell(cell: Cell | None, digits: int) -> str:
         spread = f" ± {cell.std():.{digits}f}" if len(cell.estimates) > 1 else ""
         parts.append(f"{cell.mean():.{digits}f}{spread}")
         ratio = cell.log2_ratio()
-        parts.append(f"({ratio:+.2f}, n={len(cell.estimates)})" if ratio is not None
-                     else f"(n/a, n={len(cell.estimates)})")
+        parts.append(
+            f"({ratio:+.2f}, n={len(cell.estimates)})"
+            if ratio is not None
+            else f"(n/a, n={len(cell.estimates)})"
+        )
     if cell.failed:
         parts.append(f"[failed {cell.failed}/{cell.runs}]")
     if cell.converged and not all(cell.converged):
@@ -156,13 +168,28 @@ def protocol_table(records: list[RunRecord], fmt: str = "github") -> str:
     table = []
     for est in sorted(per):
         c = per[est]
-        conv = f"{sum(c.converged)}/{len(c.converged)} ({sum(c.converged) / len(c.converged):.0%})" if c.converged else "n/a"
+        conv = (
+            f"{sum(c.converged)}/{len(c.converged)} ({sum(c.converged) / len(c.converged):.0%})"
+            if c.converged
+            else "n/a"
+        )
         steps = f"{statistics.median(c.steps):.0f} / {max(c.steps)}" if c.steps else "n/a"
         rate = f"{statistics.median(c.rates):.0f}" if c.rates else "n/a"
         table.append([est, c.runs, c.failed, conv, steps, rate, f"{statistics.median(c.seconds):.2f}"])
-    return tabulate(table, headers=["estimator", "runs", "failed", "converged", "critic steps (median / max)",
-                                    "critic steps/s (median)", "median s per estimate"], tablefmt=fmt,
-                    disable_numparse=True)
+    return tabulate(
+        table,
+        headers=[
+            "estimator",
+            "runs",
+            "failed",
+            "converged",
+            "critic steps (median / max)",
+            "critic steps/s (median)",
+            "median s per estimate",
+        ],
+        tablefmt=fmt,
+        disable_numparse=True,
+    )
 
 
 def bias_table(records: list[RunRecord], fmt: str = "github", digits: int = 3) -> str:
@@ -179,8 +206,10 @@ def bias_table(records: list[RunRecord], fmt: str = "github", digits: int = 3) -
         table.append([row, truth, seeds] + [_format_cell(cells.get((row, e)), digits) for e in estimators])
     headers = ["task", "true MI", "runs"] + estimators
     main = tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
-    text = f"{main}\n\nHow the estimates were made (critic estimators: held-out plateau or step maximum):\n\n" \
-           f"{protocol_table(records, fmt)}"
+    text = (
+        f"{main}\n\nHow the estimates were made (critic estimators: held-out plateau or step maximum):\n\n"
+        f"{protocol_table(records, fmt)}"
+    )
     if sum(1 for row in rows if any(cells[k].truth() is not None for k in cells if k[0] == row)) > 1:
         text += f"\n\nAcross tasks (each task's mean estimate against its truth):\n\n{across_tasks_table(cells, fmt)}"
     return text
@@ -196,12 +225,29 @@ def across_tasks_table(cells: dict[tuple[str, str], Cell], fmt: str = "github") 
         scored = [c for c in mine if c.estimates]
         ratios = [abs(r) for r in (c.log2_ratio() for c in scored) if r is not None]
         bias = statistics.fmean(abs(c.mean() - c.truth()) for c in scored) if scored else None
-        table.append([est, f"{len(scored)}/{len(mine)}", "-" if bias is None else f"{bias:.3f}",
-                      f"{statistics.median(ratios):.3f}" if ratios else "-",
-                      sum(r <= 0.1 for r in ratios), sum(c.failed for c in mine)])
-    return tabulate(table, headers=["estimator", "tasks estimated", "mean abs bias (nats)",
-                                    "median abs log2(est / truth)", "tasks within 2^±0.1", "failed runs"],
-                    tablefmt=fmt, disable_numparse=True)
+        table.append(
+            [
+                est,
+                f"{len(scored)}/{len(mine)}",
+                "-" if bias is None else f"{bias:.3f}",
+                f"{statistics.median(ratios):.3f}" if ratios else "-",
+                sum(r <= 0.1 for r in ratios),
+                sum(c.failed for c in mine),
+            ]
+        )
+    return tabulate(
+        table,
+        headers=[
+            "estimator",
+            "tasks estimated",
+            "mean abs bias (nats)",
+            "median abs log2(est / truth)",
+            "tasks within 2^±0.1",
+            "failed runs",
+        ],
+        tablefmt=fmt,
+        disable_numparse=True,
+    )
 
 
 def _setting_label(name: str, params: dict) -> str:
@@ -226,9 +272,14 @@ def _training_groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
             continue
         task_params = {k: v for k, v in r.spec.task.params.items() if k != "train_fraction"}
         fraction = r.expanded["task"]["params"].get("train_fraction", 1.0)
-        key = (_setting_label(r.spec.task.name, task_params), fraction, _data_label(r),
-               _setting_label(r.spec.trainer.name, r.spec.trainer.params), r.spec.budget,
-               r.spec.estimator.name if r.spec.estimator else "")
+        key = (
+            _setting_label(r.spec.task.name, task_params),
+            fraction,
+            _data_label(r),
+            _setting_label(r.spec.trainer.name, r.spec.trainer.params),
+            r.spec.budget,
+            r.spec.estimator.name if r.spec.estimator else "",
+        )
         groups[key].append(r)
     return dict(sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][4], kv[0][3], kv[0][5])))
 
@@ -261,7 +312,9 @@ def _readout_label(ok: list[RunRecord]) -> str:
     """``fitted, converged 3/3`` where the runs fitted a readout (trainers/readout.py); older records
     say how many Adam steps their readout took; ``-`` where there is no readout (CE)."""
     fits = [r.training.get("readout") for r in ok if isinstance(r.training.get("readout"), dict)]
-    stepped = sorted({r.training.get("readout_steps") for r in ok if r.training.get("readout_steps") is not None})
+    stepped = sorted(
+        {r.training.get("readout_steps") for r in ok if r.training.get("readout_steps") is not None}
+    )
     if not fits:  # records from before the fitted readout ran Adam for a fixed number of steps
         return f"stepped, {'/'.join(map(str, stepped))} Adam steps" if stepped else "-"
     return f"fitted, converged {sum(bool(f.get('converged')) for f in fits)}/{len(fits)}"
@@ -284,23 +337,50 @@ def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
         accs = [100 * r.training.test_acc for r in ok]
         finals = [100 * r.training.test_acc_final for r in ok if r.training.test_acc_final is not None]
         first = runs[0]
-        paper = paper_accuracy(first.spec.task.name, key[1], first.spec.trainer.name,
-                               first.expanded["trainer"]["params"])
+        paper = paper_accuracy(
+            first.spec.task.name, key[1], first.spec.trainer.name, first.expanded["trainer"]["params"]
+        )
         failed = len(runs) - len(ok)
         budgets = sorted({budget_label(r) for r in runs})
-        table.append([key[0], f"{100 * key[1]:g}%", key[2], key[3], key[5] or "-", "; ".join(budgets), len(ok),
-                      _mean_std(accs), f"{statistics.fmean(finals):.2f}" if finals else "", _readout_label(ok),
-                      f"{paper.accuracy:.2f} ({paper.table})" if paper else "-",
-                      f"{failed}/{len(runs)}" if failed else ""])
-    headers = ["task", "train", "data", "trainer", "info plane", "budget (as run)", "seeds",
-               "test acc % (val-selected)", "final", "readout", "paper", "failed"]
+        table.append(
+            [
+                key[0],
+                f"{100 * key[1]:g}%",
+                key[2],
+                key[3],
+                key[5] or "-",
+                "; ".join(budgets),
+                len(ok),
+                _mean_std(accs),
+                f"{statistics.fmean(finals):.2f}" if finals else "",
+                _readout_label(ok),
+                f"{paper.accuracy:.2f} ({paper.table})" if paper else "-",
+                f"{failed}/{len(runs)}" if failed else "",
+            ]
+        )
+    headers = [
+        "task",
+        "train",
+        "data",
+        "trainer",
+        "info plane",
+        "budget (as run)",
+        "seeds",
+        "test acc % (val-selected)",
+        "final",
+        "readout",
+        "paper",
+        "failed",
+    ]
     return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
 def probe_table(records: list[RunRecord], fmt: str = "github") -> str:
     """Linear-probe test accuracy (%) per layer L_i of every trained net (``linear_probes``)."""
-    groups = {k: [r for r in rs if r.status == "ok" and r.training.linear_probes]
-              for k, rs in _training_groups(records).items()}
+    groups = {
+        k: [r for r in rs if r.status == "ok" and r.training.linear_probes]
+        for k, rs in _training_groups(records).items()
+    }
     groups = {k: rs for k, rs in groups.items() if rs}
     if not groups:
         return "no training runs with linear probes in the store"
@@ -309,8 +389,11 @@ def probe_table(records: list[RunRecord], fmt: str = "github") -> str:
     for key, runs in groups.items():
         cells = []
         for i in range(depth):
-            accs = [100 * r.training.linear_probes[i].test_acc for r in runs
-                    if i < len(r.training.linear_probes) and r.training.linear_probes[i].test_acc is not None]
+            accs = [
+                100 * r.training.linear_probes[i].test_acc
+                for r in runs
+                if i < len(r.training.linear_probes) and r.training.linear_probes[i].test_acc is not None
+            ]
             cells.append(_mean_std(accs) or "not probed")
         table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(runs), *cells])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
@@ -329,8 +412,11 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
     (||beta grad I(X; L+eps)|| / ||grad I(Y; L)||, median over the logged steps): near 0, beta did nothing."""
     rows = []
     for key, runs in _training_groups(records).items():
-        ok = [r for r in runs if r.status == "ok" and r.training.get("layers")
-              and "at_start" in r.training.get("layers")[0]]
+        ok = [
+            r
+            for r in runs
+            if r.status == "ok" and r.training.get("layers") and "at_start" in r.training.get("layers")[0]
+        ]
         depth = max((len(r.training.get("layers")) for r in ok), default=0)
         for i in range(depth):
             per = [r.training.get("layers")[i] for r in ok if i < len(r.training.get("layers"))]
@@ -339,33 +425,62 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
             def col(items, name, fmt=".3f"):
                 return _mean_or_blank([item.get(name) for item in items], fmt)
 
-            rows.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(per), i + 1,
-                         f"{col(start, 'iyt')} -> {col(per, 'iyt')}",
-                         f"{col(start, 'ixt')} -> {col(per, 'ixt')}".strip(" ->"),
-                         f"{col(start, 'ixt_truth')} -> {col(per, 'ixt_truth')}",
-                         f"{col(start, 'ixt_fraction_of_truth', '.0%')} -> {col(per, 'ixt_fraction_of_truth', '.0%')}"
-                         .strip(" ->"),
-                         col(per, "grad_ratio_median", ".2e")])
+            rows.append(
+                [
+                    key[0],
+                    f"{100 * key[1]:g}%",
+                    key[3],
+                    key[4],
+                    len(per),
+                    i + 1,
+                    f"{col(start, 'iyt')} -> {col(per, 'iyt')}",
+                    f"{col(start, 'ixt')} -> {col(per, 'ixt')}".strip(" ->"),
+                    f"{col(start, 'ixt_truth')} -> {col(per, 'ixt_truth')}",
+                    f"{col(start, 'ixt_fraction_of_truth', '.0%')} -> {col(per, 'ixt_fraction_of_truth', '.0%')}".strip(
+                        " ->"
+                    ),
+                    col(per, "grad_ratio_median", ".2e"),
+                ]
+            )
     if not rows:
         return "no layer-wise IB runs with per-layer critic records in the store"
-    headers = ["task", "train", "trainer", "budget", "seeds", "layer", "I(Y;L) critic start -> end",
-               "I(X;L+eps) critic start -> end", "I(X;L+eps) truth start -> end", "AA-MINE / truth",
-               "grad ratio (median)"]
+    headers = [
+        "task",
+        "train",
+        "trainer",
+        "budget",
+        "seeds",
+        "layer",
+        "I(Y;L) critic start -> end",
+        "I(X;L+eps) critic start -> end",
+        "I(X;L+eps) truth start -> end",
+        "AA-MINE / truth",
+        "grad ratio (median)",
+    ]
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
 def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
     """Paper Fig. 5's cluster separation (mean distance between class means / mean class spread) per layer."""
     groups = _training_groups(records)
-    depth = max((len(r.training.separation) for rs in groups.values() for r in rs if r.status == "ok"), default=0)
+    depth = max(
+        (len(r.training.separation) for rs in groups.values() for r in rs if r.status == "ok"), default=0
+    )
     if not depth:
         return "no training runs with a cluster separation in the store"
     table = []
     for key, runs in groups.items():
         ok = [r for r in runs if r.status == "ok" and r.training.separation]
-        layers = [_mean_std([r.training.separation[i] for r in ok
-                             if i < len(r.training.separation) and r.training.separation[i] is not None])
-                  for i in range(depth)]
+        layers = [
+            _mean_std(
+                [
+                    r.training.separation[i]
+                    for r in ok
+                    if i < len(r.training.separation) and r.training.separation[i] is not None
+                ]
+            )
+            for i in range(depth)
+        ]
         table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(ok), *layers])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
     return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
@@ -392,9 +507,21 @@ def failure_table(records: list[RunRecord], fmt: str = "github", width: int = 90
     for r in failed:
         error = r.error or ""
         where = (r.extras.get("traceback") or [""])[-1]
-        rows.append([r.id[:12], r.task_label, method(r), r.spec.seed, r.spec.budget,
-                     error if len(error) <= width else error[: width - 3] + "...", where.rsplit("/", 1)[-1]])
+        rows.append(
+            [
+                r.id[:12],
+                r.task_label,
+                method(r),
+                r.spec.seed,
+                r.spec.budget,
+                error if len(error) <= width else error[: width - 3] + "...",
+                where.rsplit("/", 1)[-1],
+            ]
+        )
     runs = tabulate(rows, headers=["run", "task", "method", "seed", "budget", "error", "where"], tablefmt=fmt)
-    counts = tabulate([[task, m, f"{f}/{n}"] for (task, m), (f, n) in sorted(totals.items()) if f],
-                      headers=["task", "method", "failed/runs"], tablefmt=fmt)
+    counts = tabulate(
+        [[task, m, f"{f}/{n}"] for (task, m), (f, n) in sorted(totals.items()) if f],
+        headers=["task", "method", "failed/runs"],
+        tablefmt=fmt,
+    )
     return f"{counts}\n\n{runs}"

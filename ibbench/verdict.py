@@ -44,7 +44,7 @@ class Comparison:
         se = math.sqrt(va + vc)
         if se == 0:
             return self.difference, self.difference
-        df = (va + vc) ** 2 / (va ** 2 / (len(a) - 1) + vc ** 2 / (len(c) - 1))  # Welch-Satterthwaite
+        df = (va + vc) ** 2 / (va**2 / (len(a) - 1) + vc**2 / (len(c) - 1))  # Welch-Satterthwaite
         half = stats.t.ppf(0.975, df) * se
         return self.difference - half, self.difference + half
 
@@ -63,14 +63,25 @@ def comparisons(records: list[RunRecord]) -> list[Comparison]:
         ok = [r for r in runs if r.status == "ok"]
         if not ok or ok[0].spec.trainer.name == REFERENCE:
             continue
-        ref = [r for k, rs in groups.items() if k[:3] == key[:3] and k[4] == key[4]  # task, fraction, data, budget
-               for r in rs if r.status == "ok" and r.spec.trainer.name == REFERENCE]
+        ref = [
+            r
+            for k, rs in groups.items()
+            if k[:3] == key[:3] and k[4] == key[4]  # task, fraction, data, budget
+            for r in rs
+            if r.status == "ok" and r.spec.trainer.name == REFERENCE
+        ]
         if not ref:
             continue
-        out.append(Comparison(key[0], key[1], _setting_label(ok[0].spec.trainer.name, ok[0].spec.trainer.params),
-                              "; ".join(sorted({budget_label(r) for r in ok})),
-                              [100 * r.training.test_acc for r in ok],
-                              [100 * r.training.test_acc for r in ref]))
+        out.append(
+            Comparison(
+                key[0],
+                key[1],
+                _setting_label(ok[0].spec.trainer.name, ok[0].spec.trainer.params),
+                "; ".join(sorted({budget_label(r) for r in ok})),
+                [100 * r.training.test_acc for r in ok],
+                [100 * r.training.test_acc for r in ref],
+            )
+        )
     return out
 
 
@@ -93,7 +104,9 @@ def verdict_text(records: list[RunRecord]) -> str:
         for c in mine:
             ci = c.interval()
             where = f"95 % interval [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "no interval"
-            lines.append(f"{c.setting} ({c.budget}): {_mean_sd(c.accuracies)}, {c.difference:+.2f} points "
-                         f"against ce ({where}): **{c.verdict()}**.")
+            lines.append(
+                f"{c.setting} ({c.budget}): {_mean_sd(c.accuracies)}, {c.difference:+.2f} points "
+                f"against ce ({where}): **{c.verdict()}**."
+            )
         paragraphs.append(" ".join(lines))
     return "\n\n".join(paragraphs)

@@ -44,8 +44,10 @@ def ibbench_sample(task_id: str, n: int, seed: int, folder: Path) -> tuple[Path,
 
     entry = load_registry().entries["task"][task_id]
     task = entry.load()
-    instance = task.build(task.params_for("quick", {**entry.defaults, "n_pairs": n}),
-                          RunContext(seed=seed, device=torch.device("cpu")))
+    instance = task.build(
+        task.params_for("quick", {**entry.defaults, "n_pairs": n}),
+        RunContext(seed=seed, device=torch.device("cpu")),
+    )
     paths = folder / f"ibbench-{task_id}-{seed}-x.npy", folder / f"ibbench-{task_id}-{seed}-y.npy"
     for path, values in zip(paths, (instance.x, instance.y)):
         np.save(path, values.double().numpy())
@@ -57,8 +59,13 @@ def ksg(x: Path, y: Path, seed: int) -> float | None:
     from ibbench.runner import run
     from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
 
-    spec = RunSpec(task=TaskSpec(name="arrays", params={"x": str(x), "y": str(y)}),
-                   estimator=EstimatorSpec(name="ksg"), seed=seed, budget="quick", device="cpu")
+    spec = RunSpec(
+        task=TaskSpec(name="arrays", params={"x": str(x), "y": str(y)}),
+        estimator=EstimatorSpec(name="ksg"),
+        seed=seed,
+        budget="quick",
+        device="cpu",
+    )
     record = run(spec, load_registry())
     return record.estimate if record.status == "ok" else None
 
@@ -92,35 +99,78 @@ def report(rows: list[dict], n: int, seeds: list[int], options: str = "") -> str
         failed = f" ({len(values) - len(ok)} failed)" if len(ok) < len(values) else ""
         return (f"{statistics.fmean(ok):.4f} ± {statistics.stdev(ok):.4f}" if len(ok) > 1 else "-") + failed
 
-    body = [[r["task"], f"{r['truth_bmi']:.6f}", f"{r['truth_ibbench']:.6f}", f"{abs(r['truth_bmi'] - r['truth_ibbench']):.1e}",
-             cell(r["ksg_bmi"]), cell(r["ksg_ibbench"]), f"{r['diff']:+.4f}", f"{r['p']:.3f}",
-             "yes" if r["agree"] else "NO"] for r in rows]
+    body = [
+        [
+            r["task"],
+            f"{r['truth_bmi']:.6f}",
+            f"{r['truth_ibbench']:.6f}",
+            f"{abs(r['truth_bmi'] - r['truth_ibbench']):.1e}",
+            cell(r["ksg_bmi"]),
+            cell(r["ksg_ibbench"]),
+            f"{r['diff']:+.4f}",
+            f"{r['p']:.3f}",
+            "yes" if r["agree"] else "NO",
+        ]
+        for r in rows
+    ]
     truths_ok = sum(abs(r["truth_bmi"] - r["truth_ibbench"]) <= TRUTH_TOLERANCE for r in rows)
     samplers_ok = sum(r["agree"] for r in rows)
-    head = (f"# ibbench's Beyond Normal tasks against bmi 0.1.3\n\n"
-            f"Regenerate: `python scripts/beyond_normal_crosscheck.py --bmi-python bmi-env/bin/python{options}`.\n"
-            f"KSG (ibbench-ksg, quick budget) on {n} pairs per seed, seeds {', '.join(map(str, seeds))}, "
-            f"drawn by bmi's sampler and by ibbench's; mean ± sd over the seeds.  Agreement: Welch's t-test "
-            f"of the two means does not reject at a family-wise {FAMILY_ALPHA:g} (p > {FAMILY_ALPHA:g} / "
-            f"{BENCHMARK_TASKS}, Bonferroni).\n\n"
-            f"**Truths equal to {TRUTH_TOLERANCE:g}: {truths_ok} of {len(rows)} tasks.  "
-            f"Samplers agree: {samplers_ok} of {len(rows)} tasks.**\n\n")
-    return head + tabulate(body, headers=["task", "truth bmi", "truth ibbench", "|diff|", "KSG on bmi's pairs",
-                                          "KSG on ibbench's pairs", "diff", "Welch p", "agree"],
-                           tablefmt="github", disable_numparse=True) + "\n"
+    head = (
+        f"# ibbench's Beyond Normal tasks against bmi 0.1.3\n\n"
+        f"Regenerate: `python scripts/beyond_normal_crosscheck.py --bmi-python bmi-env/bin/python{options}`.\n"
+        f"KSG (ibbench-ksg, quick budget) on {n} pairs per seed, seeds {', '.join(map(str, seeds))}, "
+        f"drawn by bmi's sampler and by ibbench's; mean ± sd over the seeds.  Agreement: Welch's t-test "
+        f"of the two means does not reject at a family-wise {FAMILY_ALPHA:g} (p > {FAMILY_ALPHA:g} / "
+        f"{BENCHMARK_TASKS}, Bonferroni).\n\n"
+        f"**Truths equal to {TRUTH_TOLERANCE:g}: {truths_ok} of {len(rows)} tasks.  "
+        f"Samplers agree: {samplers_ok} of {len(rows)} tasks.**\n\n"
+    )
+    return (
+        head
+        + tabulate(
+            body,
+            headers=[
+                "task",
+                "truth bmi",
+                "truth ibbench",
+                "|diff|",
+                "KSG on bmi's pairs",
+                "KSG on ibbench's pairs",
+                "diff",
+                "Welch p",
+                "agree",
+            ],
+            tablefmt="github",
+            disable_numparse=True,
+        )
+        + "\n"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bmi-python", help="an interpreter with benchmark-mi 0.1.3 installed")
     parser.add_argument("--pairs", type=int, default=5000, help="pairs per sample (bmi's protocol: 5000)")
-    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds, or a range A-B (at least 2)")
-    parser.add_argument("--tasks", nargs="+", default=[], metavar="TASK_ID",
-                        help="only these bmi task ids (default: all 40; the Bonferroni count stays 40)")
+    parser.add_argument(
+        "--seeds", default="0,1,2,3,4", help="comma-separated seeds, or a range A-B (at least 2)"
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=[],
+        metavar="TASK_ID",
+        help="only these bmi task ids (default: all 40; the Bonferroni count stays 40)",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="the markdown report")
     args = parser.parse_args()
-    seeds = [int(s) for s in (args.seeds.split(",") if "," in args.seeds or "-" not in args.seeds
-                              else range(int(args.seeds.split("-")[0]), int(args.seeds.split("-")[1]) + 1))]
+    seeds = [
+        int(s)
+        for s in (
+            args.seeds.split(",")
+            if "," in args.seeds or "-" not in args.seeds
+            else range(int(args.seeds.split("-")[0]), int(args.seeds.split("-")[1]) + 1)
+        )
+    ]
     if len(seeds) < 2:
         parser.error("--seeds needs at least two seeds: agreement is judged against the seed spread")
     if not args.bmi_python:
@@ -128,26 +178,58 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        proc = subprocess.run([args.bmi_python, str(ROOT / "scripts" / "peers" / "bmi_samples.py"), tmp,
-                               str(args.pairs), ",".join(map(str, seeds)), *args.tasks], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                args.bmi_python,
+                str(ROOT / "scripts" / "peers" / "bmi_samples.py"),
+                tmp,
+                str(args.pairs),
+                ",".join(map(str, seeds)),
+                *args.tasks,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
-            print(f"Beyond Normal cross-check skipped: bmi failed under {args.bmi_python}: "
-                  f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+            print(
+                f"Beyond Normal cross-check skipped: bmi failed under {args.bmi_python}: "
+                f"{proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
+            )
             return 0
         rows, truths = [], json.loads((folder / "truths.json").read_text())
         for task_id, truth in truths.items():
             on_bmi = [ksg(folder / f"{task_id}-{s}-x.npy", folder / f"{task_id}-{s}-y.npy", s) for s in seeds]
             on_ours = [ksg(*ibbench_sample(task_id, args.pairs, s, folder), s) for s in seeds]
             diff, p, agree = agreement(on_bmi, on_ours, BENCHMARK_TASKS)
-            rows.append({"task": task_id, "truth_bmi": truth, "truth_ibbench": truth_of(task_id),
-                         "ksg_bmi": on_bmi, "ksg_ibbench": on_ours, "diff": diff, "p": p, "agree": agree})
-            print(f"{task_id}: truth {truth:.6f} / {rows[-1]['truth_ibbench']:.6f}; KSG difference {diff:+.4f}, "
-                  f"p {p:.3f} ({'agree' if agree else 'DISAGREE'})", file=sys.stderr)
+            rows.append(
+                {
+                    "task": task_id,
+                    "truth_bmi": truth,
+                    "truth_ibbench": truth_of(task_id),
+                    "ksg_bmi": on_bmi,
+                    "ksg_ibbench": on_ours,
+                    "diff": diff,
+                    "p": p,
+                    "agree": agree,
+                }
+            )
+            print(
+                f"{task_id}: truth {truth:.6f} / {rows[-1]['truth_ibbench']:.6f}; KSG difference {diff:+.4f}, "
+                f"p {p:.3f} ({'agree' if agree else 'DISAGREE'})",
+                file=sys.stderr,
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    options = "".join(f" {flag} {value}" for flag, value in (("--pairs", args.pairs), ("--seeds", args.seeds))
-                      if value != parser.get_default(flag.lstrip("-")))
+    options = "".join(
+        f" {flag} {value}"
+        for flag, value in (("--pairs", args.pairs), ("--seeds", args.seeds))
+        if value != parser.get_default(flag.lstrip("-"))
+    )
     options += f" --tasks {' '.join(args.tasks)}" if args.tasks else ""
-    options += f" --out {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}" if args.out != OUT else ""
+    options += (
+        f" --out {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}"
+        if args.out != OUT
+        else ""
+    )
     args.out.write_text(report(rows, args.pairs, seeds, options))
     print(f"wrote {args.out}")
     bad_truth = any(abs(r["truth_bmi"] - r["truth_ibbench"]) > TRUTH_TOLERANCE for r in rows)

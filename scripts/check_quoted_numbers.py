@@ -30,8 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 NUMBER = re.compile(r"(?<![\w.])[-−+]?\d+\.\d+(?![\w.])")
 _NUM = r"[-−+]?\d+\.\d+"
-FIGURE = re.compile(rf"(?<![\w.])({_NUM})(?:\s*[-–]\s*({_NUM}))?(?=\s*(?:%|nats?\b|±))"  # 87.8 %, 1.7-2.2 nats, 0.5 ±
-                    rf"|(?<=±)\s*({_NUM})(?![\w.])")  # the error after a ±
+FIGURE = re.compile(
+    rf"(?<![\w.])({_NUM})(?:\s*[-–]\s*({_NUM}))?(?=\s*(?:%|nats?\b|±))"  # 87.8 %, 1.7-2.2 nats, 0.5 ±
+    rf"|(?<=±)\s*({_NUM})(?![\w.])"
+)  # the error after a ±
 LOG = re.compile(r"log\s*\(?(\d+)\)?\s*=\s*(\d+\.\d+)")
 CODE = re.compile(r"`[^`]*`")
 HEADING = re.compile(r"^(#{2,3}) ")
@@ -127,8 +129,18 @@ def rendered(store: Path) -> str:
     from ibbench.verdict import verdict_text
 
     records = ResultStore(store).records()
-    return "\n".join(render(records) for render in (bias_table, accuracy_table, separation_table, probe_table,
-                                                     layer_table, failure_table, verdict_text))
+    return "\n".join(
+        render(records)
+        for render in (
+            bias_table,
+            accuracy_table,
+            separation_table,
+            probe_table,
+            layer_table,
+            failure_table,
+            verdict_text,
+        )
+    )
 
 
 def allowed_numbers(paths: set[Path]) -> set[float]:
@@ -150,7 +162,7 @@ def allowed_numbers(paths: set[Path]) -> set[float]:
 def quoted_matches(quoted: str, values: set[float]) -> bool:
     q = float(quoted.replace("−", "-"))
     digits = len(quoted.split(".")[1])
-    tolerance = 0.5 * 10 ** -digits + 1e-12
+    tolerance = 0.5 * 10**-digits + 1e-12
     return any(abs(v - q) <= tolerance or abs(abs(v) - abs(q)) <= tolerance for v in values)
 
 
@@ -178,14 +190,20 @@ def check(readme: Path) -> list[str]:
         values = allowed_numbers(paths)
         for n, m in quoted:
             if not quoted_matches(m, values):
-                problems.append(f"{readme.relative_to(ROOT)}:{n}: {m} ({heading.strip('# ')}) has no source in "
-                                f"{sorted(str(p.relative_to(ROOT)) for p in paths) or 'no cited store'}")
+                problems.append(
+                    f"{readme.relative_to(ROOT)}:{n}: {m} ({heading.strip('# ')}) has no source in "
+                    f"{sorted(str(p.relative_to(ROOT)) for p in paths) or 'no cited store'}"
+                )
     return problems
 
 
 def main() -> int:
     problems = [p for readme in (ROOT / "README.md", RESULTS / "README.md") for p in check(readme)]
-    print("\n".join(problems) if problems else "every quoted number has a source in the stores its section cites")
+    print(
+        "\n".join(problems)
+        if problems
+        else "every quoted number has a source in the stores its section cites"
+    )
     return 1 if problems else 0
 
 

@@ -20,17 +20,30 @@ from ibbench.plugins import load_registry
 from ibbench.runner import execute, resolve, spec_key
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
 
-SHRINK = {"steps": 3, "critic_pretrain_steps": 1, "critic_steps": 1, "readout_max_iter": 1, "measure_points": 1,
-          "probe_first_steps": 1, "probe_refresh_steps": 1,
-          "critic_eval_samples": 512, "truth_points": 100}
+SHRINK = {
+    "steps": 3,
+    "critic_pretrain_steps": 1,
+    "critic_steps": 1,
+    "readout_max_iter": 1,
+    "measure_points": 1,
+    "probe_first_steps": 1,
+    "probe_refresh_steps": 1,
+    "critic_eval_samples": 512,
+    "truth_points": 100,
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
-    spec = RunSpec(task=TaskSpec(name="mnist-mlp"), estimator=EstimatorSpec(name="aa-mine"),
-                   trainer=TrainerSpec(name="ib-layerwise", params=SHRINK), budget="paper", device=args.device)
+    spec = RunSpec(
+        task=TaskSpec(name="mnist-mlp"),
+        estimator=EstimatorSpec(name="aa-mine"),
+        trainer=TrainerSpec(name="ib-layerwise", params=SHRINK),
+        budget="paper",
+        device=args.device,
+    )
     resolved = resolve(spec, load_registry())
     writes, sizes = [], []
     offer = Checkpointer.offer
@@ -53,11 +66,17 @@ def main() -> None:
         state = Checkpointer(path, spec_key(resolved)).load()
         load_s = time.perf_counter() - start
     assert state is not None
-    print(f"device {args.device}; {len(writes)} snapshots of a paper-size ib-layerwise cell with an aa-mine probe")
-    print(f"size: median {statistics.median(sizes) / 2**20:.0f} MiB (min {min(sizes) / 2**20:.0f}, "
-          f"max {max(sizes) / 2**20:.0f})")
-    print(f"write (state_dict + torch.save + fsync + rename): median {statistics.median(writes):.2f} s, "
-          f"max {max(writes):.2f} s")
+    print(
+        f"device {args.device}; {len(writes)} snapshots of a paper-size ib-layerwise cell with an aa-mine probe"
+    )
+    print(
+        f"size: median {statistics.median(sizes) / 2**20:.0f} MiB (min {min(sizes) / 2**20:.0f}, "
+        f"max {max(sizes) / 2**20:.0f})"
+    )
+    print(
+        f"write (state_dict + torch.save + fsync + rename): median {statistics.median(writes):.2f} s, "
+        f"max {max(writes):.2f} s"
+    )
     print(f"load of the last snapshot: {load_s:.2f} s")
 
 

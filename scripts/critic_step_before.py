@@ -3,6 +3,7 @@ workload of ibbench.bench.workloads.critic_step, for the before/after figures in
 
     git worktree add /tmp/old a2a587a && cd /tmp/old && PYTHONPATH=/tmp/old python /path/to/this/script.py
 """
+
 import math
 import statistics
 import time
@@ -17,22 +18,34 @@ from ibbench.infoplane import NoisyLayerTask, layer_network
 from ibbench.tasks.networks import mlp
 
 print("ibbench from", api.__file__)
+
+
 def task(dev):
     g = torch.Generator().manual_seed(0)
     net = mlp([784, 512, 512, 10], seed=0).to(dev).eval()
-    return NoisyLayerTask(layer_network(net, 2), torch.rand(2000, 784, generator=g), math.sqrt(0.1), dev, truth_samples=1000)
+    return NoisyLayerTask(
+        layer_network(net, 2), torch.rand(2000, 784, generator=g), math.sqrt(0.1), dev, truth_samples=1000
+    )
+
+
 dev = torch.device("cpu")
 for est in ("mine", "aa-mine"):
     for h, b in ((1500, 256), (1500, 512), (1500, 1024), (256, 256), (64, 256)):
-        t = task(dev); p = CriticParams(hidden=h, batch_size=b); ctx = RunContext(seed=0, device=dev)
+        t = task(dev)
+        p = CriticParams(hidden=h, batch_size=b)
+        ctx = RunContext(seed=0, device=dev)
         torch.manual_seed(0)
         if est == "aa-mine":
             critic, _ = AAMINE().critic_for(t, p, ctx)
         else:
             critic = Critic(torch.nn.Identity(), t.x_dim, t.y_dim, p)
         tr = CriticTrainer(critic, t.sample, p, ctx, est)
-        for _ in range(2): tr.step()
-        times = []; s0 = time.perf_counter()
+        for _ in range(2):
+            tr.step()
+        times = []
+        s0 = time.perf_counter()
         while len(times) < 3 or time.perf_counter() - s0 < 1.0:
-            a = time.perf_counter(); tr.step(); times.append(time.perf_counter() - a)
-        print(est, h, b, f"{1e3*statistics.median(times):.2f} ms")
+            a = time.perf_counter()
+            tr.step()
+            times.append(time.perf_counter() - a)
+        print(est, h, b, f"{1e3 * statistics.median(times):.2f} ms")

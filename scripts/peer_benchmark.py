@@ -22,15 +22,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "benchmarks"
-TASKS = ("1v1-normal-0.75", "1v1-additive-0.1", "1v1-bimodal-0.75", "student-identity-2-2-1",
-         "multinormal-dense-5-5-0.5", "multinormal-sparse-5-5-2-2.0", "half_cube-multinormal-sparse-5-5-2-2.0",
-         "spiral-multinormal-sparse-5-5-2-2.0", "normal_cdf-multinormal-sparse-5-5-2-2.0",
-         "asinh-student-identity-5-5-2", "multinormal-dense-25-25-0.5")
+TASKS = (
+    "1v1-normal-0.75",
+    "1v1-additive-0.1",
+    "1v1-bimodal-0.75",
+    "student-identity-2-2-1",
+    "multinormal-dense-5-5-0.5",
+    "multinormal-sparse-5-5-2-2.0",
+    "half_cube-multinormal-sparse-5-5-2-2.0",
+    "spiral-multinormal-sparse-5-5-2-2.0",
+    "normal_cdf-multinormal-sparse-5-5-2-2.0",
+    "asinh-student-identity-5-5-2",
+    "multinormal-dense-25-25-0.5",
+)
 ESTIMATORS = ("ksg", "mine", "infonce", "nwj")  # in both packages
 
 
-def ibbench_rows(folder: Path, tasks: list[str], seeds: list[int], budget: str,
-                 estimators: tuple[str, ...] = ESTIMATORS) -> list[dict]:
+def ibbench_rows(
+    folder: Path, tasks: list[str], seeds: list[int], budget: str, estimators: tuple[str, ...] = ESTIMATORS
+) -> list[dict]:
     from ibbench.plugins import load_registry
     from ibbench.runner import run
     from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
@@ -40,18 +50,35 @@ def ibbench_rows(folder: Path, tasks: list[str], seeds: list[int], budget: str,
         for seed in seeds:
             x, y = folder / f"{task}-{seed}-x.npy", folder / f"{task}-{seed}-y.npy"
             for name in estimators:
-                spec = RunSpec(task=TaskSpec(name="arrays", params={"x": str(x), "y": str(y)}),
-                               estimator=EstimatorSpec(name=name), seed=seed, budget=budget, device="cpu")
+                spec = RunSpec(
+                    task=TaskSpec(name="arrays", params={"x": str(x), "y": str(y)}),
+                    estimator=EstimatorSpec(name=name),
+                    seed=seed,
+                    budget=budget,
+                    device="cpu",
+                )
                 record = run(spec, registry)
-                rows.append({"task": task, "seed": seed, "estimator": name, "estimate": record.estimate,
-                             "seconds": record.wall_time_s, "status": record.status,
-                             "converged": (record.extras.get("estimator") or {}).get("converged")})
-                print(f"ibbench {task} seed {seed} {name}: {record.estimate} in {record.wall_time_s:.1f} s",
-                      file=sys.stderr)
+                rows.append(
+                    {
+                        "task": task,
+                        "seed": seed,
+                        "estimator": name,
+                        "estimate": record.estimate,
+                        "seconds": record.wall_time_s,
+                        "status": record.status,
+                        "converged": (record.extras.get("estimator") or {}).get("converged"),
+                    }
+                )
+                print(
+                    f"ibbench {task} seed {seed} {name}: {record.estimate} in {record.wall_time_s:.1f} s",
+                    file=sys.stderr,
+                )
     return rows
 
 
-def table(bmi_rows: list[dict], ours: list[dict], estimators: tuple[str, ...] = ESTIMATORS) -> tuple[str, dict]:
+def table(
+    bmi_rows: list[dict], ours: list[dict], estimators: tuple[str, ...] = ESTIMATORS
+) -> tuple[str, dict]:
     from tabulate import tabulate
 
     truth = {r["task"]: r["truth"] for r in bmi_rows}
@@ -60,15 +87,22 @@ def table(bmi_rows: list[dict], ours: list[dict], estimators: tuple[str, ...] = 
         for name in estimators:
             mine = [r for r in rows if r["estimator"] == name and r.get("estimate") is not None]
             summary[(side, name)] = {
-                "mean_abs_bias": statistics.fmean(abs(r["estimate"] - truth[r["task"]]) for r in mine) if mine else None,
-                "seconds": sum(r["seconds"] for r in rows if r["estimator"] == name)}
+                "mean_abs_bias": statistics.fmean(abs(r["estimate"] - truth[r["task"]]) for r in mine)
+                if mine
+                else None,
+                "seconds": sum(r["seconds"] for r in rows if r["estimator"] == name),
+            }
     for task in dict.fromkeys(r["task"] for r in bmi_rows):
         row = [task, f"{truth[task]:.3f}"]
         for name in estimators:
             for rows in (bmi_rows, ours):
                 got = [r for r in rows if r["task"] == task and r["estimator"] == name]
                 vals = [r["estimate"] for r in got if r.get("estimate") is not None]
-                row.append(f"{statistics.fmean(vals):.3f} / {sum(r['seconds'] for r in got):.1f} s" if vals else "failed")
+                row.append(
+                    f"{statistics.fmean(vals):.3f} / {sum(r['seconds'] for r in got):.1f} s"
+                    if vals
+                    else "failed"
+                )
         lines.append(row)
     headers = ["task", "truth"] + [f"{name} {side}" for name in estimators for side in ("bmi", "ibbench")]
     return tabulate(lines, headers=headers, tablefmt="github", disable_numparse=True), summary
@@ -76,18 +110,24 @@ def table(bmi_rows: list[dict], ours: list[dict], estimators: tuple[str, ...] = 
 
 def verdict(summary: dict, estimators: tuple[str, ...]) -> str:
     """Each side's best estimator by mean |bias|, and the wall time of all compared estimators."""
+
     def best(side):
-        scored = [(summary[(side, n)]["mean_abs_bias"], n) for n in estimators
-                  if summary[(side, n)]["mean_abs_bias"] is not None]
+        scored = [
+            (summary[(side, n)]["mean_abs_bias"], n)
+            for n in estimators
+            if summary[(side, n)]["mean_abs_bias"] is not None
+        ]
         return min(scored) if scored else (None, "none")
 
     (bmi_bias, bmi_name), (our_bias, our_name) = best("bmi"), best("ibbench")
     bmi_time = sum(summary[("bmi", n)]["seconds"] for n in estimators)
     our_time = sum(summary[("ibbench", n)]["seconds"] for n in estimators)
     fmt = lambda v: "none" if v is None else f"{v:.3f} nats"  # noqa: E731
-    return (f"**Best mean |bias|: bmi {bmi_name} {fmt(bmi_bias)}, ibbench {our_name} {fmt(our_bias)}.  "
-            f"Wall time of the {len(estimators)} compared estimators: bmi {bmi_time:.1f} s, ibbench {our_time:.1f} s "
-            f"({our_time / bmi_time:.2f} of bmi's).**")
+    return (
+        f"**Best mean |bias|: bmi {bmi_name} {fmt(bmi_bias)}, ibbench {our_name} {fmt(our_bias)}.  "
+        f"Wall time of the {len(estimators)} compared estimators: bmi {bmi_time:.1f} s, ibbench {our_time:.1f} s "
+        f"({our_time / bmi_time:.2f} of bmi's).**"
+    )
 
 
 def main() -> int:
@@ -97,8 +137,13 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
     parser.add_argument("--budget", default="quick", help="ibbench's budget (default quick)")
-    parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS,
-                        help="estimators to run on both sides (default all four)")
+    parser.add_argument(
+        "--estimators",
+        nargs="+",
+        default=list(ESTIMATORS),
+        choices=ESTIMATORS,
+        help="estimators to run on both sides (default all four)",
+    )
     parser.add_argument("--out", type=Path, default=OUT / "peers-cpu")
     args = parser.parse_args()
     if not args.bmi_python:
@@ -106,31 +151,51 @@ def main() -> int:
         return 0
     probe = subprocess.run([args.bmi_python, "-c", "import bmi"], capture_output=True, text=True)
     if probe.returncode:
-        print(f"peer benchmark skipped: {args.bmi_python} cannot import bmi ({probe.stderr.strip().splitlines()[-1]})")
+        print(
+            f"peer benchmark skipped: {args.bmi_python} cannot import bmi ({probe.stderr.strip().splitlines()[-1]})"
+        )
         return 0
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory(prefix="ibbench-peers-") as tmp:
         estimators = tuple(args.estimators)
-        subprocess.run([args.bmi_python, str(ROOT / "scripts" / "peers" / "bmi_side.py"), tmp, str(args.n),
-                        args.seeds, ",".join(estimators), *args.tasks], check=True)
+        subprocess.run(
+            [
+                args.bmi_python,
+                str(ROOT / "scripts" / "peers" / "bmi_side.py"),
+                tmp,
+                str(args.n),
+                args.seeds,
+                ",".join(estimators),
+                *args.tasks,
+            ],
+            check=True,
+        )
         bmi_rows = json.loads((Path(tmp) / "bmi.json").read_text())["rows"]
         ours = ibbench_rows(Path(tmp), args.tasks, seeds, args.budget, estimators)
     text, summary = table(bmi_rows, ours, estimators)
+
     def bias(side, name):
         value = summary[(side, name)]["mean_abs_bias"]
         return "no estimate" if value is None else f"{value:.3f} nats"
 
-    totals = "\n".join(f"- {name}: mean |bias| bmi {bias('bmi', name)} in {summary[('bmi', name)]['seconds']:.1f} s, "
-                       f"ibbench {bias('ibbench', name)} in {summary[('ibbench', name)]['seconds']:.1f} s"
-                       for name in estimators)
+    totals = "\n".join(
+        f"- {name}: mean |bias| bmi {bias('bmi', name)} in {summary[('bmi', name)]['seconds']:.1f} s, "
+        f"ibbench {bias('ibbench', name)} in {summary[('ibbench', name)]['seconds']:.1f} s"
+        for name in estimators
+    )
     totals += "\n\n" + verdict(summary, estimators)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps({"n": args.n, "seeds": seeds, "budget": args.budget,
-                                                         "bmi": bmi_rows, "ibbench": ours}, indent=1) + "\n")
+    args.out.with_suffix(".json").write_text(
+        json.dumps(
+            {"n": args.n, "seeds": seeds, "budget": args.budget, "bmi": bmi_rows, "ibbench": ours}, indent=1
+        )
+        + "\n"
+    )
     args.out.with_suffix(".md").write_text(
         f"# ibbench next to bmi on bmi's tasks\n\nMade by `python scripts/peer_benchmark.py --bmi-python ...` "
         f"({args.n} samples per task, seeds {args.seeds}, ibbench budget {args.budget}; bmi 0.1.3 estimators at "
-        f"their defaults).  Each cell: mean estimate over seeds (nats) / total wall time.\n\n{text}\n\n{totals}\n")
+        f"their defaults).  Each cell: mean estimate over seeds (nats) / total wall time.\n\n{text}\n\n{totals}\n"
+    )
     print(f"written {args.out.with_suffix('.md')}")
     return 0
 

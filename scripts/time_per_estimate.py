@@ -17,8 +17,12 @@ import statistics
 import time
 from pathlib import Path
 
-CELLS = [("gaussian", {"dim": 5, "mi": 2.0}), ("gaussian-20d-4nats", {}), ("gaussian-20d-10nats", {}),
-         ("gaussian", {"dim": 1, "mi": 1.0})]
+CELLS = [
+    ("gaussian", {"dim": 5, "mi": 2.0}),
+    ("gaussian-20d-4nats", {}),
+    ("gaussian-20d-10nats", {}),
+    ("gaussian", {"dim": 1, "mi": 1.0}),
+]
 ESTIMATORS = ("mine", "aa-mine")
 SEEDS = (0, 1)
 
@@ -36,8 +40,15 @@ def measure() -> list[dict]:
     for task, params in CELLS:
         for est in ESTIMATORS:
             for seed in SEEDS:
-                spec = RunSpec.model_validate({"task": {"name": task, "params": params}, "estimator": {"name": est},
-                                               "seed": seed, "budget": "quick", "device": "cpu"})
+                spec = RunSpec.model_validate(
+                    {
+                        "task": {"name": task, "params": params},
+                        "estimator": {"name": est},
+                        "seed": seed,
+                        "budget": "quick",
+                        "device": "cpu",
+                    }
+                )
                 r = resolve(spec, registry)
                 ctx = RunContext(seed=seed, device=torch.device("cpu"), budget="quick")
                 instance = r.task.plugin.build(r.task.params, ctx)
@@ -46,9 +57,18 @@ def measure() -> list[dict]:
                 out = r.estimator.plugin.estimate(instance, r.estimator.params, ctx)
                 seconds = time.perf_counter() - start
                 steps = out.extras.get("steps_used", getattr(r.estimator.params, "steps", None))
-                rows.append({"task": r.label, "estimator": est, "seed": seed, "seconds": seconds,
-                             "steps": steps, "converged": out.extras.get("converged"), "estimate": out.value,
-                             "threads": torch.get_num_threads()})
+                rows.append(
+                    {
+                        "task": r.label,
+                        "estimator": est,
+                        "seed": seed,
+                        "seconds": seconds,
+                        "steps": steps,
+                        "converged": out.extras.get("converged"),
+                        "estimate": out.value,
+                        "threads": torch.get_num_threads(),
+                    }
+                )
                 print(rows[-1])
     return rows
 
@@ -56,16 +76,23 @@ def measure() -> list[dict]:
 def table(before: list[dict], after: list[dict]) -> str:
     def summary(rows, task, est):
         cell = [r for r in rows if r["task"] == task and r["estimator"] == est]
-        return (statistics.median(r["seconds"] for r in cell), statistics.median(r["steps"] for r in cell),
-                statistics.fmean(r["estimate"] for r in cell))
+        return (
+            statistics.median(r["seconds"] for r in cell),
+            statistics.median(r["steps"] for r in cell),
+            statistics.fmean(r["estimate"] for r in cell),
+        )
 
-    lines = ["| task | estimator | before: s (steps, estimate) | after: s (steps used, estimate) | after / before |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| task | estimator | before: s (steps, estimate) | after: s (steps used, estimate) | after / before |",
+        "|---|---|---|---|---|",
+    ]
     for task in dict.fromkeys(r["task"] for r in after):
         for est in ESTIMATORS:
             b, a = summary(before, task, est), summary(after, task, est)
-            lines.append(f"| {task} | {est} | {b[0]:.2f} ({b[1]:.0f}, {b[2]:.3f}) | {a[0]:.2f} ({a[1]:.0f}, {a[2]:.3f}) "
-                         f"| {a[0] / b[0]:.2f} |")
+            lines.append(
+                f"| {task} | {est} | {b[0]:.2f} ({b[1]:.0f}, {b[2]:.3f}) | {a[0]:.2f} ({a[1]:.0f}, {a[2]:.3f}) "
+                f"| {a[0] / b[0]:.2f} |"
+            )
     return "\n".join(lines)
 
 

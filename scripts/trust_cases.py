@@ -38,22 +38,47 @@ def estimate(workdir: Path, x: np.ndarray, y: np.ndarray, estimator: str, *sets:
     np.save(workdir / "y.npy", y)
     store = workdir / "runs.jsonl"
     store.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "ibbench.cli", "estimate", "--x", str(workdir / "x.npy"), "--y",
-           str(workdir / "y.npy"), "--estimator", estimator, "--budget", budget, "--out", str(store), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ibbench.cli",
+        "estimate",
+        "--x",
+        str(workdir / "x.npy"),
+        "--y",
+        str(workdir / "y.npy"),
+        "--estimator",
+        estimator,
+        "--budget",
+        budget,
+        "--out",
+        str(store),
+        "--quiet",
+    ]
     for s in sets:
         cmd += ["--set", s]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    line = (done.stdout.strip() or done.stderr.strip()).splitlines()[-1] if (done.stdout or done.stderr) else ""
+    line = (
+        (done.stdout.strip() or done.stderr.strip()).splitlines()[-1] if (done.stdout or done.stderr) else ""
+    )
     record = json.loads(store.read_text().splitlines()[-1]) if store.exists() and store.read_text() else None
     return line, done.returncode, record
 
 
 def row(case: str, input_: str, truth: float | None, line: str, code: int, record) -> dict:
     extras = (record or {}).get("extras", {}).get("estimator", {}) or {}
-    return {"case": case, "input": input_, "truth": truth, "printed": line, "exit": code,
-            "estimate": (record or {}).get("estimate"), "stderr": (record or {}).get("estimate_stderr"),
-            "status": (record or {}).get("status"), "converged": extras.get("converged"),
-            "pairs_used": extras.get("pairs_used", extras.get("n_samples"))}
+    return {
+        "case": case,
+        "input": input_,
+        "truth": truth,
+        "printed": line,
+        "exit": code,
+        "estimate": (record or {}).get("estimate"),
+        "stderr": (record or {}).get("estimate_stderr"),
+        "status": (record or {}).get("status"),
+        "converged": extras.get("converged"),
+        "pairs_used": extras.get("pairs_used", extras.get("n_samples")),
+    }
 
 
 def case_units(workdir: Path) -> list[dict]:
@@ -63,16 +88,24 @@ def case_units(workdir: Path) -> list[dict]:
     rows = []
     for scale in (1.0, 255.0, 1e6):
         for est in ("mine", "ksg"):
-            rows.append(row("1 units", f"{est}, x scaled by {scale:g}", 0.5, *estimate(workdir, x * scale, z, est)))
+            rows.append(
+                row("1 units", f"{est}, x scaled by {scale:g}", 0.5, *estimate(workdir, x * scale, z, est))
+            )
     return rows
 
 
 def case_in_sample(workdir: Path) -> list[dict]:
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(64, 1)), rng.normal(size=(64, 1))
-    return [row("2 in-sample", "mine, 64 independent pairs", 0.0, *estimate(workdir, x, y, "mine")),
-            row("2 in-sample", "mine, 64 independent pairs, steps=1500", 0.0,
-                *estimate(workdir, x, y, "mine", "estimator.steps=1500"))]
+    return [
+        row("2 in-sample", "mine, 64 independent pairs", 0.0, *estimate(workdir, x, y, "mine")),
+        row(
+            "2 in-sample",
+            "mine, 64 independent pairs, steps=1500",
+            0.0,
+            *estimate(workdir, x, y, "mine", "estimator.steps=1500"),
+        ),
+    ]
 
 
 def case_precision(workdir: Path) -> list[dict]:
@@ -81,21 +114,34 @@ def case_precision(workdir: Path) -> list[dict]:
     y1 = t + rng.normal(size=5000)
     t2 = rng.normal(size=5000)
     y2 = t2 + 0.1 * rng.normal(size=5000)
-    inputs = [("x = 1.7e9 + t, t ~ N(0, 100), y = t + N(0,1)", 1.7e9 + t, y1),
-              ("x = 1e7 + t', y = t' + 0.1 N(0,1)", 1e7 + t2, y2),
-              ("x = 1e300 t', y = t' + 0.1 N(0,1)", 1e300 * t2, y2)]
-    return [row("3 precision", f"{est}, {name}", HALF_LOG_101, *estimate(workdir, x, y, est, budget="quick"))
-            for name, x, y in inputs for est in ("ksg", "binning")]
+    inputs = [
+        ("x = 1.7e9 + t, t ~ N(0, 100), y = t + N(0,1)", 1.7e9 + t, y1),
+        ("x = 1e7 + t', y = t' + 0.1 N(0,1)", 1e7 + t2, y2),
+        ("x = 1e300 t', y = t' + 0.1 N(0,1)", 1e300 * t2, y2),
+    ]
+    return [
+        row("3 precision", f"{est}, {name}", HALF_LOG_101, *estimate(workdir, x, y, est, budget="quick"))
+        for name, x, y in inputs
+        for est in ("ksg", "binning")
+    ]
 
 
 def case_counts(workdir: Path) -> list[dict]:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(5000, 2))
     y = x + rng.normal(size=(5000, 2))  # 2 * 1/2 log 2
-    rows = [row("5 counts", f"{est}, 5000 rows", math.log(2), *estimate(workdir, x, y, est, budget="quick"))
-            for est in ("ksg", "binning")]
-    rows.append(row("5 counts", "ksg, n_samples=6000 > 5000 rows", math.log(2),
-                    *estimate(workdir, x, y, "ksg", "estimator.n_samples=6000", budget="quick")))
+    rows = [
+        row("5 counts", f"{est}, 5000 rows", math.log(2), *estimate(workdir, x, y, est, budget="quick"))
+        for est in ("ksg", "binning")
+    ]
+    rows.append(
+        row(
+            "5 counts",
+            "ksg, n_samples=6000 > 5000 rows",
+            math.log(2),
+            *estimate(workdir, x, y, "ksg", "estimator.n_samples=6000", budget="quick"),
+        )
+    )
     return rows
 
 
@@ -130,10 +176,23 @@ def case_ib_critics() -> list[dict]:
         read = critics.estimates()
     idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator(stream=12))[: p.truth_points]
     with torch.no_grad():
-        truth, truth_se = mixture_mi(features(f, data.train_x[idx]), task.noise_std, 1000, ctx.generator(stream=401))
-    rows = [{"case": "4 IB critics", "input": "ib-layerwise AA-MINE D_x, layer 1 at its start (quick)",
-             "truth": truth, "truth_stderr": truth_se, "estimate": read["ixt"], "stderr": read["ixt_se"],
-             "converged": read.get("ixt_converged"), "status": "ok", "exit": 0, "printed": ""}]
+        truth, truth_se = mixture_mi(
+            features(f, data.train_x[idx]), task.noise_std, 1000, ctx.generator(stream=401)
+        )
+    rows = [
+        {
+            "case": "4 IB critics",
+            "input": "ib-layerwise AA-MINE D_x, layer 1 at its start (quick)",
+            "truth": truth,
+            "truth_stderr": truth_se,
+            "estimate": read["ixt"],
+            "stderr": read["ixt_se"],
+            "converged": read.get("ixt_converged"),
+            "status": "ok",
+            "exit": 0,
+            "printed": "",
+        }
+    ]
     return rows + info_plane_rows()
 
 
@@ -142,8 +201,21 @@ def info_plane_rows() -> list[dict]:
     layer, I(X; L_i + eps) against its Monte-Carlo truth and I(Y; L_i) against log 10."""
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "runs.jsonl"
-        cmd = [sys.executable, "-m", "ibbench.cli", "run", "--task", "mnist-mlp", "--estimator", "aa-mine",
-               "--budget", "quick", "--out", str(store), "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ibbench.cli",
+            "run",
+            "--task",
+            "mnist-mlp",
+            "--estimator",
+            "aa-mine",
+            "--budget",
+            "quick",
+            "--out",
+            str(store),
+            "--quiet",
+        ]
         subprocess.run(cmd, capture_output=True, text=True, check=True)
         record = ResultStore(store).records()[-1]
     trainer = record.training.model_dump()
@@ -151,12 +223,32 @@ def info_plane_rows() -> list[dict]:
     last = max(p["step"] for p in points)
     rows = []
     for p in sorted((p for p in points if p["step"] == last), key=lambda p: p["layer"]):
-        rows.append({"case": "4 IB critics", "input": f"quick start, CE net ({trainer['test_acc']:.1%} test): "
-                     f"AA-MINE I(X; L{p['layer']} + eps) at step {last}", "truth": p.get("ixt_truth"),
-                     "estimate": p["ixt"], "stderr": p["ixt_se"], "status": "ok", "exit": 0, "printed": ""})
-        rows.append({"case": "4 IB critics", "input": f"quick start, CE net ({trainer['test_acc']:.1%} test): "
-                     f"MINE I(Y; L{p['layer']}) at step {last} (ceiling log 10 = 2.3026)", "truth": None,
-                     "estimate": p["iyt"], "stderr": p["iyt_se"], "status": "ok", "exit": 0, "printed": ""})
+        rows.append(
+            {
+                "case": "4 IB critics",
+                "input": f"quick start, CE net ({trainer['test_acc']:.1%} test): "
+                f"AA-MINE I(X; L{p['layer']} + eps) at step {last}",
+                "truth": p.get("ixt_truth"),
+                "estimate": p["ixt"],
+                "stderr": p["ixt_se"],
+                "status": "ok",
+                "exit": 0,
+                "printed": "",
+            }
+        )
+        rows.append(
+            {
+                "case": "4 IB critics",
+                "input": f"quick start, CE net ({trainer['test_acc']:.1%} test): "
+                f"MINE I(Y; L{p['layer']}) at step {last} (ceiling log 10 = 2.3026)",
+                "truth": None,
+                "estimate": p["iyt"],
+                "stderr": p["iyt_se"],
+                "status": "ok",
+                "exit": 0,
+                "printed": "",
+            }
+        )
     return rows
 
 
@@ -164,11 +256,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--cases", default="1,2,3,4,5")
-    ap.add_argument("--table", nargs=2, metavar=("BEFORE", "AFTER"),
-                    help="two JSON files (or comma-separated lists of them) to tabulate side by side")
+    ap.add_argument(
+        "--table",
+        nargs=2,
+        metavar=("BEFORE", "AFTER"),
+        help="two JSON files (or comma-separated lists of them) to tabulate side by side",
+    )
     args = ap.parse_args()
     if args.table:
-        print(table(*([r for p in side.split(",") for r in json.loads(Path(p).read_text())] for side in args.table)))
+        print(
+            table(
+                *(
+                    [r for p in side.split(",") for r in json.loads(Path(p).read_text())]
+                    for side in args.table
+                )
+            )
+        )
         return
     wanted = set(args.cases.split(","))
     rows: list[dict] = []

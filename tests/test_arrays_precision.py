@@ -49,15 +49,28 @@ def gaussian_pairs(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return x, RHO * x + math.sqrt(1 - RHO**2) * rng.normal(size=(N, 1))
 
 
-def estimate_arrays(registry, tmp_path, estimator: str, x: np.ndarray, y: np.ndarray, tag: str = "",
-                    robust: bool = True, **params):
+def estimate_arrays(
+    registry,
+    tmp_path,
+    estimator: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    tag: str = "",
+    robust: bool = True,
+    **params,
+):
     """The record of ``estimator`` on x, y written as float64 .npy files (smoke budget); ``robust``:
     the arrays task's own outlier-proof standardisation (off: the estimator alone faces the data)."""
     np.save(tmp_path / f"x{tag}.npy", x)
     np.save(tmp_path / f"y{tag}.npy", y)
-    spec = RunSpec(task=TaskSpec(name="arrays", params={"x": str(tmp_path / f"x{tag}.npy"),
-                                                        "y": str(tmp_path / f"y{tag}.npy"), "robust": robust}),
-                   estimator=EstimatorSpec(name=estimator, params=params), budget="smoke")
+    spec = RunSpec(
+        task=TaskSpec(
+            name="arrays",
+            params={"x": str(tmp_path / f"x{tag}.npy"), "y": str(tmp_path / f"y{tag}.npy"), "robust": robust},
+        ),
+        estimator=EstimatorSpec(name=estimator, params=params),
+        budget="smoke",
+    )
     record = run(spec, registry)
     assert record.status == "ok", record.error
     return record
@@ -94,8 +107,15 @@ def test_values_near_1e300_work(registry, tmp_path, estimator):
 # the doubly logarithmic tail puts 1e300 about 29 robust stds out, so neither KSG's own std
 # normalisation nor a critic's input standardisation is stretched by it (a single-log tail left it at
 # 2751: KSG lost 0.08 nats, MINE read 0.01)
-@pytest.mark.parametrize("estimator,params,tol", [("ksg", {}, 0.03), ("ksg", {"normalize_by": "iqr"}, 0.03),
-                                                  ("binning", {}, 0.05), ("mine", {"steps": 1000}, 0.15)])
+@pytest.mark.parametrize(
+    "estimator,params,tol",
+    [
+        ("ksg", {}, 0.03),
+        ("ksg", {"normalize_by": "iqr"}, 0.03),
+        ("binning", {}, 0.05),
+        ("mine", {"steps": 1000}, 0.15),
+    ],
+)
 def test_one_value_near_1e300_among_offset_data_changes_little(registry, tmp_path, estimator, params, tol):
     """One finite but enormous value must not squeeze the other 4999 into one float (a std-first
     standardisation divided them all by 1.4e298: every estimator read 0)."""
@@ -107,8 +127,9 @@ def test_one_value_near_1e300_among_offset_data_changes_little(registry, tmp_pat
     assert plain > PRECISION_TRUTH - 0.3 and abs(spoiled - plain) < tol, (spoiled, plain)
 
 
-@pytest.mark.parametrize("transform", [lambda a: a * 1e-3, lambda a: a * 1e6, lambda a: a + 1e9],
-                         ids=["x1e-3", "x1e6", "+1e9"])
+@pytest.mark.parametrize(
+    "transform", [lambda a: a * 1e-3, lambda a: a * 1e6, lambda a: a + 1e9], ids=["x1e-3", "x1e6", "+1e9"]
+)
 @pytest.mark.parametrize("estimator,tol", [("ksg", 0.02), ("binning", 0.01)])
 def test_invariant_to_scale_and_shift(registry, tmp_path, estimator, tol, transform):
     x, y = gaussian_pairs()
@@ -141,7 +162,9 @@ def test_a_finite_task_gives_distinct_pairs_and_refuses_more(tmp_path):
     task = ArraysInstance(ArraysParams(x=str(tmp_path / "x.npy"), y=str(tmp_path / "y.npy")))
     x, _ = task.sample(50, torch.Generator().manual_seed(0))
     assert len(torch.unique(x)) == 50
-    with pytest.raises(DataError, match="asked for 51 pairs but x.npy has 50 rows; drop n_samples or give at most 50"):
+    with pytest.raises(
+        DataError, match="asked for 51 pairs but x.npy has 50 rows; drop n_samples or give at most 50"
+    ):
         task.sample(51, torch.Generator().manual_seed(0))
 
 
@@ -150,39 +173,93 @@ def test_every_pair_is_used_and_the_count_printed(capsys, monkeypatch, tmp_path,
     x, y = gaussian_pairs()
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
-    code, out, _ = cli(capsys, monkeypatch, "estimate", "--x", str(tmp_path / "x.npy"), "--y",
-                       str(tmp_path / "y.npy"), "--estimator", estimator, "--budget", "smoke",
-                       "--out", str(tmp_path / "r.jsonl"))
+    code, out, _ = cli(
+        capsys,
+        monkeypatch,
+        "estimate",
+        "--x",
+        str(tmp_path / "x.npy"),
+        "--y",
+        str(tmp_path / "y.npy"),
+        "--estimator",
+        estimator,
+        "--budget",
+        "smoke",
+        "--out",
+        str(tmp_path / "r.jsonl"),
+    )
     assert code == 0 and f"smoke budget, {N} pairs)" in out and N != budget_default
-    code, out, _ = cli(capsys, monkeypatch, "estimate", "--x", str(tmp_path / "x.npy"), "--y",
-                       str(tmp_path / "y.npy"), "--estimator", estimator, "--budget", "smoke",
-                       "--set", "estimator.n_samples=700", "--out", str(tmp_path / "r.jsonl"))
+    code, out, _ = cli(
+        capsys,
+        monkeypatch,
+        "estimate",
+        "--x",
+        str(tmp_path / "x.npy"),
+        "--y",
+        str(tmp_path / "y.npy"),
+        "--estimator",
+        estimator,
+        "--budget",
+        "smoke",
+        "--set",
+        "estimator.n_samples=700",
+        "--out",
+        str(tmp_path / "r.jsonl"),
+    )
     assert code == 0 and "smoke budget, 700 pairs)" in out
 
 
 def test_more_pairs_than_rows_is_exit_2_before_any_work(capsys, monkeypatch, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((N, 1)))
     np.save(tmp_path / "y.npy", np.zeros((N, 1)))
-    code, out, err = cli(capsys, monkeypatch, "estimate", "--x", str(tmp_path / "x.npy"), "--y",
-                         str(tmp_path / "y.npy"), "--estimator", "ksg", "--set", "estimator.n_samples=6000",
-                         "--out", str(tmp_path / "r.jsonl"))
+    code, out, err = cli(
+        capsys,
+        monkeypatch,
+        "estimate",
+        "--x",
+        str(tmp_path / "x.npy"),
+        "--y",
+        str(tmp_path / "y.npy"),
+        "--estimator",
+        "ksg",
+        "--set",
+        "estimator.n_samples=6000",
+        "--out",
+        str(tmp_path / "r.jsonl"),
+    )
     assert code == 2 and out == ""
-    assert err.strip() == ("ibbench: error: asked for 6000 pairs but x.npy has 5000 rows; "
-                           "drop n_samples or give at most 5000")
+    assert err.strip() == (
+        "ibbench: error: asked for 6000 pairs but x.npy has 5000 rows; drop n_samples or give at most 5000"
+    )
     assert not (tmp_path / "r.jsonl").exists()
 
 
-@pytest.mark.parametrize("bad,fragment", [
-    (np.float64(3.0), "a single number (a 0-d array)"),
-    (np.ones(10) * (1 + 2j), "an array of complex numbers"),
-    (np.array([1.0, "a", None] * 4, dtype=object), "an array of Python objects"),
-    (np.array(["1", "2"] * 5), "an array of <U1, not numbers"),
-], ids=["0-d", "complex", "object", "strings"])
+@pytest.mark.parametrize(
+    "bad,fragment",
+    [
+        (np.float64(3.0), "a single number (a 0-d array)"),
+        (np.ones(10) * (1 + 2j), "an array of complex numbers"),
+        (np.array([1.0, "a", None] * 4, dtype=object), "an array of Python objects"),
+        (np.array(["1", "2"] * 5), "an array of <U1, not numbers"),
+    ],
+    ids=["0-d", "complex", "object", "strings"],
+)
 def test_arrays_that_are_not_real_numbers_are_exit_2(capsys, monkeypatch, tmp_path, bad, fragment):
     np.save(tmp_path / "bad.npy", bad, allow_pickle=True)
     np.save(tmp_path / "y.npy", np.zeros(10))
-    code, out, err = cli(capsys, monkeypatch, "estimate", "--x", str(tmp_path / "bad.npy"), "--y",
-                         str(tmp_path / "y.npy"), "--estimator", "binning", "--out", str(tmp_path / "r.jsonl"))
+    code, out, err = cli(
+        capsys,
+        monkeypatch,
+        "estimate",
+        "--x",
+        str(tmp_path / "bad.npy"),
+        "--y",
+        str(tmp_path / "y.npy"),
+        "--estimator",
+        "binning",
+        "--out",
+        str(tmp_path / "r.jsonl"),
+    )
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and fragment in err, err
     assert not (tmp_path / "r.jsonl").exists()
 

@@ -60,14 +60,19 @@ def test_each_family_has_bmis_truth(bmi_id):
 
 
 def test_closed_forms_by_hand():
-    assert build("1v1-normal-0.75")[0].truth(CTX).value == pytest.approx(-0.5 * math.log(1 - 0.75**2), abs=1e-12)
+    assert build("1v1-normal-0.75")[0].truth(CTX).value == pytest.approx(
+        -0.5 * math.log(1 - 0.75**2), abs=1e-12
+    )
     # sparse: two pairs at correlation 4/5
-    assert build("multinormal-sparse-5-5-2-2.0")[0].truth(CTX).value == pytest.approx(-math.log(1 - 0.8**2), abs=1e-12)
+    assert build("multinormal-sparse-5-5-2-2.0")[0].truth(CTX).value == pytest.approx(
+        -math.log(1 - 0.8**2), abs=1e-12
+    )
     assert build("1v1-additive-0.1")[0].truth(CTX).value == pytest.approx(0.1 - math.log(0.2), abs=1e-12)
     assert build("1v1-additive-0.75")[0].truth(CTX).value == pytest.approx(1 / 3, abs=1e-12)
     # dense 1 x 1 is the bivariate normal
     assert build({"base": "multinormal-dense", "correlation": 0.75})[0].truth(CTX).value == pytest.approx(
-        build("1v1-normal-0.75")[0].truth(CTX).value, abs=1e-12)
+        build("1v1-normal-0.75")[0].truth(CTX).value, abs=1e-12
+    )
 
 
 def test_the_samplers_draw_the_stated_distributions():
@@ -89,7 +94,13 @@ def test_the_samplers_draw_the_stated_distributions():
 def test_every_transform_is_injective():
     g = torch.Generator().manual_seed(1)
     v = torch.randn(2000, 3, generator=g, dtype=torch.float64)
-    for f in (tf.normal_cdf, tf.half_cube, torch.asinh, tf.wiggly_x, tf.wiggly_y):  # increasing per coordinate
+    for f in (
+        tf.normal_cdf,
+        tf.half_cube,
+        torch.asinh,
+        tf.wiggly_x,
+        tf.wiggly_y,
+    ):  # increasing per coordinate
         out = f(v)
         assert torch.equal(torch.argsort(out[:, 0]), torch.argsort(v[:, 0]))
     for spiral, (i, j) in ((tf.plane_spiral(0, 1), (0, 1)), (tf.plane_spiral(1, 2), (1, 2))):
@@ -117,8 +128,10 @@ def test_a_fixed_sample_is_the_seeds_own_and_has_distinct_pairs():
     a, _ = build("multinormal-dense-2-2-0.5")
     b, _ = build("multinormal-dense-2-2-0.5")
     assert a.n_pairs == 5000 and torch.equal(a.x, b.x)
-    other = BeyondNormal().build(BeyondNormalParams(**params_from_id("multinormal-dense-2-2-0.5"), n_pairs=5000),
-                                 RunContext(seed=1, device=torch.device("cpu")))
+    other = BeyondNormal().build(
+        BeyondNormalParams(**params_from_id("multinormal-dense-2-2-0.5"), n_pairs=5000),
+        RunContext(seed=1, device=torch.device("cpu")),
+    )
     assert not torch.equal(a.x, other.x)
     x, _ = a.sample(5000, torch.Generator().manual_seed(3))
     assert torch.unique(x, dim=0).shape[0] == 5000
@@ -126,14 +139,17 @@ def test_a_fixed_sample_is_the_seeds_own_and_has_distinct_pairs():
         a.sample(5001, torch.Generator())
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"dof": 3.0}, "dof does not apply to base 1v1-normal"),
-    ({"base": "multinormal-sparse"}, "n_interacting=2 exceeds"),
-    ({"base": "multinormal-dense", "dim_x": 3, "dim_y": 3, "correlation": -0.3}, "must lie in"),
-    ({"transforms": ["spiral"]}, "needs dim_x >= 2 and dim_y >= 3"),
-    ({"transforms": ["swissroll_x"]}, "put normal_cdf before it"),
-    ({"dim_x": 2}, "is 1 x 1"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"dof": 3.0}, "dof does not apply to base 1v1-normal"),
+        ({"base": "multinormal-sparse"}, "n_interacting=2 exceeds"),
+        ({"base": "multinormal-dense", "dim_x": 3, "dim_y": 3, "correlation": -0.3}, "must lie in"),
+        ({"transforms": ["spiral"]}, "needs dim_x >= 2 and dim_y >= 3"),
+        ({"transforms": ["swissroll_x"]}, "put normal_cdf before it"),
+        ({"dim_x": 2}, "is 1 x 1"),
+    ],
+)
 def test_bad_parameters_are_one_line_errors(params, message):
     with pytest.raises(ValueError, match=message):
         BeyondNormalParams(**params)
@@ -162,8 +178,19 @@ def test_ibbench_list_shows_every_benchmark_task_with_its_truth(capsys):
 def test_a_chain_that_cannot_work_is_one_plain_line_on_the_command_line(tmp_path):
     from .conftest import run_cli
 
-    proc = run_cli("run", "--task", "beyond-normal", "--estimator", "ksg", "--set", 'task.transforms=["spiral"]',
-                   "--out", str(tmp_path / "runs.jsonl"))
+    proc = run_cli(
+        "run",
+        "--task",
+        "beyond-normal",
+        "--estimator",
+        "ksg",
+        "--set",
+        'task.transforms=["spiral"]',
+        "--out",
+        str(tmp_path / "runs.jsonl"),
+    )
     assert proc.returncode == 2 and not (tmp_path / "runs.jsonl").exists()
-    assert proc.stderr.strip() == ("ibbench: error: task 'beyond-normal': transform spiral needs dim_x >= 2 and "
-                                   "dim_y >= 3 (it rotates a plane of coordinates); it gets 1 x 1")
+    assert proc.stderr.strip() == (
+        "ibbench: error: task 'beyond-normal': transform spiral needs dim_x >= 2 and "
+        "dim_y >= 3 (it rotates a plane of coordinates); it gets 1 x 1"
+    )

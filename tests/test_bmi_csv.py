@@ -54,10 +54,14 @@ def cli(capsys, monkeypatch):
 ROWS = [(0.0 + i, 10.0 + i, 100.0 + i) for i in range(5)]
 
 
-@pytest.mark.parametrize("header,order", [
-    (["X0", "X1", "Y0"], (0, 1, 2)),
-    (["Y0", "X1", "X0"], (2, 1, 0)),  # the file's order is not the variables' order
-], ids=["bmi-order", "shuffled"])
+@pytest.mark.parametrize(
+    "header,order",
+    [
+        (["X0", "X1", "Y0"], (0, 1, 2)),
+        (["Y0", "X1", "X0"], (2, 1, 0)),  # the file's order is not the variables' order
+    ],
+    ids=["bmi-order", "shuffled"],
+)
 def test_columns_go_to_x_and_y_by_name_and_number(tmp_path, header, order):
     rows = [[row[j] for j in order] for row in ROWS]  # column k of the file holds value order[k]
     x, y, source = load_sample(str(write_bmi(tmp_path / "s.csv", header, rows)))
@@ -75,13 +79,17 @@ def test_the_record_names_the_file_once(tmp_path):
     assert described["pairs"] == 5 and described["sample"]["y_columns"] == ["Y0"]
 
 
-@pytest.mark.parametrize("header,fragment", [
-    (["X0", "Z0", "Y0"], "column 'Z0' is neither X<int> nor Y<int>"),
-    (["X0", "X1", "X2"], "has no Y column"),
-    (["", "X0", "Y0"], "has no name (a pandas index? save with index=False)"),
-    (["X0", "X0", "Y0"], "column 'X0' appears more than once"),
-    (["0.5", "1.5", "2.5"], "has no header line"),
-], ids=["unknown", "no-y", "index", "repeated", "no-header"])
+@pytest.mark.parametrize(
+    "header,fragment",
+    [
+        (["X0", "Z0", "Y0"], "column 'Z0' is neither X<int> nor Y<int>"),
+        (["X0", "X1", "X2"], "has no Y column"),
+        (["", "X0", "Y0"], "has no name (a pandas index? save with index=False)"),
+        (["X0", "X0", "Y0"], "column 'X0' appears more than once"),
+        (["0.5", "1.5", "2.5"], "has no header line"),
+    ],
+    ids=["unknown", "no-y", "index", "repeated", "no-header"],
+)
 def test_a_file_not_in_bmi_layout_is_a_data_error(tmp_path, header, fragment):
     path = write_bmi(tmp_path / "s.csv", header, ROWS)
     with pytest.raises(DataError, match="X0,...") as info:
@@ -98,8 +106,10 @@ def test_missing_values_and_missing_files_are_data_errors(tmp_path):
         load_sample(str(tmp_path / "missing.csv"))
 
 
-@pytest.mark.parametrize("params", [{"sample": "s.csv", "x": "x.npy"},
-                                    {"sample": "s.csv", "x": "x.npy", "y": "y.npy"}, {"x": "x.npy"}, {}])
+@pytest.mark.parametrize(
+    "params",
+    [{"sample": "s.csv", "x": "x.npy"}, {"sample": "s.csv", "x": "x.npy", "y": "y.npy"}, {"x": "x.npy"}, {}],
+)
 def test_sample_or_x_and_y_never_both(params):
     with pytest.raises(ValidationError, match="give"):
         ArraysParams(**params)
@@ -111,19 +121,35 @@ def test_estimate_with_sample_recovers_the_known_mi(tmp_path, cli):
     y = RHO * x + math.sqrt(1 - RHO**2) * rng.normal(size=(2000, 1))
     path = write_bmi(tmp_path / "f.csv", ["X0", "Y0"], np.hstack([x, y]).tolist())
     out = tmp_path / "runs.jsonl"
-    code, _, err = cli("estimate", "--sample", str(path), "--estimator", "ksg", "--budget", "smoke",
-                       "--out", str(out), "--quiet", "--threads", "1")
+    code, _, err = cli(
+        "estimate",
+        "--sample",
+        str(path),
+        "--estimator",
+        "ksg",
+        "--budget",
+        "smoke",
+        "--out",
+        str(out),
+        "--quiet",
+        "--threads",
+        "1",
+    )
     assert code == 0, err
     [record] = ResultStore(out).records()
     assert record.status == "ok" and abs(record.estimate - TRUTH) < 0.1, record.estimate
     assert record.extras["task"]["sample"]["x_columns"] == ["X0"] and record.extras["task"]["pairs"] == 2000
 
 
-@pytest.mark.parametrize("files,fragment", [
-    (["--sample", "f.csv", "--x", "x.npy"], "not both"),
-    (["--x", "x.npy"], "needs --x X --y Y (two files) or --sample FILE.csv"),
-    ([], "needs --x X --y Y (two files) or --sample FILE.csv"),
-], ids=["both", "x-alone", "neither"])
+@pytest.mark.parametrize(
+    "files,fragment",
+    [
+        (["--sample", "f.csv", "--x", "x.npy"], "not both"),
+        (["--x", "x.npy"], "needs --x X --y Y (two files) or --sample FILE.csv"),
+        ([], "needs --x X --y Y (two files) or --sample FILE.csv"),
+    ],
+    ids=["both", "x-alone", "neither"],
+)
 def test_sample_with_x_is_exit_2_with_one_line(tmp_path, cli, files, fragment):
     code, out, err = cli("estimate", *files, "--estimator", "ksg", "--out", str(tmp_path / "r.jsonl"))
     assert code == 2 and out == ""
@@ -133,8 +159,20 @@ def test_sample_with_x_is_exit_2_with_one_line(tmp_path, cli, files, fragment):
 
 def test_n_samples_beyond_the_rows_of_a_sample_is_exit_2_before_any_work(tmp_path, cli):
     path = write_bmi(tmp_path / "f.csv", ["X0", "Y0"], [[float(i), float(i % 7)] for i in range(50)])
-    code, out, err = cli("estimate", "--sample", str(path), "--estimator", "ksg", "--set", "estimator.n_samples=60",
-                         "--out", str(tmp_path / "r.jsonl"))
+    code, out, err = cli(
+        "estimate",
+        "--sample",
+        str(path),
+        "--estimator",
+        "ksg",
+        "--set",
+        "estimator.n_samples=60",
+        "--out",
+        str(tmp_path / "r.jsonl"),
+    )
     assert code == 2 and out == ""
-    assert err.strip() == "ibbench: error: asked for 60 pairs but f.csv has 50 rows; drop n_samples or give at most 50"
+    assert (
+        err.strip()
+        == "ibbench: error: asked for 60 pairs but f.csv has 50 rows; drop n_samples or give at most 50"
+    )
     assert not (tmp_path / "r.jsonl").exists()

@@ -24,8 +24,14 @@ class Killed(BaseException):
 
 
 def _spec(trainer: str, **params) -> RunSpec:
-    return RunSpec(task=TaskSpec(name="digits-mlp"), estimator=EstimatorSpec(name="aa-mine"),
-                   trainer=TrainerSpec(name=trainer, params=params), seed=3, budget="smoke", device="cpu")
+    return RunSpec(
+        task=TaskSpec(name="digits-mlp"),
+        estimator=EstimatorSpec(name="aa-mine"),
+        trainer=TrainerSpec(name=trainer, params=params),
+        seed=3,
+        budget="smoke",
+        device="cpu",
+    )
 
 
 def _kill_after(monkeypatch, saves: int) -> None:
@@ -64,14 +70,22 @@ def test_batch_stream_resumes_mid_epoch_and_across_epochs():
     assert len(set(epoch.tolist())) == 9  # an epoch is 9 distinct rows: a permutation, not a resample
 
 
-@pytest.mark.parametrize("trainer,params,saves", [
-    ("ce", {}, 40),
-    ("ce-wd", {}, 100),
-    ("ib-e2e", {"beta": 0.01}, 25),  # at beta = 1 the smoke budget ends at chance: a failed run (test_trainers)
-    ("ib-layerwise", {"steps": 30}, 45),  # 3 layers x 30 iterations: killed in layer 2
-])
-def test_killed_training_resumes_to_the_uninterrupted_numbers(registry, tmp_path, monkeypatch, trainer, params,
-                                                             saves):
+@pytest.mark.parametrize(
+    "trainer,params,saves",
+    [
+        ("ce", {}, 40),
+        ("ce-wd", {}, 100),
+        (
+            "ib-e2e",
+            {"beta": 0.01},
+            25,
+        ),  # at beta = 1 the smoke budget ends at chance: a failed run (test_trainers)
+        ("ib-layerwise", {"steps": 30}, 45),  # 3 layers x 30 iterations: killed in layer 2
+    ],
+)
+def test_killed_training_resumes_to_the_uninterrupted_numbers(
+    registry, tmp_path, monkeypatch, trainer, params, saves
+):
     resolved = resolve(_spec(trainer, **params), registry)
     reference = execute(resolved)
     assert reference.status == "ok"
@@ -89,9 +103,16 @@ def test_killed_training_resumes_to_the_uninterrupted_numbers(registry, tmp_path
 
 
 @pytest.mark.parametrize("estimator", ["mine", "aa-mine"])
-def test_killed_critic_training_resumes_to_the_uninterrupted_estimate(registry, tmp_path, monkeypatch, estimator):
-    spec = RunSpec(task=TaskSpec(name="gaussian-channel"), estimator=EstimatorSpec(name=estimator), seed=1,
-                   budget="smoke", device="cpu")
+def test_killed_critic_training_resumes_to_the_uninterrupted_estimate(
+    registry, tmp_path, monkeypatch, estimator
+):
+    spec = RunSpec(
+        task=TaskSpec(name="gaussian-channel"),
+        estimator=EstimatorSpec(name=estimator),
+        seed=1,
+        budget="smoke",
+        device="cpu",
+    )
     resolved = resolve(spec, registry)
     reference = execute(resolved)
     policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
@@ -192,8 +213,11 @@ def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
     suite.write_text(SUITE)
     cmd = [sys.executable, "-m", "ibbench.cli", "suite", "run", str(suite), "--quiet"]
     snapshots = checkpoint_dir_for(out)
-    proc = subprocess.Popen([*cmd, "--out", str(out), "--checkpoint-every", "0"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(out), "--checkpoint-every", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 300
     while not any(snapshots.glob("*.pt")) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -205,11 +229,21 @@ def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
     assert not out.exists() or not out.read_text().strip(), "the kill should land inside the cell"
     assert len(list(snapshots.glob("*.pt"))) == 1
 
-    rerun = subprocess.run([*cmd, "--out", str(out), "--checkpoint-every", "0"], capture_output=True, text=True,
-                           timeout=600, check=False)
+    rerun = subprocess.run(
+        [*cmd, "--out", str(out), "--checkpoint-every", "0"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert rerun.returncode == 0, rerun.stderr
-    uninterrupted = subprocess.run([*cmd, "--out", str(clean), "--no-checkpoints"], capture_output=True, text=True,
-                                   timeout=600, check=False)
+    uninterrupted = subprocess.run(
+        [*cmd, "--out", str(clean), "--no-checkpoints"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert uninterrupted.returncode == 0, uninterrupted.stderr
 
     (record,), (reference,) = ResultStore(out).records(), ResultStore(clean).records()

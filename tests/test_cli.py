@@ -30,7 +30,9 @@ def assert_one_line_error(proc, *fragments, code=2):
 
 
 def test_run_json_record_holds_provenance_and_is_stored(tmp_path):
-    record, out = run_ok("--task", "gaussian", "--set", "task.dim=2", "--estimator", "mixture", tmp_path=tmp_path)
+    record, out = run_ok(
+        "--task", "gaussian", "--set", "task.dim=2", "--estimator", "mixture", tmp_path=tmp_path
+    )
     assert record["schema_version"] == SCHEMA_VERSION and record["status"] == "ok"
     assert record["truth"] == pytest.approx(1.0) and record["estimate"] > 0 and record["estimate_stderr"] > 0
     assert record["expanded"]["budget"] == "smoke"
@@ -57,19 +59,37 @@ def test_same_seed_same_record_numbers(tmp_path):
     assert a["estimate"] == b["estimate"]
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["--task", "nope", "--estimator", "mine"], ["unknown task 'nope'", "ibbench list"]),
-    (["--task", "gaussian", "--estimator", "nope"], ["unknown estimator 'nope'", "mine"]),
-    (["--task", "gaussian", "--estimator", "mine", "--set", "task.dimm=3"], ["task 'gaussian'", "'dimm'"]),
-    (["--task", "gaussian", "--estimator", "mine", "--set", "task.dim=-1"], ["field 'dim'", "greater than"]),
-    (["--task", "gaussian", "--estimator", "mine", "--set", "task.dim=abc"], ["field 'dim'", "'abc'"]),
-    (["--task", "gaussian", "--estimator", "mine", "--set", "estimator.hidden=0"], ["estimator 'mine'", "'hidden'"]),
-    (["--task", "gaussian", "--estimator", "mine", "--set", "dim=3"], ["--set 'dim=3'", "task.FIELD=VALUE"]),
-    (["--task", "gaussian", "--estimator", "mine", "--set", "model.x=1"], ["model.x=1"]),
-    (["--task", "gaussian", "--estimator", "mine", "--set", "task.mi=1", "--set", "task.rho=0.5"], ["mi or rho"]),
-    (["--task", "gaussian"], ["--estimator"]),
-    (["--task", "gaussian", "--set", "estimator.hidden=3", "--trainer", "x"], ["without --estimator"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["--task", "nope", "--estimator", "mine"], ["unknown task 'nope'", "ibbench list"]),
+        (["--task", "gaussian", "--estimator", "nope"], ["unknown estimator 'nope'", "mine"]),
+        (
+            ["--task", "gaussian", "--estimator", "mine", "--set", "task.dimm=3"],
+            ["task 'gaussian'", "'dimm'"],
+        ),
+        (
+            ["--task", "gaussian", "--estimator", "mine", "--set", "task.dim=-1"],
+            ["field 'dim'", "greater than"],
+        ),
+        (["--task", "gaussian", "--estimator", "mine", "--set", "task.dim=abc"], ["field 'dim'", "'abc'"]),
+        (
+            ["--task", "gaussian", "--estimator", "mine", "--set", "estimator.hidden=0"],
+            ["estimator 'mine'", "'hidden'"],
+        ),
+        (
+            ["--task", "gaussian", "--estimator", "mine", "--set", "dim=3"],
+            ["--set 'dim=3'", "task.FIELD=VALUE"],
+        ),
+        (["--task", "gaussian", "--estimator", "mine", "--set", "model.x=1"], ["model.x=1"]),
+        (
+            ["--task", "gaussian", "--estimator", "mine", "--set", "task.mi=1", "--set", "task.rho=0.5"],
+            ["mi or rho"],
+        ),
+        (["--task", "gaussian"], ["--estimator"]),
+        (["--task", "gaussian", "--set", "estimator.hidden=3", "--trainer", "x"], ["without --estimator"]),
+    ],
+)
 def test_bad_run_input_is_one_line_and_exit_2(args, fragments, tmp_path):
     proc = run_cli("run", *args, "--out", str(tmp_path / "r.jsonl"))
     assert_one_line_error(proc, *fragments)
@@ -87,10 +107,22 @@ def test_nan_in_training_exits_1_and_the_failure_is_stored(tmp_path):
 
     site = tmp_path / "site"
     site.mkdir()
-    make_distribution(site, "ibbench-nan", "ibbench_nan_test", "from tests.plugin_fixtures.nan_plugin import *\n")
+    make_distribution(
+        site, "ibbench-nan", "ibbench_nan_test", "from tests.plugin_fixtures.nan_plugin import *\n"
+    )
     out = tmp_path / "r.jsonl"
-    proc = run_cli("run", "--task", "test-nan", "--estimator", "mine", "--budget", "smoke", "--out", str(out),
-                   env={"PYTHONPATH": f"{site}:{REPO}"})
+    proc = run_cli(
+        "run",
+        "--task",
+        "test-nan",
+        "--estimator",
+        "mine",
+        "--budget",
+        "smoke",
+        "--out",
+        str(out),
+        env={"PYTHONPATH": f"{site}:{REPO}"},
+    )
     assert proc.returncode == 1, proc.stderr
     assert "FAILED: DivergenceError" in proc.stdout
     (record,) = ResultStore(out).records()
@@ -101,7 +133,9 @@ def test_nan_in_training_exits_1_and_the_failure_is_stored(tmp_path):
 
 
 def test_missing_mnist_is_a_data_error(tmp_path):
-    proc = run_cli("data", "get", "mnist", "--from", str(tmp_path / "nothing"), "--data-dir", str(tmp_path / "d"))
+    proc = run_cli(
+        "data", "get", "mnist", "--from", str(tmp_path / "nothing"), "--data-dir", str(tmp_path / "d")
+    )
     assert_one_line_error(proc, "nothing")
 
 
@@ -117,28 +151,41 @@ def test_store_from_another_schema_version_is_refused(tmp_path):
 
 def make_record(task_label, estimator, seed, estimate, truth, status="ok"):
     return RunRecord(
-        id=f"{task_label}-{estimator}-{seed}", created="2026-01-01T00:00:00+00:00", status=status,
+        id=f"{task_label}-{estimator}-{seed}",
+        created="2026-01-01T00:00:00+00:00",
+        status=status,
         error=None if status == "ok" else "DivergenceError: nan",
-        spec=RunSpec(task=TaskSpec(name=task_label), estimator=EstimatorSpec(name=estimator), seed=seed,
-                     budget="smoke"),
-        task_label=task_label, device="cpu", wall_time_s=1.0,
-        estimate=estimate if status == "ok" else None, truth=truth,
+        spec=RunSpec(
+            task=TaskSpec(name=task_label), estimator=EstimatorSpec(name=estimator), seed=seed, budget="smoke"
+        ),
+        task_label=task_label,
+        device="cpu",
+        wall_time_s=1.0,
+        estimate=estimate if status == "ok" else None,
+        truth=truth,
     )
 
 
 def test_bias_table_aggregation_on_six_hand_made_records():
     records = [
-        make_record("t1", "a", 0, 1.0, 2.0), make_record("t1", "a", 1, 3.0, 2.0),
-        make_record("t1", "b", 0, 4.0, 2.0), make_record("t1", "b", 1, None, 2.0, status="failed"),
-        make_record("t2", "a", 0, 0.5, 1.0), make_record("t2", "a", 1, 0.5, 1.0),
+        make_record("t1", "a", 0, 1.0, 2.0),
+        make_record("t1", "a", 1, 3.0, 2.0),
+        make_record("t1", "b", 0, 4.0, 2.0),
+        make_record("t1", "b", 1, None, 2.0, status="failed"),
+        make_record("t2", "a", 0, 0.5, 1.0),
+        make_record("t2", "a", 1, 0.5, 1.0),
     ]
     cells = aggregate(records)
-    assert cells[("t1", "a")].mean() == 2.0 and cells[("t1", "a")].std() == pytest.approx(2 ** 0.5)
+    assert cells[("t1", "a")].mean() == 2.0 and cells[("t1", "a")].std() == pytest.approx(2**0.5)
     assert cells[("t1", "a")].log2_ratio() == 0.0
     assert cells[("t1", "b")].failed == 1 and cells[("t1", "b")].log2_ratio() == 1.0
     assert cells[("t2", "a")].log2_ratio() == -1.0
     text = bias_table(records, fmt="plain")
-    assert "2.000 ± 1.414 (+0.00, n=2)" in text and "[failed 1/2]" in text and "0.500 ± 0.000 (-1.00, n=2)" in text
+    assert (
+        "2.000 ± 1.414 (+0.00, n=2)" in text
+        and "[failed 1/2]" in text
+        and "0.500 ± 0.000 (-1.00, n=2)" in text
+    )
     assert "4.000 (+1.00, n=1)" in text  # one run: no spread shown
 
 
@@ -163,8 +210,10 @@ def test_half_written_last_line_is_repaired_with_a_warning(tmp_path):
 
 def test_suite_runs_missing_cells_only(tmp_path):
     suite = tmp_path / "s.toml"
-    suite.write_text('name = "t"\nbudget = "smoke"\nseeds = [0, 1]\n'
-                     'tasks = [{ name = "gaussian" }]\nestimators = [{ name = "mixture" }]\n')
+    suite.write_text(
+        'name = "t"\nbudget = "smoke"\nseeds = [0, 1]\n'
+        'tasks = [{ name = "gaussian" }]\nestimators = [{ name = "mixture" }]\n'
+    )
     out = tmp_path / "runs.jsonl"
     first = run_cli("suite", "run", str(suite), "--out", str(out))
     assert first.returncode == 0, first.stderr
@@ -173,16 +222,26 @@ def test_suite_runs_missing_cells_only(tmp_path):
     assert "2 already in" in second.stderr and len(ResultStore(out).records()) == 2
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ('name = "t"\ntasks = []\nestimators = [{ name = "mine" }]\n', "field 'tasks'"),
-    ('name = "t"\ntasks = [{ name = "gaussian" }]\n', "needs at least one estimator"),
-    ('name = "t"\nbudget = "huge"\ntasks = [{ name = "gaussian" }]\nestimators = [{ name = "mine" }]\n',
-     "field 'budget'"),
-    ('name = "t"\ntasks = [{ name = "gaussian", colour = 1 }]\nestimators = [{ name = "mine" }]\n', "colour"),
-    ('name = = "t"', "not valid TOML"),
-    ('name = "t"\ntasks = [{ name = "gaussian", params = { dim = 0 } }]\nestimators = [{ name = "mine" }]\n',
-     "field 'dim'"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ('name = "t"\ntasks = []\nestimators = [{ name = "mine" }]\n', "field 'tasks'"),
+        ('name = "t"\ntasks = [{ name = "gaussian" }]\n', "needs at least one estimator"),
+        (
+            'name = "t"\nbudget = "huge"\ntasks = [{ name = "gaussian" }]\nestimators = [{ name = "mine" }]\n',
+            "field 'budget'",
+        ),
+        (
+            'name = "t"\ntasks = [{ name = "gaussian", colour = 1 }]\nestimators = [{ name = "mine" }]\n',
+            "colour",
+        ),
+        ('name = = "t"', "not valid TOML"),
+        (
+            'name = "t"\ntasks = [{ name = "gaussian", params = { dim = 0 } }]\nestimators = [{ name = "mine" }]\n',
+            "field 'dim'",
+        ),
+    ],
+)
 def test_bad_suite_file_is_one_line_and_exit_2(text, fragment, tmp_path):
     suite = tmp_path / "bad.toml"
     suite.write_text(text)
@@ -199,8 +258,19 @@ def test_corrupt_mnist_in_the_data_dir_is_one_line_naming_the_file(mnist_dir, tm
     blob[100] ^= 0xFF
     victim.write_bytes(bytes(blob))
     out = tmp_path / "r.jsonl"
-    proc = run_cli("run", "--task", "mixture-channel", "--estimator", "mixture", "--budget", "smoke",
-                   "--data-dir", str(data), "--out", str(out))
+    proc = run_cli(
+        "run",
+        "--task",
+        "mixture-channel",
+        "--estimator",
+        "mixture",
+        "--budget",
+        "smoke",
+        "--data-dir",
+        str(data),
+        "--out",
+        str(out),
+    )
     assert_one_line_error(proc, "t10k-labels-idx1-ubyte", "ibbench data get mnist")
     assert not out.exists()  # no half-made record
 
@@ -210,17 +280,30 @@ def test_data_get_imports_and_verifies(tmp_path):
 
     if not SHARED_MNIST.is_dir():
         pytest.skip("no ../shared/data/mnist")
-    proc = run_cli("data", "get", "mnist", "--from", str(SHARED_MNIST), "--data-dir", str(tmp_path), "--quiet")
+    proc = run_cli(
+        "data", "get", "mnist", "--from", str(SHARED_MNIST), "--data-dir", str(tmp_path), "--quiet"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "verified" in proc.stdout and (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
 
 
-@pytest.mark.parametrize(("args", "fragments"), [
-    (["run", "--task", "gaussian", "--estimator", "ksg", "--seed", "-1"], ["--seed", "seeds are integers from 0 to 4294967295"]),
-    (["run", "--task", "gaussian", "--estimator", "ksg", "--set", "task.mi=1e6"],
-     ["task 'gaussian': 1e+06 nats per correlated pair is above 15", "lower mi"]),
-    (["run", "--task", "student-t", "--estimator", "ksg", "--set", "task.mi=1e6"], ["per correlated pair"]),
-])
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (
+            ["run", "--task", "gaussian", "--estimator", "ksg", "--seed", "-1"],
+            ["--seed", "seeds are integers from 0 to 4294967295"],
+        ),
+        (
+            ["run", "--task", "gaussian", "--estimator", "ksg", "--set", "task.mi=1e6"],
+            ["task 'gaussian': 1e+06 nats per correlated pair is above 15", "lower mi"],
+        ),
+        (
+            ["run", "--task", "student-t", "--estimator", "ksg", "--set", "task.mi=1e6"],
+            ["per correlated pair"],
+        ),
+    ],
+)
 def test_bad_run_input_is_one_line_exit_2_and_nothing_stored(tmp_path, args, fragments):
     out = tmp_path / "runs.jsonl"
     assert_one_line_error(run_cli(*args, "--budget", "smoke", "--out", str(out)), *fragments)
@@ -234,8 +317,19 @@ def test_an_estimator_that_cannot_run_on_arrays_is_bad_input_not_a_failed_record
     x = tmp_path / "x.npy"
     np.save(x, np.random.default_rng(0).normal(size=(200, 2)))
     out = tmp_path / "runs.jsonl"
-    proc = run_cli("estimate", "--x", str(x), "--y", str(x), "--estimator", estimator, "--budget", "smoke",
-                   "--out", str(out))
+    proc = run_cli(
+        "estimate",
+        "--x",
+        str(x),
+        "--y",
+        str(x),
+        "--estimator",
+        estimator,
+        "--budget",
+        "smoke",
+        "--out",
+        str(out),
+    )
     assert_one_line_error(proc, f"{estimator} needs a task whose y = F(x)")
     assert not out.exists() or not out.read_text()
 
@@ -243,18 +337,39 @@ def test_an_estimator_that_cannot_run_on_arrays_is_bad_input_not_a_failed_record
 def test_a_file_that_is_not_npy_says_so_not_pickle(tmp_path):
     bad = tmp_path / "x.npy"
     bad.write_bytes(b"hello, this is not numpy\n" * 10)
-    proc = run_cli("estimate", "--x", str(bad), "--y", str(bad), "--estimator", "ksg", "--out",
-                   str(tmp_path / "runs.jsonl"))
+    proc = run_cli(
+        "estimate",
+        "--x",
+        str(bad),
+        "--y",
+        str(bad),
+        "--estimator",
+        "ksg",
+        "--out",
+        str(tmp_path / "runs.jsonl"),
+    )
     assert_one_line_error(proc, "is not a .npy file")
     assert "pickle" not in proc.stderr
 
 
 def test_a_paper_run_on_the_cpu_says_its_cost_and_needs_yes(tmp_path):
     out = tmp_path / "runs.jsonl"
-    proc = run_cli("run", "--task", "gaussian", "--estimator", "mine", "--budget", "paper", "--device", "cpu",
-                   "--out", str(out))
-    assert_one_line_error(proc, "the paper budget on the CPU: up to 10,000 critic updates at width 1500",
-                          "pass --yes")
+    proc = run_cli(
+        "run",
+        "--task",
+        "gaussian",
+        "--estimator",
+        "mine",
+        "--budget",
+        "paper",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
+    assert_one_line_error(
+        proc, "the paper budget on the CPU: up to 10,000 critic updates at width 1500", "pass --yes"
+    )
     assert not out.exists()
 
 
@@ -264,8 +379,9 @@ def test_the_paper_cost_counts_every_critic_update_the_run_may_make(registry, ca
     from ibbench.runner import resolve
     from ibbench.specs import RunSpec
 
-    spec = RunSpec.model_validate({"task": {"name": "mnist-mlp"}, "estimator": {"name": "aa-mine"},
-                                   "budget": "paper", "device": "cpu"})
+    spec = RunSpec.model_validate(
+        {"task": {"name": "mnist-mlp"}, "estimator": {"name": "aa-mine"}, "budget": "paper", "device": "cpu"}
+    )
     resolved = resolve(spec, registry)
     # ce's probe: I(X; L) and I(Y; L) of 3 layers, 10000 steps at the start, 1000 at each of 20 points
     assert critic_updates(resolved).updates == 2 * 3 * (10000 + 20 * 1000)
@@ -274,7 +390,9 @@ def test_the_paper_cost_counts_every_critic_update_the_run_may_make(registry, ca
     assert "up to 180,000 critic updates at width 1500" in err and err.rstrip().endswith("starting (--yes)")
 
 
-@pytest.mark.parametrize(("rows", "fragments"), [(0, ["fewer than 2 samples"]), (3, ["KSG with k=3 needs at least 5"])])
+@pytest.mark.parametrize(
+    ("rows", "fragments"), [(0, ["fewer than 2 samples"]), (3, ["KSG with k=3 needs at least 5"])]
+)
 def test_too_few_pairs_is_bad_input_not_a_failed_record(tmp_path, rows, fragments):
     import numpy as np
 
@@ -287,5 +405,6 @@ def test_too_few_pairs_is_bad_input_not_a_failed_record(tmp_path, rows, fragment
 
 
 def test_a_seed_numpy_cannot_hold_is_refused():
-    assert_one_line_error(run_cli("run", "--task", "gaussian", "--estimator", "ksg", "--seed", str(2**32)),
-                          "above 4294967295")
+    assert_one_line_error(
+        run_cli("run", "--task", "gaussian", "--estimator", "ksg", "--seed", str(2**32)), "above 4294967295"
+    )

@@ -22,7 +22,9 @@ def test_every_option_has_help_without_rest_markup():
     missing, markup = [], []
     for name, parser in parsers(build_parser()):
         for action in parser._actions:
-            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction, argparse._VersionAction)):
+            if isinstance(
+                action, (argparse._HelpAction, argparse._SubParsersAction, argparse._VersionAction)
+            ):
                 continue
             label = f"{name} {'/'.join(action.option_strings) or action.dest}"
             if not (action.help or "").strip():

@@ -72,14 +72,24 @@ def test_every_estimator_estimates_at_smoke(name):
 #: standardise their inputs, which scales the gradient of I(Y; Yhat) on the logits by 1 / their spread
 #: (about 0.1 at init), so it swamps cross-entropy's; with critic_standardise = "none" 150 steps reach
 #: 43 %.  Strict: this test fails once the defect is fixed, so the mark cannot outlive it.
-KNOWN_SMOKE_FAILURES = {"ib-e2e": "I(Y; Yhat)'s gradient through standardised critic inputs swamps CE at smoke"}
+KNOWN_SMOKE_FAILURES = {
+    "ib-e2e": "I(Y; Yhat)'s gradient through standardised critic inputs swamps CE at smoke"
+}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_SMOKE_FAILURES[n], strict=True))
-                                  if n in KNOWN_SMOKE_FAILURES else n for n in REGISTRY.names("trainer")])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_SMOKE_FAILURES[n], strict=True))
+        if n in KNOWN_SMOKE_FAILURES
+        else n
+        for n in REGISTRY.names("trainer")
+    ],
+)
 def test_every_trainer_trains_at_smoke(name):
-    spec = RunSpec(task=TaskSpec(name="digits-mlp"), trainer=TrainerSpec(name=name), seed=0, budget="smoke",
-                   device="cpu")
+    spec = RunSpec(
+        task=TaskSpec(name="digits-mlp"), trainer=TrainerSpec(name=name), seed=0, budget="smoke", device="cpu"
+    )
     record = run(spec, REGISTRY)
     assert record.status == "ok", record.error
     assert record.training is not None and 0.3 < record.training.test_acc <= 1.0  # digits: well above chance

@@ -25,6 +25,9 @@ def test_failed_runs_leave_too_few_seeds_to_agree():
 
 
 def test_without_bmi_it_is_skipped_with_a_message():
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "beyond_normal_crosscheck.py")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "beyond_normal_crosscheck.py")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and "cross-check skipped" in proc.stdout

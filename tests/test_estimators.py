@@ -19,8 +19,12 @@ from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
 
 
 def estimate(registry, task, est, seed=0, task_params=None, est_params=None):
-    spec = RunSpec(task=TaskSpec(name=task, params=task_params or {}),
-                   estimator=EstimatorSpec(name=est, params=est_params or {}), seed=seed, budget="smoke")
+    spec = RunSpec(
+        task=TaskSpec(name=task, params=task_params or {}),
+        estimator=EstimatorSpec(name=est, params=est_params or {}),
+        seed=seed,
+        budget="smoke",
+    )
     return run(spec, registry)
 
 
@@ -46,8 +50,9 @@ def test_estimator_within_tolerance_on_easy_gaussian(registry, est, params, tol)
 
 
 def test_aa_mine_on_a_linear_gaussian_channel(registry):
-    record = estimate(registry, "gaussian-channel", "aa-mine",
-                      task_params={"x_dim": 2, "z_dim": 2, "noise_var": 1.0})
+    record = estimate(
+        registry, "gaussian-channel", "aa-mine", task_params={"x_dim": 2, "z_dim": 2, "noise_var": 1.0}
+    )
     assert record.status == "ok", record.error
     assert abs(record.estimate - record.truth) < 0.15, (record.estimate, record.truth)
 
@@ -78,7 +83,9 @@ def test_same_seed_same_numbers_on_cpu(registry):
 
 
 def test_ema_gradient_option_runs_and_estimates(registry):
-    record = estimate(registry, "gaussian", "mine", task_params={"dim": 1, "mi": 1.0}, est_params={"ema": 0.01})
+    record = estimate(
+        registry, "gaussian", "mine", task_params={"dim": 1, "mi": 1.0}, est_params={"ema": 0.01}
+    )
     assert record.status == "ok" and abs(record.estimate - 1.0) < 0.15
 
 
@@ -87,8 +94,10 @@ def test_aa_mine_without_a_known_network_is_a_failed_record_with_reason(registry
     from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
-    record = run(RunSpec(task=TaskSpec(name="test-plain"), estimator=EstimatorSpec(name="aa-mine"),
-                         budget="smoke"), reg)
+    record = run(
+        RunSpec(task=TaskSpec(name="test-plain"), estimator=EstimatorSpec(name="aa-mine"), budget="smoke"),
+        reg,
+    )
     assert record.status == "failed"
     assert "NotApplicableError" in record.error and "use mine" in record.error
 
@@ -98,7 +107,9 @@ def test_nan_in_training_is_recorded_as_failed(registry):
     from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
-    record = run(RunSpec(task=TaskSpec(name="test-nan"), estimator=EstimatorSpec(name="mine"), budget="smoke"), reg)
+    record = run(
+        RunSpec(task=TaskSpec(name="test-nan"), estimator=EstimatorSpec(name="mine"), budget="smoke"), reg
+    )
     assert record.status == "failed"
     assert "DivergenceError" in record.error and "nan" in record.error.lower()
     assert record.estimate is None and record.extras["traceback"]

@@ -44,20 +44,35 @@ def test_submitit_local_cluster_runs_the_cells_as_jobs(tmp_path, reference):
     pytest.importorskip("submitit")
     (tmp_path / "s.toml").write_text(SUITE)
     out, logs = tmp_path / "r.jsonl", tmp_path / "jobs"
-    proc = run_cli("suite", "run", str(tmp_path / "s.toml"), "--out", str(out), "--executor", "slurm",
-                   "--set", "executor.cluster=local", "--set", f"executor.folder={logs}",
-                   "--set", "executor.timeout_min=10")
+    proc = run_cli(
+        "suite",
+        "run",
+        str(tmp_path / "s.toml"),
+        "--out",
+        str(out),
+        "--executor",
+        "slurm",
+        "--set",
+        "executor.cluster=local",
+        "--set",
+        f"executor.folder={logs}",
+        "--set",
+        "executor.timeout_min=10",
+    )
     assert proc.returncode == 0, proc.stderr
     assert numbers(out) == reference
     assert list(logs.glob("*_result.pkl")) or list(logs.glob("*.out"))  # submitit's job files exist
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--executor", "nope"], "unknown executor 'nope'"),
-    (["--executor", "slurm", "--jobs", "2"], "--jobs is for the local executor"),
-    (["--set", "executor.jobs=0"], "field 'jobs'"),
-    (["--set", "task.dim=2"], "takes executor.FIELD=VALUE"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--executor", "nope"], "unknown executor 'nope'"),
+        (["--executor", "slurm", "--jobs", "2"], "--jobs is for the local executor"),
+        (["--set", "executor.jobs=0"], "field 'jobs'"),
+        (["--set", "task.dim=2"], "takes executor.FIELD=VALUE"),
+    ],
+)
 def test_bad_executor_options_are_one_line_errors(tmp_path, args, fragment):
     (tmp_path / "s.toml").write_text(SUITE)
     proc = run_cli("suite", "run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "r.jsonl"), *args)

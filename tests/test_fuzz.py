@@ -23,18 +23,33 @@ from ibbench.specs import RunSpec, load_suite, parse_sets, suite_from_data
 
 # derandomize: CI sees the same examples on every run (a wider random search is a local job:
 # raise max_examples)
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 REGISTRY = load_registry()
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                    st.text(max_size=12))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.text(max_size=8), inner, max_size=3), max_leaves=8)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=True), st.text(max_size=12)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 SUITE_KEYS = ["name", "description", "budget", "device", "seeds", "tasks", "estimators", "trainers"]
 names = st.sampled_from(["gaussian", "mine", "aa-mine", "ksg", "ce", "nope", "", "gaussian-20d-4nats"])
-entries = st.fixed_dictionaries({"name": names}, optional={"params": st.dictionaries(
-    st.sampled_from(["dim", "mi", "rho", "hidden", "steps", "lr", "colour"]), values, max_size=3)})
+entries = st.fixed_dictionaries(
+    {"name": names},
+    optional={
+        "params": st.dictionaries(
+            st.sampled_from(["dim", "mi", "rho", "hidden", "steps", "lr", "colour"]), values, max_size=3
+        )
+    },
+)
 
 
 def one_line(exc: IbbenchError) -> str:
@@ -56,8 +71,13 @@ def test_any_bytes_as_a_suite_file(blob):
 
 
 @FUZZ
-@given(st.dictionaries(st.sampled_from(SUITE_KEYS) | st.text(max_size=6),
-                       values | st.lists(entries, max_size=3) | names, max_size=6))
+@given(
+    st.dictionaries(
+        st.sampled_from(SUITE_KEYS) | st.text(max_size=6),
+        values | st.lists(entries, max_size=3) | names,
+        max_size=6,
+    )
+)
 def test_any_suite_structure(data):
     try:
         suite = suite_from_data(data, "suite fuzz.toml")
@@ -83,13 +103,19 @@ def test_any_set_arguments(items):
 
 
 @FUZZ
-@given(names, st.dictionaries(st.sampled_from(["dim", "mi", "rho", "structure", "correlated", "x"]), values,
-                              max_size=3),
-       names, st.dictionaries(st.sampled_from(["hidden", "lr", "steps", "ema", "ensemble", "k"]), values,
-                              max_size=3))
+@given(
+    names,
+    st.dictionaries(
+        st.sampled_from(["dim", "mi", "rho", "structure", "correlated", "x"]), values, max_size=3
+    ),
+    names,
+    st.dictionaries(st.sampled_from(["hidden", "lr", "steps", "ema", "ensemble", "k"]), values, max_size=3),
+)
 def test_any_run_spec(task, task_params, estimator, estimator_params):
-    data = {"task": {"name": task, "params": task_params}, "estimator": {"name": estimator,
-                                                                      "params": estimator_params}}
+    data = {
+        "task": {"name": task, "params": task_params},
+        "estimator": {"name": estimator, "params": estimator_params},
+    }
     try:
         resolve(RunSpec.model_validate(data), REGISTRY)
     except IbbenchError as exc:
@@ -101,11 +127,40 @@ def test_any_run_spec(task, task_params, estimator, estimator_params):
 
 
 @FUZZ
-@given(st.sampled_from([["run", "--task"], ["table"], ["estimate", "--x"], ["suite", "run"], ["plot", "info-plane"],
-                        ["data", "get"]]),
-       st.lists(st.sampled_from(["nope", "--set", "task.dim=-1", "bias", "--store", "/nonexistent/x.jsonl",
-                                 "--budget", "huge", "--estimator", "mine", "=", "", "last", "-1", "x.npy"]),
-                max_size=5))
+@given(
+    st.sampled_from(
+        [
+            ["run", "--task"],
+            ["table"],
+            ["estimate", "--x"],
+            ["suite", "run"],
+            ["plot", "info-plane"],
+            ["data", "get"],
+        ]
+    ),
+    st.lists(
+        st.sampled_from(
+            [
+                "nope",
+                "--set",
+                "task.dim=-1",
+                "bias",
+                "--store",
+                "/nonexistent/x.jsonl",
+                "--budget",
+                "huge",
+                "--estimator",
+                "mine",
+                "=",
+                "",
+                "last",
+                "-1",
+                "x.npy",
+            ]
+        ),
+        max_size=5,
+    ),
+)
 def test_any_command_line_exits_non_zero_without_a_traceback(prefix, rest):
     argv = prefix + rest
     if argv[:2] == ["run", "--task"] and len(argv) > 2 and argv[2] != "nope":
@@ -113,8 +168,12 @@ def test_any_command_line_exits_non_zero_without_a_traceback(prefix, rest):
     err = io.StringIO()
     # in an empty folder: the default store does not exist there, so `table bias` or `plot info-plane last`
     # must fail (and cannot draw into the repository's results/)
-    with tempfile.TemporaryDirectory() as empty, contextlib.chdir(empty), contextlib.redirect_stderr(err), \
-            contextlib.redirect_stdout(io.StringIO()):
+    with (
+        tempfile.TemporaryDirectory() as empty,
+        contextlib.chdir(empty),
+        contextlib.redirect_stderr(err),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse: usage and one error line, exit 2
@@ -135,9 +194,14 @@ def test_a_directory_as_suite_file_is_a_clear_error(tmp_path):
         load_suite(tmp_path)
 
 
-@pytest.mark.parametrize("argv", [["table", "bias", "--store", ""],
-                                  ["plot", "info-plane", "last", "--store", ""],
-                                  ["run", "--task", "gaussian", "--out", ""]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["table", "bias", "--store", ""],
+        ["plot", "info-plane", "last", "--store", ""],
+        ["run", "--task", "gaussian", "--out", ""],
+    ],
+)
 def test_an_empty_path_is_a_usage_error(argv):
     err = io.StringIO()
     with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_info:
@@ -145,8 +209,10 @@ def test_an_empty_path_is_a_usage_error(argv):
     assert exit_info.value.code == 2 and "an empty path" in err.getvalue()
 
 
-@pytest.mark.parametrize("command", [["table", "bias", "--store"],
-                                     ["run", "--task", "gaussian", "--estimator", "binning", "--out"]])
+@pytest.mark.parametrize(
+    "command",
+    [["table", "bias", "--store"], ["run", "--task", "gaussian", "--estimator", "binning", "--out"]],
+)
 def test_a_folder_as_results_store_is_one_line_before_any_work(tmp_path, command):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

@@ -13,11 +13,11 @@ from ibbench.tables import aggregate
 from .test_tables import record
 
 RECORDS = [
-    record("mine", 0, 1.0, converged=True),   # truth 2.0: log2(1/2) = -1
+    record("mine", 0, 1.0, converged=True),  # truth 2.0: log2(1/2) = -1
     record("mine", 1, 1.0, converged=False),
-    record("ksg", 0, 8.0),                    # log2(4) = 2, at the clip
-    record("ksg", 1, 16.0),                   # mean 12: beyond the clip
-    record("nwj", 0, -0.1, converged=True),   # a mean below 0 has no log ratio
+    record("ksg", 0, 8.0),  # log2(4) = 2, at the clip
+    record("ksg", 1, 16.0),  # mean 12: beyond the clip
+    record("nwj", 0, -0.1, converged=True),  # a mean below 0 has no log ratio
     record("smile", 0, None, converged=False),
 ]
 ROW = "gaussian[dim=5,mi=2.0]"
@@ -36,7 +36,12 @@ def test_cells_are_coloured_by_the_log2_ratio_clipped():
 
 def test_the_converged_view_keeps_converged_critics_and_every_critic_free_run():
     kept = converged_runs(RECORDS)
-    assert [(r.spec.estimator.name, r.spec.seed) for r in kept] == [("mine", 0), ("ksg", 0), ("ksg", 1), ("nwj", 0)]
+    assert [(r.spec.estimator.name, r.spec.seed) for r in kept] == [
+        ("mine", 0),
+        ("ksg", 0),
+        ("ksg", 1),
+        ("nwj", 0),
+    ]
     full, shown = aggregate(RECORDS), aggregate(kept)
     assert _label(shown[(ROW, "mine")], full[(ROW, "mine")], True) == "1.00 (1)"  # 1 of its 2 runs shown
     assert _label(shown.get((ROW, "smile")), full[(ROW, "smile")], True) == "failed"

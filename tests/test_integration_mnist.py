@@ -15,8 +15,12 @@ TASK = {"dataset": "mnist", "n_points": 5000, "noise_var": 0.1}
 
 
 def cell(registry, estimator, task=TASK, est_params=None, seed=0):
-    spec = RunSpec(task=TaskSpec(name="mixture-channel", params=task),
-                   estimator=EstimatorSpec(name=estimator, params=est_params or {}), seed=seed, budget="smoke")
+    spec = RunSpec(
+        task=TaskSpec(name="mixture-channel", params=task),
+        estimator=EstimatorSpec(name=estimator, params=est_params or {}),
+        seed=seed,
+        budget="smoke",
+    )
     return run(spec, registry)
 
 
@@ -25,7 +29,11 @@ def test_mnist_truth_is_bounded_and_sandwiched(registry, with_mnist):
     assert record.status == "ok", record.error
     extras = record.extras["truth"]
     assert 0 < record.truth <= math.log(5000) + 4 * record.truth_stderr
-    assert extras["kt_lower"] - 4 * record.truth_stderr <= record.truth <= extras["kt_upper"] + 4 * record.truth_stderr
+    assert (
+        extras["kt_lower"] - 4 * record.truth_stderr
+        <= record.truth
+        <= extras["kt_upper"] + 4 * record.truth_stderr
+    )
     assert "MNIST" in record.extras["task"]["source"]
     assert record.extras["task"]["network"] == [784, 512, 512, 10]
 

@@ -13,8 +13,14 @@ pytestmark = pytest.mark.integration
 
 
 def spec(task, params=None, trainer="ce", trainer_params=None):
-    return RunSpec.model_validate({"task": {"name": task, "params": params or {}}, "budget": "smoke", "device": "cpu",
-                                   "trainer": {"name": trainer, "params": trainer_params or {}}})
+    return RunSpec.model_validate(
+        {
+            "task": {"name": task, "params": params or {}},
+            "budget": "smoke",
+            "device": "cpu",
+            "trainer": {"name": trainer, "params": trainer_params or {}},
+        }
+    )
 
 
 def test_mnist_one_percent_is_class_balanced_and_the_test_set_is_full(registry, with_mnist, ctx):
@@ -27,7 +33,9 @@ def test_mnist_one_percent_is_class_balanced_and_the_test_set_is_full(registry, 
     expected = np.round(0.01 * np.bincount(labels, minlength=10)).astype(int)  # 1% of each class
     counts = np.bincount(d.train_y.numpy(), minlength=10) + np.bincount(d.val_y.numpy(), minlength=10)
     assert counts.tolist() == expected.tolist()
-    assert np.bincount(d.val_y.numpy(), minlength=10).tolist() == np.round(0.1 * expected).astype(int).tolist()
+    assert (
+        np.bincount(d.val_y.numpy(), minlength=10).tolist() == np.round(0.1 * expected).astype(int).tolist()
+    )
     assert d.test_x.shape == (10000, 784)
     assert float(d.train_x.max()) <= 1.0 and float(d.train_x.min()) >= 0.0
 

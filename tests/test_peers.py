@@ -16,10 +16,23 @@ spec.loader.exec_module(peers)
 
 
 def test_the_table_compares_both_sides_on_the_same_tasks():
-    bmi = [{"task": "t", "seed": s, "estimator": e, "estimate": 1.2 if e == "ksg" else None, "truth": 1.0,
-            "seconds": 2.0} for s in (0, 1) for e in peers.ESTIMATORS]
-    ours = [{"task": "t", "seed": s, "estimator": e, "estimate": 0.9, "seconds": 0.5} for s in (0, 1)
-            for e in peers.ESTIMATORS]
+    bmi = [
+        {
+            "task": "t",
+            "seed": s,
+            "estimator": e,
+            "estimate": 1.2 if e == "ksg" else None,
+            "truth": 1.0,
+            "seconds": 2.0,
+        }
+        for s in (0, 1)
+        for e in peers.ESTIMATORS
+    ]
+    ours = [
+        {"task": "t", "seed": s, "estimator": e, "estimate": 0.9, "seconds": 0.5}
+        for s in (0, 1)
+        for e in peers.ESTIMATORS
+    ]
     text, summary = peers.table(bmi, ours)
     assert summary[("bmi", "ksg")]["mean_abs_bias"] == pytest.approx(0.2)
     assert summary[("ibbench", "mine")]["mean_abs_bias"] == pytest.approx(0.1)
@@ -28,5 +41,7 @@ def test_the_table_compares_both_sides_on_the_same_tasks():
 
 
 def test_without_bmi_it_is_skipped_with_a_message():
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "peer_benchmark.py")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "peer_benchmark.py")], capture_output=True, text=True
+    )
     assert proc.returncode == 0 and "peer benchmark skipped" in proc.stdout

@@ -12,7 +12,7 @@ from ibbench.plugins import PluginWarning, load_registry
 
 from .conftest import run_cli
 
-GOOD_PLUGIN = '''
+GOOD_PLUGIN = """
 from ibbench.api import Estimate, Estimator, Params, hookimpl
 
 class Constant(Estimator):
@@ -24,7 +24,7 @@ class Constant(Estimator):
 @hookimpl
 def ibbench_register_estimators(register):
     register("constant", Constant, description="always the same number")
-'''
+"""
 
 
 def make_distribution(site, dist: str, module: str, source: str, entry_name: str | None = None):
@@ -45,8 +45,14 @@ def site(tmp_path, monkeypatch):
 
 
 def test_builtins_come_from_ibbench(registry):
-    for kind, name in [("task", "gaussian"), ("task", "mixture-channel"), ("estimator", "mine"),
-                       ("estimator", "aa-mine"), ("estimator", "binning"), ("estimator", "mixture")]:
+    for kind, name in [
+        ("task", "gaussian"),
+        ("task", "mixture-channel"),
+        ("estimator", "mine"),
+        ("estimator", "aa-mine"),
+        ("estimator", "binning"),
+        ("estimator", "mixture"),
+    ]:
         assert registry.get(kind, name).distribution == "ibbench"
 
 
@@ -70,8 +76,21 @@ def test_cli_list_and_run_use_an_entry_point_plugin(site, tmp_path):
     names = {e["name"]: e["distribution"] for e in json.loads(listed.stdout)["estimator"]}
     assert names["constant"] == "ibbench-constant" and names["ksg"] == "ibbench-ksg"
     out = tmp_path / "runs.jsonl"
-    ran = run_cli("run", "--task", "gaussian", "--estimator", "constant", "--set", "estimator.value=0.5",
-                  "--budget", "smoke", "--json", "--out", str(out), env=env)
+    ran = run_cli(
+        "run",
+        "--task",
+        "gaussian",
+        "--estimator",
+        "constant",
+        "--set",
+        "estimator.value=0.5",
+        "--budget",
+        "smoke",
+        "--json",
+        "--out",
+        str(out),
+        env=env,
+    )
     assert ran.returncode == 0, ran.stderr
     record = json.loads(ran.stdout)
     assert record["estimate"] == 0.5 and record["expanded"]["estimator"]["distribution"] == "ibbench-constant"
@@ -93,11 +112,11 @@ def test_broken_plugin_is_an_error_in_strict_mode(site):
 
 
 def test_plugin_whose_registration_raises_is_rolled_back(site):
-    source = GOOD_PLUGIN + textwrap.dedent('''
+    source = GOOD_PLUGIN + textwrap.dedent("""
         @hookimpl
         def ibbench_register_tasks(register):
             raise RuntimeError("half way")
-    ''')
+    """)
     make_distribution(site, "ibbench-half", "ibbench_half_test", source)
     with pytest.warns(PluginWarning, match="half way"):
         registry = load_registry()
@@ -106,7 +125,9 @@ def test_plugin_whose_registration_raises_is_rolled_back(site):
 
 
 def test_misspelled_hook_is_reported(site):
-    source = "from ibbench.api import hookimpl\n@hookimpl\ndef ibbench_register_estimator(register):\n    pass\n"
+    source = (
+        "from ibbench.api import hookimpl\n@hookimpl\ndef ibbench_register_estimator(register):\n    pass\n"
+    )
     make_distribution(site, "ibbench-typo", "ibbench_typo_test", source)
     with pytest.warns(PluginWarning, match="ibbench_register_estimator"):
         registry = load_registry()
@@ -143,19 +164,25 @@ def test_autoload_can_be_disabled(site, monkeypatch):
         load_registry().get("estimator", "constant")
 
 
-@pytest.mark.parametrize(("registration", "fragment"), [
-    ('register("fn-est", lambda: 42)', "not a subclass of ibbench.api.Estimator"),
-    ('register("args-est", NeedsArgs)', "NeedsArgs needs constructor arguments (a, b)"),
-    ('register("gaussian[dim=2,mi=1.0]", Constant)', "invalid name 'gaussian[dim=2,mi=1.0]'"),
-    ('register("Has Space", Constant)', "invalid name 'Has Space'"),
-])
-def test_a_bad_register_target_or_name_is_a_plugin_error_naming_the_distribution(site, registration, fragment):
-    source = GOOD_PLUGIN.replace('register("constant", Constant, description="always the same number")',
-                                 registration) + textwrap.dedent('''
+@pytest.mark.parametrize(
+    ("registration", "fragment"),
+    [
+        ('register("fn-est", lambda: 42)', "not a subclass of ibbench.api.Estimator"),
+        ('register("args-est", NeedsArgs)', "NeedsArgs needs constructor arguments (a, b)"),
+        ('register("gaussian[dim=2,mi=1.0]", Constant)', "invalid name 'gaussian[dim=2,mi=1.0]'"),
+        ('register("Has Space", Constant)', "invalid name 'Has Space'"),
+    ],
+)
+def test_a_bad_register_target_or_name_is_a_plugin_error_naming_the_distribution(
+    site, registration, fragment
+):
+    source = GOOD_PLUGIN.replace(
+        'register("constant", Constant, description="always the same number")', registration
+    ) + textwrap.dedent("""
         class NeedsArgs(Estimator):
             def __init__(self, a, b):
                 pass
-    ''')
+    """)
     module = f"ibbench_bad_{abs(hash(registration))}_test"  # a fresh module per case (imports are cached)
     make_distribution(site, "ibbench-bad", module, source)
     with pytest.warns(PluginWarning, match="ibbench-bad"):
@@ -165,7 +192,7 @@ def test_a_bad_register_target_or_name_is_a_plugin_error_naming_the_distribution
 
 
 def test_a_lazy_target_that_needs_arguments_fails_on_use_with_one_line(site):
-    source = textwrap.dedent('''
+    source = textwrap.dedent("""
         from ibbench.api import Estimator, hookimpl
 
         class NeedsArgs(Estimator):
@@ -176,10 +203,12 @@ def test_a_lazy_target_that_needs_arguments_fails_on_use_with_one_line(site):
         def ibbench_register_estimators(register):
             register("lazy-args", "ibbench_lazy_test:NeedsArgs")
             register("lazy-fn", "ibbench_lazy_test:ibbench_register_estimators")
-    ''')
+    """)
     make_distribution(site, "ibbench-lazy", "ibbench_lazy_test", source)
     registry = load_registry()
-    with pytest.raises(PluginError, match=r"'lazy-args' from ibbench-lazy: NeedsArgs needs constructor arguments"):
+    with pytest.raises(
+        PluginError, match=r"'lazy-args' from ibbench-lazy: NeedsArgs needs constructor arguments"
+    ):
         registry.get("estimator", "lazy-args").load()
     with pytest.raises(PluginError, match=r"'lazy-fn' from ibbench-lazy is registered as <function"):
         registry.get("estimator", "lazy-fn").load()

@@ -30,15 +30,25 @@ def test_phase_lines_are_rate_limited_across_phases(monkeypatch, capsys):
 def test_a_run_logged_to_a_file_says_what_it_is_doing_and_quiet_silences_it(tmp_path, monkeypatch, capsys):
     from ibbench.cli import main
 
-    monkeypatch.setattr(progress_mod, "LINE_EVERY_S", 0.0)  # every line, at once (stderr is not a terminal here)
+    monkeypatch.setattr(
+        progress_mod, "LINE_EVERY_S", 0.0
+    )  # every line, at once (stderr is not a terminal here)
     monkeypatch.setattr(progress_mod, "MIN_PHASE_S", 0.0)
     monkeypatch.setattr("ibbench.runner.MIN_PHASE_S", 0.0)
-    args = ["run", "--task", "digits-mlp", "--estimator", "mine", "--budget", "smoke", "--out",
-            str(tmp_path / "runs.jsonl")]
+    args = [
+        "run",
+        "--task",
+        "digits-mlp",
+        "--estimator",
+        "mine",
+        "--budget",
+        "smoke",
+        "--out",
+        str(tmp_path / "runs.jsonl"),
+    ]
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "ibbench: digits-mlp: task built (data, ground truth) in" in err
     assert "ibbench: ce: step 1/150" in err and "ibbench: mine critic: step 1/" in err  # training, measuring
     assert main([*args, "--quiet"]) == 0
     assert capsys.readouterr().err == ""
-

@@ -17,16 +17,29 @@ from ibbench.tasks.gaussian import Gaussian
 CPU = torch.device("cpu")
 CRITICS = ["mine", "infonce", "nwj", "smile"]
 # small and fast, but a real protocol run: early stopping on, held-out scoring
-SMALL = {"hidden": 32, "steps": 400, "eval_every": 25, "patience": 4, "val_samples": 1024, "eval_samples": 2048}
+SMALL = {
+    "hidden": 32,
+    "steps": 400,
+    "eval_every": 25,
+    "patience": 4,
+    "val_samples": 1024,
+    "eval_samples": 2048,
+}
 
 
 def arrays_run(registry, x: np.ndarray, y: np.ndarray, tmp_path, estimator: str, seed: int = 0, **params):
     xp, yp = tmp_path / f"x{hash(x.tobytes())}.npy", tmp_path / f"y{hash(y.tobytes())}.npy"
     np.save(xp, x)
     np.save(yp, y)
-    spec = RunSpec.model_validate({"task": {"name": "arrays", "params": {"x": str(xp), "y": str(yp)}},
-                                   "estimator": {"name": estimator, "params": params},
-                                   "seed": seed, "budget": "smoke", "device": "cpu"})
+    spec = RunSpec.model_validate(
+        {
+            "task": {"name": "arrays", "params": {"x": str(xp), "y": str(yp)}},
+            "estimator": {"name": estimator, "params": params},
+            "seed": seed,
+            "budget": "smoke",
+            "device": "cpu",
+        }
+    )
     return run(spec, registry)
 
 
@@ -104,8 +117,7 @@ def test_training_bound_overfits_where_the_heldout_one_does_not(registry, tmp_pa
     the reported (held-out) number does not follow it."""
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(64, 1)), rng.normal(size=(64, 1))
-    record = arrays_run(registry, x, y, tmp_path, "mine", steps=1500, hidden=64, eval_every=1500,
-                        lr=1e-3)
+    record = arrays_run(registry, x, y, tmp_path, "mine", steps=1500, hidden=64, eval_every=1500, lr=1e-3)
     extras = record.extras["estimator"]
     assert max(v for _, v in extras["trace"]) > 0.2  # in-sample: memorised pairs
     # held out, the memorising critic is worse than a constant one: a failed record, never a number
@@ -145,9 +157,15 @@ def test_same_seed_same_numbers():
 def test_a_diverged_critic_is_a_failed_record_not_a_number(registry):
     """lr = 1e9: the held-out bound is hugely negative or NaN; the record fails, says diverged, and
     keeps the held-out curve when there is one."""
-    spec = RunSpec.model_validate({"task": {"name": "gaussian", "params": {"dim": 2, "mi": 1.0}},
-                                   "estimator": {"name": "mine", "params": {**SMALL, "lr": 1e9}},
-                                   "seed": 0, "budget": "smoke", "device": "cpu"})
+    spec = RunSpec.model_validate(
+        {
+            "task": {"name": "gaussian", "params": {"dim": 2, "mi": 1.0}},
+            "estimator": {"name": "mine", "params": {**SMALL, "lr": 1e9}},
+            "seed": 0,
+            "budget": "smoke",
+            "device": "cpu",
+        }
+    )
     record = run(spec, registry)
     assert record.status == "failed" and record.estimate is None
     assert "diverged" in record.error or "nan" in record.error.lower(), record.error
@@ -193,8 +211,15 @@ def test_standardisation_is_an_exact_affine_map():
     assert torch.allclose(critic.shift_u, u.double().mean(0).float(), rtol=1e-6)
     standardised = ((u.double() - u.double().mean(0)) / scale).float()
     plain = Critic(3, 2, CriticParams(hidden=16))
-    plain.load_state_dict({**critic.state_dict(), "shift_u": torch.zeros(3), "scale_u": torch.ones(3),
-                           "shift_y": critic.shift_y, "scale_y": critic.scale_y})
+    plain.load_state_dict(
+        {
+            **critic.state_dict(),
+            "shift_u": torch.zeros(3),
+            "scale_u": torch.ones(3),
+            "shift_y": critic.shift_y,
+            "scale_y": critic.scale_y,
+        }
+    )
     perm = torch.arange(500).flip(0)
     a, b = critic.joint_and_marginal(u, y, perm), plain.joint_and_marginal(standardised, y, perm)
     assert all(torch.allclose(p, q, atol=1e-4) for p, q in zip(a, b))

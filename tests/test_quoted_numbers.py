@@ -8,28 +8,49 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("check_quoted_numbers", ROOT / "scripts" / "check_quoted_numbers.py")
+spec = importlib.util.spec_from_file_location(
+    "check_quoted_numbers", ROOT / "scripts" / "check_quoted_numbers.py"
+)
 checker = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(checker)
 
 
 def test_every_quoted_figure_in_the_readmes_has_a_source():
-    problems = [p for readme in (ROOT / "README.md", ROOT / "results" / "README.md") for p in checker.check(readme)]
+    problems = [
+        p for readme in (ROOT / "README.md", ROOT / "results" / "README.md") for p in checker.check(readme)
+    ]
     assert not problems, "\n".join(problems)
 
 
 def test_a_figure_without_a_record_is_caught(tmp_path, monkeypatch):
     results = tmp_path / "results"
     (results / "demo").mkdir(parents=True)
-    record = {"schema_version": 1, "id": "a", "created": "2026-11-30T00:00:00+00:00", "status": "ok", "error": None,
-              "spec": {"task": {"name": "gaussian", "params": {"dim": 1, "mi": 1.0}},
-                       "estimator": {"name": "ksg", "params": {}}, "seed": 0, "budget": "quick", "device": "cpu"},
-              "task_label": "gaussian[dim=1,mi=1.0]", "device": "cpu", "wall_time_s": 1.0,
-              "estimate": 0.9731, "truth": 1.0, "extras": {}}
+    record = {
+        "schema_version": 1,
+        "id": "a",
+        "created": "2026-11-30T00:00:00+00:00",
+        "status": "ok",
+        "error": None,
+        "spec": {
+            "task": {"name": "gaussian", "params": {"dim": 1, "mi": 1.0}},
+            "estimator": {"name": "ksg", "params": {}},
+            "seed": 0,
+            "budget": "quick",
+            "device": "cpu",
+        },
+        "task_label": "gaussian[dim=1,mi=1.0]",
+        "device": "cpu",
+        "wall_time_s": 1.0,
+        "estimate": 0.9731,
+        "truth": 1.0,
+        "extras": {},
+    }
     (results / "demo" / "runs.jsonl").write_text(json.dumps(record) + "\n")
     readme = results / "README.md"
-    readme.write_text("# r\n\n## KSG (`demo/`)\n\nKSG reads 0.97 nats (truth 1.0 nats); another 0.91 nats.\n"
-                      "log 10 = 2.30 and log 128 = 4.80.\n\n## Uncited\n\nIt reached 88.7 % somewhere.\n")
+    readme.write_text(
+        "# r\n\n## KSG (`demo/`)\n\nKSG reads 0.97 nats (truth 1.0 nats); another 0.91 nats.\n"
+        "log 10 = 2.30 and log 128 = 4.80.\n\n## Uncited\n\nIt reached 88.7 % somewhere.\n"
+    )
     monkeypatch.setattr(checker, "ROOT", tmp_path)
     monkeypatch.setattr(checker, "RESULTS", results)
     problems = checker.check(readme)

@@ -33,6 +33,8 @@ def test_running_the_suite_again_gives_the_stored_accuracies(tmp_path, monkeypat
         torch.set_num_threads(before)
 
     def accuracies(path):
-        return sorted((r.spec.trainer.name, r.spec.seed, r.training.test_acc) for r in ResultStore(path).records())
+        return sorted(
+            (r.spec.trainer.name, r.spec.seed, r.training.test_acc) for r in ResultStore(path).records()
+        )
 
     assert accuracies(out) == accuracies(examples.STORE)

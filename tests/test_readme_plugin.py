@@ -19,16 +19,20 @@ from .conftest import REPO
 def example_files() -> dict[str, str]:
     """README code blocks that start with a '# path' comment -> {path: text}."""
     text = (REPO / "README.md").read_text()
-    section = text[text.index("## Writing a plugin"):]
-    section = section[:section.index("\n## ", 5)]
+    section = text[text.index("## Writing a plugin") :]
+    section = section[: section.index("\n## ", 5)]
     blocks = re.findall(r"```(?:toml|python)\n# (\S+)\n(.*?)```", section, flags=re.S)
     return {path: body for path, body in blocks}
 
 
 def test_the_example_is_a_complete_distribution():
     files = example_files()
-    assert set(files) == {"pyproject.toml", "ibbench_foo/__init__.py", "ibbench_foo/estimator.py",
-                          "ibbench_foo/trainer.py"}
+    assert set(files) == {
+        "pyproject.toml",
+        "ibbench_foo/__init__.py",
+        "ibbench_foo/estimator.py",
+        "ibbench_foo/trainer.py",
+    }
     project = tomllib.loads(files["pyproject.toml"])["project"]
     assert {"name", "version", "dependencies"} <= set(project)
     assert project["entry-points"]["ibbench"] == {"foo": "ibbench_foo"}
@@ -49,8 +53,13 @@ def example_registry(tmp_path, monkeypatch):
 def test_the_example_estimator_registers_and_reads_a_gaussians_mi(tmp_path, monkeypatch):
     registry = example_registry(tmp_path, monkeypatch)
     assert "foo" in registry.names("estimator")
-    spec = RunSpec(task=TaskSpec(name="gaussian", params={"dim": 3, "mi": 1.0}), estimator=EstimatorSpec(name="foo"),
-                   seed=0, budget="quick", device="cpu")
+    spec = RunSpec(
+        task=TaskSpec(name="gaussian", params={"dim": 3, "mi": 1.0}),
+        estimator=EstimatorSpec(name="foo"),
+        seed=0,
+        budget="quick",
+        device="cpu",
+    )
     record = run(spec, registry)
     assert record.status == "ok" and record.estimate == pytest.approx(1.0, abs=0.05)
 
@@ -59,8 +68,13 @@ def test_the_example_trainer_trains_the_digits_net(tmp_path, monkeypatch):
     from ibbench.specs import TrainerSpec
 
     registry = example_registry(tmp_path, monkeypatch)
-    spec = RunSpec(task=TaskSpec(name="digits-mlp"), trainer=TrainerSpec(name="momentum-sgd"), seed=0,
-                   budget="smoke", device="cpu")
+    spec = RunSpec(
+        task=TaskSpec(name="digits-mlp"),
+        trainer=TrainerSpec(name="momentum-sgd"),
+        seed=0,
+        budget="smoke",
+        device="cpu",
+    )
     record = run(spec, registry)
     assert record.status == "ok", record.error
     assert record.training.test_acc > 0.5 and record.training.selected_step in (50, 100, 150)

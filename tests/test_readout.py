@@ -32,7 +32,7 @@ def test_the_fit_reaches_the_l_bfgs_optimum_within_1e_3_nats():
     z = Standardisation.fit(h)(h).numpy()
     ref = LogisticRegression(C=1 / (len(y) * l2), tol=1e-12, max_iter=100000).fit(z, y.numpy())
     log_p = log_softmax(z @ ref.coef_.T + ref.intercept_, axis=1)
-    optimum = -log_p[np.arange(len(y)), y.numpy()].mean() + 0.5 * l2 * (ref.coef_ ** 2).sum()
+    optimum = -log_p[np.arange(len(y)), y.numpy()].mean() + 0.5 * l2 * (ref.coef_**2).sum()
     assert record["converged"]
     assert abs(record["loss"] - optimum) < 1e-3
     assert record["loss"] <= optimum + 1e-6  # not worse than the reference

@@ -10,7 +10,9 @@ import importlib.util
 
 from .conftest import REPO
 
-spec = importlib.util.spec_from_file_location("reliability_trials", REPO / "scripts" / "reliability_trials.py")
+spec = importlib.util.spec_from_file_location(
+    "reliability_trials", REPO / "scripts" / "reliability_trials.py"
+)
 trials_mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(trials_mod)
 
@@ -22,5 +24,11 @@ def test_a_suite_of_faulty_plugins_completes_with_a_reason_for_every_cell(tmp_pa
     assert not failed, failed
     assert trials.lost == 0 and trials.duplicated == 0
     assert {row["trial"].split(" (")[0] for row in trials.rows} >= {
-        "estimator test-nan-estimate", "estimator test-inf-estimate", "estimator test-raise", "estimator test-exit",
-        "estimator test-hang", "estimator test-die", "a plugin registering a function as its estimator"}
+        "estimator test-nan-estimate",
+        "estimator test-inf-estimate",
+        "estimator test-raise",
+        "estimator test-exit",
+        "estimator test-hang",
+        "estimator test-die",
+        "a plugin registering a function as its estimator",
+    }

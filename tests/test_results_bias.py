@@ -20,7 +20,11 @@ from ibbench.results import ResultStore
 
 BIAS = Path(__file__).resolve().parent.parent / "results" / "bias"
 DV_STORE = BIAS / "runs.jsonl"
-VARIATIONAL = [BIAS / "variational.jsonl", BIAS / "variational-long.jsonl", BIAS / "variational-smile-long.jsonl"]
+VARIATIONAL = [
+    BIAS / "variational.jsonl",
+    BIAS / "variational-long.jsonl",
+    BIAS / "variational-smile-long.jsonl",
+]
 CRITICS = {"mine", "aa-mine", "infonce", "nwj", "smile"}
 NOT_BOUNDS = {"smile"}  # records made before the lower_bound flag existed; newer ones carry it
 
@@ -30,7 +34,9 @@ def _critic_runs(store: Path):
         pytest.skip(f"{store} is not committed")
     runs = []
     for r in ResultStore(store).records():
-        critic = r.spec.estimator is not None and r.spec.estimator.name in CRITICS and r.spec.budget == "quick"
+        critic = (
+            r.spec.estimator is not None and r.spec.estimator.name in CRITICS and r.spec.budget == "quick"
+        )
         pair = r.spec.task.name in ("gaussian", "student-t") or r.spec.task.name.startswith("gaussian-20d")
         if critic and pair and r.expanded["task"]["params"].get("dim") in (5, 20):
             runs.append(r)
@@ -64,8 +70,11 @@ def _is_bound(r) -> bool:
 @pytest.mark.parametrize("source", ["dv", "variational"])
 def test_no_lower_bound_estimate_above_the_truth_by_two_standard_errors(source):
     runs = _critic_runs(DV_STORE) if source == "dv" else _final_variational_runs()
-    over = [(r.task_label, r.spec.estimator.name, r.spec.seed, r.estimate, r.estimate_stderr, r.truth)
-            for r in runs if r.status == "ok" and _is_bound(r) and r.estimate > r.truth + 2 * r.estimate_stderr]
+    over = [
+        (r.task_label, r.spec.estimator.name, r.spec.seed, r.estimate, r.estimate_stderr, r.truth)
+        for r in runs
+        if r.status == "ok" and _is_bound(r) and r.estimate > r.truth + 2 * r.estimate_stderr
+    ]
     assert not over, over
 
 
@@ -87,13 +96,17 @@ def test_nine_in_ten_variational_runs_converged_at_their_largest_maximum(estimat
 
 def test_a_larger_step_maximum_leaves_converged_runs_unchanged():
     short = {_cell(r): r for r in _critic_runs(VARIATIONAL[0]) if _protocol(r).get("converged")}
-    reran = [(short[_cell(r)], r) for store in VARIATIONAL[1:] for r in _critic_runs(store) if _cell(r) in short]
+    reran = [
+        (short[_cell(r)], r) for store in VARIATIONAL[1:] for r in _critic_runs(store) if _cell(r) in short
+    ]
     assert reran, "no converged 1500-step run was rerun with a larger maximum"
     for a, b in reran:
         assert (b.estimate, _protocol(b)["steps_used"]) == (a.estimate, _protocol(a)["steps_used"]), _cell(a)
 
 
 def test_converged_smile_overestimates_at_high_mi_as_results_say():
-    smile = [r for r in _final_variational_runs() if r.spec.estimator.name == "smile" and _protocol(r)["converged"]]
+    smile = [
+        r for r in _final_variational_runs() if r.spec.estimator.name == "smile" and _protocol(r)["converged"]
+    ]
     high = [r for r in smile if r.truth >= 8]
     assert high and all(r.estimate > r.truth + 2 * r.estimate_stderr for r in high)

@@ -69,6 +69,8 @@ def test_committed_suites_are_valid_and_fig2_suite_is_the_figure_grid():
             if cell.estimator is None or cell.estimator.name in registry.names("estimator"):
                 resolve(cell, registry)  # every name and parameter of every committed suite is valid
     suite_keys = {c.model_dump_json() for c in load_suite(suites / "fig2-quick.toml").cells()}
-    figure_keys = {c.model_dump_json() for c in fig2_cells("quick", [0, 1, 2], (1e-3, 1e-2, 1e-1, 1.0, 10.0),
-                                                            "mnist", "cpu")}
+    figure_keys = {
+        c.model_dump_json()
+        for c in fig2_cells("quick", [0, 1, 2], (1e-3, 1e-2, 1e-1, 1.0, 10.0), "mnist", "cpu")
+    }
     assert suite_keys == figure_keys

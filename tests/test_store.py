@@ -66,9 +66,14 @@ def test_a_device_is_not_a_store():
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("args", [["table", "bias", "--store", "/dev/full"],
-                                  ["run", "--task", "gaussian", "--estimator", "mixture", "--budget", "smoke",
-                                   "--out", "/dev/full"]], ids=["table", "run"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["table", "bias", "--store", "/dev/full"],
+        ["run", "--task", "gaussian", "--estimator", "mixture", "--budget", "smoke", "--out", "/dev/full"],
+    ],
+    ids=["table", "run"],
+)
 def test_the_cli_refuses_a_device_store_at_once(args):
     proc = run_cli(*args)
     assert proc.returncode == 2 and "not a regular file" in proc.stderr
@@ -105,8 +110,11 @@ def _misbehaving(estimator: str, store=None):
     from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
-    return run(RunSpec(task=TaskSpec(name="test-plain"), estimator=EstimatorSpec(name=estimator), budget="smoke"),
-               reg, store=store)
+    return run(
+        RunSpec(task=TaskSpec(name="test-plain"), estimator=EstimatorSpec(name=estimator), budget="smoke"),
+        reg,
+        store=store,
+    )
 
 
 def test_a_nan_estimate_is_a_failed_run_not_an_ok_one():
@@ -120,8 +128,13 @@ def test_numpy_and_torch_values_in_extras_are_stored_as_json(tmp_path):
     assert record.status == "ok", record.error
     (stored,) = store.records()
     assert stored.estimate == 0.25 and stored.estimate_stderr == 0.5
-    assert stored.extras["estimator"] == {"curve": [0.0, 1.0, 2.0], "best": 2, "flag": True, "tensor": [1.0, 1.0],
-                                          "3": [1, 2]}
+    assert stored.extras["estimator"] == {
+        "curve": [0.0, 1.0, 2.0],
+        "best": 2,
+        "flag": True,
+        "tensor": [1.0, 1.0],
+        "3": [1, 2],
+    }
 
 
 def _untyped_trainer(trainer: str, store=None):
@@ -131,8 +144,9 @@ def _untyped_trainer(trainer: str, store=None):
     from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
-    spec = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "trainer": {"name": trainer}, "budget": "smoke",
-                                   "device": "cpu"})
+    spec = RunSpec.model_validate(
+        {"task": {"name": "digits-mlp"}, "trainer": {"name": trainer}, "budget": "smoke", "device": "cpu"}
+    )
     return run(spec, reg, store=store)
 
 
@@ -156,18 +170,41 @@ def test_a_trainers_own_fields_are_kept_beside_the_typed_ones(tmp_path):
     assert "invalid_training_result" not in stored.extras
 
 
-V1_TRAINING = {"schema_version": 1, "id": "v1run", "created": "2026-11-01T00:00:00+00:00", "status": "ok",
-               "error": None, "spec": {"task": {"name": "digits-mlp", "params": {}}, "trainer": {"name": "ce"},
-                                       "seed": 0, "budget": "smoke", "device": "cpu"},
-               "task_label": "digits-mlp", "device": "cpu", "wall_time_s": 1.0,
-               "extras": {"task": {"dataset": "digits"},
-                          "trainer": {"test_acc": 0.9, "val_acc": 0.88, "evals": [{"step": 5, "val_acc": 0.88,
-                                                                                  "test_acc": 0.9, "loss": 0.3}],
-                                      "linear_probes": [{"layer": 1, "dims": 64, "test_acc": 0.85}],
-                                      "layers": [{"layer": 1}],
-                                      "info_plane": {"estimator": "mine", "iyt_estimator": "mine", "noise_var": 2.0,
-                                                     "n_points": 100, "log_n": 4.6,
-                                                     "points": [{"step": 0, "layer": 1, "ixt": 1.0, "iyt": 0.5}]}}}}
+V1_TRAINING = {
+    "schema_version": 1,
+    "id": "v1run",
+    "created": "2026-11-01T00:00:00+00:00",
+    "status": "ok",
+    "error": None,
+    "spec": {
+        "task": {"name": "digits-mlp", "params": {}},
+        "trainer": {"name": "ce"},
+        "seed": 0,
+        "budget": "smoke",
+        "device": "cpu",
+    },
+    "task_label": "digits-mlp",
+    "device": "cpu",
+    "wall_time_s": 1.0,
+    "extras": {
+        "task": {"dataset": "digits"},
+        "trainer": {
+            "test_acc": 0.9,
+            "val_acc": 0.88,
+            "evals": [{"step": 5, "val_acc": 0.88, "test_acc": 0.9, "loss": 0.3}],
+            "linear_probes": [{"layer": 1, "dims": 64, "test_acc": 0.85}],
+            "layers": [{"layer": 1}],
+            "info_plane": {
+                "estimator": "mine",
+                "iyt_estimator": "mine",
+                "noise_var": 2.0,
+                "n_points": 100,
+                "log_n": 4.6,
+                "points": [{"step": 0, "layer": 1, "ixt": 1.0, "iyt": 0.5}],
+            },
+        },
+    },
+}
 
 
 def test_a_schema_1_store_is_read_as_schema_2_and_never_rewritten(tmp_path):
@@ -180,9 +217,14 @@ def test_a_schema_1_store_is_read_as_schema_2_and_never_rewritten(tmp_path):
     assert record.training.info_plane.points[0].ixt == 1.0 and record.training.get("layers") == [{"layer": 1}]
     assert "trainer" not in record.extras and record.extras["task"] == {"dataset": "digits"}
     assert path.read_bytes() == before
-    ResultStore(path).append(record.model_copy(update={"id": "v2run"}))  # a v1 store takes v2 records after it
+    ResultStore(path).append(
+        record.model_copy(update={"id": "v2run"})
+    )  # a v1 store takes v2 records after it
     assert path.read_bytes().startswith(before)
-    assert [(r.id, r.training.test_acc) for r in ResultStore(path).records()] == [("v1run", 0.9), ("v2run", 0.9)]
+    assert [(r.id, r.training.test_acc) for r in ResultStore(path).records()] == [
+        ("v1run", 0.9),
+        ("v2run", 0.9),
+    ]
     assert json.loads(path.read_text().splitlines()[1])["schema_version"] == 2
 
 
@@ -223,7 +265,9 @@ def test_sys_exit_inside_a_plugin_is_a_failed_cell(tmp_path):
 
 def _suite(tmp_path, text: str, name: str = "s.toml"):
     path = tmp_path / name
-    path.write_text('name = "t"\nbudget = "smoke"\nseeds = [0, 1]\nestimators = [{ name = "mixture" }]\n' + text)
+    path.write_text(
+        'name = "t"\nbudget = "smoke"\nseeds = [0, 1]\nestimators = [{ name = "mixture" }]\n' + text
+    )
     return path
 
 
@@ -231,15 +275,20 @@ def test_reordered_or_respelled_parameters_are_the_same_cell(tmp_path, registry,
     from ibbench.suite import run_suite
 
     out = tmp_path / "runs.jsonl"
-    run_suite(_suite(tmp_path, 'tasks = [{ name = "gaussian", params = { dim = 5, mi = 2.0 } }]\n'), out=out,
-              registry=registry)
+    run_suite(
+        _suite(tmp_path, 'tasks = [{ name = "gaussian", params = { dim = 5, mi = 2.0 } }]\n'),
+        out=out,
+        registry=registry,
+    )
     assert len(ResultStore(out).records()) == 2
     again = _suite(tmp_path, 'tasks = [{ name = "gaussian", params = { mi = 2, dim = 5 } }]\n', "t.toml")
     run_suite(again, out=out, registry=registry)
     assert "2 already in" in capsys.readouterr().err and len(ResultStore(out).records()) == 2
 
 
-def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_stale_claim_is_taken_over(tmp_path, registry, capsys):
+def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_stale_claim_is_taken_over(
+    tmp_path, registry, capsys
+):
     import json as _json
 
     from ibbench.claims import Claims
@@ -253,7 +302,7 @@ def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_stale_claim_is_taken_o
     live = Claims(out)
     assert live.take(first)  # this (live) process holds seed 0
     stale = Claims(out)._path(second)
-    stale.write_text(_json.dumps({"host": __import__("socket").gethostname(), "pid": 2 ** 22 + 12345}))
+    stale.write_text(_json.dumps({"host": __import__("socket").gethostname(), "pid": 2**22 + 12345}))
     run_suite(suite, out=out, registry=registry)
     assert "1 claimed by another run" in capsys.readouterr().err
     assert [r.spec.seed for r in ResultStore(out).records()] == [1]  # the stale claim was taken over
@@ -264,8 +313,14 @@ def test_a_trainer_that_ends_at_chance_is_a_failed_run_that_keeps_its_result(reg
     from ibbench.runner import run
     from ibbench.specs import RunSpec
 
-    spec = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "trainer": {"name": "ce", "params": {"lr": 1e9}},
-                                   "budget": "smoke", "device": "cpu"})
+    spec = RunSpec.model_validate(
+        {
+            "task": {"name": "digits-mlp"},
+            "trainer": {"name": "ce", "params": {"lr": 1e9}},
+            "budget": "smoke",
+            "device": "cpu",
+        }
+    )
     record = run(spec, registry)
     assert record.status == "failed" and "ended at chance" in record.error
     assert record.training.model_dump()["test_acc"] < 0.2  # what it measured is kept
@@ -304,16 +359,26 @@ def test_a_worker_that_dies_is_a_failed_cell_and_the_suite_goes_on(tmp_path):
 
     site = tmp_path / "site"
     site.mkdir()
-    make_distribution(site, "ibbench-nan", "ibbench_nan_test", "from tests.plugin_fixtures.nan_plugin import *\n")
+    make_distribution(
+        site, "ibbench-nan", "ibbench_nan_test", "from tests.plugin_fixtures.nan_plugin import *\n"
+    )
     suite = tmp_path / "s.toml"
-    suite.write_text('name = "t"\nbudget = "smoke"\nseeds = [0, 1]\ntasks = [{ name = "test-plain" }]\n'
-                     'estimators = [{ name = "test-die" }, { name = "binning" }]\n')
+    suite.write_text(
+        'name = "t"\nbudget = "smoke"\nseeds = [0, 1]\ntasks = [{ name = "test-plain" }]\n'
+        'estimators = [{ name = "test-die" }, { name = "binning" }]\n'
+    )
     out = tmp_path / "runs.jsonl"
-    proc = run_cli("suite", "run", str(suite), "--out", str(out), "--jobs", "2", env={"PYTHONPATH": f"{site}:{REPO}"})
+    proc = run_cli(
+        "suite", "run", str(suite), "--out", str(out), "--jobs", "2", env={"PYTHONPATH": f"{site}:{REPO}"}
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     records = ResultStore(out).records()
     assert sorted((r.spec.estimator.name, r.status) for r in records) == [
-        ("binning", "ok"), ("binning", "ok"), ("test-die", "failed"), ("test-die", "failed")]
+        ("binning", "ok"),
+        ("binning", "ok"),
+        ("test-die", "failed"),
+        ("test-die", "failed"),
+    ]
     assert all("worker process running this cell died" in r.error for r in records if r.status == "failed")
 
 
@@ -336,10 +401,14 @@ def _fault_suite(tmp_path, estimators: str, extra: str = "", seeds: str = "[0]")
 
     site = tmp_path / "site"
     site.mkdir()
-    make_distribution(site, "ibbench-nan", "ibbench_nan_test", "from tests.plugin_fixtures.nan_plugin import *\n")
+    make_distribution(
+        site, "ibbench-nan", "ibbench_nan_test", "from tests.plugin_fixtures.nan_plugin import *\n"
+    )
     suite = tmp_path / "s.toml"
-    suite.write_text(f'name = "t"\nbudget = "smoke"\nseeds = {seeds}\n{extra}tasks = [{{ name = "test-plain" }}]\n'
-                     f'estimators = [{estimators}]\n')
+    suite.write_text(
+        f'name = "t"\nbudget = "smoke"\nseeds = {seeds}\n{extra}tasks = [{{ name = "test-plain" }}]\n'
+        f"estimators = [{estimators}]\n"
+    )
     return suite, {"PYTHONPATH": f"{site}:{REPO}"}
 
 
@@ -347,7 +416,9 @@ def _fault_suite(tmp_path, estimators: str, extra: str = "", seeds: str = "[0]")
 def test_a_cell_past_its_time_limit_is_a_failed_record_and_the_suite_goes_on(tmp_path, jobs):
     suite, env = _fault_suite(tmp_path, '{ name = "test-hang" }, { name = "binning" }')
     out = tmp_path / "runs.jsonl"
-    proc = run_cli("suite", "run", str(suite), "--out", str(out), "--jobs", jobs, "--cell-timeout", "3", env=env)
+    proc = run_cli(
+        "suite", "run", str(suite), "--out", str(out), "--jobs", jobs, "--cell-timeout", "3", env=env
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     records = {r.spec.estimator.name: r for r in ResultStore(out).records()}
     assert records["binning"].status == "ok"
@@ -356,7 +427,9 @@ def test_a_cell_past_its_time_limit_is_a_failed_record_and_the_suite_goes_on(tmp
 
 def test_a_cell_stuck_in_native_code_is_ended_by_the_watchdog(tmp_path):
     """The suite file's cell_timeout; the cell blocks SIGALRM, so only the worker's watchdog ends it."""
-    suite, env = _fault_suite(tmp_path, '{ name = "test-hang-native" }, { name = "binning" }', "cell_timeout = 1\n")
+    suite, env = _fault_suite(
+        tmp_path, '{ name = "test-hang-native" }, { name = "binning" }', "cell_timeout = 1\n"
+    )
     out = tmp_path / "runs.jsonl"
     proc = run_cli("suite", "run", str(suite), "--out", str(out), "--jobs", "2", env=env)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -381,15 +454,32 @@ def test_workers_exit_when_the_suite_process_is_killed(tmp_path):
     import time
 
     suite, env = _fault_suite(tmp_path, '{ name = "test-hang" }', seeds="[0, 1]")
-    proc = subprocess.Popen([sys.executable, "-m", "ibbench.cli", "suite", "run", str(suite), "--out",
-                             str(tmp_path / "runs.jsonl"), "--jobs", "2"], env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ibbench.cli",
+            "suite",
+            "run",
+            str(suite),
+            "--out",
+            str(tmp_path / "runs.jsonl"),
+            "--jobs",
+            "2",
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     workers: set[int] = set()
     while time.monotonic() < deadline and len(workers) < 2:  # the pool's workers (and its resource tracker)
         time.sleep(0.5)
-        workers = {c for c in _children(proc.pid)
-                   if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")}
+        workers = {
+            c
+            for c in _children(proc.pid)
+            if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")
+        }
     assert len(workers) >= 2, "the pool never started"
     time.sleep(3)  # let the workers reach their initialiser's watch
     os.kill(proc.pid, signal.SIGKILL)
@@ -397,8 +487,11 @@ def test_workers_exit_when_the_suite_process_is_killed(tmp_path):
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
         time.sleep(0.5)
-    alive = [w for w in workers if Path(f"/proc/{w}").exists()
-             and "Z" not in Path(f"/proc/{w}/stat").read_text().split(")")[1][:3]]
+    alive = [
+        w
+        for w in workers
+        if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text().split(")")[1][:3]
+    ]
     for w in alive:
         os.kill(w, signal.SIGKILL)
     assert not alive, "workers outlived the suite process"
@@ -422,8 +515,19 @@ def test_a_training_result_with_nan_is_stored_and_read_back(tmp_path):
 
 def test_a_diverged_trainer_leaves_a_store_every_table_still_reads(tmp_path):
     out = tmp_path / "runs.jsonl"
-    proc = run_cli("run", "--task", "digits-mlp", "--trainer", "ce", "--budget", "smoke", "--set", "trainer.lr=1e9",
-                   "--out", str(out))
+    proc = run_cli(
+        "run",
+        "--task",
+        "digits-mlp",
+        "--trainer",
+        "ce",
+        "--budget",
+        "smoke",
+        "--set",
+        "trainer.lr=1e9",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 1
     for table in ("failures", "accuracy", "separation"):
         shown = run_cli("table", table, "--store", str(out))

@@ -22,8 +22,10 @@ from ibbench.tasks.student_t import (
 
 def correction_scipy(nu: float, dx: int, dy: int) -> float:
     """c = f(nu) + f(nu+dx+dy) - f(nu+dx) - f(nu+dy), f(z) = log Gamma(z/2) - z/2 psi(z/2), in scipy."""
+
     def f(z):
         return special.gammaln(z / 2) - (z / 2) * special.digamma(z / 2)
+
     return float(f(nu) + f(nu + dx + dy) - f(nu + dx) - f(nu + dy))
 
 
@@ -40,12 +42,15 @@ def monte_carlo_mi(inst, n: int, seed: int) -> tuple[float, float]:
     return float(ratio.mean()), float(ratio.std(ddof=1) / math.sqrt(n))
 
 
-@pytest.mark.parametrize("params", [
-    {"dim": 1, "rho": 0.0, "dof": 3.0},                          # the correction alone
-    {"dim": 3, "mi": 1.0, "dof": 5.0, "structure": "dense"},
-    {"dim": 2, "mi": 0.8, "dof": 2.5, "correlated": 1},
-    {"dim": 5, "mi": 1.0, "dof": 1.0},                           # Cauchy-tailed
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"dim": 1, "rho": 0.0, "dof": 3.0},  # the correction alone
+        {"dim": 3, "mi": 1.0, "dof": 5.0, "structure": "dense"},
+        {"dim": 2, "mi": 0.8, "dof": 2.5, "correlated": 1},
+        {"dim": 5, "mi": 1.0, "dof": 1.0},  # Cauchy-tailed
+    ],
+)
 def test_closed_form_matches_monte_carlo(params, ctx):
     inst = StudentT().build(StudentTParams(**params), ctx)
     truth = inst.truth(ctx).value

@@ -27,9 +27,10 @@ def test_workers_share_the_threads():
     assert threads.share(4, 2) == 2 and threads.share(2, 4) == 1 and threads.share(3, 2) == 1
 
 
-@pytest.mark.parametrize(("args", "expected"), [(["--jobs", "2", "--threads", "2"], 1),
-                                                (["--jobs", "2", "--threads", "4"], 2),
-                                                (["--threads", "1"], 1)])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [(["--jobs", "2", "--threads", "2"], 1), (["--jobs", "2", "--threads", "4"], 2), (["--threads", "1"], 1)],
+)
 def test_a_cells_torch_thread_count_is_the_one_asked_for(tmp_path, args, expected):
     suite, env = _fault_suite(tmp_path, '{ name = "test-threads" }', seeds="[0, 1]")
     env = {**env, "OMP_NUM_THREADS": ""}  # unset: --threads decides
@@ -57,9 +58,12 @@ def test_the_command_line_sets_it_before_torch_loads():
     import subprocess
     import sys
 
-    code = ("import os, sys; os.environ.pop('GOMP_SPINCOUNT', None); os.environ.pop('OMP_WAIT_POLICY', None); "
-            "from ibbench import cli; cli.spin_briefly(); "
-            "print(os.environ['GOMP_SPINCOUNT'], 'torch' in sys.modules)")
-    value, torch_loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                         check=True).stdout.split()
+    code = (
+        "import os, sys; os.environ.pop('GOMP_SPINCOUNT', None); os.environ.pop('OMP_WAIT_POLICY', None); "
+        "from ibbench import cli; cli.spin_briefly(); "
+        "print(os.environ['GOMP_SPINCOUNT'], 'torch' in sys.modules)"
+    )
+    value, torch_loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert value == threads.SPIN_COUNT and torch_loaded == "False"  # set while OpenMP can still read it

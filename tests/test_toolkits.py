@@ -10,9 +10,11 @@ import pytest
 
 
 def test_importing_the_api_imports_no_torch_and_no_toolkit():
-    code = ("import sys, ibbench.api as api; "
-            "print('torch' in sys.modules, 'ibbench.critics' in sys.modules, 'ibbench.training' in sys.modules, "
-            "hasattr(api, '__getattr__'))")
+    code = (
+        "import sys, ibbench.api as api; "
+        "print('torch' in sys.modules, 'ibbench.critics' in sys.modules, 'ibbench.training' in sys.modules, "
+        "hasattr(api, '__getattr__'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False", "False"]
 
@@ -21,7 +23,14 @@ def test_the_api_exports_the_interface_only():
     import ibbench.api as api
 
     assert all(hasattr(api, name) for name in api.__all__)
-    for moved in ("Critic", "CriticParams", "train_critic", "CriticMeter", "BatchStream", "restore_global_rng"):
+    for moved in (
+        "Critic",
+        "CriticParams",
+        "train_critic",
+        "CriticMeter",
+        "BatchStream",
+        "restore_global_rng",
+    ):
         assert not hasattr(api, moved), f"ibbench.api.{moved} belongs to a toolkit"
 
 
@@ -37,11 +46,13 @@ def test_each_toolkit_name_is_a_plain_attribute(package):
     assert set(module.__all__) <= set(dir(module))
     names = [f"{package}.{info.name}" for info in pkgutil.iter_modules(module.__path__)]
     # each submodule first, in an interpreter that has imported no ibbench module (torch stays loaded)
-    code = ("import importlib, sys, torch\n"
-            f"for name in {names!r}:\n"
-            "    for loaded in [m for m in sys.modules if m == 'ibbench' or m.startswith('ibbench.')]:\n"
-            "        del sys.modules[loaded]\n"
-            "    importlib.import_module(name)\n")
+    code = (
+        "import importlib, sys, torch\n"
+        f"for name in {names!r}:\n"
+        "    for loaded in [m for m in sys.modules if m == 'ibbench' or m.startswith('ibbench.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module(name)\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -22,9 +22,16 @@ CHANCE = 0.1
 
 
 def digits_run(trainer: str, registry, seed: int = 0, estimator: str | None = None, **params):
-    spec = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "trainer": {"name": trainer, "params": params},
-                                   "estimator": {"name": estimator} if estimator else None,
-                                   "seed": seed, "budget": "smoke", "device": "cpu"})
+    spec = RunSpec.model_validate(
+        {
+            "task": {"name": "digits-mlp"},
+            "trainer": {"name": trainer, "params": params},
+            "estimator": {"name": estimator} if estimator else None,
+            "seed": seed,
+            "budget": "smoke",
+            "device": "cpu",
+        }
+    )
     return run(spec, registry)
 
 
@@ -46,7 +53,9 @@ def test_every_trainer_beats_chance_on_digits(trainer, registry):
         assert out["readout"]["grad_norm"] >= 0 and isinstance(out["readout"]["converged"], bool)
     else:
         assert out["selected_step"] >= 1
-    assert record.expanded["trainer"]["params"].get("steps", 1) > 0  # the budget's concrete numbers are recorded
+    assert (
+        record.expanded["trainer"]["params"].get("steps", 1) > 0
+    )  # the budget's concrete numbers are recorded
     probes = out["linear_probes"]  # every trained net is probed layer by layer
     assert [p["layer"] for p in probes] == [1, 2, 3] and all(0 <= p["test_acc"] <= 1 for p in probes)
     assert probes[-1]["test_acc"] > 2 * CHANCE
@@ -93,7 +102,9 @@ def layerwise_fit():
     def on_frozen(i, net):
         snapshots[i] = {k: v.clone() for k, v in net.state_dict().items()}
 
-    net, readout, result = fit_layerwise(task, LayerwiseIB.params_for("smoke"), ctx, on_layer_frozen=on_frozen)
+    net, readout, result = fit_layerwise(
+        task, LayerwiseIB.params_for("smoke"), ctx, on_layer_frozen=on_frozen
+    )
     return task, initial, snapshots, net, readout, result
 
 
@@ -134,8 +145,14 @@ def test_same_seed_same_numbers_other_seed_other_numbers(registry):
 
 
 def test_diverging_training_is_a_failed_record_and_the_sweep_goes_on(registry, tmp_path):
-    bad = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "budget": "smoke", "device": "cpu",
-                                  "trainer": {"name": "ce", "params": {"lr": 1e30}}})
+    bad = RunSpec.model_validate(
+        {
+            "task": {"name": "digits-mlp"},
+            "budget": "smoke",
+            "device": "cpu",
+            "trainer": {"name": "ce", "params": {"lr": 1e30}},
+        }
+    )
     good = bad.model_copy(update={"trainer": bad.trainer.model_copy(update={"params": {}})})
     store = ResultStore(tmp_path / "runs.jsonl")
     failed = run_cells("sweep", [bad, good], store, registry)
@@ -160,8 +177,9 @@ def test_information_plane_with_aa_mine_uses_mine_for_the_label_term(registry):
 
 
 def test_estimator_without_trainer_on_a_network_task_trains_with_ce(registry):
-    spec = RunSpec.model_validate({"task": {"name": "digits-mlp"}, "estimator": {"name": "binning"},
-                                   "budget": "smoke", "device": "cpu"})
+    spec = RunSpec.model_validate(
+        {"task": {"name": "digits-mlp"}, "estimator": {"name": "binning"}, "budget": "smoke", "device": "cpu"}
+    )
     record = run(spec, registry)
     assert record.spec.trainer.name == "ce"
     plane = record.training.model_dump()["info_plane"]
@@ -181,10 +199,16 @@ def test_balanced_split_is_class_balanced_seeded_and_disjoint():
     assert np.array_equal(train, again) and not np.array_equal(train, other)
 
 
-@pytest.mark.parametrize("task, widths", [
-    (CIFARConv, [16 * 16 * 16, 16 * 8 * 8, 16 * 4 * 4, 512, 512, 10]),
-    (CIFARConv6, [48 * 32 * 32, 48 * 16 * 16, 96 * 16 * 16, 96 * 8 * 8, 192 * 8 * 8, 192 * 4 * 4, 512, 512, 10]),
-])
+@pytest.mark.parametrize(
+    "task, widths",
+    [
+        (CIFARConv, [16 * 16 * 16, 16 * 8 * 8, 16 * 4 * 4, 512, 512, 10]),
+        (
+            CIFARConv6,
+            [48 * 32 * 32, 48 * 16 * 16, 96 * 16 * 16, 96 * 8 * 8, 192 * 8 * 8, 192 * 4 * 4, 512, 512, 10],
+        ),
+    ],
+)
 def test_conv_nets_have_the_papers_layers(task, widths):
     p = task.Params()
     net = task().build_network(p)
@@ -197,10 +221,19 @@ def test_conv_nets_have_the_papers_layers(task, widths):
 def test_a_trainer_on_a_ground_truth_task_is_a_spec_error_before_anything_runs(registry):
     from ibbench.errors import SpecError
 
-    spec = RunSpec.model_validate({"task": {"name": "gaussian", "params": {"dim": 2, "mi": 1.0}},
-                                   "trainer": {"name": "ce"}, "budget": "smoke", "device": "cpu"})
-    with pytest.raises(SpecError, match=r"trainer 'ce' needs a network task and task 'gaussian' has no network; "
-                                        r"use one of .*digits-mlp.*mnist-mlp"):
+    spec = RunSpec.model_validate(
+        {
+            "task": {"name": "gaussian", "params": {"dim": 2, "mi": 1.0}},
+            "trainer": {"name": "ce"},
+            "budget": "smoke",
+            "device": "cpu",
+        }
+    )
+    with pytest.raises(
+        SpecError,
+        match=r"trainer 'ce' needs a network task and task 'gaussian' has no network; "
+        r"use one of .*digits-mlp.*mnist-mlp",
+    ):
         run(spec, registry)
 
 
@@ -213,7 +246,7 @@ def test_cluster_separation_matches_its_closed_form():
     centres = torch.zeros(2, d)
     centres[0, 0], centres[1, 0] = -a, a
     feats = centres[labels] + sigma * torch.randn(2 * n, d, generator=gen)
-    expected = 2 * a / (sigma * d ** 0.5)  # distance between means / RMS radius of a cluster
+    expected = 2 * a / (sigma * d**0.5)  # distance between means / RMS radius of a cluster
     assert cluster_separation(feats, labels) == pytest.approx(expected, rel=0.02)
     assert cluster_separation(10 * feats, labels) == pytest.approx(cluster_separation(feats, labels))
 
@@ -222,8 +255,22 @@ def test_cli_tables_and_info_plane_plot_from_a_stored_run(tmp_path):
     from tests.conftest import run_cli
 
     store = tmp_path / "runs.jsonl"
-    ran = run_cli("run", "--task", "digits-mlp", "--trainer", "ce", "--estimator", "binning", "--budget", "smoke",
-                  "--device", "cpu", "--out", str(store), "--quiet")
+    ran = run_cli(
+        "run",
+        "--task",
+        "digits-mlp",
+        "--trainer",
+        "ce",
+        "--estimator",
+        "binning",
+        "--budget",
+        "smoke",
+        "--device",
+        "cpu",
+        "--out",
+        str(store),
+        "--quiet",
+    )
     assert ran.returncode == 0, ran.stderr
     assert "test accuracy" in ran.stdout and "information-plane points" in ran.stdout
     table = run_cli("table", "accuracy", "--store", str(store))
@@ -238,7 +285,8 @@ def test_cli_tables_and_info_plane_plot_from_a_stored_run(tmp_path):
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
         "ibbench: error: no run with id starting 'ffffffff' in the store; give more of the id "
-        "(ids are printed by `ibbench run --json` and stored in the store's 'id' field)"]
+        "(ids are printed by `ibbench run --json` and stored in the store's 'id' field)"
+    ]
 
 
 def test_plain_mine_can_play_the_input_critic(registry):
@@ -261,9 +309,14 @@ def test_layerwise_records_its_critics_at_each_layers_start_next_to_the_truth(la
     *_, result = layerwise_fit
     for layer in result["layers"]:
         start = layer["at_start"]
-        assert {"iyt", "iyt_se", "iyt_converged", "iyt_steps", "ixt", "ixt_truth", "ixt_truth_se"} <= set(start)
+        assert {"iyt", "iyt_se", "iyt_converged", "iyt_steps", "ixt", "ixt_truth", "ixt_truth_se"} <= set(
+            start
+        )
         assert 0 < start["iyt_steps"] <= LayerwiseIB.params_for("smoke").critic_pretrain_steps
-        assert start["ixt_truth"] >= -3 * start["ixt_truth_se"] and layer["ixt_truth"] >= -3 * layer["ixt_truth_se"]
+        assert (
+            start["ixt_truth"] >= -3 * start["ixt_truth_se"]
+            and layer["ixt_truth"] >= -3 * layer["ixt_truth_se"]
+        )
         if layer["ixt_truth"] > 3 * layer["ixt_truth_se"]:
             assert layer["ixt_fraction_of_truth"] == pytest.approx(layer["ixt"] / layer["ixt_truth"])
         assert layer["iyt"] <= np.log(10) + 3 * layer["iyt_se"]  # held out: below H(Y) <= log 10

@@ -60,7 +60,9 @@ def test_channel_truth_matches_joint_covariance(ctx):
 
 def test_channel_1d_is_paper_equation_4(ctx):
     """I = 1/2 log(1 + a^2 sx^2 / s^2), the paper's Eq. (4)."""
-    inst = GaussianChannel().build(GaussianChannelParams(x_dim=1, z_dim=1, noise_var=0.3, input_cov="identity"), ctx)
+    inst = GaussianChannel().build(
+        GaussianChannelParams(x_dim=1, z_dim=1, noise_var=0.3, input_cov="identity"), ctx
+    )
     a = inst.weight.item()
     assert inst.truth(ctx).value == pytest.approx(0.5 * math.log1p(a * a / 0.3), rel=1e-12)
 
@@ -106,8 +108,13 @@ def test_block_budget_does_not_change_the_answer():
     g = torch.Generator().manual_seed(4)
     centres = torch.randn(3000, 16, generator=g)
     ref = mixture_mi(centres, 0.7, 1500, torch.Generator().manual_seed(8))
-    for chunks in ({"max_block_bytes": 4096}, {"max_block_bytes": 300_000}, {"max_block_bytes": 2**30},
-                   {"row_chunk": 97, "col_chunk": 211}, {"row_chunk": 1500}):
+    for chunks in (
+        {"max_block_bytes": 4096},
+        {"max_block_bytes": 300_000},
+        {"max_block_bytes": 2**30},
+        {"row_chunk": 97, "col_chunk": 211},
+        {"row_chunk": 1500},
+    ):
         value, se = mixture_mi(centres, 0.7, 1500, torch.Generator().manual_seed(8), **chunks)
         assert value == pytest.approx(ref[0], rel=1e-5), chunks
         assert se == pytest.approx(ref[1], rel=1e-4), chunks
@@ -161,8 +168,9 @@ def test_float32_truth_where_the_spread_dwarfs_the_noise():
     terms, ref = _float32_vs_float64(2000, 64, 500, spread=1.0, offset=0.0, noise=0.03)
     assert abs(terms.mean().item() - ref.mean().item()) < 1e-4
     assert (terms - ref).abs().max().item() < 1e-3
-    forced, _ = _float32_vs_float64(2000, 64, 500, spread=1.0, offset=0.0, noise=0.03,
-                                    work_dtype=torch.float64)
+    forced, _ = _float32_vs_float64(
+        2000, 64, 500, spread=1.0, offset=0.0, noise=0.03, work_dtype=torch.float64
+    )
     assert torch.equal(terms, forced)  # the automatic choice was float64
 
 
@@ -182,4 +190,8 @@ def test_mixture_channel_truth_is_below_log_n(ctx):
     inst = task.build(task.params_for("smoke", {"dataset": "digits", "noise_var": 0.01}), ctx)
     truth = inst.truth(ctx)
     assert 0 < truth.value <= math.log(1797) + 4 * truth.stderr
-    assert truth.extras["kt_lower"] - 4 * truth.stderr <= truth.value <= truth.extras["kt_upper"] + 4 * truth.stderr
+    assert (
+        truth.extras["kt_lower"] - 4 * truth.stderr
+        <= truth.value
+        <= truth.extras["kt_upper"] + 4 * truth.stderr
+    )

@@ -246,8 +246,12 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
     )
 
 
-def snapshot(estimator: str = "aa-mine", hidden: int = 1500, device: str | torch.device = "cpu",
-             directory: str | None = None) -> Workload:
+def snapshot(
+    estimator: str = "aa-mine",
+    hidden: int = 1500,
+    device: str | torch.device = "cpu",
+    directory: str | None = None,
+) -> Workload:
     """One checkpoint of a trained critic (weights, Adam moments, random streams) as a training cell
     writes it: state_dict, torch.save, fsync, atomic rename.  ``extras["bytes"]``: the file's size."""
     import tempfile
@@ -261,9 +265,13 @@ def snapshot(estimator: str = "aa-mine", hidden: int = 1500, device: str | torch
     folder = Path(directory or tempfile.mkdtemp(prefix="ibbench-snapshot-"))
     ck = Checkpointer(folder / "bench.pt", "bench", every_s=0)
     ck.offer({"step": 1}, lambda: {"trainer": trainer.state_dict()})
-    return Workload("snapshot", dict(estimator=estimator, hidden=hidden),
-                    lambda: ck.offer({"step": 1}, lambda: {"trainer": trainer.state_dict()}), step.device,
-                    extras={"bytes": ck.path.stat().st_size, "path": str(ck.path)})
+    return Workload(
+        "snapshot",
+        dict(estimator=estimator, hidden=hidden),
+        lambda: ck.offer({"step": 1}, lambda: {"trainer": trainer.state_dict()}),
+        step.device,
+        extras={"bytes": ck.path.stat().st_size, "path": str(ck.path)},
+    )
 
 
 BUILDERS: dict[str, Callable[..., Workload]] = {

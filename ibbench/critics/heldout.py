@@ -23,8 +23,14 @@ MAX_SLACK = 0.3
 
 
 @torch.no_grad()
-def heldout_bound(critic: Critic, pairs: Pairs, p: CriticParams, ctx: RunContext, perm_stream: int,
-                  objective: Objective | None = None) -> list[tuple[float, float]]:
+def heldout_bound(
+    critic: Critic,
+    pairs: Pairs,
+    p: CriticParams,
+    ctx: RunContext,
+    perm_stream: int,
+    objective: Objective | None = None,
+) -> list[tuple[float, float]]:
     """Each member's bound and standard error on the held-out pairs u (m, d_u), y (m, d_y).
 
     DV: the joint pairs and, in chunks of ``batch_size``, shuffled pairs of the same chunk; the
@@ -46,7 +52,7 @@ def heldout_bound(critic: Critic, pairs: Pairs, p: CriticParams, ctx: RunContext
             n = min(p.batch_size, m - start)
             if n < 2:
                 break
-            uc, yc = expand(u[start:start + n]), expand(y[start:start + n])
+            uc, yc = expand(u[start : start + n]), expand(y[start : start + n])
             with precision_scope(p.precision, device):
                 tj, tm = critic.joint_and_marginal(uc, yc, permutations(k, n, perm_gen, device))
             joints.append(tj)
@@ -57,7 +63,9 @@ def heldout_bound(critic: Critic, pairs: Pairs, p: CriticParams, ctx: RunContext
     values = []
     for start in range(0, m - b + 1, b):
         with precision_scope(p.precision, device):
-            values.append(objective(critic, expand(u[start:start + b]), expand(y[start:start + b]))[1].double())
+            values.append(
+                objective(critic, expand(u[start : start + b]), expand(y[start : start + b]))[1].double()
+            )
     v = torch.stack(values, 1)  # (K, batches)
     batches = v.shape[1]
     se = v.std(1) / math.sqrt(batches) if batches > 1 else torch.full((k,), float("nan"), dtype=torch.float64)
@@ -78,17 +86,25 @@ def combine(members: list[tuple[float, float]]) -> tuple[float, float]:
     values = torch.tensor([v for v, _ in members], dtype=torch.float64)
     return values.mean().item(), (values.std() / math.sqrt(len(members))).item()
 
-def check_possible(value: float, se: float | None, ceiling: float | None, name: str,
-                   extras: dict[str, Any] | None = None) -> None:
+
+def check_possible(
+    value: float, se: float | None, ceiling: float | None, name: str, extras: dict[str, Any] | None = None
+) -> None:
     """Raise DivergenceError("diverged: ...") for a held-out bound no MI can have: below 0, or above the
     ceiling, by more than max(DIVERGED_TOLERANCE, 3 se) capped at MAX_SLACK nats."""
     noise = 3 * se if se is not None and math.isfinite(se) else 0.0
     slack = min(max(DIVERGED_TOLERANCE, noise), MAX_SLACK)
     if value < -slack:
-        raise DivergenceError(f"diverged: {name}'s held-out bound is {value:.4g} nats, below 0 by more than "
-                              f"{slack:.3g}: the critic is worse than a constant on held-out pairs (it diverged, "
-                              f"or overfit its training pairs); lower the learning rate or evaluate more often "
-                              f"(eval_every)", extras=extras)
+        raise DivergenceError(
+            f"diverged: {name}'s held-out bound is {value:.4g} nats, below 0 by more than "
+            f"{slack:.3g}: the critic is worse than a constant on held-out pairs (it diverged, "
+            f"or overfit its training pairs); lower the learning rate or evaluate more often "
+            f"(eval_every)",
+            extras=extras,
+        )
     if ceiling is not None and value > ceiling + slack:
-        raise DivergenceError(f"diverged: {name}'s held-out bound is {value:.4g} nats, above the ceiling "
-                              f"{ceiling:.4g} (log of the support size); lower the learning rate", extras=extras)
+        raise DivergenceError(
+            f"diverged: {name}'s held-out bound is {value:.4g} nats, above the ceiling "
+            f"{ceiling:.4g} (log of the support size); lower the learning rate",
+            extras=extras,
+        )

@@ -48,8 +48,7 @@ def mlp_flops(widths: list[int], rows: int) -> float:
     return 2.0 * rows * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
 
 
-def critic_step_flops(u_dim: int, y_dim: int, hidden: int, depth: int, batch: int,
-                      members: int = 1) -> float:
+def critic_step_flops(u_dim: int, y_dim: int, hidden: int, depth: int, batch: int, members: int = 1) -> float:
     """Matmul FLOPs of one critic step (K members), a multiply-add counted as 2.
 
     Forward: the shared first layer on n rows (u W_u, y W_y), the other layers
@@ -96,11 +95,20 @@ class Critic(nn.Module):
             return nn.Parameter(nn.functional.pad(w, (0, pad_out, 0, pad_in)).contiguous())
 
         last = len(linears[0]) - 1
-        self.weights = nn.ParameterList([stacked(lambda ls: ls[0].weight[:, :u_dim].T, 0, pad),
-                                         stacked(lambda ls: ls[0].weight[:, u_dim:].T, 0, pad)] + [
-            stacked(lambda ls, i=i: ls[i].weight.T, pad, 0 if i == last else pad) for i in range(1, last + 1)])
+        self.weights = nn.ParameterList(
+            [
+                stacked(lambda ls: ls[0].weight[:, :u_dim].T, 0, pad),
+                stacked(lambda ls: ls[0].weight[:, u_dim:].T, 0, pad),
+            ]
+            + [
+                stacked(lambda ls, i=i: ls[i].weight.T, pad, 0 if i == last else pad)
+                for i in range(1, last + 1)
+            ]
+        )
         self.biases = nn.ParameterList(
-            stacked(lambda ls, i=i: ls[i].bias.unsqueeze(0), 0, 0 if i == last else pad) for i in range(last + 1))
+            stacked(lambda ls, i=i: ls[i].bias.unsqueeze(0), 0, 0 if i == last else pad)
+            for i in range(last + 1)
+        )
         # the input standardisation (u - shift_u) / scale_u, (y - shift_y) / scale_y: identity until
         # ``standardise`` sets it from training pairs; buffers, so it travels with the weights
         for side, dim in (("u", u_dim), ("y", y_dim)):
@@ -108,8 +116,13 @@ class Critic(nn.Module):
             self.register_buffer(f"scale_{side}", torch.ones(dim))
 
     @torch.no_grad()
-    def standardise(self, u: torch.Tensor, y: torch.Tensor, mode: Standardise = "per-coordinate",
-                    momentum: float | None = None) -> dict:
+    def standardise(
+        self,
+        u: torch.Tensor,
+        y: torch.Tensor,
+        mode: Standardise = "per-coordinate",
+        momentum: float | None = None,
+    ) -> dict:
         """Fix the input map from training pairs u (n, d_u), y (n, d_y); returns what it set, for the record.
 
         Each side is centred by its mean and divided by its standard deviation (computed in float64):
@@ -129,7 +142,9 @@ class Critic(nn.Module):
             if mode != "none":
                 sd = t.std(0, correction=0)
                 rms = sd.pow(2).mean().sqrt()
-                scale = sd.clamp_min(SCALE_FLOOR * rms) if mode == "per-coordinate" else rms.expand(t.shape[1])
+                scale = (
+                    sd.clamp_min(SCALE_FLOOR * rms) if mode == "per-coordinate" else rms.expand(t.shape[1])
+                )
                 scale = scale.clamp_min(torch.finfo(torch.float32).tiny)  # a constant side is only centred
             else:
                 shift = torch.zeros_like(shift)
@@ -138,8 +153,11 @@ class Critic(nn.Module):
                 scale = torch.lerp(getattr(self, f"scale_{side}").double(), scale, momentum)
             getattr(self, f"shift_{side}").copy_(shift)
             getattr(self, f"scale_{side}").copy_(scale)
-            stats[side] = {"mean_abs_shift": shift.abs().mean().item(), "scale_min": scale.min().item(),
-                           "scale_max": scale.max().item()}
+            stats[side] = {
+                "mean_abs_shift": shift.abs().mean().item(),
+                "scale_min": scale.min().item(),
+                "scale_max": scale.max().item(),
+            }
         return {"mode": mode, **stats}
 
     def joint_and_marginal(self, u: torch.Tensor, y: torch.Tensor, perm: torch.Tensor):
@@ -209,17 +227,28 @@ class SeparableCritic(Critic):
 
     def __init__(self, u_dim: int, y_dim: int, p: CriticParams, embed: int = 32) -> None:
         nn.Module.__init__(self)
-        self.u_dim, self.y_dim, self.members, self.hidden, self.embed = u_dim, y_dim, p.ensemble, p.hidden, embed
+        self.u_dim, self.y_dim, self.members, self.hidden, self.embed = (
+            u_dim,
+            y_dim,
+            p.ensemble,
+            p.hidden,
+            embed,
+        )
 
         def encoder(in_dim: int) -> tuple[nn.ParameterList, nn.ParameterList]:
-            nets = [nn.Sequential(*list(mlp_head(in_dim, p.hidden, p.depth))[:-1], nn.Linear(p.hidden, embed))
-                    for _ in range(p.ensemble)]
+            nets = [
+                nn.Sequential(*list(mlp_head(in_dim, p.hidden, p.depth))[:-1], nn.Linear(p.hidden, embed))
+                for _ in range(p.ensemble)
+            ]
             linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
             weights = nn.ParameterList(
                 nn.Parameter(torch.stack([ls[i].weight.detach().T for ls in linears]).contiguous())
-                for i in range(len(linears[0])))
-            biases = nn.ParameterList(nn.Parameter(torch.stack([ls[i].bias.detach().unsqueeze(0) for ls in linears]))
-                                      for i in range(len(linears[0])))
+                for i in range(len(linears[0]))
+            )
+            biases = nn.ParameterList(
+                nn.Parameter(torch.stack([ls[i].bias.detach().unsqueeze(0) for ls in linears]))
+                for i in range(len(linears[0]))
+            )
             return weights, biases
 
         self.f_weights, self.f_biases = encoder(u_dim)

@@ -16,7 +16,14 @@ from .training import Sampler
 
 Pairs = tuple[torch.Tensor, torch.Tensor]
 # named random streams of a critic's run (ctx.generator(stream=...)); training uses 1 and 2
-SPLIT_STREAM, STATS_STREAM, CURVE_STREAM, CURVE_PERM_STREAM, FINAL_STREAM, FINAL_PERM_STREAM = 6, 5, 7, 8, 3, 4
+SPLIT_STREAM, STATS_STREAM, CURVE_STREAM, CURVE_PERM_STREAM, FINAL_STREAM, FINAL_PERM_STREAM = (
+    6,
+    5,
+    7,
+    8,
+    3,
+    4,
+)
 
 
 @dataclass
@@ -32,8 +39,14 @@ class CriticData:
     counts: dict[str, Any] = field(default_factory=dict)
 
 
-def critic_data(sample: Sampler, p: CriticParams, ctx: RunContext, *, n_pairs: int | None = None,
-                heldout: Sampler | None = None) -> CriticData:
+def critic_data(
+    sample: Sampler,
+    p: CriticParams,
+    ctx: RunContext,
+    *,
+    n_pairs: int | None = None,
+    heldout: Sampler | None = None,
+) -> CriticData:
     """The protocol's data for a task's ``sample`` (or ``sample_features``).
 
     ``n_pairs``: the task is that many fixed pairs; they are split into training and held-out pairs.
@@ -49,8 +62,11 @@ def critic_data(sample: Sampler, p: CriticParams, ctx: RunContext, *, n_pairs: i
         curve=lambda: held(p.val_samples, ctx.generator(stream=CURVE_STREAM)),
         final=lambda: held(p.eval_samples, ctx.generator(stream=FINAL_STREAM)),
         stats=lambda: sample(p.standardise_samples, ctx.generator(stream=STATS_STREAM)),
-        counts={"heldout": "fresh pairs" if heldout is None else "held-out sampler",
-                "val_samples": p.val_samples, "eval_samples": p.eval_samples},
+        counts={
+            "heldout": "fresh pairs" if heldout is None else "held-out sampler",
+            "val_samples": p.val_samples,
+            "eval_samples": p.eval_samples,
+        },
     )
 
 
@@ -59,7 +75,9 @@ def _split(sample: Sampler, n_pairs: int, p: CriticParams, ctx: RunContext) -> C
     part with replacement (minibatches over many steps cycle through it)."""
     n_heldout = min(n_pairs - 2, max(2, round(n_pairs * p.heldout_fraction)))
     if n_heldout < 2:
-        raise DataError(f"{n_pairs} pairs are too few to split into training and held-out pairs; give at least 4")
+        raise DataError(
+            f"{n_pairs} pairs are too few to split into training and held-out pairs; give at least 4"
+        )
 
     def parts() -> tuple[Pairs, Pairs]:
         u, y = sample(n_pairs, ctx.generator(stream=SPLIT_STREAM))  # every pair, in a seeded random order
@@ -78,7 +96,15 @@ def _split(sample: Sampler, n_pairs: int, p: CriticParams, ctx: RunContext) -> C
         idx = torch.randint(u.shape[0], (n,), generator=generator).to(u.device)
         return u[idx], y[idx]
 
-    return CriticData(train=train, curve=lambda: current()[1], final=lambda: current()[1],
-                      stats=lambda: current()[0],
-                      counts={"heldout": "held-out split", "pairs_used": n_pairs,
-                              "train_pairs": n_pairs - n_heldout, "heldout_pairs": n_heldout})
+    return CriticData(
+        train=train,
+        curve=lambda: current()[1],
+        final=lambda: current()[1],
+        stats=lambda: current()[0],
+        counts={
+            "heldout": "held-out split",
+            "pairs_used": n_pairs,
+            "train_pairs": n_pairs - n_heldout,
+            "heldout_pairs": n_heldout,
+        },
+    )

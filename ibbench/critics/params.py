@@ -44,12 +44,29 @@ class CriticParams(Params):
 
 
 CRITIC_BUDGETS = {
-    "smoke": {"hidden": 64, "steps": 300, "batch_size": 256, "lr": 1e-3, "eval_samples": 4096,
-              "refresh_steps": 50, "eval_every": 25, "patience": 4, "val_samples": 1024},
+    "smoke": {
+        "hidden": 64,
+        "steps": 300,
+        "batch_size": 256,
+        "lr": 1e-3,
+        "eval_samples": 4096,
+        "refresh_steps": 50,
+        "eval_every": 25,
+        "patience": 4,
+        "val_samples": 1024,
+    },
     # quick keeps the paper's lr and depth and shrinks width: at lr 5e-4 AA-MINE's DV bound
     # oscillated between -12 and +26 nats at noise var 1e-3 on MNIST; at 1e-4 it climbed steadily.
     # steps is a maximum: most quick fits stop on the held-out plateau well before it
-    "quick": {"hidden": 256, "steps": 5000, "batch_size": 256, "lr": 1e-4, "eval_samples": 8192,
-              "refresh_steps": 1000, "eval_every": 100, "patience": 5},
+    "quick": {
+        "hidden": 256,
+        "steps": 5000,
+        "batch_size": 256,
+        "lr": 1e-4,
+        "eval_samples": 8192,
+        "refresh_steps": 1000,
+        "eval_every": 100,
+        "patience": 5,
+    },
     "paper": {"eval_every": 200},  # the paper's critic (widths, lr); steps and batch are our choice
 }

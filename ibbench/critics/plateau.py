@@ -19,14 +19,19 @@ class Plateau:
     """The stopping rule: stop after ``patience`` held-out evaluations without an improvement of more
     than max(min_delta, min_delta_se * se) over the last value that counted; keep the best state seen."""
 
-    def __init__(self, patience: int, min_delta: float, first_step: int = 0, min_delta_se: float = 1.0) -> None:
+    def __init__(
+        self, patience: int, min_delta: float, first_step: int = 0, min_delta_se: float = 1.0
+    ) -> None:
         self.patience, self.min_delta, self.first_step = patience, min_delta, first_step
         self.min_delta_se = min_delta_se
         self.reference, self.wait = -math.inf, 0
         self.best_value, self.best_step, self.best_state = -math.inf, None, None
         self.curve: list[list[float]] = []  # [step, held-out bound, its se]
         self.stopped = False
-        self.fit_seconds, self.fit_steps = 0.0, 0  # wall time and updates of the fit (held-out checks included)
+        self.fit_seconds, self.fit_steps = (
+            0.0,
+            0,
+        )  # wall time and updates of the fit (held-out checks included)
 
     @property
     def steps_used(self) -> int:
@@ -47,16 +52,35 @@ class Plateau:
         return self.stopped
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("reference", "wait", "best_value", "best_step", "best_state",
-                                              "curve", "stopped", "first_step", "fit_seconds", "fit_steps")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "reference",
+                "wait",
+                "best_value",
+                "best_step",
+                "best_state",
+                "curve",
+                "stopped",
+                "first_step",
+                "fit_seconds",
+                "fit_steps",
+            )
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             setattr(self, k, v)
 
 
-def fit_to_plateau(trainer: CriticTrainer, data: CriticData, max_steps: int, *, stopper: Plateau | None = None,
-                   after_step: Callable[[Plateau], None] | None = None) -> Plateau:
+def fit_to_plateau(
+    trainer: CriticTrainer,
+    data: CriticData,
+    max_steps: int,
+    *,
+    stopper: Plateau | None = None,
+    after_step: Callable[[Plateau], None] | None = None,
+) -> Plateau:
     """Train until the held-out bound plateaus or ``max_steps`` updates (counted from the trainer's
     current step) are done; leave the critic in its best held-out state.
 
@@ -64,8 +88,9 @@ def fit_to_plateau(trainer: CriticTrainer, data: CriticData, max_steps: int, *, 
     Raises DivergenceError when a training or held-out bound is NaN or inf.
     """
     p, name = trainer.p, trainer.name
-    stopper = stopper or Plateau(p.patience, p.min_delta, first_step=trainer.steps_done,
-                                 min_delta_se=p.min_delta_se)
+    stopper = stopper or Plateau(
+        p.patience, p.min_delta, first_step=trainer.steps_done, min_delta_se=p.min_delta_se
+    )
     first = stopper.first_step
     last = first + max_steps
     bar = trainer.ctx.progress(max_steps, f"{name} critic", initial=trainer.steps_done - first)
@@ -75,10 +100,15 @@ def fit_to_plateau(trainer: CriticTrainer, data: CriticData, max_steps: int, *, 
         bound = trainer.step()
         done = trainer.steps_done
         if every_trace and ((done - first) % every_trace == 0 or done == last):
-            trainer.trace.append([done, check_finite(bound.mean().item(), f"{name} training bound at step {done}")])
+            trainer.trace.append(
+                [done, check_finite(bound.mean().item(), f"{name} training bound at step {done}")]
+            )
         if (done - first) % p.eval_every == 0 or done == last:
-            value, se = combine(heldout_bound(trainer.critic, data.curve(), p, trainer.ctx, CURVE_PERM_STREAM,
-                                              trainer.objective))
+            value, se = combine(
+                heldout_bound(
+                    trainer.critic, data.curve(), p, trainer.ctx, CURVE_PERM_STREAM, trainer.objective
+                )
+            )
             check_finite(value, f"{name} held-out bound at step {done}")
             stopper.update(done, value, se, trainer.critic)
         bar.update(1)

@@ -47,31 +47,61 @@ from .plateau import Plateau, fit_to_plateau
 from .training import CriticTrainer, Sampler
 
 
-def report(trainer: CriticTrainer, data: CriticData, stopper: Plateau, max_steps: int, *,
-           ceiling: float | None = None, extras: dict[str, Any] | None = None) -> Estimate:
+def report(
+    trainer: CriticTrainer,
+    data: CriticData,
+    stopper: Plateau,
+    max_steps: int,
+    *,
+    ceiling: float | None = None,
+    extras: dict[str, Any] | None = None,
+) -> Estimate:
     """The best state's held-out estimate, with what the protocol did, checked against the possible range."""
     pairs = data.final()
-    members = heldout_bound(trainer.critic, pairs, trainer.p, trainer.ctx, FINAL_PERM_STREAM, trainer.objective)
+    members = heldout_bound(
+        trainer.critic, pairs, trainer.p, trainer.ctx, FINAL_PERM_STREAM, trainer.objective
+    )
     value, se = combine(members)
     if trainer.objective is not None:  # a batch-level bound: its batches are part of what it is
         b = eval_batch_size(pairs[0].shape[0], trainer.p)
         extras = {"eval_batch_size": b, "eval_batches": pairs[0].shape[0] // b, **(extras or {})}
-    out = {"trace": trainer.trace, "heldout_curve": stopper.curve, "converged": stopper.stopped,
-           "steps_used": stopper.steps_used, "fit_seconds": stopper.fit_seconds,
-           # critic updates per second of the fit, its held-out checks included (the speed a user waits on)
-           "steps_per_s": stopper.fit_steps / stopper.fit_seconds if stopper.fit_seconds > 0 else None,
-           "max_steps": max_steps, "best_step": stopper.best_step, **data.counts, **(extras or {})}
+    out = {
+        "trace": trainer.trace,
+        "heldout_curve": stopper.curve,
+        "converged": stopper.stopped,
+        "steps_used": stopper.steps_used,
+        "fit_seconds": stopper.fit_seconds,
+        # critic updates per second of the fit, its held-out checks included (the speed a user waits on)
+        "steps_per_s": stopper.fit_steps / stopper.fit_seconds if stopper.fit_seconds > 0 else None,
+        "max_steps": max_steps,
+        "best_step": stopper.best_step,
+        **data.counts,
+        **(extras or {}),
+    }
     if len(members) > 1:
         values = [v for v, _ in members]
-        out.update(ensemble=len(members), member_values=values, member_stderrs=[s for _, s in members],
-                   member_std=torch.tensor(values, dtype=torch.float64).std().item())
+        out.update(
+            ensemble=len(members),
+            member_values=values,
+            member_stderrs=[s for _, s in members],
+            member_std=torch.tensor(values, dtype=torch.float64).std().item(),
+        )
     check_finite(value, f"{trainer.name} estimate")
     check_possible(value, se, ceiling, trainer.name, out)
     return Estimate(value, se, out)
 
-def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
-                 objective: Objective | None = None, *, n_pairs: int | None = None,
-                 ceiling: float | None = None) -> Estimate:
+
+def train_critic(
+    critic: Critic,
+    sample: Sampler,
+    p: CriticParams,
+    ctx: RunContext,
+    name: str,
+    objective: Objective | None = None,
+    *,
+    n_pairs: int | None = None,
+    ceiling: float | None = None,
+) -> Estimate:
     """Estimate I(X;Y) with a fresh critic by the protocol above (this module's docstring).
 
     ``sample(n, generator)``: (n, d_u), (n, d_y) pairs; ``n_pairs``: the task is that many fixed pairs
@@ -92,11 +122,15 @@ def train_critic(critic: Critic, sample: Sampler, p: CriticParams, ctx: RunConte
         restore_global_rng(state["rng"])
 
     def snapshot(s: Plateau) -> None:
-        ctx.save_state({"critic_step": trainer.steps_done},
-                       lambda: {"trainer": trainer.state_dict(), "stopper": s.state_dict()})
+        ctx.save_state(
+            {"critic_step": trainer.steps_done},
+            lambda: {"trainer": trainer.state_dict(), "stopper": s.state_dict()},
+        )
 
     fit_to_plateau(trainer, data, p.steps, stopper=stopper, after_step=snapshot)
-    return report(trainer, data, stopper, p.steps, ceiling=ceiling, extras={"standardisation": standardisation})
+    return report(
+        trainer, data, stopper, p.steps, ceiling=ceiling, extras={"standardisation": standardisation}
+    )
 
 
 class CriticMeter(Meter):
@@ -108,8 +142,17 @@ class CriticMeter(Meter):
     ``train_critic``.
     """
 
-    def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str, *,
-                 n_pairs: int | None = None, ceiling: float | None = None) -> None:
+    def __init__(
+        self,
+        critic: Critic,
+        sample: Sampler,
+        p: CriticParams,
+        ctx: RunContext,
+        name: str,
+        *,
+        n_pairs: int | None = None,
+        ceiling: float | None = None,
+    ) -> None:
         self.data = critic_data(sample, p, ctx, n_pairs=n_pairs)
         self.ceiling, self.n_pairs, self.sample = ceiling, n_pairs, sample
         self.trainer = CriticTrainer(critic, self.data.train, p, ctx, name)
@@ -131,7 +174,13 @@ class CriticMeter(Meter):
         max_steps = t.p.steps if self.measurements == 0 else t.p.refresh_steps
         stopper = fit_to_plateau(t, self.data, max_steps)
         self.measurements += 1
-        est = report(t, self.data, stopper, max_steps, ceiling=self.ceiling,
-                     extras={"standardisation": standardisation})
+        est = report(
+            t,
+            self.data,
+            stopper,
+            max_steps,
+            ceiling=self.ceiling,
+            extras={"standardisation": standardisation},
+        )
         t.trace = []  # the record keeps each measurement's own curve, not every earlier one
         return est

@@ -35,14 +35,22 @@ def precision_scope(precision: Precision, device: torch.device):
         yield
 
 
-def draw(sample: Sampler, members: int, n: int, generator: torch.Generator, device: torch.device,
-         shared: bool = False):
+def draw(
+    sample: Sampler,
+    members: int,
+    n: int,
+    generator: torch.Generator,
+    device: torch.device,
+    shared: bool = False,
+):
     """n pairs per member as (K, n, .) tensors on ``device``, from one call to the sampler:
     K n pairs, or (``shared``) the same n pairs for every member."""
     if shared:
         u, y = sample(n, generator)
-        return (u.to(device).unsqueeze(0).expand(members, -1, -1),
-                y.to(device).unsqueeze(0).expand(members, -1, -1))
+        return (
+            u.to(device).unsqueeze(0).expand(members, -1, -1),
+            y.to(device).unsqueeze(0).expand(members, -1, -1),
+        )
     u, y = sample(members * n, generator)
     return u.to(device).view(members, n, -1), y.to(device).view(members, n, -1)
 
@@ -64,8 +72,15 @@ class CriticTrainer:
     one update per ``step``; can be resumed (warm start).  How long to train and what to report is
     the protocol's (``ibbench.critics.protocol``)."""
 
-    def __init__(self, critic: Critic, sample: Sampler, p: CriticParams, ctx: RunContext, name: str,
-                 objective: Objective | None = None) -> None:
+    def __init__(
+        self,
+        critic: Critic,
+        sample: Sampler,
+        p: CriticParams,
+        ctx: RunContext,
+        name: str,
+        objective: Objective | None = None,
+    ) -> None:
         self.critic, self.sample, self.p, self.ctx, self.name = critic.to(ctx.device), sample, p, ctx, name
         self.objective = objective
         self.data_gen, self.perm_gen = ctx.generator(stream=1), ctx.generator(stream=2)
@@ -110,9 +125,15 @@ class CriticTrainer:
     def state_dict(self) -> dict[str, Any]:
         """Weights, Adam moments, random streams, EMA and trace: a loaded trainer steps on exactly as
         this one would."""
-        return {"critic": self.critic.state_dict(), "opt": self.opt.state_dict(),
-                "data_gen": self.data_gen.get_state(), "perm_gen": self.perm_gen.get_state(),
-                "log_ema": self.log_ema, "trace": self.trace, "steps_done": self.steps_done}
+        return {
+            "critic": self.critic.state_dict(),
+            "opt": self.opt.state_dict(),
+            "data_gen": self.data_gen.get_state(),
+            "perm_gen": self.perm_gen.get_state(),
+            "log_ema": self.log_ema,
+            "trace": self.trace,
+            "steps_done": self.steps_done,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.critic.load_state_dict(state["critic"])

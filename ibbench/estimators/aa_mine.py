@@ -41,9 +41,23 @@ class AAMINE(Estimator):
         return Critic(signal.shape[1], task.y_dim, params)
 
     def estimate(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> Estimate:
-        return train_critic(self.critic_for(task, params, ctx), task.sample_features, params, ctx, "aa-mine",
-                            n_pairs=task.n_pairs, ceiling=task.mi_ceiling)
+        return train_critic(
+            self.critic_for(task, params, ctx),
+            task.sample_features,
+            params,
+            ctx,
+            "aa-mine",
+            n_pairs=task.n_pairs,
+            ceiling=task.mi_ceiling,
+        )
 
     def meter(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> CriticMeter:
-        return CriticMeter(self.critic_for(task, params, ctx), task.sample_features, params, ctx, "aa-mine",
-                           n_pairs=task.n_pairs, ceiling=task.mi_ceiling)
+        return CriticMeter(
+            self.critic_for(task, params, ctx),
+            task.sample_features,
+            params,
+            ctx,
+            "aa-mine",
+            n_pairs=task.n_pairs,
+            ceiling=task.mi_ceiling,
+        )

@@ -105,8 +105,13 @@ def saturated(symbols: np.ndarray) -> bool:
     return int(symbols.max()) + 1 >= SATURATION * symbols.size
 
 
-def layer_information(activations: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-                      n_bins: int = 30, mode: str = "global", edges: str = "robust") -> dict[str, float]:
+def layer_information(
+    activations: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    n_bins: int = 30,
+    mode: str = "global",
+    edges: str = "robust",
+) -> dict[str, float]:
     """I(X;T) = H(T) (X uniform over the sample, T deterministic) and I(Y;T), in nats."""
     t = activations.detach().cpu().numpy() if torch.is_tensor(activations) else np.asarray(activations)
     y = labels.detach().cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
@@ -115,7 +120,9 @@ def layer_information(activations: np.ndarray | torch.Tensor, labels: np.ndarray
 
 
 class Binning(Estimator):
-    description = "binning plug-in estimator, equal-width bins over a robust range (Shwartz-Ziv & Tishby 2017)"
+    description = (
+        "binning plug-in estimator, equal-width bins over a robust range (Shwartz-Ziv & Tishby 2017)"
+    )
     Params = BinningParams
 
     def estimate(self, task: TaskInstance, params: BinningParams, ctx: RunContext) -> Estimate:
@@ -130,18 +137,36 @@ class Binning(Estimator):
         # bias, not the dependence (2-d Gaussian pairs, truth 0.69 nats, 5000 pairs: 4.10 nats)
         undersampled = joint >= UNDERSAMPLED * n
         if undersampled and not full:
-            warnings.warn(f"binning undersampled: {joint} of {n} pairs have a joint bin of their own, so the "
-                          f"plug-in estimate ({value:.3f} nats) is mostly its own upward bias; use fewer bins or "
-                          f"dimensions, or ksg", BinningSaturationWarning, stacklevel=2)
+            warnings.warn(
+                f"binning undersampled: {joint} of {n} pairs have a joint bin of their own, so the "
+                f"plug-in estimate ({value:.3f} nats) is mostly its own upward bias; use fewer bins or "
+                f"dimensions, or ksg",
+                BinningSaturationWarning,
+                stacklevel=2,
+            )
         if full:
             # H(Bx, By) = H(Bx) = log n when Bx is injective, so I = H(By): nothing about the dependence
-            warnings.warn(f"binning saturated: {' and '.join(full)} put nearly every one of the {n} samples in "
-                          f"a bin of its own, so the estimate ({value:.3f} nats; log n = {math.log(n):.3f}) is "
-                          f"an entropy, not the dependence; use fewer bins or dimensions, or ksg",
-                          BinningSaturationWarning, stacklevel=2)
-        return Estimate(value, None, {"distinct_x": int(bx.max()) + 1, "distinct_y": int(by.max()) + 1,
-                                      "distinct_pairs": int(joint), "log_n": float(np.log(n)), "pairs_used": n, "edges": params.edges,
-                                      "saturated": bool(full), "undersampled": bool(undersampled)})
+            warnings.warn(
+                f"binning saturated: {' and '.join(full)} put nearly every one of the {n} samples in "
+                f"a bin of its own, so the estimate ({value:.3f} nats; log n = {math.log(n):.3f}) is "
+                f"an entropy, not the dependence; use fewer bins or dimensions, or ksg",
+                BinningSaturationWarning,
+                stacklevel=2,
+            )
+        return Estimate(
+            value,
+            None,
+            {
+                "distinct_x": int(bx.max()) + 1,
+                "distinct_y": int(by.max()) + 1,
+                "distinct_pairs": int(joint),
+                "log_n": float(np.log(n)),
+                "pairs_used": n,
+                "edges": params.edges,
+                "saturated": bool(full),
+                "undersampled": bool(undersampled),
+            },
+        )
 
     def meter(self, task: TaskInstance, params: BinningParams, ctx: RunContext) -> Meter:
         from ..infoplane import LabelLayerTask, NoisyLayerTask

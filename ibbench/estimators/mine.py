@@ -18,8 +18,17 @@ class MINE(Estimator):
 
     def estimate(self, task: TaskInstance, params: MINEParams, ctx: RunContext) -> Estimate:
         critic = Critic(task.x_dim, task.y_dim, params)
-        return train_critic(critic, task.sample, params, ctx, "mine", n_pairs=task.n_pairs, ceiling=task.mi_ceiling)
+        return train_critic(
+            critic, task.sample, params, ctx, "mine", n_pairs=task.n_pairs, ceiling=task.mi_ceiling
+        )
 
     def meter(self, task: TaskInstance, params: MINEParams, ctx: RunContext) -> CriticMeter:
-        return CriticMeter(Critic(task.x_dim, task.y_dim, params), task.sample, params, ctx, "mine",
-                           n_pairs=task.n_pairs, ceiling=task.mi_ceiling)
+        return CriticMeter(
+            Critic(task.x_dim, task.y_dim, params),
+            task.sample,
+            params,
+            ctx,
+            "mine",
+            n_pairs=task.n_pairs,
+            ceiling=task.mi_ceiling,
+        )

@@ -59,5 +59,12 @@ class MixtureEstimator(Estimator):
         terms = mixture_mi_terms(z.to(ctx.device), own, centres, noise)
         value = check_finite(terms.mean().item(), "mixture estimate")
         se = (terms.std() / math.sqrt(terms.shape[0])).item()
-        return Estimate(value, se, {"n_centres": int(centres.shape[0]), "log_n_centres": math.log(centres.shape[0]),
-                                    "pairs_used": n})
+        return Estimate(
+            value,
+            se,
+            {
+                "n_centres": int(centres.shape[0]),
+                "log_n_centres": math.log(centres.shape[0]),
+                "pairs_used": n,
+            },
+        )

@@ -39,6 +39,7 @@ def _init_worker(threads: int) -> None:
     use_threads(threads)
     parent = multiprocessing.parent_process()
     if parent is not None:
+
         def exit_with_parent() -> None:
             multiprocessing.connection.wait([parent.sentinel])  # ready when the parent process ends
             os._exit(1)
@@ -63,8 +64,9 @@ class Local(Executor):
 
 
 def _pool(jobs: int, threads: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker,
-                               initargs=(threads,))
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+    )
 
 
 def _pool_map(cells: list[dict[str, Any]], jobs: int, threads: int) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -89,8 +91,10 @@ def _pool_map(cells: list[dict[str, Any]], jobs: int, threads: int) -> Iterator[
                 continue
             try:
                 with _pool(jobs, threads) as pool:
-                    futures = {pool.submit(run_marked, cell, os.path.join(markers, str(i))): i
-                               for i, cell in pending.items()}
+                    futures = {
+                        pool.submit(run_marked, cell, os.path.join(markers, str(i))): i
+                        for i, cell in pending.items()
+                    }
                     for future in as_completed(futures):
                         i = futures[future]
                         data = future.result()
@@ -103,7 +107,9 @@ def _pool_map(cells: list[dict[str, Any]], jobs: int, threads: int) -> Iterator[
                     why = _why_it_died(os.path.join(markers, name), cells[i])
                     if i not in pending:
                         continue
-                    if why.startswith("the cell ran past"):  # ended by its watchdog: a failed record, not a rerun
+                    if why.startswith(
+                        "the cell ran past"
+                    ):  # ended by its watchdog: a failed record, not a rerun
                         yield i, crashed_cell(pending.pop(i), why)
                     else:
                         suspects.append(i)
@@ -117,8 +123,10 @@ def _why_it_died(marker: str, cell: dict[str, Any]) -> str:
         timed_out = fh.read() == TIMED_OUT
     os.remove(marker)
     if timed_out:
-        return (f"the cell ran past its time limit of {cell['timeout_s']:g} s (--cell-timeout or the suite's cell_timeout) inside native code; "
-                f"its worker was ended")
+        return (
+            f"the cell ran past its time limit of {cell['timeout_s']:g} s (--cell-timeout or the suite's cell_timeout) inside native code; "
+            f"its worker was ended"
+        )
     return "the worker process running this cell died (killed, out of memory, or os._exit in a plugin); no result"
 
 
@@ -144,8 +152,12 @@ class Slurm(Executor):
         except ImportError:
             raise IbbenchError("the slurm executor needs submitit: pip install 'ibbench[slurm]'") from None
         executor = submitit.AutoExecutor(folder=Path(params.folder), cluster=params.cluster)
-        options: dict[str, Any] = {"timeout_min": params.timeout_min, "cpus_per_task": params.cpus_per_cell,
-                                   "mem_gb": params.mem_gb, "name": "ibbench"}
+        options: dict[str, Any] = {
+            "timeout_min": params.timeout_min,
+            "cpus_per_task": params.cpus_per_cell,
+            "mem_gb": params.mem_gb,
+            "name": "ibbench",
+        }
         if params.gpus_per_cell:
             options["gpus_per_node"] = params.gpus_per_cell
         if params.partition:

@@ -43,13 +43,19 @@ def time_limit(seconds: float | None):
     Python runs a signal handler between bytecodes, so a plugin looping in Python or torch stops
     within one operation; one stuck inside a single native call does not (the pool worker's
     watchdog, ``executors.builtin``, ends that process a little later)."""
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+    if (
+        not seconds
+        or threading.current_thread() is not threading.main_thread()
+        or not hasattr(signal, "SIGALRM")
+    ):
         yield
         return
 
     def expire(signum, frame):
-        raise CellTimeoutError(f"the cell ran longer than its time limit of {seconds:g} s (--cell-timeout or the suite's cell_timeout) and was "
-                               f"stopped; raise the limit or lower the cell's budget")
+        raise CellTimeoutError(
+            f"the cell ran longer than its time limit of {seconds:g} s (--cell-timeout or the suite's cell_timeout) and was "
+            f"stopped; raise the limit or lower the cell's budget"
+        )
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -67,8 +73,12 @@ def _claim_gpu() -> None:
     import torch
 
     identity = multiprocessing.current_process()._identity  # (k,) in the k-th pool worker, () elsewhere
-    if identity and torch.cuda.is_available() and torch.cuda.device_count() > 1 \
-            and "CUDA_VISIBLE_DEVICES" not in os.environ:
+    if (
+        identity
+        and torch.cuda.is_available()
+        and torch.cuda.device_count() > 1
+        and "CUDA_VISIBLE_DEVICES" not in os.environ
+    ):
         torch.cuda.set_device((identity[0] - 1) % torch.cuda.device_count())
 
 
@@ -78,7 +88,9 @@ def crashed_cell(cell: dict[str, Any], error: str) -> dict[str, Any]:
     from ..runner import crashed_record, resolve
     from ..specs import RunSpec
 
-    return crashed_record(resolve(RunSpec.model_validate(cell["spec"]), load_registry()), error).model_dump(mode="json")
+    return crashed_record(resolve(RunSpec.model_validate(cell["spec"]), load_registry()), error).model_dump(
+        mode="json"
+    )
 
 
 TIMED_OUT = "timed out"  # what a marker holds when the watchdog ended its worker

@@ -28,9 +28,16 @@ ESTIMATORS = ("mine", "aa-mine", "mixture")
 
 def fig2_cells(budget: str, seeds: list[int], noise_vars, dataset: str, device: str) -> list[RunSpec]:
     return [
-        RunSpec(task=TaskSpec(name="mixture-channel", params={"dataset": dataset, "noise_var": v}),
-                estimator=EstimatorSpec(name=e), seed=s, budget=budget, device=device)
-        for v in noise_vars for e in ESTIMATORS for s in seeds
+        RunSpec(
+            task=TaskSpec(name="mixture-channel", params={"dataset": dataset, "noise_var": v}),
+            estimator=EstimatorSpec(name=e),
+            seed=s,
+            budget=budget,
+            device=device,
+        )
+        for v in noise_vars
+        for e in ESTIMATORS
+        for s in seeds
     ]
 
 
@@ -78,7 +85,8 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
             est = slot.get(e, {"ok": [], "failed": 0})
             conv = est.get("converged", [])
             note = (f" [failed {est['failed']}]" if est["failed"] else "") + (
-                f" [converged {sum(conv)}/{len(conv)}]" if conv and not all(conv) else "")
+                f" [converged {sum(conv)}/{len(conv)}]" if conv and not all(conv) else ""
+            )
             if est["ok"]:
                 m, s = _mean_std(est["ok"])
                 row.append(f"{m:.3f} ± {s:.3f}" + note)
@@ -87,22 +95,30 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
         aa = slot.get("aa-mine", {"ok": []})["ok"]
         row.append(f"{statistics.fmean(aa) / truth:.0%}" if aa and truth > 0 else "")
         rows.append(row)
-    table = tabulate(rows, headers=["noise var", "truth (MC ± se)", *ESTIMATORS, "aa-mine / truth"],
-                     tablefmt="github", disable_numparse=True)
+    table = tabulate(
+        rows,
+        headers=["noise var", "truth (MC ± se)", *ESTIMATORS, "aa-mine / truth"],
+        tablefmt="github",
+        disable_numparse=True,
+    )
     budgets = sorted({r.spec.budget for r in records})
     seeds = sorted({r.spec.seed for r in records})
     task = records[0].extras.get("task", {})
     net = "-".join(str(w) for w in task.get("network", []))
-    header = (f"I(X; L{task.get('layer', '?')} + eps), random-weight (Glorot) MLP {net}, X uniform over "
-              f"{task.get('source', '?')}; nats. "
-              f"budget {', '.join(budgets)}; seeds {seeds}; estimates mean ± std over seeds; "
-              f"log N = {log_n:.3f} bounds the truth.\n\n")
+    header = (
+        f"I(X; L{task.get('layer', '?')} + eps), random-weight (Glorot) MLP {net}, X uniform over "
+        f"{task.get('source', '?')}; nats. "
+        f"budget {', '.join(budgets)}; seeds {seeds}; estimates mean ± std over seeds; "
+        f"log N = {log_n:.3f} bounds the truth.\n\n"
+    )
     table_path = out_dir / "fig2.md"
     table_path.write_text(header + table + "\n")
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     t_mean = [statistics.fmean(by_var[v]["truth"]) for v in variances]
-    t_se = [math.sqrt(sum(x * x for x in by_var[v]["truth_se"])) / len(by_var[v]["truth_se"]) for v in variances]
+    t_se = [
+        math.sqrt(sum(x * x for x in by_var[v]["truth_se"])) / len(by_var[v]["truth_se"]) for v in variances
+    ]
     ax.errorbar(variances, t_mean, yerr=[2 * s for s in t_se], color="black", lw=2, label="truth (MC, ±2 se)")
     styles = {"mine": ("tab:red", "s"), "aa-mine": ("tab:blue", "o"), "mixture": ("tab:green", "^")}
     for e in ESTIMATORS:
@@ -113,7 +129,9 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
                 m, s = _mean_std(ok)
                 xs.append(v), ms.append(m), ss.append(s)
         color, marker = styles[e]
-        ax.errorbar(xs, ms, yerr=ss, color=color, marker=marker, ls="--", capsize=3, label=f"{e} (±1 std, seeds)")
+        ax.errorbar(
+            xs, ms, yerr=ss, color=color, marker=marker, ls="--", capsize=3, label=f"{e} (±1 std, seeds)"
+        )
     if log_n is not None:
         ax.axhline(log_n, color="grey", ls=":", label=f"log N = {log_n:.2f}")
     ax.set_xscale("log")
@@ -128,8 +146,17 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
     return table_path, png_path
 
 
-def make_fig2(*, out_dir: Path, budget: str, seeds: list[int], noise_vars, dataset: str, device: str,
-              registry: Registry, show_progress: bool | str = False) -> tuple[Path, Path]:
+def make_fig2(
+    *,
+    out_dir: Path,
+    budget: str,
+    seeds: list[int],
+    noise_vars,
+    dataset: str,
+    device: str,
+    registry: Registry,
+    show_progress: bool | str = False,
+) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out_dir / "runs.jsonl")
     cells = fig2_cells(budget, seeds, tuple(noise_vars or NOISE_VARS), dataset, device)

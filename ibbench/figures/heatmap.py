@@ -55,16 +55,25 @@ def plot_heatmap(records: list[RunRecord], out: Path, converged_only: bool = Fal
     image = ax.imshow(masked, cmap=cmap, norm=TwoSlopeNorm(0.0, -CLIP, CLIP), aspect="auto")
     for i, r in enumerate(rows):
         for j, c in enumerate(cols):
-            ax.text(j, i, _label(shown.get((r, c)), every[(r, c)] if (r, c) in every else None, converged_only),
-                    ha="center", va="center", fontsize=7)
+            ax.text(
+                j,
+                i,
+                _label(shown.get((r, c)), every[(r, c)] if (r, c) in every else None, converged_only),
+                ha="center",
+                va="center",
+                fontsize=7,
+            )
     truths = {r: next(cell.truth() for (row, _), cell in every.items() if row == r) for r in rows}
     ax.set_yticks(range(len(rows)), [f"{r}  ({truths[r]:.3f})" for r in rows], fontsize=7)
     ax.set_xticks(range(len(cols)), cols, fontsize=8, rotation=30, ha="right")
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.02)
     bar.set_label("log2(estimate / truth)")
     view = "converged runs only" if converged_only else "all runs"
-    ax.set_title(f"{title}{'; ' if title else ''}{view}\ncell: mean estimate in nats (runs, where some failed or "
-                 f"did not converge)\nrow: task (truth in nats); colour clipped to ±2", fontsize=9)
+    ax.set_title(
+        f"{title}{'; ' if title else ''}{view}\ncell: mean estimate in nats (runs, where some failed or "
+        f"did not converge)\nrow: task (truth in nats); colour clipped to ±2",
+        fontsize=9,
+    )
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130)

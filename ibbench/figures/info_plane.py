@@ -25,18 +25,25 @@ def trajectory(record: RunRecord, source: str = "auto") -> tuple[list[dict], str
     trained = record.training
     plane = trained.info_plane if trained is not None else None
     if plane is not None and source in ("auto", "probe"):
-        who = plane.estimator if plane.estimator == plane.iyt_estimator else \
-            f"I(X;L+eps): {plane.estimator}, I(Y;L): {plane.iyt_estimator}"
+        who = (
+            plane.estimator
+            if plane.estimator == plane.iyt_estimator
+            else f"I(X;L+eps): {plane.estimator}, I(Y;L): {plane.iyt_estimator}"
+        )
         return [p.model_dump() for p in plane.points], who, "training step"
     trace = trained.get("trace") if trained is not None else None
     if trace and "layer" in trace[0] and source in ("auto", "critics"):
         points = [{**p, "step": p["iteration"]} for p in trace]
         return points, "the trainer's own critics (DV bounds on training batches)", "iteration of the layer"
     if source == "critics":
-        raise IbbenchError(f"run {record.id[:12]} has no layer-wise critic trace: --source critics needs an "
-                           "ib-layerwise run; use --source probe")
-    raise IbbenchError(f"run {record.id[:12]} has no information plane: train with --estimator NAME "
-                       "(e.g. ibbench run --task mnist-mlp --trainer ce --estimator aa-mine)")
+        raise IbbenchError(
+            f"run {record.id[:12]} has no layer-wise critic trace: --source critics needs an "
+            "ib-layerwise run; use --source probe"
+        )
+    raise IbbenchError(
+        f"run {record.id[:12]} has no information plane: train with --estimator NAME "
+        "(e.g. ibbench run --task mnist-mlp --trainer ce --estimator aa-mine)"
+    )
 
 
 def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
@@ -52,15 +59,18 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     fig, axes = plt.subplots(1, len(layers), figsize=(3.6 * len(layers), 3.4), squeeze=False)
     cmap = plt.get_cmap("viridis")
     for ax, layer in zip(axes[0], layers):
-        pts = sorted((p for p in points if p["layer"] == layer and p["ixt"] is not None and p["iyt"] is not None),
-                     key=lambda p: p["step"])  # an undefined (NaN, stored as null) reading is not drawn
+        pts = sorted(
+            (p for p in points if p["layer"] == layer and p["ixt"] is not None and p["iyt"] is not None),
+            key=lambda p: p["step"],
+        )  # an undefined (NaN, stored as null) reading is not drawn
         xs, ys = [p["ixt"] for p in pts], [p["iyt"] for p in pts]
         ax.plot(xs, ys, color="0.7", lw=0.8, zorder=1)
         sc = ax.scatter(xs, ys, c=[p["step"] for p in pts], cmap=cmap, vmin=lo, vmax=hi, s=22, zorder=2)
         truth = [(p["ixt_truth"], p["iyt"]) for p in pts if p.get("ixt_truth") is not None]
         if truth:
-            ax.scatter(*zip(*truth), facecolors="none", edgecolors="0.4", s=22, zorder=2,
-                       label="truth of I(X;L+eps)")
+            ax.scatter(
+                *zip(*truth), facecolors="none", edgecolors="0.4", s=22, zorder=2, label="truth of I(X;L+eps)"
+            )
             ax.legend(fontsize=7, loc="lower right")
         ax.set_title(f"layer {layer}", fontsize=9)
         ax.set_xlabel("I(X; L + eps) [nats]")
@@ -69,8 +79,10 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     fig.colorbar(sc, ax=axes[0].tolist(), label=step_label, shrink=0.9)
     spec = record.spec
     trainer = spec.trainer.name if spec.trainer else "-"
-    fig.suptitle(f"{record.task_label}, {trainer}, seed {spec.seed}, {spec.budget} budget; measured by {who}",
-                 fontsize=9)
+    fig.suptitle(
+        f"{record.task_label}, {trainer}, seed {spec.seed}, {spec.budget} budget; measured by {who}",
+        fontsize=9,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130, bbox_inches="tight")
     plt.close(fig)
@@ -93,12 +105,16 @@ def find_record(records: list[RunRecord], run_id: str, source: str = "auto") -> 
             raise IbbenchError("the results store is empty")
         with_plane = [r for r in records if r.status == "ok" and _has_plane(r, source)]
         if not with_plane:
-            raise IbbenchError("no training run with an information plane in the store; train with --estimator "
-                               "NAME (e.g. ibbench run --task mnist-mlp --trainer ce --estimator aa-mine)")
+            raise IbbenchError(
+                "no training run with an information plane in the store; train with --estimator "
+                "NAME (e.g. ibbench run --task mnist-mlp --trainer ce --estimator aa-mine)"
+            )
         return with_plane[-1]
     matches = [r for r in records if r.id.startswith(run_id)]
     if len(matches) != 1:
         what = "no run" if not matches else f"{len(matches)} runs"
-        raise IbbenchError(f"{what} with id starting {run_id!r} in the store; give more of the id "
-                           "(ids are printed by `ibbench run --json` and stored in the store's 'id' field)")
+        raise IbbenchError(
+            f"{what} with id starting {run_id!r} in the store; give more of the id "
+            "(ids are printed by `ibbench run --json` and stored in the store's 'id' field)"
+        )
     return matches[0]

@@ -59,7 +59,9 @@ class ArraysParams(Params):
         if self.sample is not None and (self.x is not None or self.y is not None):
             raise ValueError("give x and y (two files) or sample (one bmi CSV), not both")
         if self.sample is None and (self.x is None or self.y is None):
-            raise ValueError("give both x and y (two files), or sample (one bmi CSV with columns X0,...,Y0,...)")
+            raise ValueError(
+                "give both x and y (two files), or sample (one bmi CSV with columns X0,...,Y0,...)"
+            )
         return self
 
 
@@ -78,8 +80,10 @@ def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
     with open(path, "rb") as fh:
         head = fh.read(6)
     if suffix in FORMAT_MAGIC and not head.startswith(FORMAT_MAGIC[suffix]):  # else np.load tries pickle
-        raise DataError(f"{path} is not a {suffix} file (it does not start with {suffix}'s signature); "
-                        f"save it with np.save / np.savez, or give a .csv")
+        raise DataError(
+            f"{path} is not a {suffix} file (it does not start with {suffix}'s signature); "
+            f"save it with np.save / np.savez, or give a .csv"
+        )
     try:
         if suffix == ".npy":
             array = np.load(path, allow_pickle=False)
@@ -88,8 +92,9 @@ def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
                 names = list(archive.files)
                 if not key:
                     if len(names) != 1:
-                        raise DataError(f"{path} holds {len(names)} arrays ({', '.join(names)}); "
-                                        f"pick one as {path}:NAME")
+                        raise DataError(
+                            f"{path} holds {len(names)} arrays ({', '.join(names)}); pick one as {path}:NAME"
+                        )
                     key = names[0]
                 if key not in names:
                     raise DataError(f"{path} has no array {key!r}; it holds {', '.join(names)}")
@@ -102,8 +107,10 @@ def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
         raise
     except (ValueError, OSError, EOFError) as exc:  # truncated or not an array file
         if "pickled data" in str(exc) or "Object arrays" in str(exc):  # np.load(allow_pickle=False)
-            raise DataError(f"{spec}: an array of Python objects, not numbers; save a numeric array "
-                            f"(e.g. np.save(path, a.astype(float)))") from None
+            raise DataError(
+                f"{spec}: an array of Python objects, not numbers; save a numeric array "
+                f"(e.g. np.save(path, a.astype(float)))"
+            ) from None
         raise DataError(f"{path} is not a readable {suffix} array ({exc}); re-export it") from None
     rows = _as_rows(array, spec)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -113,10 +120,13 @@ def load_array(spec: str) -> tuple[np.ndarray, dict[str, Any]]:
 def _as_rows(array: np.ndarray, spec: str) -> np.ndarray:
     """A numeric array as finite float64 (rows, features); DataError naming ``spec`` otherwise."""
     if np.issubdtype(array.dtype, np.complexfloating):
-        raise DataError(f"{spec}: an array of complex numbers; give the real and imaginary parts as "
-                        f"separate columns")
+        raise DataError(
+            f"{spec}: an array of complex numbers; give the real and imaginary parts as separate columns"
+        )
     if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
-        raise DataError(f"{spec}: an array of {array.dtype}, not numbers; save numbers (e.g. a.astype(float))")
+        raise DataError(
+            f"{spec}: an array of {array.dtype}, not numbers; save numbers (e.g. a.astype(float))"
+        )
     if array.ndim == 0:
         raise DataError(f"{spec}: a single number (a 0-d array); give one row per sample")
     if array.shape[0] < 2 or array.size == 0:
@@ -179,7 +189,9 @@ def robust_standardise(a: np.ndarray) -> tuple[np.ndarray, list[float | None], l
     d = h - median
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         u = d / scale
-        inner_far = np.sign(d) * (np.log(2 / TAIL) + np.log(np.abs(d)) - np.log(scale))  # asinh(u / TAIL), u = inf
+        inner_far = np.sign(d) * (
+            np.log(2 / TAIL) + np.log(np.abs(d)) - np.log(scale)
+        )  # asinh(u / TAIL), u = inf
     inner = np.where(np.isfinite(u), np.arcsinh(np.where(np.isfinite(u), u, 0.0) / TAIL), inner_far)
     z = TAIL * np.arcsinh(inner)
     with np.errstate(over="ignore"):
@@ -226,21 +238,28 @@ def load_sample(spec: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         with open(path, encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh), None)
     except UnicodeDecodeError:
-        raise DataError(f"{path} is not a text CSV; give a CSV in {BMI_LAYOUT} (bmi.utils.save_sample)") from None
+        raise DataError(
+            f"{path} is not a text CSV; give a CSV in {BMI_LAYOUT} (bmi.utils.save_sample)"
+        ) from None
     except (OSError, csv.Error) as exc:
         raise DataError(f"{path} is not a readable CSV ({exc}); give a CSV in {BMI_LAYOUT}") from None
     if not header:
         raise DataError(f"{path} is empty or has an empty first line; give a CSV in {BMI_LAYOUT}")
     names = [name.strip() for name in header]
     if all(_is_number(name) for name in names):
-        raise DataError(f"{path} has no header line; --sample needs {BMI_LAYOUT} "
-                        f"(or give X and Y as two files with --x/--y)")
+        raise DataError(
+            f"{path} has no header line; --sample needs {BMI_LAYOUT} "
+            f"(or give X and Y as two files with --x/--y)"
+        )
     columns: dict[str, list[tuple[int, int, str]]] = {"X": [], "Y": []}  # side -> (number, file column, name)
     for i, name in enumerate(names):
         match = BMI_COLUMN.fullmatch(name)
         if match is None:
-            what = f"column {i + 1} has no name (a pandas index? save with index=False)" if not name else \
-                f"column {name!r} is neither X<int> nor Y<int>"
+            what = (
+                f"column {i + 1} has no name (a pandas index? save with index=False)"
+                if not name
+                else f"column {name!r} is neither X<int> nor Y<int>"
+            )
             raise DataError(f"{path}: {what}; --sample needs {BMI_LAYOUT}")
         columns[match.group(1)].append((int(match.group(2)), i, name))
     if len(set(names)) != len(names):
@@ -248,28 +267,45 @@ def load_sample(spec: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         raise DataError(f"{path}: column {twice[0]!r} appears more than once; --sample needs {BMI_LAYOUT}")
     for side in ("X", "Y"):
         if not columns[side]:
-            raise DataError(f"{path} has no {side} column ({side}0, {side}1, ...); --sample needs {BMI_LAYOUT}")
+            raise DataError(
+                f"{path} has no {side} column ({side}0, {side}1, ...); --sample needs {BMI_LAYOUT}"
+            )
         columns[side].sort()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": _as_rows says so
             array = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     except (ValueError, OSError) as exc:
-        why = " ".join(str(exc).split(";")[0].split()).rstrip(".")  # numpy's own hint (usecols) does not apply
-        raise DataError(f"{path} is not a CSV of numbers below its header ({why}); re-export it with "
-                        f"bmi.utils.save_sample (numbers only, no missing values)") from None
+        why = " ".join(str(exc).split(";")[0].split()).rstrip(
+            "."
+        )  # numpy's own hint (usecols) does not apply
+        raise DataError(
+            f"{path} is not a CSV of numbers below its header ({why}); re-export it with "
+            f"bmi.utils.save_sample (numbers only, no missing values)"
+        ) from None
     if array.shape[0] < 2:
         raise DataError(f"{path} holds {array.shape[0]} rows below its header; give at least 2 samples")
     if array.shape[1] != len(names):
-        raise DataError(f"{path}: the header names {len(names)} columns but the rows hold {array.shape[1]}; "
-                        f"re-export it with bmi.utils.save_sample")
+        raise DataError(
+            f"{path}: the header names {len(names)} columns but the rows hold {array.shape[1]}; "
+            f"re-export it with bmi.utils.save_sample"
+        )
     rows = _as_rows(array, spec)
     x = rows[:, [i for _, i, _ in columns["X"]]]
     y = rows[:, [i for _, i, _ in columns["Y"]]]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return x, y, {"path": str(path), "layout": "bmi", "shape": list(rows.shape), "sha256": digest,
-                  "x_columns": [name for *_, name in columns["X"]],
-                  "y_columns": [name for *_, name in columns["Y"]]}
+    return (
+        x,
+        y,
+        {
+            "path": str(path),
+            "layout": "bmi",
+            "shape": list(rows.shape),
+            "sha256": digest,
+            "x_columns": [name for *_, name in columns["X"]],
+            "y_columns": [name for *_, name in columns["Y"]],
+        },
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -293,7 +329,9 @@ class ArraysInstance(TaskInstance):
             x, self.x_source = load_array(p.x)
             y, self.y_source = load_array(p.y)
             if x.shape[0] != y.shape[0]:
-                raise DataError(f"x has {x.shape[0]} rows but y has {y.shape[0]}; the i-th rows must be a pair")
+                raise DataError(
+                    f"x has {x.shape[0]} rows but y has {y.shape[0]}; the i-th rows must be a pair"
+                )
             self.sources = {"x": self.x_source, "y": self.y_source}
             self.x_name = Path(p.x).name
         self.n_pairs, self.x_dim, self.y_dim = x.shape[0], x.shape[1], y.shape[1]
@@ -302,7 +340,11 @@ class ArraysInstance(TaskInstance):
         for name, a in (("x", x), ("y", y)):  # float64 throughout; float32 only once centred and scaled
             if p.robust:
                 z, medians, scales = robust_standardise(a)
-                self.standardised[name] = {"median": medians, "scale": scales, "tails": f"{TAIL:g} asinh(asinh(z / {TAIL:g}))"}
+                self.standardised[name] = {
+                    "median": medians,
+                    "scale": scales,
+                    "tails": f"{TAIL:g} asinh(asinh(z / {TAIL:g}))",
+                }
             else:
                 z, means, stds = standardise(a)
                 self.standardised[name] = {"mean": means, "std": stds}
@@ -317,8 +359,11 @@ class ArraysInstance(TaskInstance):
         return self.x[idx], self.y[idx]
 
     def describe(self) -> dict[str, Any]:
-        return {**self.sources, "pairs": self.n_pairs,
-                "standardised": {"precision": "float64", "then": "float32", **self.standardised}}
+        return {
+            **self.sources,
+            "pairs": self.n_pairs,
+            "standardised": {"precision": "float64", "then": "float32", **self.standardised},
+        }
 
 
 class Arrays(Task):

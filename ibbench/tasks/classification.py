@@ -26,8 +26,12 @@ from .networks import Init
 
 
 class ClassificationParams(Params):
-    train_fraction: float = Field(1.0, gt=0, le=1)  # class-balanced share of the training set (paper: 0.01, 1)
-    val_fraction: float = Field(0.1, ge=0, lt=1)  # carved from the subset, class-balanced; model selection only
+    train_fraction: float = Field(
+        1.0, gt=0, le=1
+    )  # class-balanced share of the training set (paper: 0.01, 1)
+    val_fraction: float = Field(
+        0.1, ge=0, lt=1
+    )  # carved from the subset, class-balanced; model selection only
     subset_seed: int | None = None  # which subset and split; default: the run's seed
     noise_var: float = Field(2.0, gt=0)  # s^2 of I(X; L_i + eps); the paper's 2
     init: Init = "torch"  # PyTorch's default init, or "glorot" (TensorFlow's, the paper's code)
@@ -47,8 +51,9 @@ class ClassificationData:
     source: dict[str, Any] = field(default_factory=dict)
 
 
-def balanced_split(labels: np.ndarray, fraction: float, val_fraction: float,
-                   seed: int) -> tuple[np.ndarray, np.ndarray]:
+def balanced_split(
+    labels: np.ndarray, fraction: float, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices of a class-balanced subset (``fraction`` of each class, at least 1) and its validation part.
 
     Each class contributes round(fraction * n_c) examples, of which
@@ -71,18 +76,29 @@ def balanced_split(labels: np.ndarray, fraction: float, val_fraction: float,
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
-def make_data(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-              p: ClassificationParams, seed: int, source: dict[str, Any]) -> ClassificationData:
+def make_data(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    p: ClassificationParams,
+    seed: int,
+    source: dict[str, Any],
+) -> ClassificationData:
     train_idx, val_idx = balanced_split(train_y, p.train_fraction, p.val_fraction, seed)
 
     def t(a):
         return torch.from_numpy(np.ascontiguousarray(a))
 
     return ClassificationData(
-        train_x=t(train_x[train_idx]), train_y=t(train_y[train_idx]).long(),
-        val_x=t(train_x[val_idx]), val_y=t(train_y[val_idx]).long(),
-        test_x=t(test_x), test_y=t(test_y).long(),
-        n_classes=int(train_y.max()) + 1, source=source,
+        train_x=t(train_x[train_idx]),
+        train_y=t(train_y[train_idx]).long(),
+        val_x=t(train_x[val_idx]),
+        val_y=t(train_y[val_idx]).long(),
+        test_x=t(test_x),
+        test_y=t(test_y).long(),
+        n_classes=int(train_y.max()) + 1,
+        source=source,
     )
 
 
@@ -91,8 +107,14 @@ class ClassificationInstance(TaskInstance):
 
     channel = None
 
-    def __init__(self, data: ClassificationData, p: ClassificationParams,
-                 build_network, layer_kinds: list[str], architecture: str) -> None:
+    def __init__(
+        self,
+        data: ClassificationData,
+        p: ClassificationParams,
+        build_network,
+        layer_kinds: list[str],
+        architecture: str,
+    ) -> None:
         self.data, self.p = data, p
         self._build_network = build_network
         self.layer_kinds = layer_kinds  # "conv" or "fc" per layer L_i
@@ -124,12 +146,18 @@ class ClassificationInstance(TaskInstance):
 
     def describe(self) -> dict[str, Any]:
         d = self.data
-        return {"dataset": d.source.get("dataset", ""), "source": d.source.get("description", ""),
-                "lossy_data": bool(d.source.get("lossy", False)),
-                "architecture": self.architecture, "layers": len(self.layer_kinds),
-                "layer_kinds": self.layer_kinds, "n_train": int(d.train_x.shape[0]),
-                "n_val": int(d.val_x.shape[0]), "n_test": int(d.test_x.shape[0]),
-                "noise_var": self.p.noise_var}
+        return {
+            "dataset": d.source.get("dataset", ""),
+            "source": d.source.get("description", ""),
+            "lossy_data": bool(d.source.get("lossy", False)),
+            "architecture": self.architecture,
+            "layers": len(self.layer_kinds),
+            "layer_kinds": self.layer_kinds,
+            "n_train": int(d.train_x.shape[0]),
+            "n_val": int(d.val_x.shape[0]),
+            "n_test": int(d.test_x.shape[0]),
+            "noise_var": self.p.noise_var,
+        }
 
 
 class ClassificationTask(Task):
@@ -154,5 +182,6 @@ class ClassificationTask(Task):
         train_x, train_y, test_x, test_y, source = self.load_arrays(params)
         seed = ctx.seed if params.subset_seed is None else params.subset_seed
         data = make_data(train_x, train_y, test_x, test_y, params, seed, source)
-        return ClassificationInstance(data, params, lambda: self.build_network(params),
-                                      self.layer_kinds(params), self.architecture)
+        return ClassificationInstance(
+            data, params, lambda: self.build_network(params), self.layer_kinds(params), self.architecture
+        )

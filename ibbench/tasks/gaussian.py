@@ -29,7 +29,9 @@ class GaussianParams(Params):
     mi: float | None = Field(None, gt=0)  # target MI in nats; sets rho (default 1.0 when rho is unset)
     rho: float | None = Field(None, gt=-1, lt=1)  # per-coordinate correlation, instead of mi
     structure: Literal["sparse", "dense"] = "sparse"
-    correlated: int | None = Field(None, ge=1)  # sparse: how many coordinate pairs are correlated (default all)
+    correlated: int | None = Field(
+        None, ge=1
+    )  # sparse: how many coordinate pairs are correlated (default all)
     structure_seed: int = 0  # seeds the rotations of "dense": the same task for every run seed
 
     @model_validator(mode="after")
@@ -41,12 +43,17 @@ class GaussianParams(Params):
         if self.structure == "dense" and self.correlated not in (None, self.dim):
             raise ValueError("dense correlates every coordinate: leave 'correlated' unset")
         pairs = self.correlated or self.dim
-        per_pair = self.mi / pairs if self.mi is not None else (
-            -0.5 * math.log1p(-self.rho ** 2) if self.rho is not None else 0.0)
+        per_pair = (
+            self.mi / pairs
+            if self.mi is not None
+            else (-0.5 * math.log1p(-(self.rho**2)) if self.rho is not None else 0.0)
+        )
         if per_pair > MAX_MI_PER_PAIR:
-            raise ValueError(f"{per_pair:.4g} nats per correlated pair is above {MAX_MI_PER_PAIR:g}: the noise "
-                             f"sqrt(1 - rho^2) would fall below float32 resolution and Y would equal X; lower mi "
-                             f"(or rho) or raise dim")
+            raise ValueError(
+                f"{per_pair:.4g} nats per correlated pair is above {MAX_MI_PER_PAIR:g}: the noise "
+                f"sqrt(1 - rho^2) would fall below float32 resolution and Y would equal X; lower mi "
+                f"(or rho) or raise dim"
+            )
         return self
 
 
@@ -62,8 +69,9 @@ class LinearMap(torch.nn.Module):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         super().__init__()
         self.weight = torch.nn.Parameter(weight.float(), requires_grad=False)
-        self.bias = torch.nn.Parameter((bias if bias is not None else torch.zeros(weight.shape[0])).float(),
-                                       requires_grad=False)
+        self.bias = torch.nn.Parameter(
+            (bias if bias is not None else torch.zeros(weight.shape[0])).float(), requires_grad=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.linear(x, self.weight, self.bias)
@@ -87,7 +95,9 @@ class GaussianInstance(TaskInstance):
         noise = torch.ones(d, dtype=torch.float64)
         noise[:k] = math.sqrt(one_minus_rho2)
         weight = torch.diag(gains)
-        if p.structure == "dense":  # Y = R2 diag(rho) R1^T X + sqrt(1-rho^2) R2 e; R2 keeps isotropic noise isotropic
+        if (
+            p.structure == "dense"
+        ):  # Y = R2 diag(rho) R1^T X + sqrt(1-rho^2) R2 e; R2 keeps isotropic noise isotropic
             g = torch.Generator().manual_seed(p.structure_seed)
             r1, r2 = random_rotation(d, g), random_rotation(d, g)
             weight = r2 @ weight @ r1.T
@@ -113,7 +123,7 @@ class GaussianInstance(TaskInstance):
 
     def joint_covariance(self) -> torch.Tensor:
         """Cov of (X, Y) in float64, for an independent check of the truth."""
-        a, s2 = self.weight, torch.diag(self.noise_std ** 2)
+        a, s2 = self.weight, torch.diag(self.noise_std**2)
         top = torch.cat([torch.eye(self.x_dim, dtype=torch.float64), a.T], 1)
         bottom = torch.cat([a, a @ a.T + s2], 1)
         return torch.cat([top, bottom], 0)

@@ -30,7 +30,7 @@ class GaussianChannelInstance(TaskInstance):
         g = torch.Generator().manual_seed(p.structure_seed)
         dx, dz = p.x_dim, p.z_dim
         self.x_dim, self.y_dim = dx, dz
-        self.weight = torch.randn(dz, dx, generator=g, dtype=torch.float64) * p.weight_scale / dx ** 0.5
+        self.weight = torch.randn(dz, dx, generator=g, dtype=torch.float64) * p.weight_scale / dx**0.5
         self.bias = torch.randn(dz, generator=g, dtype=torch.float64)
         if p.input_cov == "random":
             lower = torch.randn(dx, dx, generator=g, dtype=torch.float64)
@@ -38,7 +38,7 @@ class GaussianChannelInstance(TaskInstance):
         else:
             self.sx = torch.eye(dx, dtype=torch.float64)
         self.sx_chol = torch.linalg.cholesky(self.sx)
-        self.noise_std = p.noise_var ** 0.5
+        self.noise_std = p.noise_var**0.5
         self.channel = Channel(network=LinearMap(self.weight, self.bias), noise_std=self.noise_std)
 
     def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -58,7 +58,7 @@ class GaussianChannelInstance(TaskInstance):
 
     def truth(self, ctx: RunContext) -> Truth:
         w = self.weight
-        m = torch.eye(self.y_dim, dtype=torch.float64) + w @ self.sx @ w.T / self.noise_std ** 2
+        m = torch.eye(self.y_dim, dtype=torch.float64) + w @ self.sx @ w.T / self.noise_std**2
         return Truth(0.5 * torch.linalg.slogdet(m).logabsdet.item())
 
 

@@ -48,11 +48,17 @@ def load_points(p: MixtureChannelParams) -> tuple[np.ndarray, str]:
         from ..data import load_mnist, mnist_source_description
 
         images, _ = load_mnist("train")
-        points, source = images.reshape(len(images), -1).astype(np.float32) / 255.0, mnist_source_description()
+        points, source = (
+            images.reshape(len(images), -1).astype(np.float32) / 255.0,
+            mnist_source_description(),
+        )
     elif p.dataset == "digits":
         from sklearn.datasets import load_digits
 
-        points, source = load_digits().data.astype(np.float32) / 16.0, "scikit-learn load_digits (1797 8x8 images)"
+        points, source = (
+            load_digits().data.astype(np.float32) / 16.0,
+            "scikit-learn load_digits (1797 8x8 images)",
+        )
     else:
         rng = np.random.default_rng(p.init_seed)
         n = p.n_points or 1000
@@ -111,16 +117,23 @@ class MixtureChannelInstance(TaskInstance):
         return Truth(value, se, extras)
 
     def describe(self) -> dict:
-        return {"source": self.source, "n_points": int(self.support.shape[0]),
-                "network": [self.x_dim, *self.p.hidden], "layer": self.layer,
-                "log_n": math.log(self.support.shape[0])}
+        return {
+            "source": self.source,
+            "n_points": int(self.support.shape[0]),
+            "network": [self.x_dim, *self.p.hidden],
+            "layer": self.layer,
+            "log_n": math.log(self.support.shape[0]),
+        }
 
 
 class MixtureChannel(Task):
     description = "X uniform over a finite set, Z = F_i(X) + eps for a network prefix; Monte-Carlo truth"
     Params = MixtureChannelParams
-    budgets = {"smoke": {"truth_samples": 1000}, "quick": {"truth_samples": 8000},
-               "paper": {"truth_samples": 50000}}
+    budgets = {
+        "smoke": {"truth_samples": 1000},
+        "quick": {"truth_samples": 8000},
+        "paper": {"truth_samples": 50000},
+    }
 
     def build(self, params: MixtureChannelParams, ctx: RunContext) -> MixtureChannelInstance:
         return MixtureChannelInstance(params, ctx.device)

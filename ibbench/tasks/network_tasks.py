@@ -40,8 +40,13 @@ def _mnist_arrays():
     def flat(a):
         return a.reshape(len(a), -1).astype(np.float32) / 255.0
 
-    return (flat(tr_x), tr_y.astype(np.int64), flat(te_x), te_y.astype(np.int64),
-            {"description": mnist_source_description(), "lossy": False, "dataset": "mnist"})
+    return (
+        flat(tr_x),
+        tr_y.astype(np.int64),
+        flat(te_x),
+        te_y.astype(np.int64),
+        {"description": mnist_source_description(), "lossy": False, "dataset": "mnist"},
+    )
 
 
 class MNISTMLP(ClassificationTask):
@@ -80,9 +85,17 @@ class DigitsMLP(ClassificationTask):
         for c in range(10):
             members = rng.permutation(np.flatnonzero(y == c))
             test[members[: len(members) // 3]] = True
-        return (x[~test], y[~test], x[test], y[test],
-                {"description": "scikit-learn load_digits (1797 8x8 images; fixed 1/3 test split)",
-                 "lossy": False, "dataset": "digits"})
+        return (
+            x[~test],
+            y[~test],
+            x[test],
+            y[test],
+            {
+                "description": "scikit-learn load_digits (1797 8x8 images; fixed 1/3 test split)",
+                "lossy": False,
+                "dataset": "digits",
+            },
+        )
 
     def build_network(self, p: MLPParams) -> nn.Sequential:
         return mlp_blocks([64, *p.hidden, 10])
@@ -101,16 +114,22 @@ def _cifar_arrays():
     te = te_x.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
     mean, std = tr.mean((0, 2, 3), keepdims=True), tr.std((0, 2, 3), keepdims=True)
     tr, te = (tr - mean) / std, (te - mean) / std
-    return (tr.reshape(len(tr), -1), tr_y.astype(np.int64), te.reshape(len(te), -1), te_y.astype(np.int64),
-            {**source, "dataset": "cifar10"})
+    return (
+        tr.reshape(len(tr), -1),
+        tr_y.astype(np.int64),
+        te.reshape(len(te), -1),
+        te_y.astype(np.int64),
+        {**source, "dataset": "cifar10"},
+    )
 
 
 class ConvParams(ClassificationParams):
     kernel: int = Field(3, ge=1)  # the paper does not give the kernel size; 3x3 with 'same' padding
 
 
-def conv_block(c_in: int, c_out: int, kernel: int, pool: bool, dropout: float = 0.0,
-               unflatten: bool = False) -> nn.Sequential:
+def conv_block(
+    c_in: int, c_out: int, kernel: int, pool: bool, dropout: float = 0.0, unflatten: bool = False
+) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Unflatten(1, CIFAR_SHAPE)] if unflatten else []
     layers += [nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2), nn.ReLU()]
     if pool:
@@ -154,8 +173,10 @@ class CIFARConv(ClassificationTask):
 
 
 class CIFARConv6(ClassificationTask):
-    description = ("CIFAR-10, CONV48-48-96-96-192-192 (2x2 max-pool every second), dropout 0.25 conv / "
-                   "0.5 FC, FC512-512-10 (paper Table 3)")
+    description = (
+        "CIFAR-10, CONV48-48-96-96-192-192 (2x2 max-pool every second), dropout 0.25 conv / "
+        "0.5 FC, FC512-512-10 (paper Table 3)"
+    )
     Params = ConvParams
     architecture = "CONV48-48-96-96-192-192-FC512-FC512-FC10, dropout"
 
@@ -168,9 +189,11 @@ class CIFARConv6(ClassificationTask):
             pool = i % 2 == 1
             blocks.append(conv_block(c_in, c, k, pool=pool, dropout=0.25 if pool else 0.0, unflatten=i == 0))
             c_in = c
-        blocks += [fc_block(192 * 4 * 4, 512, relu=True, flatten=True),
-                   fc_block(512, 512, relu=True, dropout=0.5),
-                   fc_block(512, 10, relu=False, dropout=0.5)]
+        blocks += [
+            fc_block(192 * 4 * 4, 512, relu=True, flatten=True),
+            fc_block(512, 512, relu=True, dropout=0.5),
+            fc_block(512, 10, relu=False, dropout=0.5),
+        ]
         return nn.Sequential(*blocks)
 
     def layer_kinds(self, p: ConvParams) -> list[str]:

@@ -12,8 +12,9 @@ Init = Literal["glorot", "torch"]
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
-def mlp(widths: list[int], activation: Activation = "relu", *, seed: int | None = None,
-        init: Init = "torch") -> nn.Sequential:
+def mlp(
+    widths: list[int], activation: Activation = "relu", *, seed: int | None = None, init: Init = "torch"
+) -> nn.Sequential:
     """``widths = [784, 512, 512, 10]``: Linear+activation blocks, the last layer linear (logits).
 
     ``init="torch"`` keeps PyTorch's default initialisation; ``"glorot"`` is
@@ -53,4 +54,4 @@ def features(net: nn.Module, x: torch.Tensor, batch: int = 8192) -> torch.Tensor
     """net(x) in batches, without gradients."""
     if x.shape[0] <= batch:
         return net(x)  # one chunk: no concatenation copy
-    return torch.cat([net(x[i:i + batch]) for i in range(0, x.shape[0], batch)])
+    return torch.cat([net(x[i : i + batch]) for i in range(0, x.shape[0], batch)])

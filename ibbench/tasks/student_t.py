@@ -82,7 +82,8 @@ class StudentTParams(GaussianParams):
         if target is not None and target <= c:
             raise ValueError(
                 f"mi={target:g} nats is the total MI, but the t correction alone (rho = 0, dof={self.dof:g}, "
-                f"dim={self.dim}) is already {c:.6g} nats: ask for mi > {c:.6g}, a larger dof, or give rho")
+                f"dim={self.dim}) is already {c:.6g} nats: ask for mi > {c:.6g}, a larger dof, or give rho"
+            )
         return self
 
     def gaussian_params(self) -> GaussianParams:
@@ -123,18 +124,34 @@ class StudentTInstance(TaskInstance):
         return self.gaussian.joint_covariance()
 
     def truth(self, ctx: RunContext) -> Truth:
-        return Truth(self.gaussian_mi + self.correction, 0.0,
-                     {"dof": self.dof, "rho": self.rho, "correlated": self.k,
-                      "gaussian_mi": self.gaussian_mi, "correction": self.correction})
+        return Truth(
+            self.gaussian_mi + self.correction,
+            0.0,
+            {
+                "dof": self.dof,
+                "rho": self.rho,
+                "correlated": self.k,
+                "gaussian_mi": self.gaussian_mi,
+                "correction": self.correction,
+            },
+        )
 
     def describe(self) -> dict:
-        return {"dof": self.dof, "rho": self.rho, "correlated": self.k, "structure": self.p.structure,
-                "gaussian_mi": self.gaussian_mi, "correction": self.correction}
+        return {
+            "dof": self.dof,
+            "rho": self.rho,
+            "correlated": self.k,
+            "structure": self.p.structure,
+            "gaussian_mi": self.gaussian_mi,
+            "correction": self.correction,
+        }
 
 
 class StudentT(Task):
-    description = ("multivariate Student-t (Gaussian dispersion, dof nu), closed-form MI "
-                   "I_Gauss + c(nu, dx, dy); mi is the total")
+    description = (
+        "multivariate Student-t (Gaussian dispersion, dof nu), closed-form MI "
+        "I_Gauss + c(nu, dx, dy); mi is the total"
+    )
     Params = StudentTParams
 
     def build(self, params: StudentTParams, ctx: RunContext) -> StudentTInstance:

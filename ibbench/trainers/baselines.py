@@ -47,9 +47,11 @@ def _last_linear(net: nn.Sequential, trainer: str) -> nn.Linear:
 
 def _outcome(net: nn.Sequential, model: nn.Module, data, device: torch.device) -> dict[str, Any]:
     """What every baseline records about its final network (``model`` = net with any readout merged)."""
-    return {"train_acc": train_accuracy(model, data, device),
-            "separation": layer_separations(model, data.test_x, data.test_y, device),
-            "linear_probes": linear_probes(net, data, device)}
+    return {
+        "train_acc": train_accuracy(model, data, device),
+        "separation": layer_separations(model, data.test_x, data.test_y, device),
+        "linear_probes": linear_probes(net, data, device),
+    }
 
 
 class RandomFeaturesParams(Params):
@@ -59,13 +61,18 @@ class RandomFeaturesParams(Params):
 class RandomFeatures(Trainer):
     description = "control: layers 1..n-1 frozen at init, the last layer fitted with cross-entropy (L-BFGS)"
     Params = RandomFeaturesParams
-    budgets: ClassVar = {"smoke": {}, "quick": {}, "paper": {}}  # the fit runs to its tolerance at every budget
+    budgets: ClassVar = {
+        "smoke": {},
+        "quick": {},
+        "paper": {},
+    }  # the fit runs to its tolerance at every budget
 
     def train(self, task, params: RandomFeaturesParams, ctx: RunContext, probe=None) -> dict[str, Any]:
         inst = classification_instance(task, "random-features")
         if probe is not None:
-            raise NotApplicableError("random-features trains no layer over time: it has no information plane; "
-                                     "drop --estimator")
+            raise NotApplicableError(
+                "random-features trains no layer over time: it has no information plane; drop --estimator"
+            )
         data, device = inst.data, ctx.device
         net = inst.network(seed=ctx.seed).to(device).requires_grad_(False).eval()
         last = _last_linear(net, "random-features")
@@ -83,7 +90,9 @@ class GreedyCEParams(TrainerParams):
 
 
 class GreedyCE(Trainer):
-    description = "control: greedy layer-wise CE (each layer with its own linear head, then frozen), fitted readout"
+    description = (
+        "control: greedy layer-wise CE (each layer with its own linear head, then frozen), fitted readout"
+    )
     Params = GreedyCEParams
     budgets: ClassVar = {
         "smoke": {"steps": 40, "batch_size": 64, "measure_points": 2},
@@ -111,7 +120,9 @@ class GreedyCE(Trainer):
             head = nn.Identity() if i == len(net) else nn.Linear(width, data.n_classes).to(device)
             opt = torch.optim.Adam([*block.parameters(), *head.parameters()], lr=p.lr)
 
-            def step(it: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # one step of layer i and its head
+            def step(
+                it: int, x: torch.Tensor, y: torch.Tensor
+            ) -> torch.Tensor:  # one step of layer i and its head
                 loss = nn.functional.cross_entropy(head(f(x).flatten(1)), y)
                 check_loss(loss, it, f"layer {i}'s cross-entropy")
                 opt.zero_grad(set_to_none=True)
@@ -119,18 +130,29 @@ class GreedyCE(Trainer):
                 opt.step()
                 return loss
 
-            loss = loop.run(step, 1, p.steps, measures=measures, offset=(i - 1) * p.steps, tags={"layer_trained": i})
+            loss = loop.run(
+                step, 1, p.steps, measures=measures, offset=(i - 1) * p.steps, tags={"layer_trained": i}
+            )
             block.requires_grad_(False)
             classifier = nn.Sequential(f, nn.Flatten(), head).eval()
-            layers.append({"layer": i, "final_loss": loss.item(),
-                           "head_val_acc": accuracy(classifier, data.val_x, data.val_y, device)})
+            layers.append(
+                {
+                    "layer": i,
+                    "final_loss": loss.item(),
+                    "head_val_acc": accuracy(classifier, data.val_x, data.val_y, device),
+                }
+            )
         loop.end()
         net_test_acc = accuracy(net, data.test_x, data.test_y, device)
         readout, summary = post_train_readout(net, data, p.readout_max_iter, device)
         merged = merge_readout(net, readout)
-        result = {**summary, "steps_per_layer": p.steps, "layers": layers, "test_acc_without_readout": net_test_acc,
-                  **_outcome(net, merged, data, device)}
+        result = {
+            **summary,
+            "steps_per_layer": p.steps,
+            "layers": layers,
+            "test_acc_without_readout": net_test_acc,
+            **_outcome(net, merged, data, device),
+        }
         if probe is not None:
             result["info_plane"] = probe.result()
         return result
-

@@ -32,8 +32,13 @@ TRAINER_BUDGETS = {
     "smoke": {"steps": 150, "batch_size": 64, "eval_points": 3, "measure_points": 2},
     # the probe is most of the cost of `ibbench run --estimator aa-mine --task mnist-mlp`: 4 points after
     # the start, critics trained 800 steps first and 150 per later point, keep it to a few minutes
-    "quick": {"steps": 2000, "eval_points": 10, "measure_points": 4, "probe_first_steps": 800,
-              "probe_refresh_steps": 150},
+    "quick": {
+        "steps": 2000,
+        "eval_points": 10,
+        "measure_points": 4,
+        "probe_first_steps": 800,
+        "probe_refresh_steps": 150,
+    },
     "paper": {"steps": 5000, "eval_points": 20, "measure_points": 20},
 }
 
@@ -48,11 +53,17 @@ class CEWDParams(TrainerParams):
 
 def l2_penalty(net: nn.Module) -> torch.Tensor:
     """(1/2) sum ||W||^2 over weights of linear and conv layers."""
-    return 0.5 * sum((m.weight ** 2).sum() for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+    return 0.5 * sum((m.weight**2).sum() for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
 
 
-def ce_step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-            weight_decay: float, step: int) -> torch.Tensor:
+def ce_step(
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weight_decay: float,
+    step: int,
+) -> torch.Tensor:
     """One Adam step on CE(net(x), y) + weight_decay * (1/2) sum ||W||^2; returns the loss."""
     loss = nn.functional.cross_entropy(net(x), y)
     if weight_decay:
@@ -64,8 +75,9 @@ def ce_step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torc
     return loss
 
 
-def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, probe, weight_decay: float,
-                        name: str) -> dict[str, Any]:
+def train_cross_entropy(
+    task: TaskInstance, p: TrainerParams, ctx: RunContext, probe, weight_decay: float, name: str
+) -> dict[str, Any]:
     inst = classification_instance(task, name)
     data, device = inst.data, ctx.device
     net = inst.network(seed=ctx.seed).to(device).train()
@@ -77,14 +89,22 @@ def train_cross_entropy(task: TaskInstance, p: TrainerParams, ctx: RunContext, p
     loop.use({"net": net, "opt": opt, "stream": stream, "selection": selection, "probe": probe})
     start = 0 if loop.state is None else loop.state["step"]
     loop.begin(initial=start)
-    loop.run(lambda step, x, y: ce_step(net, opt, x, y, weight_decay, step), start + 1, p.steps,
-             evals=schedule(p.steps, p.eval_points), measures=schedule(p.steps, p.measure_points),
-             on_eval=lambda step, loss: selection.evaluate(net, data, device, step, loss=loss.item()))
+    loop.run(
+        lambda step, x, y: ce_step(net, opt, x, y, weight_decay, step),
+        start + 1,
+        p.steps,
+        evals=schedule(p.steps, p.eval_points),
+        measures=schedule(p.steps, p.measure_points),
+        on_eval=lambda step, loss: selection.evaluate(net, data, device, step, loss=loss.item()),
+    )
     loop.end()
-    result = {**selection.summary(), "steps": p.steps,
-              "train_acc": train_accuracy(net, data, device),
-              "separation": layer_separations(net, data.test_x, data.test_y, device),
-              "linear_probes": linear_probes(net, data, device)}
+    result = {
+        **selection.summary(),
+        "steps": p.steps,
+        "train_acc": train_accuracy(net, data, device),
+        "separation": layer_separations(net, data.test_x, data.test_y, device),
+        "linear_probes": linear_probes(net, data, device),
+    }
     if probe is not None:
         result["info_plane"] = probe.result()
     return result

@@ -57,7 +57,9 @@ class IBParams(TrainerParams):
     critic_patience: int = Field(5, ge=1)
     critic_steps: int = Field(10, ge=1)  # k: critic updates per network update (paper: 10)
     critic_eval_samples: int = Field(8192, ge=2)  # held-out pairs for the per-layer estimates
-    critic_standardise: Standardise = "per-coordinate"  # the critics' input map, set on the layer at pre-training
+    critic_standardise: Standardise = (
+        "per-coordinate"  # the critics' input map, set on the layer at pre-training
+    )
     # the map then follows the layer: running statistics of the net's batches, this step size per batch.
     # A map fixed at the layer's start goes stale as the layer grows (logits under CE: inputs of
     # hundreds of standard deviations, and the critics' gradients with them)
@@ -66,18 +68,36 @@ class IBParams(TrainerParams):
     truth_points: int = Field(2000, ge=2)  # inputs X is uniform over for the Monte-Carlo truth of I(X; L+eps)
 
     def critic_params(self) -> CriticParams:
-        return CriticParams(hidden=self.critic_hidden, depth=self.critic_depth, lr=self.critic_lr,
-                            batch_size=self.critic_batch, steps=max(1, self.critic_pretrain_steps),
-                            eval_samples=self.critic_eval_samples, val_samples=min(4096, self.critic_eval_samples),
-                            eval_every=self.critic_eval_every, patience=self.critic_patience, trace_points=0,
-                            standardise=self.critic_standardise)
+        return CriticParams(
+            hidden=self.critic_hidden,
+            depth=self.critic_depth,
+            lr=self.critic_lr,
+            batch_size=self.critic_batch,
+            steps=max(1, self.critic_pretrain_steps),
+            eval_samples=self.critic_eval_samples,
+            val_samples=min(4096, self.critic_eval_samples),
+            eval_every=self.critic_eval_every,
+            patience=self.critic_patience,
+            trace_points=0,
+            standardise=self.critic_standardise,
+        )
 
 
 class IBCritics:
     """D_y and/or D_x for the representation ``f`` (a network prefix, flattened)."""
 
-    def __init__(self, f: nn.Module, data: ClassificationData, noise_std: float, p: IBParams, ctx: RunContext,
-                 *, with_y: bool, with_x: bool, seed: int) -> None:
+    def __init__(
+        self,
+        f: nn.Module,
+        data: ClassificationData,
+        noise_std: float,
+        p: IBParams,
+        ctx: RunContext,
+        *,
+        with_y: bool,
+        with_x: bool,
+        seed: int,
+    ) -> None:
         self.f, self.noise_std, self.p, self.device = f, noise_std, p, ctx.device
         self.n_classes = data.n_classes
         cp = self.critic_params = p.critic_params()
@@ -131,7 +151,10 @@ class IBCritics:
                 t.step()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"trainers": [t.state_dict() for t in self.trainers()], "noise_gen": self.noise_gen.get_state()}
+        return {
+            "trainers": [t.state_dict() for t in self.trainers()],
+            "noise_gen": self.noise_gen.get_state(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for t, saved in zip(self.trainers(), state["trainers"], strict=True):
@@ -171,14 +194,23 @@ class IBCritics:
 
 def _ctx(ctx: RunContext, seed: int, which: int) -> RunContext:
     """A separate random stream per critic (a critic's RunContext seeds its data and permutations)."""
-    return RunContext(seed=ctx.seed * 10_000 + 2 * seed + which, device=ctx.device, budget=ctx.budget,
-                      show_progress=False)
+    return RunContext(
+        seed=ctx.seed * 10_000 + 2 * seed + which, device=ctx.device, budget=ctx.budget, show_progress=False
+    )
 
 
 def critic_budgets(smoke: dict[str, Any], quick: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Budget presets of the IB trainers: the paper's critics unless shrunk (smoke, quick)."""
-    critic_smoke = {"critic_hidden": 64, "critic_lr": 1e-3, "critic_batch": 128, "critic_pretrain_steps": 100,
-                    "critic_eval_every": 25, "critic_patience": 3, "critic_steps": 2, "critic_eval_samples": 1024,
-                    "truth_points": 300}
+    critic_smoke = {
+        "critic_hidden": 64,
+        "critic_lr": 1e-3,
+        "critic_batch": 128,
+        "critic_pretrain_steps": 100,
+        "critic_eval_every": 25,
+        "critic_patience": 3,
+        "critic_steps": 2,
+        "critic_eval_samples": 1024,
+        "truth_points": 300,
+    }
     critic_quick = {"critic_hidden": 256, "critic_pretrain_steps": 3000, "critic_eval_samples": 4096}
     return {"smoke": {**critic_smoke, **smoke}, "quick": {**critic_quick, **quick}, "paper": {}}

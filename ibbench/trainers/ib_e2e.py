@@ -40,11 +40,20 @@ class EndToEndParams(IBParams):
     alpha: float = Field(1.0, ge=0)  # a: weight of cross-entropy
     beta: float = Field(1.0, ge=0)  # b: weight of I(Y; Yhat) (maximised)
     gamma: float = Field(1e-3, ge=0)  # g: weight of I(X; Yhat + eps) (minimised)
-    readout_max_iter: int = Field(500, ge=1)  # alpha = 0 only: L-BFGS iterations of the fitted readout (Sec. 5)
+    readout_max_iter: int = Field(
+        500, ge=1
+    )  # alpha = 0 only: L-BFGS iterations of the fitted readout (Sec. 5)
 
 
-def e2e_step(net: nn.Module, critics: IBCritics, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-             p: EndToEndParams, step: int):
+def e2e_step(
+    net: nn.Module,
+    critics: IBCritics,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    p: EndToEndParams,
+    step: int,
+):
     """One net step on a CE - b I(Y;Yhat) + g I(X;Yhat+eps), then k critic steps; (loss, ce, bounds)."""
     logits = net(x)
     ce = nn.functional.cross_entropy(logits, y)
@@ -74,7 +83,9 @@ class EndToEndIB(Trainer):
         inst = classification_instance(task, "ib-e2e")
         p, data, device = params, inst.data, ctx.device
         if p.alpha == 0 and p.beta == 0:
-            raise ValueError("ib-e2e with alpha = beta = 0 has nothing that uses the labels; set alpha or beta > 0")
+            raise ValueError(
+                "ib-e2e with alpha = beta = 0 has nothing that uses the labels; set alpha or beta > 0"
+            )
         net = inst.network(seed=ctx.seed).to(device).train()
         opt = torch.optim.Adam(net.parameters(), lr=p.lr)
         stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
@@ -85,8 +96,16 @@ class EndToEndIB(Trainer):
         at_start = critics.pretrain() if state is None else state["at_start"]  # to a held-out plateau
         selection = Selection()
         attach_probe(probe, net, inst)
-        loop.use({"net": net, "opt": opt, "stream": stream, "critics": critics, "selection": selection,
-                  "probe": probe})
+        loop.use(
+            {
+                "net": net,
+                "opt": opt,
+                "stream": stream,
+                "critics": critics,
+                "selection": selection,
+                "probe": probe,
+            }
+        )
         start = 0 if state is None else state["step"]
         trace = [] if state is None else state["trace"]
 
@@ -97,20 +116,31 @@ class EndToEndIB(Trainer):
             point.update(trace[-1])
 
         loop.begin(initial=start)
-        loop.run(lambda step, x, y: e2e_step(net, critics, opt, x, y, p, step), start + 1, p.steps,
-                 evals=schedule(p.steps, p.eval_points), on_eval=evaluate,
-                 measures=schedule(p.steps, p.measure_points),
-                 extra_state=lambda: {"trace": trace, "at_start": at_start})
+        loop.run(
+            lambda step, x, y: e2e_step(net, critics, opt, x, y, p, step),
+            start + 1,
+            p.steps,
+            evals=schedule(p.steps, p.eval_points),
+            on_eval=evaluate,
+            measures=schedule(p.steps, p.measure_points),
+            extra_state=lambda: {"trace": trace, "at_start": at_start},
+        )
         loop.end()
         model, summary = net, selection.summary()
         if p.alpha == 0:  # without CE nothing ties Yhat's coordinates to the classes: fit a readout
             readout, summary = post_train_readout(net, data, p.readout_max_iter, device)
             model = merge_readout(net, readout)
             summary["net_evals"] = selection.history
-        result = {**summary, "steps": p.steps, "trace": trace, "final": critics.estimates(), "critics_at_start": at_start,
-                  "train_acc": train_accuracy(model, data, device),
-                  "separation": layer_separations(model, data.test_x, data.test_y, device),
-                  "linear_probes": linear_probes(net, data, device)}
+        result = {
+            **summary,
+            "steps": p.steps,
+            "trace": trace,
+            "final": critics.estimates(),
+            "critics_at_start": at_start,
+            "train_acc": train_accuracy(model, data, device),
+            "separation": layer_separations(model, data.test_x, data.test_y, device),
+            "linear_probes": linear_probes(net, data, device),
+        }
         if probe is not None:
             result["info_plane"] = probe.result()
         return result

@@ -55,11 +55,12 @@ class LayerwiseParams(IBParams):
 
 
 class LayerwiseIB(Trainer):
-    description = "layer-by-layer IB: max I(Y;L_i) - beta I(X;L_i+eps), MINE + AA-MINE critics, then a linear readout"
+    description = (
+        "layer-by-layer IB: max I(Y;L_i) - beta I(X;L_i+eps), MINE + AA-MINE critics, then a linear readout"
+    )
     Params = LayerwiseParams
     budgets = critic_budgets(
-        smoke={"steps": 40, "batch_size": 64, "eval_points": 3, "measure_points": 2,
-               "trace_points": 4},
+        smoke={"steps": 40, "batch_size": 64, "eval_points": 3, "measure_points": 2, "trace_points": 4},
         quick={"steps": 300, "critic_steps": 10, "measure_points": 2, "trace_points": 10},
     )
 
@@ -69,12 +70,20 @@ class LayerwiseIB(Trainer):
 
 def _norm(grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """The 2-norm of a set of gradients taken as one vector."""
-    return torch.sqrt(sum((g ** 2).sum() for g in grads))
+    return torch.sqrt(sum((g**2).sum() for g in grads))
 
 
-def layer_step(f: nn.Module, critics: IBCritics, opt: torch.optim.Optimizer, x: torch.Tensor,
-               y: torch.Tensor, beta: float, critic_steps: int, what: str,
-               weights: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def layer_step(
+    f: nn.Module,
+    critics: IBCritics,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    beta: float,
+    critic_steps: int,
+    what: str,
+    weights: list[torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
     """One iteration: a step of the layer on I(Y;L) - beta I(X;L+eps) (critics' bounds), then k critic steps.
 
     With ``weights`` (the layer's parameters) and beta > 0 the two terms' gradients are taken apart
@@ -98,8 +107,13 @@ def layer_step(f: nn.Module, critics: IBCritics, opt: torch.optim.Optimizer, x: 
     return b
 
 
-def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
-                  on_layer_frozen: Callable[[int, nn.Sequential], None] | None = None):
+def fit_layerwise(
+    task,
+    p: LayerwiseParams,
+    ctx: RunContext,
+    probe=None,
+    on_layer_frozen: Callable[[int, nn.Sequential], None] | None = None,
+):
     """Train; returns (net, readout, result).  ``on_layer_frozen(i, net)`` is called as layer i freezes."""
     inst = classification_instance(task, "ib-layerwise")
     data, device = inst.data, ctx.device
@@ -123,7 +137,9 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         beta = p.beta_conv if inst.layer_kinds[i - 1] == "conv" else p.beta
         block = net[i - 1].requires_grad_(True)
         f = layer_network(net, i)
-        critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, seed=i)
+        critics = IBCritics(
+            f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, seed=i
+        )
         opt = torch.optim.Adam(block.parameters(), lr=p.lr)
         first = 1
         if loop.use({"net": net, "opt": opt, "stream": stream, "critics": critics, "probe": probe}):
@@ -139,23 +155,56 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
         def step(it: int, x: torch.Tensor, y: torch.Tensor) -> None:  # one iteration of layer i
             nonlocal window
             log = it % every == 0 or it == p.steps
-            b = layer_step(f, critics, opt, x, y, beta, p.critic_steps,
-                           f"IB objective of layer {i} at iteration {it}", weights=weights if log else None)
+            b = layer_step(
+                f,
+                critics,
+                opt,
+                x,
+                y,
+                beta,
+                p.critic_steps,
+                f"IB objective of layer {i} at iteration {it}",
+                weights=weights if log else None,
+            )
             window.append([b["iyt"].item(), b["ixt"].item() if "ixt" in b else float("nan")])
             if log:  # the mean of the critics' bounds since the last log, and this step's gradient ratio
                 mean = torch.tensor(window).mean(0).tolist()
-                trace.append({"layer": i, "iteration": it, "iyt": mean[0], "ixt": mean[1],
-                              **({"grad_ratio": b["grad_ratio"].item()} if "grad_ratio" in b else {})})
+                trace.append(
+                    {
+                        "layer": i,
+                        "iteration": it,
+                        "iyt": mean[0],
+                        "ixt": mean[1],
+                        **({"grad_ratio": b["grad_ratio"].item()} if "grad_ratio" in b else {}),
+                    }
+                )
                 window = []
 
-        loop.run(step, first, p.steps, measures=measures, offset=(i - 1) * p.steps, tags={"layer_trained": i},
-                 where=lambda it: {"layer": i, "iteration": it},
-                 extra_state=lambda: {"window": window, "layers": layers, "trace": trace,
-                                      "fingerprints": fingerprints, "at_start": at_start})
+        loop.run(
+            step,
+            first,
+            p.steps,
+            measures=measures,
+            offset=(i - 1) * p.steps,
+            tags={"layer_trained": i},
+            where=lambda it: {"layer": i, "iteration": it},
+            extra_state=lambda: {
+                "window": window,
+                "layers": layers,
+                "trace": trace,
+                "fingerprints": fingerprints,
+                "at_start": at_start,
+            },
+        )
         block.requires_grad_(False)
         fingerprints[i]["frozen"] = fingerprint(block)
-        summary = {"layer": i, "beta": beta, **critics.estimates(),
-                   **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i), "at_start": at_start[i]}
+        summary = {
+            "layer": i,
+            "beta": beta,
+            **critics.estimates(),
+            **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i),
+            "at_start": at_start[i],
+        }
         ratios = [t["grad_ratio"] for t in trace if t["layer"] == i and "grad_ratio" in t]
         if ratios:  # ||beta grad I(X;L+eps)|| / ||grad I(Y;L)|| on the layer's weights, over the logged steps
             summary["grad_ratio_median"] = statistics.median(ratios)
@@ -175,20 +224,26 @@ def fit_layerwise(task, p: LayerwiseParams, ctx: RunContext, probe=None,
     with torch.no_grad():
         probe_x = data.test_x[:512].to(device)
         merge_gap = (model.eval()(probe_x) - merged.eval()(probe_x)).abs().max().item()
-    result = {**readout_result, "steps_per_layer": p.steps, "layers": layers, "trace": trace,
-              "train_acc": train_accuracy(model, data, device),
-              "frozen_unchanged": all(v["frozen"] == v["final"] for v in fingerprints.values()),
-              "readout_merge_max_abs_diff": merge_gap,
-              # paper Fig. 5 on the network as deployed: the readout merged into the last layer
-              "separation": layer_separations(merged, data.test_x, data.test_y, device),
-              "linear_probes": linear_probes(net, data, device)}
+    result = {
+        **readout_result,
+        "steps_per_layer": p.steps,
+        "layers": layers,
+        "trace": trace,
+        "train_acc": train_accuracy(model, data, device),
+        "frozen_unchanged": all(v["frozen"] == v["final"] for v in fingerprints.values()),
+        "readout_merge_max_abs_diff": merge_gap,
+        # paper Fig. 5 on the network as deployed: the readout merged into the last layer
+        "separation": layer_separations(merged, data.test_x, data.test_y, device),
+        "linear_probes": linear_probes(net, data, device),
+    }
     if probe is not None:
         result["info_plane"] = probe.result()
     return net, readout, result
 
 
-def layer_truth(f: nn.Module, data, truth_idx: torch.Tensor, noise_std: float, ctx: RunContext,
-                layer: int) -> dict[str, float]:
+def layer_truth(
+    f: nn.Module, data, truth_idx: torch.Tensor, noise_std: float, ctx: RunContext, layer: int
+) -> dict[str, float]:
     """The Monte-Carlo truth of I(X; L_i + eps), X uniform over the truth points, as the layer is now."""
     was_training = f.training
     with torch.no_grad():

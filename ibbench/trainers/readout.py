@@ -63,11 +63,12 @@ class Standardisation:
 
 
 def _objective(w: torch.Tensor, b: torch.Tensor, z: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
-    return nn.functional.cross_entropy(z @ w.T + b, y) + 0.5 * l2 * (w ** 2).sum()
+    return nn.functional.cross_entropy(z @ w.T + b, y) + 0.5 * l2 * (w**2).sum()
 
 
-def _fit_one(z: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor, l2: float,
-             max_iter: int, tol: float) -> dict[str, Any]:
+def _fit_one(
+    z: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor, l2: float, max_iter: int, tol: float
+) -> dict[str, Any]:
     """Minimise the objective in place from (w, b); the final loss, gradient 2-norm and iterations.
 
     L-BFGS stops on the gradient's largest entry; asking for tol / sqrt(#parameters) there makes its
@@ -84,9 +85,16 @@ def _fit_one(z: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor,
 
     used, (loss, grad_norm) = 0, gradient()
     while grad_norm > tol and used < max_iter:
-        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter - used, max_eval=2 * (max_iter - used),
-                                history_size=20, tolerance_grad=tol / n_params ** 0.5, tolerance_change=0.0,
-                                line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS(
+            params,
+            lr=1.0,
+            max_iter=max_iter - used,
+            max_eval=2 * (max_iter - used),
+            history_size=20,
+            tolerance_grad=tol / n_params**0.5,
+            tolerance_change=0.0,
+            line_search_fn="strong_wolfe",
+        )
 
         def closure() -> torch.Tensor:
             opt.zero_grad()
@@ -112,9 +120,15 @@ def _score(w: torch.Tensor, b: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -
     return float((logits.argmax(1) == y).double().mean()), float(nn.functional.cross_entropy(logits, y))
 
 
-def fit_readout(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
-                n_classes: int, *, l2_grid: tuple[float, ...] = L2_GRID, max_iter: int = 500,
-                tol: float = 1e-5) -> tuple[nn.Linear, dict[str, Any]]:
+def fit_readout(
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    n_classes: int,
+    *,
+    l2_grid: tuple[float, ...] = L2_GRID,
+    max_iter: int = 500,
+    tol: float = 1e-5,
+) -> tuple[nn.Linear, dict[str, Any]]:
     """Fit the readout on ``train = (h, labels)``, select lambda on ``val``; returns it and its record.
 
     Shapes: h (n, d) features (any float dtype), labels (n,) int64 in [0, n_classes).  The returned
@@ -140,7 +154,10 @@ def fit_readout(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tenso
         fit = _fit_one(z, y, w, b, l2, max_iter, tol)
         fit["val_acc"], fit["val_loss"] = _score(w, b, zv, yv)
         fits.append(fit)
-        better = best is None or (fit["val_acc"], -fit["val_loss"]) > (best[0]["val_acc"], -best[0]["val_loss"])
+        better = best is None or (fit["val_acc"], -fit["val_loss"]) > (
+            best[0]["val_acc"],
+            -best[0]["val_loss"],
+        )
         if zv.shape[0] == 0 or better:  # without validation rows the last (weakest) lambda stands
             best = (fit, w.clone(), b.clone())
     fit, w, b = best
@@ -155,7 +172,7 @@ def fit_readout(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tenso
 def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
     """The same function as ``readout(net(x))`` with the readout folded into the last Linear layer:
 
-        R (W h + b) + r = (R W) h + (R b + r)
+    R (W h + b) + r = (R W) h + (R b + r)
     """
     merged = copy.deepcopy(net)
     last = [m for m in merged[-1].modules() if isinstance(m, nn.Linear)][-1]
@@ -165,7 +182,9 @@ def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
     return merged
 
 
-def post_train_readout(net: nn.Module, data, max_iter: int, device: torch.device) -> tuple[nn.Linear, dict[str, Any]]:
+def post_train_readout(
+    net: nn.Module, data, max_iter: int, device: torch.device
+) -> tuple[nn.Linear, dict[str, Any]]:
     """The paper's post-trained linear C -> C layer (Sec. 5) on the frozen ``net``, fitted (above).
 
     Returns the readout (raw outputs of ``net`` -> logits) and a record: ``test_acc`` and ``val_acc``
@@ -173,18 +192,26 @@ def post_train_readout(net: nn.Module, data, max_iter: int, device: torch.device
     """
     net.eval()
     with torch.no_grad():
-        feats = {k: features(net, getattr(data, f"{k}_x").to(device)).flatten(1) for k in ("train", "val", "test")}
-    readout, fit = fit_readout((feats["train"], data.train_y), (feats["val"], data.val_y), data.n_classes,
-                               max_iter=max_iter)
-    return readout, {"test_acc": accuracy(readout, feats["test"].float(), data.test_y, device),
-                     "val_acc": accuracy(readout, feats["val"].float(), data.val_y, device), "readout": fit}
+        feats = {
+            k: features(net, getattr(data, f"{k}_x").to(device)).flatten(1) for k in ("train", "val", "test")
+        }
+    readout, fit = fit_readout(
+        (feats["train"], data.train_y), (feats["val"], data.val_y), data.n_classes, max_iter=max_iter
+    )
+    return readout, {
+        "test_acc": accuracy(readout, feats["test"].float(), data.test_y, device),
+        "val_acc": accuracy(readout, feats["val"].float(), data.val_y, device),
+        "readout": fit,
+    }
 
 
 PROBE_MAX_DIMS = 4096  # wider layers (conv feature maps) are not probed: an (n, d) float64 copy each
 PROBE_ROWS = 10000  # training rows a probe is fitted on (a stride through the training split)
 
 
-def linear_probes(net: nn.Sequential, data, device: torch.device, max_iter: int = 300) -> list[dict[str, Any]]:
+def linear_probes(
+    net: nn.Sequential, data, device: torch.device, max_iter: int = 300
+) -> list[dict[str, Any]]:
     """A linear probe (the fitted readout above) on every layer L_i of the frozen ``net``.
 
     One entry per layer: ``layer``, ``dims``, and, for layers of at most PROBE_MAX_DIMS units,
@@ -194,8 +221,11 @@ def linear_probes(net: nn.Sequential, data, device: torch.device, max_iter: int 
     was = net.training
     net.eval()
     stride = -(-data.train_x.shape[0] // PROBE_ROWS)
-    inputs = {"train": (data.train_x[::stride], data.train_y[::stride]), "val": (data.val_x, data.val_y),
-              "test": (data.test_x, data.test_y)}
+    inputs = {
+        "train": (data.train_x[::stride], data.train_y[::stride]),
+        "val": (data.val_x, data.val_y),
+        "test": (data.test_x, data.test_y),
+    }
     h = {k: x.to(device) for k, (x, _) in inputs.items()}
     out = []
     with torch.no_grad():
@@ -206,11 +236,19 @@ def linear_probes(net: nn.Sequential, data, device: torch.device, max_iter: int 
             if dims <= PROBE_MAX_DIMS:
                 flat = {k: v.flatten(1) for k, v in h.items()}
                 with torch.enable_grad():
-                    linear, fit = fit_readout((flat["train"], inputs["train"][1]), (flat["val"], inputs["val"][1]),
-                                              data.n_classes, max_iter=max_iter)
-                entry.update(test_acc=accuracy(linear, flat["test"].float(), inputs["test"][1], device),
-                             val_acc=fit["val_acc"], l2=fit["l2"], converged=fit["converged"],
-                             train_rows=int(flat["train"].shape[0]))
+                    linear, fit = fit_readout(
+                        (flat["train"], inputs["train"][1]),
+                        (flat["val"], inputs["val"][1]),
+                        data.n_classes,
+                        max_iter=max_iter,
+                    )
+                entry.update(
+                    test_acc=accuracy(linear, flat["test"].float(), inputs["test"][1], device),
+                    val_acc=fit["val_acc"],
+                    l2=fit["l2"],
+                    converged=fit["converged"],
+                    train_rows=int(flat["train"].shape[0]),
+                )
             out.append(entry)
     net.train(was)
     return out

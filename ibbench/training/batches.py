@@ -32,7 +32,7 @@ class BatchStream:
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.position == self.per_epoch:
             self._new_epoch()
-        idx = self.perm[self.position * self.size:(self.position + 1) * self.size]
+        idx = self.perm[self.position * self.size : (self.position + 1) * self.size]
         self.position += 1
         return self.x[idx], self.y[idx]
 

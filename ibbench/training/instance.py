@@ -16,7 +16,9 @@ __all__ = ["ClassificationData", "ClassificationInstance", "attach_probe", "clas
 def classification_instance(task: Any, trainer: str) -> ClassificationInstance:
     """``task`` as the classification instance a trainer needs; NotApplicableError for any other task."""
     if not isinstance(task, ClassificationInstance):
-        raise NotApplicableError(f"trainer {trainer} needs a network task (mnist-mlp, cifar-conv, digits-mlp, ...)")
+        raise NotApplicableError(
+            f"trainer {trainer} needs a network task (mnist-mlp, cifar-conv, digits-mlp, ...)"
+        )
     return task
 
 

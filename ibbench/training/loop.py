@@ -44,8 +44,16 @@ class TrainingLoop:
     ``checkpoints=False``: a trainer that keeps no snapshots (it neither resumes nor offers any).
     """
 
-    def __init__(self, ctx: RunContext, name: str, total: int, stream: BatchStream, probe: Any = None, *,
-                 checkpoints: bool = True) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        name: str,
+        total: int,
+        stream: BatchStream,
+        probe: Any = None,
+        *,
+        checkpoints: bool = True,
+    ) -> None:
         self.ctx, self.name, self.total, self.stream, self.probe = ctx, name, total, stream, probe
         self.checkpoints = checkpoints
         #: what the killed run this one resumes left (``make_state``'s dict), or None for a fresh run
@@ -75,11 +83,20 @@ class TrainingLoop:
             self.probe.measure(0, **tags)
         self.bar = self.ctx.progress(self.total, self.name, initial=initial)
 
-    def run(self, step: Step, first: int, last: int, *, evals: Collection[int] = (),
-            on_eval: Callable[[int, Any], None] | None = None, measures: Collection[int] = (),
-            offset: int = 0, tags: dict[str, Any] | None = None,
-            where: Callable[[int], dict[str, Any]] | None = None,
-            extra_state: Callable[[], dict[str, Any]] | None = None) -> Any:
+    def run(
+        self,
+        step: Step,
+        first: int,
+        last: int,
+        *,
+        evals: Collection[int] = (),
+        on_eval: Callable[[int, Any], None] | None = None,
+        measures: Collection[int] = (),
+        offset: int = 0,
+        tags: dict[str, Any] | None = None,
+        where: Callable[[int], dict[str, Any]] | None = None,
+        extra_state: Callable[[], dict[str, Any]] | None = None,
+    ) -> Any:
         """Steps ``first``..``last``; returns the last ``step``'s output (None when there was none).
 
         ``evals``, ``measures``: steps (counted as ``first``..``last`` count) after which ``on_eval(i, out)``
@@ -98,8 +115,14 @@ class TrainingLoop:
             self.bar.update(1)
             if self.checkpoints:
                 progress = where(i) if where is not None else {"step": i}
-                self.ctx.save_state(progress, lambda progress=progress: {
-                    **progress, **(extra_state() if extra_state is not None else {}), **state_of(self.parts)})
+                self.ctx.save_state(
+                    progress,
+                    lambda progress=progress: {
+                        **progress,
+                        **(extra_state() if extra_state is not None else {}),
+                        **state_of(self.parts),
+                    },
+                )
         return out
 
     def end(self) -> None:

@@ -10,7 +10,9 @@ from torch import nn
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int = 2048) -> float:
+def accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int = 2048
+) -> float:
     """Fraction of rows whose arg-max logit is the label (eval mode; training mode restored)."""
     if x.shape[0] == 0:
         return float("nan")
@@ -18,7 +20,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
     model.eval()
     correct = 0
     for i in range(0, x.shape[0], batch):
-        correct += (model(x[i:i + batch].to(device)).argmax(1).cpu() == y[i:i + batch]).sum().item()
+        correct += (model(x[i : i + batch].to(device)).argmax(1).cpu() == y[i : i + batch]).sum().item()
     model.train(was)
     return correct / x.shape[0]
 
@@ -47,8 +49,9 @@ def cluster_separation(feats: torch.Tensor, labels: torch.Tensor) -> float:
     feats = feats.double()
     classes = labels.unique()
     means = torch.stack([feats[labels == c].mean(0) for c in classes])
-    spreads = torch.stack([((feats[labels == c] - means[k]) ** 2).sum(1).mean().sqrt()
-                           for k, c in enumerate(classes)])
+    spreads = torch.stack(
+        [((feats[labels == c] - means[k]) ** 2).sum(1).mean().sqrt() for k, c in enumerate(classes)]
+    )
     k = len(classes)
     between = torch.cdist(means, means)[~torch.eye(k, dtype=torch.bool)].mean()
     return float(between / spreads.mean())
@@ -61,8 +64,9 @@ def spread_subset(x: torch.Tensor, y: torch.Tensor, at_most: int) -> tuple[torch
 
 
 @torch.no_grad()
-def layer_separations(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                      at_most: int = 2000) -> list[float]:
+def layer_separations(
+    net: nn.Sequential, x: torch.Tensor, y: torch.Tensor, device: torch.device, at_most: int = 2000
+) -> list[float]:
     """cluster_separation of every layer L_i on (at most ``at_most`` rows of) (x, y), in eval mode."""
     x, y = spread_subset(x, y, at_most)
     was = net.training

@@ -22,9 +22,15 @@ class Selection:
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
 
-    def evaluate(self, model: nn.Module, data, device: torch.device, step: int, **tags: Any) -> dict[str, Any]:
-        point = {"step": step, **tags, "val_acc": accuracy(model, data.val_x, data.val_y, device),
-                 "test_acc": accuracy(model, data.test_x, data.test_y, device)}
+    def evaluate(
+        self, model: nn.Module, data, device: torch.device, step: int, **tags: Any
+    ) -> dict[str, Any]:
+        point = {
+            "step": step,
+            **tags,
+            "val_acc": accuracy(model, data.val_x, data.val_y, device),
+            "test_acc": accuracy(model, data.test_x, data.test_y, device),
+        }
         self.history.append(point)
         val = point["val_acc"]
         if self.best is None or math.isnan(val) or val >= self.best["val_acc"]:
@@ -42,5 +48,11 @@ class Selection:
     def summary(self) -> dict[str, Any]:
         assert self.history, "evaluate at least once"
         final = self.history[-1]
-        return {"test_acc": self.best["test_acc"], "val_acc": self.best["val_acc"], "selected_step": self.best["step"],
-                "test_acc_final": final["test_acc"], "val_acc_final": final["val_acc"], "evals": self.history}
+        return {
+            "test_acc": self.best["test_acc"],
+            "val_acc": self.best["val_acc"],
+            "selected_step": self.best["step"],
+            "test_acc_final": final["test_acc"],
+            "val_acc_final": final["val_acc"],
+            "evals": self.history,
+        }

@@ -40,9 +40,20 @@ def main() -> None:
                 start = time.perf_counter()
                 value = float(make().estimate(x, y))
                 value = value if np.isfinite(value) else None  # bmi's neural estimators return NaN on failure
-                rows.append({"task": task_id, "seed": seed, "estimator": name, "estimate": value,
-                             "truth": float(task.mutual_information), "seconds": time.perf_counter() - start})
-                print(f"bmi {task_id} seed {seed} {name}: {value} in {rows[-1]['seconds']:.1f} s", file=sys.stderr)
+                rows.append(
+                    {
+                        "task": task_id,
+                        "seed": seed,
+                        "estimator": name,
+                        "estimate": value,
+                        "truth": float(task.mutual_information),
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
+                print(
+                    f"bmi {task_id} seed {seed} {name}: {value} in {rows[-1]['seconds']:.1f} s",
+                    file=sys.stderr,
+                )
     (out / "bmi.json").write_text(json.dumps({"bmi": bmi.__name__, "rows": rows}, indent=1) + "\n")
 
 

@@ -64,9 +64,17 @@ class Raises(_Misbehaving):
 
 class NumpyExtras(_Misbehaving):
     def estimate(self, task, params, ctx):
-        return Estimate(value=np.float64(0.25), stderr=np.float32(0.5),
-                        extras={"curve": np.arange(3.0), "best": np.int64(2), "flag": np.bool_(True),
-                                "tensor": torch.ones(2), 3: (1, 2)})
+        return Estimate(
+            value=np.float64(0.25),
+            stderr=np.float32(0.5),
+            extras={
+                "curve": np.arange(3.0),
+                "best": np.int64(2),
+                "flag": np.bool_(True),
+                "tensor": torch.ones(2),
+                3: (1, 2),
+            },
+        )
 
 
 class Exits(_Misbehaving):

@@ -30,7 +30,9 @@ from ..student_t import student_t_correction
 def gaussian_mi(covariance: torch.Tensor, dim_x: int) -> float:
     """I(X;Y) in nats of (X, Y) ~ N(., covariance), X the first ``dim_x`` coordinates (float64 logdets)."""
     logdet = lambda m: torch.linalg.slogdet(m.double())[1].item()  # noqa: E731
-    return 0.5 * (logdet(covariance[:dim_x, :dim_x]) + logdet(covariance[dim_x:, dim_x:]) - logdet(covariance))
+    return 0.5 * (
+        logdet(covariance[:dim_x, :dim_x]) + logdet(covariance[dim_x:, dim_x:]) - logdet(covariance)
+    )
 
 
 def dense_covariance(dim_x: int, dim_y: int, off_diag: float) -> torch.Tensor:
@@ -61,8 +63,11 @@ class Multinormal:
         self.cholesky = torch.linalg.cholesky(self.covariance)
 
     def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        z = torch.randn(n, self.covariance.shape[0], generator=generator, dtype=torch.float64) @ self.cholesky.T
-        return z[:, :self.dim_x], z[:, self.dim_x:]
+        z = (
+            torch.randn(n, self.covariance.shape[0], generator=generator, dtype=torch.float64)
+            @ self.cholesky.T
+        )
+        return z[:, : self.dim_x], z[:, self.dim_x :]
 
     def mi(self) -> float:
         return gaussian_mi(self.covariance, self.dim_x)
@@ -83,7 +88,9 @@ class SplitStudentT:
 
     def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.gaussian.draw(n, generator)
-        w = 2.0 * torch._standard_gamma(torch.full((n, 1), self.dof / 2.0, dtype=torch.float64), generator=generator)
+        w = 2.0 * torch._standard_gamma(
+            torch.full((n, 1), self.dof / 2.0, dtype=torch.float64), generator=generator
+        )
         scale = torch.sqrt(self.dof / w)
         return x * scale, y * scale
 

@@ -18,18 +18,39 @@ TRANSFORM_NAMES = ("normal_cdf", "half_cube", "asinh", "wiggly", "spiral", "swis
 
 #: bmi 0.1.3's ``BENCHMARK_TASKS_LIST``, in its order
 BENCHMARK_IDS: tuple[str, ...] = (
-    "1v1-normal-0.75", "normal_cdf-1v1-normal-0.75", "1v1-additive-0.1", "1v1-additive-0.75",
-    "1v1-bimodal-0.75", "wiggly-1v1-normal-0.75", "half_cube-1v1-normal-0.75", "student-identity-1-1-1",
-    "asinh-student-identity-1-1-1", "swissroll_x-normal_cdf-1v1-normal-0.75",
-    "multinormal-dense-2-2-0.5", "multinormal-dense-3-3-0.5", "multinormal-dense-5-5-0.5",
-    "multinormal-dense-25-25-0.5", "multinormal-dense-50-50-0.5",
-    "multinormal-sparse-2-2-2-2.0", "multinormal-sparse-3-3-2-2.0", "multinormal-sparse-5-5-2-2.0",
+    "1v1-normal-0.75",
+    "normal_cdf-1v1-normal-0.75",
+    "1v1-additive-0.1",
+    "1v1-additive-0.75",
+    "1v1-bimodal-0.75",
+    "wiggly-1v1-normal-0.75",
+    "half_cube-1v1-normal-0.75",
+    "student-identity-1-1-1",
+    "asinh-student-identity-1-1-1",
+    "swissroll_x-normal_cdf-1v1-normal-0.75",
+    "multinormal-dense-2-2-0.5",
+    "multinormal-dense-3-3-0.5",
+    "multinormal-dense-5-5-0.5",
+    "multinormal-dense-25-25-0.5",
+    "multinormal-dense-50-50-0.5",
+    "multinormal-sparse-2-2-2-2.0",
+    "multinormal-sparse-3-3-2-2.0",
+    "multinormal-sparse-5-5-2-2.0",
     "multinormal-sparse-25-25-2-2.0",
-    "student-identity-2-2-1", "student-identity-2-2-2", "student-identity-3-3-2", "student-identity-3-3-3",
-    "student-identity-5-5-2", "student-identity-5-5-3",
-    *(f"{t}-multinormal-sparse-{d}-{d}-2-2.0" for t in ("normal_cdf", "half_cube", "spiral", "spiral-normal_cdf")
-      for d in (3, 5, 25)),
-    "asinh-student-identity-2-2-1", "asinh-student-identity-3-3-2", "asinh-student-identity-5-5-2",
+    "student-identity-2-2-1",
+    "student-identity-2-2-2",
+    "student-identity-3-3-2",
+    "student-identity-3-3-3",
+    "student-identity-5-5-2",
+    "student-identity-5-5-3",
+    *(
+        f"{t}-multinormal-sparse-{d}-{d}-2-2.0"
+        for t in ("normal_cdf", "half_cube", "spiral", "spiral-normal_cdf")
+        for d in (3, 5, 25)
+    ),
+    "asinh-student-identity-2-2-1",
+    "asinh-student-identity-3-3-2",
+    "asinh-student-identity-5-5-2",
 )
 
 #: the bmi protocol's sample size, each benchmark id's default ``n_pairs``
@@ -54,20 +75,24 @@ def params_from_id(task_id: str) -> dict[str, Any]:
         if name is None:
             break
         transforms.append(name)
-        rest = rest[len(name) + 1:]
+        rest = rest[len(name) + 1 :]
     base = next((b for b in BASES if rest.startswith(b + "-")), None)
     if base is None:
         raise ValueError(f"{task_id!r}: no bmi base in {rest!r}; bases are {', '.join(BASES)}")
-    values = rest[len(base) + 1:].split("-")
+    values = rest[len(base) + 1 :].split("-")
     fields = BASES[base]
     if len(values) != len(fields):
-        raise ValueError(f"{task_id!r}: base {base} takes {len(fields)} numbers ({', '.join(fields)}), got {values}")
+        raise ValueError(
+            f"{task_id!r}: base {base} takes {len(fields)} numbers ({', '.join(fields)}), got {values}"
+        )
     params: dict[str, Any] = {"base": base, "transforms": transforms[::-1]}  # innermost first
     try:
         for field, text in zip(fields, values):
             params[field] = int(text) if field in _INTS else float(text)
     except ValueError:
-        raise ValueError(f"{task_id!r}: {'-'.join(values)!r} are not the numbers {', '.join(fields)}") from None
+        raise ValueError(
+            f"{task_id!r}: {'-'.join(values)!r} are not the numbers {', '.join(fields)}"
+        ) from None
     return params
 
 
@@ -86,9 +111,14 @@ def task_id(p) -> str:
 def description(task_id_: str) -> str:
     """One line for ``ibbench list``: what the id is, in words."""
     p = params_from_id(task_id_)
-    base = {"1v1-normal": "bivariate normal", "1v1-bimodal": "bimodal margins of a bivariate normal",
-            "1v1-additive": "uniform X, Y = X + uniform noise", "multinormal-dense": "dense multinormal",
-            "multinormal-sparse": "sparse multinormal (2 pairs)", "student-identity": "Student-t, identity dispersion"}
+    base = {
+        "1v1-normal": "bivariate normal",
+        "1v1-bimodal": "bimodal margins of a bivariate normal",
+        "1v1-additive": "uniform X, Y = X + uniform noise",
+        "multinormal-dense": "dense multinormal",
+        "multinormal-sparse": "sparse multinormal (2 pairs)",
+        "student-identity": "Student-t, identity dispersion",
+    }
     dims = f"{2 if 'swissroll_x' in p['transforms'] else p.get('dim_x', 1)} x {p.get('dim_y', 1)}"
     chain = " of ".join(reversed(p["transforms"]))
     return f"bmi benchmark: {(chain + ' of ') if chain else ''}{base[p['base']]}, {dims}; {BENCHMARK_PAIRS} pairs"

@@ -49,7 +49,9 @@ class BeyondNormalParams(Params):
     dof: float | None = Field(None, ge=0.5, le=1e6)  # student-identity: degrees of freedom nu (default 1)
     epsilon: float | None = Field(None, gt=0, le=1e6)  # 1v1-additive: noise half-width (default 0.1)
     transforms: list[TransformName] = []  # applied in this order, the first to the base's samples
-    n_pairs: int | None = Field(None, ge=4, le=10_000_000)  # a fixed sample of this many pairs; None: a sampler
+    n_pairs: int | None = Field(
+        None, ge=4, le=10_000_000
+    )  # a fixed sample of this many pairs; None: a sampler
 
     @model_validator(mode="before")
     @classmethod
@@ -62,8 +64,10 @@ class BeyondNormalParams(Params):
         values = dict(values)
         for name in ("correlation", "n_interacting", "strength", "dof", "epsilon"):
             if name not in allowed and values.get(name) is not None:
-                raise ValueError(f"{name} does not apply to base {values.get('base', '1v1-normal')} "
-                                 f"(it takes {', '.join(allowed)})")
+                raise ValueError(
+                    f"{name} does not apply to base {values.get('base', '1v1-normal')} "
+                    f"(it takes {', '.join(allowed)})"
+                )
             if name in allowed and values.get(name) is None:
                 values[name] = allowed[name]
         return values
@@ -73,13 +77,18 @@ class BeyondNormalParams(Params):
         if self.base in ONE_BY_ONE and (self.dim_x, self.dim_y) != (1, 1):
             raise ValueError(f"base {self.base} is 1 x 1: leave dim_x and dim_y at 1")
         if self.base == "multinormal-sparse" and self.n_interacting > min(self.dim_x, self.dim_y):
-            raise ValueError(f"n_interacting={self.n_interacting} exceeds min(dim_x, dim_y) = "
-                             f"{min(self.dim_x, self.dim_y)}; lower it or raise the dimensions")
-        if self.base == "multinormal-dense" and not positive_definite(bases.dense_covariance(
-                self.dim_x, self.dim_y, self.correlation)):
+            raise ValueError(
+                f"n_interacting={self.n_interacting} exceeds min(dim_x, dim_y) = "
+                f"{min(self.dim_x, self.dim_y)}; lower it or raise the dimensions"
+            )
+        if self.base == "multinormal-dense" and not positive_definite(
+            bases.dense_covariance(self.dim_x, self.dim_y, self.correlation)
+        ):
             d = self.dim_x + self.dim_y
-            raise ValueError(f"correlation={self.correlation:g} gives no covariance for {d} variables; "
-                             f"it must lie in (-1/{d - 1}, 1)")
+            raise ValueError(
+                f"correlation={self.correlation:g} gives no covariance for {d} variables; "
+                f"it must lie in (-1/{d - 1}, 1)"
+            )
         _check_chain(self)
         return self
 
@@ -95,8 +104,10 @@ def _check_chain(p: BeyondNormalParams) -> None:
     for name in p.transforms:
         t = TRANSFORMS[name]
         if dim_x < t.min_dim_x or dim_y < t.min_dim_y:
-            raise ValueError(f"transform {name} needs dim_x >= {t.min_dim_x} and dim_y >= {t.min_dim_y} "
-                             f"(it rotates a plane of coordinates); it gets {dim_x} x {dim_y}")
+            raise ValueError(
+                f"transform {name} needs dim_x >= {t.min_dim_x} and dim_y >= {t.min_dim_y} "
+                f"(it rotates a plane of coordinates); it gets {dim_x} x {dim_y}"
+            )
         if t.max_dim_x is not None and dim_x > t.max_dim_x:
             raise ValueError(f"transform {name} embeds a 1-d X; it gets dim_x = {dim_x}")
         if t.needs_unit_x and not unit_x:
@@ -145,8 +156,10 @@ class BeyondNormalInstance(TaskInstance):
         if self.n_pairs is None:
             return self._draw(n, generator)
         if n > self.n_pairs:
-            raise DataError(f"asked for {n} pairs but the task is a fixed sample of {self.n_pairs}; "
-                            f"raise task.n_pairs or ask for fewer")
+            raise DataError(
+                f"asked for {n} pairs but the task is a fixed sample of {self.n_pairs}; "
+                f"raise task.n_pairs or ask for fewer"
+            )
         idx = torch.randperm(self.n_pairs, generator=generator)[:n]
         return self.x[idx], self.y[idx]
 
@@ -156,8 +169,12 @@ class BeyondNormalInstance(TaskInstance):
     def describe(self) -> dict[str, Any]:
         from .catalogue import task_id
 
-        return {"bmi_task_id": task_id(self.p), "base": self.p.base, "transforms": list(self.p.transforms),
-                "pairs": self.n_pairs}
+        return {
+            "bmi_task_id": task_id(self.p),
+            "base": self.p.base,
+            "transforms": list(self.p.transforms),
+            "pairs": self.n_pairs,
+        }
 
 
 class BeyondNormal(Task):

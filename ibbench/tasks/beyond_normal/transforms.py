@@ -83,8 +83,12 @@ def inverse_mixture_cdf(weights: tuple[float, ...], means: tuple[float, ...]) ->
 
     def inverse(u: torch.Tensor) -> torch.Tensor:
         target = np.clip(u.numpy(), cdf(lo), cdf(hi))
-        res = find_root(lambda t, c: cdf(t) - c, (np.full_like(target, lo), np.full_like(target, hi)),
-                        args=(target,), tolerances={"xatol": 1e-12, "xrtol": 0.0})
+        res = find_root(
+            lambda t, c: cdf(t) - c,
+            (np.full_like(target, lo), np.full_like(target, hi)),
+            args=(target,),
+            tolerances={"xatol": 1e-12, "xrtol": 0.0},
+        )
         return torch.from_numpy(np.asarray(res.x, dtype=np.float64))
 
     return inverse
@@ -114,12 +118,24 @@ def _same(f: Map) -> Callable[[int], Map]:
     return lambda _dim: f
 
 
-TRANSFORMS: dict[str, Transform] = {t.name: t for t in (
-    Transform("normal_cdf", _same(normal_cdf), _same(normal_cdf), unit_out=True),
-    Transform("half_cube", _same(half_cube), _same(half_cube)),
-    Transform("asinh", _same(torch.asinh), _same(torch.asinh)),
-    Transform("wiggly", _same(wiggly_x), _same(wiggly_y)),
-    Transform("spiral", lambda _d: plane_spiral(0, 1), lambda _d: plane_spiral(1, 2), min_dim_x=2, min_dim_y=3),
-    Transform("swissroll_x", _same(swissroll), _same(identity), max_dim_x=1, needs_unit_x=True,
-              dim_x_out=lambda _d: 2, keeps_y=True),
-)}
+TRANSFORMS: dict[str, Transform] = {
+    t.name: t
+    for t in (
+        Transform("normal_cdf", _same(normal_cdf), _same(normal_cdf), unit_out=True),
+        Transform("half_cube", _same(half_cube), _same(half_cube)),
+        Transform("asinh", _same(torch.asinh), _same(torch.asinh)),
+        Transform("wiggly", _same(wiggly_x), _same(wiggly_y)),
+        Transform(
+            "spiral", lambda _d: plane_spiral(0, 1), lambda _d: plane_spiral(1, 2), min_dim_x=2, min_dim_y=3
+        ),
+        Transform(
+            "swissroll_x",
+            _same(swissroll),
+            _same(identity),
+            max_dim_x=1,
+            needs_unit_x=True,
+            dim_x_out=lambda _d: 2,
+            keeps_y=True,
+        ),
+    )
+}

@@ -113,7 +113,9 @@ class KSG(Estimator):
         # on the digits mixture channel (mostly-constant pixels plus small noise) it read 0.869 against
         # std's 1.018 (truth 2.185).  iqr keeps one outlier from rescaling a side of the max-norm.
         normalize_by: Literal["iqr", "std"] = Field(
-            "std", description="std: mean and std; iqr: median and IQR / 1.349 (an outlier cannot rescale a side)")
+            "std",
+            description="std: mean and std; iqr: median and IQR / 1.349 (an outlier cannot rescale a side)",
+        )
         # Ties (e.g. discrete or quantised data) make eps_i = 0 and the counts
         # ill-defined; a tiny jitter breaks them, as in Kraskov's reference code.
         noise: float = Field(1e-10, ge=0.0, description="std of the tie-breaking jitter (0: none)")
@@ -128,8 +130,10 @@ class KSG(Estimator):
         # a finite task (n_pairs set) gives all its pairs; a sampler the budget's count
         n = params.n_samples or task.n_pairs or DEFAULT_PAIRS[ctx.budget]
         if n < params.k + 2:  # the k-th neighbour of a point among the others needs k + 1 of them
-            raise NotApplicableError(f"KSG with k={params.k} needs at least {params.k + 2} pairs, the task has {n}; "
-                                     f"give more pairs or a smaller estimator.k")
+            raise NotApplicableError(
+                f"KSG with k={params.k} needs at least {params.k + 2} pairs, the task has {n}; "
+                f"give more pairs or a smaller estimator.k"
+            )
         xt, yt = task.sample(n, ctx.generator(stream=1))
         x = _as_2d_float64(xt, n)
         y = _as_2d_float64(yt, n)
@@ -148,7 +152,7 @@ class KSG(Estimator):
             scale_x = params.noise * max(1.0, float(np.abs(x).mean())) if x.size else 0.0
             scale_y = params.noise * max(1.0, float(np.abs(y).mean())) if y.size else 0.0
             x = x + scale_x * jitter[:, : x.shape[1]]
-            y = y + scale_y * jitter[:, x.shape[1]:]
+            y = y + scale_y * jitter[:, x.shape[1] :]
         value, terms = ksg_mi(x, y, params.k)
         check_finite(value, "ksg estimate")
         # Standard error of the mean of the per-sample terms.  The terms are NOT

@@ -159,9 +159,14 @@ class FinitePairs(CorrelatedGaussian):
         return super().sample(n, generator)
 
 
-@pytest.mark.parametrize("task,budget,pairs", [(CorrelatedGaussian(1, 0.5), "smoke", 1000),
-                                               (CorrelatedGaussian(1, 0.5), "paper", 20000),
-                                               (FinitePairs(1, 0.5), "paper", 700)])
+@pytest.mark.parametrize(
+    "task,budget,pairs",
+    [
+        (CorrelatedGaussian(1, 0.5), "smoke", 1000),
+        (CorrelatedGaussian(1, 0.5), "paper", 20000),
+        (FinitePairs(1, 0.5), "paper", 700),
+    ],
+)
 def test_pairs_used_by_default(task, budget, pairs):
     """A sampler gives the budget's count, a finite task every pair it has."""
     est = KSG().estimate(task, KSG.params_for(budget), RunContext(seed=0, device=CPU, budget=budget))
@@ -184,7 +189,9 @@ def test_hook_registers_lazy_target():
 
 
 def test_importing_the_plugin_module_is_light():
-    code = "import sys, ibbench_ksg; print(sorted(m for m in ('scipy', 'torch', 'numpy') if m in sys.modules))"
+    code = (
+        "import sys, ibbench_ksg; print(sorted(m for m in ('scipy', 'torch', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -96,10 +96,21 @@ class _AllPairsBound(Estimator):
             scores = critic.scores(u, y)
             return self.training_objective(scores, params), self.bound(scores, params)
 
-        critic = (SeparableCritic(task.x_dim, task.y_dim, params, params.embed) if params.critic == "separable"
-                  else Critic(task.x_dim, task.y_dim, params))
-        est = train_critic(critic, task.sample, params, ctx, self.name, objective=objective,
-                           n_pairs=task.n_pairs, ceiling=self.ceiling(task, params))
+        critic = (
+            SeparableCritic(task.x_dim, task.y_dim, params, params.embed)
+            if params.critic == "separable"
+            else Critic(task.x_dim, task.y_dim, params)
+        )
+        est = train_critic(
+            critic,
+            task.sample,
+            params,
+            ctx,
+            self.name,
+            objective=objective,
+            n_pairs=task.n_pairs,
+            ceiling=self.ceiling(task, params),
+        )
         est.extras["lower_bound"] = self.lower_bound
         return est
 
@@ -131,7 +142,9 @@ class NWJ(_AllPairsBound):
 
 
 class SMILE(_AllPairsBound):
-    description: ClassVar[str] = "SMILE: clipped DV estimate (not a bound), critic trained on the JS objective"
+    description: ClassVar[str] = (
+        "SMILE: clipped DV estimate (not a bound), critic trained on the JS objective"
+    )
     Params: ClassVar = SMILEParams
     name: ClassVar[str] = "smile"
     lower_bound: ClassVar[bool] = False

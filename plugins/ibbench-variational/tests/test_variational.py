@@ -52,14 +52,20 @@ def test_plugin_uses_the_public_api_only():
     for source in PACKAGE.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ibbench"):
-                assert node.module in PUBLIC or node.module.startswith("ibbench_variational"), \
+                assert node.module in PUBLIC or node.module.startswith("ibbench_variational"), (
                     f"{source.name} imports {node.module}"
+                )
 
 
 @pytest.mark.parametrize("estimator", ["infonce", "nwj", "smile"])
 def test_each_bound_estimates_one_nat(estimator):
-    spec = RunSpec(task=TaskSpec(name="gaussian", params={"dim": 1, "mi": 1.0}),
-                   estimator=EstimatorSpec(name=estimator), seed=0, budget="smoke", device="cpu")
+    spec = RunSpec(
+        task=TaskSpec(name="gaussian", params={"dim": 1, "mi": 1.0}),
+        estimator=EstimatorSpec(name=estimator),
+        seed=0,
+        budget="smoke",
+        device="cpu",
+    )
     record = run(spec, load_registry())
     assert record.status == "ok", record.error
     assert abs(record.estimate - 1.0) < 0.15 and record.estimate_stderr > 0
@@ -91,9 +97,13 @@ def test_the_separable_critic_scores_are_the_dot_products_of_its_embeddings():
 
 @pytest.mark.parametrize("estimator", ["infonce", "nwj"])
 def test_each_bound_with_the_separable_critic_estimates_one_nat(estimator):
-    spec = RunSpec(task=TaskSpec(name="gaussian", params={"dim": 1, "mi": 1.0}),
-                   estimator=EstimatorSpec(name=estimator, params={"critic": "separable"}), seed=0, budget="smoke",
-                   device="cpu")
+    spec = RunSpec(
+        task=TaskSpec(name="gaussian", params={"dim": 1, "mi": 1.0}),
+        estimator=EstimatorSpec(name=estimator, params={"critic": "separable"}),
+        seed=0,
+        budget="smoke",
+        device="cpu",
+    )
     record = run(spec, load_registry())
     assert record.status == "ok", record.error
     assert abs(record.estimate - 1.0) < 0.15
