@@ -194,7 +194,7 @@ class TaskInstance(ABC):
         return {}
 
 
-class _Plugin(ABC):
+class _Plugin(ABC):  # noqa: B024 (its subclasses declare the abstract methods)
     """Shared by tasks, estimators and trainers: a parameter model and budget presets."""
 
     Params: ClassVar[type[Params]] = Params
@@ -241,7 +241,7 @@ class Meter(ABC):
         resumed training run measures differently from an uninterrupted one."""
         return {}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:  # noqa: B027 (optional: stateless meters keep it)
         """Restore what ``state_dict`` returned."""
 
 

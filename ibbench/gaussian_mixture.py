@@ -196,7 +196,10 @@ def pairwise_bounds(
     lower = -_log_mean_kernel(chosen, centres, 1.0 / 8.0, mean, s, **chunks)
     upper = -_log_mean_kernel(chosen, centres, 1.0 / 2.0, mean, s, **chunks)
     m = chosen.shape[0]
-    se = lambda t: 0.0 if m >= n or m < 2 else (t.std() / math.sqrt(m)).item()
+
+    def se(t: torch.Tensor) -> float:  # no spread when every centre was used
+        return 0.0 if m >= n or m < 2 else (t.std() / math.sqrt(m)).item()
+
     return {
         "kt_lower": lower.mean().item(),
         "kt_lower_stderr": se(lower),

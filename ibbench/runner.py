@@ -14,7 +14,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -282,7 +282,7 @@ def execute(
         wall_time += checkpoint.resumed["wall_time_before_s"]
     return RunRecord(
         id=uuid.uuid4().hex,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         status=status,
         error=error,
         spec=spec,
@@ -361,7 +361,7 @@ def crashed_record(resolved: ResolvedRun, error: str) -> RunRecord:
     ``os._exit`` in a plugin): what ran and why it has no result."""
     return RunRecord(
         id=uuid.uuid4().hex,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         status="failed",
         error=error,
         spec=resolved.spec,

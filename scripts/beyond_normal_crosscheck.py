@@ -49,7 +49,7 @@ def ibbench_sample(task_id: str, n: int, seed: int, folder: Path) -> tuple[Path,
         RunContext(seed=seed, device=torch.device("cpu")),
     )
     paths = folder / f"ibbench-{task_id}-{seed}-x.npy", folder / f"ibbench-{task_id}-{seed}-y.npy"
-    for path, values in zip(paths, (instance.x, instance.y)):
+    for path, values in zip(paths, (instance.x, instance.y), strict=True):
         np.save(path, values.double().numpy())
     return paths
 

@@ -29,7 +29,7 @@ def member_mlp(critic: Critic, k: int) -> nn.Sequential:
     """Member k of a stacked critic as a plain nn.Sequential on the concatenated input."""
     weights = [torch.cat([critic.w_u[k], critic.w_y[k]], 0), *(w[k] for w in critic.weights[2:])]
     layers: list[nn.Module] = []
-    for i, (w, b) in enumerate(zip(weights, critic.biases)):
+    for i, (w, b) in enumerate(zip(weights, critic.biases, strict=True)):
         lin = nn.Linear(w.shape[0], w.shape[1])
         with torch.no_grad():
             lin.weight.copy_(w.T)

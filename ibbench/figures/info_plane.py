@@ -58,7 +58,7 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     lo, hi = min(steps), max(steps) or 1
     fig, axes = plt.subplots(1, len(layers), figsize=(3.6 * len(layers), 3.4), squeeze=False)
     cmap = plt.get_cmap("viridis")
-    for ax, layer in zip(axes[0], layers):
+    for ax, layer in zip(axes[0], layers, strict=True):
         pts = sorted(
             (p for p in points if p["layer"] == layer and p["ixt"] is not None and p["iyt"] is not None),
             key=lambda p: p["step"],
@@ -69,7 +69,12 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
         truth = [(p["ixt_truth"], p["iyt"]) for p in pts if p.get("ixt_truth") is not None]
         if truth:
             ax.scatter(
-                *zip(*truth), facecolors="none", edgecolors="0.4", s=22, zorder=2, label="truth of I(X;L+eps)"
+                *zip(*truth, strict=True),
+                facecolors="none",
+                edgecolors="0.4",
+                s=22,
+                zorder=2,
+                label="truth of I(X;L+eps)",
             )
             ax.legend(fontsize=7, loc="lower right")
         ax.set_title(f"layer {layer}", fontsize=9)

@@ -7,6 +7,8 @@ their first block), so every estimator sees x as a vector.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from pydantic import Field
 from torch import nn
@@ -19,7 +21,7 @@ CIFAR_SHAPE = (3, 32, 32)
 def mlp_blocks(widths: list[int]) -> nn.Sequential:
     """Linear+ReLU blocks, the last one linear (logits)."""
     blocks = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
         layer: list[nn.Module] = [nn.Linear(a, b)]
         if i < len(widths) - 2:
             layer.append(nn.ReLU())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 import torch
@@ -28,7 +29,7 @@ def mlp(
         torch.manual_seed(seed)
     try:
         blocks: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(widths)):
             linear = nn.Linear(a, b)
             if init == "glorot":
                 nn.init.xavier_uniform_(linear.weight)

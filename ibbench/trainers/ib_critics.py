@@ -161,7 +161,7 @@ class IBCritics:
             t.load_state_dict(saved)
         self.noise_gen.set_state(state["noise_gen"])
 
-    def bounds(self, x: torch.Tensor, y: torch.Tensor, l: torch.Tensor) -> dict[str, torch.Tensor]:
+    def bounds(self, x: torch.Tensor, y: torch.Tensor, l: torch.Tensor) -> dict[str, torch.Tensor]:  # noqa: E741 (the paper's L)
         """DV bounds on the net's batch, differentiable in ``l`` = f(x): keys 'iyt' and 'ixt'."""
         n, out = l.shape[0], {}
         perm = torch.randperm(n, generator=self.noise_gen).to(self.device)

@@ -87,7 +87,7 @@ def params_from_id(task_id: str) -> dict[str, Any]:
         )
     params: dict[str, Any] = {"base": base, "transforms": transforms[::-1]}  # innermost first
     try:
-        for field, text in zip(fields, values):
+        for field, text in zip(fields, values, strict=True):
             params[field] = int(text) if field in _INTS else float(text)
     except ValueError:
         raise ValueError(

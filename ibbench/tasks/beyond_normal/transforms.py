@@ -79,7 +79,7 @@ def inverse_mixture_cdf(weights: tuple[float, ...], means: tuple[float, ...]) ->
     from scipy.special import ndtr
 
     lo, hi = -10.0, 10.0
-    cdf = lambda t: sum(w * ndtr(t - m) for w, m in zip(weights, means))  # noqa: E731
+    cdf = lambda t: sum(w * ndtr(t - m) for w, m in zip(weights, means, strict=True))  # noqa: E731
 
     def inverse(u: torch.Tensor) -> torch.Tensor:
         target = np.clip(u.numpy(), cdf(lo), cdf(hi))
