@@ -93,6 +93,11 @@ class Channel:
     support: torch.Tensor | None = None
 
 
+#: the stream estimators draw a task's pairs from (``RunContext.generator``): at one seed, every estimator
+#: that samples the task sees the same pairs
+TASK_SAMPLE_STREAM = "task.sample"
+
+
 @dataclass
 class RunContext:
     """What a plugin needs from the runner: seed, device, budget, progress bars, checkpoints."""
@@ -103,6 +108,14 @@ class RunContext:
     show_progress: bool | str = False  # True: tqdm bars; "lines": a short line per phase on stderr
     #: an ``ibbench.checkpoints.Checkpointer`` when the runner keeps snapshots of this run (suites do)
     checkpoint: Any = None
+    #: the names this context was derived by (``child``), a prefix of every stream it draws
+    namespace: str = ""
+
+    def child(self, name: str, *, show_progress: bool | str | None = None) -> RunContext:
+        """A context for one part of the run (a critic, a meter): the same seed, device and budget, no
+        checkpoints, and random streams of its own, independent of every other name's."""
+        progress = self.show_progress if show_progress is None else show_progress
+        return RunContext(self.seed, self.device, self.budget, progress, None, f"{self.namespace}{name}/")
 
     def resume_state(self) -> dict[str, Any] | None:
         """The state a trainer last passed to ``save_state`` in a run of this spec that was killed, or None.
@@ -118,24 +131,20 @@ class RunContext:
         if self.checkpoint is not None:
             self.checkpoint.offer(progress, make_state)
 
-    def generator(self, stream: int | str = 0) -> torch.Generator:
-        """A CPU generator for one random stream of this run (same seed -> same numbers).
+    def generator(self, stream: str | int) -> torch.Generator:
+        """A CPU generator for the random stream named ``stream`` (e.g. ``"beyond-normal.pairs"``; an
+        int is the name ``str(stream)``) in this context's namespace: same seed -> same numbers.
 
-        ``stream`` is best a name (e.g. ``"beyond-normal.pairs"``): numpy's ``SeedSequence`` keyed by
-        the run seed and the name's bytes gives streams that are independent for any two names.  An
-        int is the older numbering (seed * 1000003 + stream), kept so stored runs still reproduce."""
+        numpy's ``SeedSequence`` keyed by the run seed and the full name's bytes makes the streams of
+        any two names independent.  Two parts that should see the same draws (CE and IB trainers their
+        minibatches, estimators a task's pairs) share a name on purpose (``TASK_SAMPLE_STREAM``)."""
+        import numpy as np
         import torch
 
+        key = tuple(f"{self.namespace}{stream}".encode())
+        words = np.random.SeedSequence(self.seed, spawn_key=key).generate_state(2, np.uint32)
         g = torch.Generator(device="cpu")
-        if isinstance(stream, str):
-            import numpy as np
-
-            words = np.random.SeedSequence(self.seed, spawn_key=tuple(stream.encode())).generate_state(
-                2, np.uint32
-            )
-            g.manual_seed((int(words[0]) << 31) ^ int(words[1]))  # < 2**63: any torch seed
-        else:
-            g.manual_seed(self.seed * 1_000_003 + stream)
+        g.manual_seed((int(words[0]) << 31) ^ int(words[1]))  # < 2**63: any torch seed
         return g
 
     def progress(self, total: int, desc: str, initial: int = 0):

@@ -70,7 +70,7 @@ class NoisyLayerTask(TaskInstance):
 
     def truth(self, ctx: RunContext) -> Truth:
         centres = features(self.layer, self.points.to(ctx.device))
-        value, se = mixture_mi(centres, self.noise_std, self.truth_samples, ctx.generator(stream=101))
+        value, se = mixture_mi(centres, self.noise_std, self.truth_samples, ctx.generator("infoplane.truth"))
         return Truth(value, se, {"log_n": math.log(self.points.shape[0])})
 
 
@@ -148,7 +148,7 @@ class InfoPlaneProbe:
         self, net: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, n_classes: int, noise_std: float
     ) -> None:
         """Fix the measurement set (a seeded subset of the training inputs) and make one meter per term."""
-        gen = self.ctx.generator(stream=201)
+        gen = self.ctx.generator("infoplane.points")
         keep = torch.randperm(inputs.shape[0], generator=gen)[: self.n_points].sort().values
         points, point_labels = inputs[keep], labels[keep]
         self.net, self.noise_std, self.log_n = net, noise_std, math.log(points.shape[0])
@@ -159,18 +159,8 @@ class InfoPlaneProbe:
             label = LabelLayerTask(f, points, point_labels, n_classes, self.ctx.device)
             # the meters' critics report as phase lines where there is no terminal (no nested bars on one)
             lines = self.ctx.show_progress if self.ctx.show_progress == "lines" else False
-            ctx_x = RunContext(
-                seed=self.ctx.seed * 1000 + 2 * i,
-                device=self.ctx.device,
-                budget=self.ctx.budget,
-                show_progress=lines,
-            )
-            ctx_y = RunContext(
-                seed=self.ctx.seed * 1000 + 2 * i + 1,
-                device=self.ctx.device,
-                budget=self.ctx.budget,
-                show_progress=lines,
-            )
+            ctx_x = self.ctx.child(f"infoplane.layer-{i}.ixt", show_progress=lines)
+            ctx_y = self.ctx.child(f"infoplane.layer-{i}.iyt", show_progress=lines)
             lab = self.label_estimator
             self.layers.append(
                 {

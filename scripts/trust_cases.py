@@ -174,10 +174,12 @@ def case_ib_critics() -> list[dict]:
         for t in critics.trainers():
             t.fit(p.critic_pretrain_steps, trace_points=0)
         read = critics.estimates()
-    idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator(stream=12))[: p.truth_points]
+    idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator("layerwise.truth-points"))[
+        : p.truth_points
+    ]
     with torch.no_grad():
         truth, truth_se = mixture_mi(
-            features(f, data.train_x[idx]), task.noise_std, 1000, ctx.generator(stream=401)
+            features(f, data.train_x[idx]), task.noise_std, 1000, ctx.generator("layerwise.truth.layer-1")
         )
     rows = [
         {

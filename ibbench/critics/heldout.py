@@ -28,7 +28,7 @@ def heldout_bound(
     pairs: Pairs,
     p: CriticParams,
     ctx: RunContext,
-    perm_stream: int,
+    perm_stream: str,
     objective: Objective | None = None,
 ) -> list[tuple[float, float]]:
     """Each member's bound and standard error on the held-out pairs u (m, d_u), y (m, d_y).
@@ -45,7 +45,7 @@ def heldout_bound(
     def expand(t: torch.Tensor) -> torch.Tensor:  # every member sees the same pairs
         return t.unsqueeze(0).expand(k, -1, -1)
 
-    perm_gen = ctx.generator(stream=perm_stream)
+    perm_gen = ctx.generator(perm_stream)
     if objective is None:
         joints, margs = [], []
         for start in range(0, m, p.batch_size):

@@ -15,15 +15,11 @@ from .params import CriticParams
 from .training import Sampler
 
 Pairs = tuple[torch.Tensor, torch.Tensor]
-# named random streams of a critic's run (ctx.generator(stream=...)); training uses 1 and 2
-SPLIT_STREAM, STATS_STREAM, CURVE_STREAM, CURVE_PERM_STREAM, FINAL_STREAM, FINAL_PERM_STREAM = (
-    6,
-    5,
-    7,
-    8,
-    3,
-    4,
-)
+# the random streams of a critic's run (``RunContext.generator``); training draws "critic.batches" and
+# "critic.perm"
+SPLIT_STREAM, STATS_STREAM = "critic.pairs", "critic.standardise"
+CURVE_STREAM, CURVE_PERM_STREAM = "critic.curve", "critic.curve-perm"
+FINAL_STREAM, FINAL_PERM_STREAM = "critic.final", "critic.final-perm"
 
 
 @dataclass
@@ -59,9 +55,9 @@ def critic_data(
     held = heldout or sample
     return CriticData(
         train=sample,
-        curve=lambda: held(p.val_samples, ctx.generator(stream=CURVE_STREAM)),
-        final=lambda: held(p.eval_samples, ctx.generator(stream=FINAL_STREAM)),
-        stats=lambda: sample(p.standardise_samples, ctx.generator(stream=STATS_STREAM)),
+        curve=lambda: held(p.val_samples, ctx.generator(CURVE_STREAM)),
+        final=lambda: held(p.eval_samples, ctx.generator(FINAL_STREAM)),
+        stats=lambda: sample(p.standardise_samples, ctx.generator(STATS_STREAM)),
         counts={
             "heldout": "fresh pairs" if heldout is None else "held-out sampler",
             "val_samples": p.val_samples,
@@ -80,7 +76,7 @@ def _split(sample: Sampler, n_pairs: int, p: CriticParams, ctx: RunContext) -> C
         )
 
     def parts() -> tuple[Pairs, Pairs]:
-        u, y = sample(n_pairs, ctx.generator(stream=SPLIT_STREAM))  # every pair, in a seeded random order
+        u, y = sample(n_pairs, ctx.generator(SPLIT_STREAM))  # every pair, in a seeded random order
         k = n_pairs - n_heldout
         return (u[:k], y[:k]), (u[k:], y[k:])
 

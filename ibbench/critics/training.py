@@ -83,7 +83,7 @@ class CriticTrainer:
     ) -> None:
         self.critic, self.sample, self.p, self.ctx, self.name = critic.to(ctx.device), sample, p, ctx, name
         self.objective = objective
-        self.data_gen, self.perm_gen = ctx.generator(stream=1), ctx.generator(stream=2)
+        self.data_gen, self.perm_gen = ctx.generator("critic.batches"), ctx.generator("critic.perm")
         self.opt = make_adam(critic.parameters(), p.lr, ctx.device)
         self.log_ema: torch.Tensor | None = None  # log of the moving average of E_Q[e^T], per member
         self.trace: list[list[float]] = []

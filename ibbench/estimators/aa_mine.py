@@ -37,7 +37,7 @@ class AAMINE(Estimator):
                 "aa-mine needs a task whose y = F(x) + noise with a known network F "
                 "(gaussian, gaussian-channel, mixture-channel, a network layer); use mine for this task"
             )
-        signal, _ = task.sample_features(2, ctx.generator(stream=9))
+        signal, _ = task.sample_features(2, ctx.generator("aa-mine.signal-scale"))
         return Critic(signal.shape[1], task.y_dim, params)
 
     def estimate(self, task: TaskInstance, params: AAMINEParams, ctx: RunContext) -> Estimate:

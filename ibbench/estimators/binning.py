@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from ..api import Estimate, Estimator, Meter, Params, RunContext, TaskInstance
+from ..api import TASK_SAMPLE_STREAM, Estimate, Estimator, Meter, Params, RunContext, TaskInstance
 
 #: quantile cut off at each end by the robust range (0.5 %: one outlier in 200 samples is ignored)
 ROBUST_TAIL = 0.005
@@ -127,7 +127,7 @@ class Binning(Estimator):
 
     def estimate(self, task: TaskInstance, params: BinningParams, ctx: RunContext) -> Estimate:
         n = params.n_samples or task.n_pairs or DEFAULT_PAIRS[ctx.budget]
-        x, y = task.sample(n, ctx.generator(stream=1))
+        x, y = task.sample(n, ctx.generator(TASK_SAMPLE_STREAM))
         bx = discretise(x.cpu().numpy(), params.n_bins, params.range, params.edges)
         by = discretise(y.cpu().numpy(), params.n_bins, params.range, params.edges)
         value = mutual_information(bx, by)

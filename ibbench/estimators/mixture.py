@@ -20,7 +20,16 @@ import math
 import torch
 from pydantic import Field
 
-from ..api import Estimate, Estimator, NotApplicableError, Params, RunContext, TaskInstance, check_finite
+from ..api import (
+    TASK_SAMPLE_STREAM,
+    Estimate,
+    Estimator,
+    NotApplicableError,
+    Params,
+    RunContext,
+    TaskInstance,
+    check_finite,
+)
 from ..gaussian_mixture import mixture_mi_terms
 from ..tasks.networks import features
 
@@ -47,7 +56,7 @@ class MixtureEstimator(Estimator):
                 "mixture needs a task whose y = F(x) + Gaussian noise with F and the noise known; use mine or ksg"
             )
         n = params.n_samples or task.n_pairs or DEFAULT_PAIRS[ctx.budget]
-        x, z = task.sample(n, ctx.generator(stream=1))
+        x, z = task.sample(n, ctx.generator(TASK_SAMPLE_STREAM))
         own = features(ch.network, x).to(ctx.device)
         if params.use_support:
             if ch.support is None:

@@ -109,11 +109,17 @@ class MixtureChannelInstance(TaskInstance):
 
     def _compute_truth(self, ctx: RunContext) -> Truth:
         centres = self.centres.to(ctx.device)
-        value, se = mixture_mi(centres, self.noise_std, self.p.truth_samples, ctx.generator(stream=101))
+        value, se = mixture_mi(
+            centres, self.noise_std, self.p.truth_samples, ctx.generator("mixture-channel.truth")
+        )
         extras = {"log_n": math.log(self.support.shape[0]), "method": "monte-carlo gaussian mixture"}
         if self.p.bounds:
             rows = min(self.p.truth_samples, 2000)  # the bounds are smooth in i: fewer rows suffice
-            extras.update(pairwise_bounds(centres, self.noise_std, rows, ctx.generator(stream=102)))
+            extras.update(
+                pairwise_bounds(
+                    centres, self.noise_std, rows, ctx.generator("mixture-channel.pairwise-bounds")
+                )
+            )
         return Truth(value, se, extras)
 
     def describe(self) -> dict:

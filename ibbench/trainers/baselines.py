@@ -22,6 +22,7 @@ from ..api import Params, RunContext, Trainer
 from ..errors import NotApplicableError
 from ..infoplane import layer_network
 from ..training import (
+    BATCHES_STREAM,
     BatchStream,
     TrainerParams,
     TrainingLoop,
@@ -104,7 +105,7 @@ class GreedyCE(Trainer):
         inst = classification_instance(task, "greedy-ce")
         p, data, device = params, inst.data, ctx.device
         net = inst.network(seed=ctx.seed).to(device).requires_grad_(False)
-        stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+        stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(BATCHES_STREAM))
         attach_probe(probe, net, inst)
         loop = TrainingLoop(ctx, "greedy-ce", p.steps * len(net), stream, probe, checkpoints=False)
         loop.begin(layer_trained=0)

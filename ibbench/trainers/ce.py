@@ -15,6 +15,7 @@ from torch import nn
 
 from ..api import RunContext, TaskInstance, Trainer
 from ..training import (
+    BATCHES_STREAM,
     BatchStream,
     Selection,
     TrainerParams,
@@ -82,7 +83,7 @@ def train_cross_entropy(
     data, device = inst.data, ctx.device
     net = inst.network(seed=ctx.seed).to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=p.lr)
-    stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+    stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(BATCHES_STREAM))
     loop = TrainingLoop(ctx, name, p.steps, stream, probe)
     selection = Selection()
     attach_probe(probe, net, inst)

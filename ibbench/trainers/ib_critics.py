@@ -96,10 +96,11 @@ class IBCritics:
         *,
         with_y: bool,
         with_x: bool,
-        seed: int,
+        name: str,
     ) -> None:
         self.f, self.noise_std, self.p, self.device = f, noise_std, p, ctx.device
         self.n_classes = data.n_classes
+        base = ctx.child(f"ib-critics.{name}", show_progress=False)  # its critics' own random streams
         cp = self.critic_params = p.critic_params()
         self.y: CriticTrainer | None = None
         self.x: CriticTrainer | None = None
@@ -108,14 +109,14 @@ class IBCritics:
         self.noisy = NoisyLayerTask(f, data.train_x, noise_std, ctx.device, truth_samples=1000)
         self.label = LabelLayerTask(f, data.train_x, data.train_y, data.n_classes, ctx.device, finite=False)
         if with_y:
-            y_ctx = _ctx(ctx, seed, 0)
+            y_ctx = base.child("D_y")
             held = LabelLayerTask(f, data.val_x, data.val_y, data.n_classes, ctx.device, finite=False)
             self.data["iyt"] = critic_data(self.label.sample, cp, y_ctx, heldout=held.sample)
             self.ceilings["iyt"] = self.label.mi_ceiling
             critic = Critic(data.n_classes, self.label.y_dim, cp)
             self.y = CriticTrainer(critic, self.data["iyt"].train, cp, y_ctx, "D_y")
         if with_x:
-            x_ctx = _ctx(ctx, seed, 1)
+            x_ctx = base.child("D_x")
             if p.ixt_critic == "aa-mine":
                 critic, sample = AAMINE().critic_for(self.noisy, cp, x_ctx), self.noisy.sample_features
             else:
@@ -123,7 +124,7 @@ class IBCritics:
             self.data["ixt"] = critic_data(sample, cp, x_ctx)
             self.ceilings["ixt"] = self.noisy.mi_ceiling
             self.x = CriticTrainer(critic, self.data["ixt"].train, cp, x_ctx, "D_x")
-        self.noise_gen = ctx.generator(stream=300 + seed)
+        self.noise_gen = base.generator("noise")
 
     def trainers(self) -> list[CriticTrainer]:
         return [t for t in (self.y, self.x) if t is not None]
@@ -190,13 +191,6 @@ class IBCritics:
             check_finite(out[key], f"{t.name} held-out estimate")
             check_possible(out[key], out[f"{key}_se"], self.ceilings[key], t.name)
         return out
-
-
-def _ctx(ctx: RunContext, seed: int, which: int) -> RunContext:
-    """A separate random stream per critic (a critic's RunContext seeds its data and permutations)."""
-    return RunContext(
-        seed=ctx.seed * 10_000 + 2 * seed + which, device=ctx.device, budget=ctx.budget, show_progress=False
-    )
 
 
 def critic_budgets(smoke: dict[str, Any], quick: dict[str, Any]) -> dict[str, dict[str, Any]]:

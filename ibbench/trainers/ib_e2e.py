@@ -22,6 +22,7 @@ from torch import nn
 from ..api import RunContext, Trainer, check_finite
 from ..infoplane import layer_network
 from ..training import (
+    BATCHES_STREAM,
     NET_DIVERGED,
     BatchStream,
     Selection,
@@ -88,9 +89,11 @@ class EndToEndIB(Trainer):
             )
         net = inst.network(seed=ctx.seed).to(device).train()
         opt = torch.optim.Adam(net.parameters(), lr=p.lr)
-        stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
+        stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(BATCHES_STREAM))
         f = layer_network(net, len(net))
-        critics = IBCritics(f, data, inst.noise_std, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, seed=0)
+        critics = IBCritics(
+            f, data, inst.noise_std, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, name="e2e"
+        )
         loop = TrainingLoop(ctx, "ib-e2e", p.steps, stream, probe)
         state = loop.state
         at_start = critics.pretrain() if state is None else state["at_start"]  # to a held-out plateau

@@ -31,6 +31,7 @@ from ..gaussian_mixture import mixture_mi
 from ..infoplane import layer_network
 from ..tasks.networks import features
 from ..training import (
+    BATCHES_STREAM,
     NET_DIVERGED,
     BatchStream,
     TrainingLoop,
@@ -118,8 +119,10 @@ def fit_layerwise(
     inst = classification_instance(task, "ib-layerwise")
     data, device = inst.data, ctx.device
     net = inst.network(seed=ctx.seed).to(device).requires_grad_(False)
-    stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(stream=11))
-    truth_idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator(stream=12))[: p.truth_points]
+    stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(BATCHES_STREAM))
+    truth_idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator("layerwise.truth-points"))[
+        : p.truth_points
+    ]
     attach_probe(probe, net, inst)
     measures = schedule(p.steps, p.measure_points)
     loop = TrainingLoop(ctx, "ib-layerwise", p.steps * len(net), stream, probe)
@@ -138,7 +141,7 @@ def fit_layerwise(
         block = net[i - 1].requires_grad_(True)
         f = layer_network(net, i)
         critics = IBCritics(
-            f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, seed=i
+            f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, name=f"layer-{i}"
         )
         opt = torch.optim.Adam(block.parameters(), lr=p.lr)
         first = 1
@@ -250,5 +253,5 @@ def layer_truth(
         f.eval()
         centres = features(f, data.train_x[truth_idx].to(ctx.device))
         f.train(was_training)
-    value, se = mixture_mi(centres, noise_std, 1000, ctx.generator(stream=400 + layer))
+    value, se = mixture_mi(centres, noise_std, 1000, ctx.generator(f"layerwise.truth.layer-{layer}"))
     return {"ixt_truth": value, "ixt_truth_se": se}

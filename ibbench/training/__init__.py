@@ -15,7 +15,7 @@ built from, for trainer plugins too.
 Importing this package imports torch; ``ibbench.api`` does not.
 """
 
-from .batches import BatchStream
+from .batches import BATCHES_STREAM, BatchStream
 from .divergence import NET_DIVERGED, check_loss
 from .instance import ClassificationData, ClassificationInstance, attach_probe, classification_instance
 from .loop import TrainingLoop, schedule
@@ -32,6 +32,7 @@ from .selection import Selection
 from .state import restore_global_rng, restore_parts, state_of
 
 __all__ = [
+    "BATCHES_STREAM",
     "NET_DIVERGED",
     "BatchStream",
     "ClassificationData",

@@ -6,6 +6,9 @@ from typing import Any
 
 import torch
 
+# the stream every trainer draws its minibatches from: at one seed, CE and IB nets see the same order
+BATCHES_STREAM = "train.batches"
+
 
 class BatchStream:
     """Endless shuffled minibatches, a new permutation every epoch (drawn from ``gen``).

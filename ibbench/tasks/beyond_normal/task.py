@@ -139,7 +139,7 @@ class BeyondNormalInstance(TaskInstance):
         self.y_dim = p.dim_y
         self.n_pairs = p.n_pairs
         if p.n_pairs is not None:  # one fixed sample per run seed, as bmi's protocol
-            self.x, self.y = self._draw(p.n_pairs, ctx.generator(stream=PAIRS_STREAM))
+            self.x, self.y = self._draw(p.n_pairs, ctx.generator(PAIRS_STREAM))
 
     def _draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.base.draw(n, generator)

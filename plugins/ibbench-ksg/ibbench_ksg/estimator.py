@@ -134,7 +134,7 @@ class KSG(Estimator):
                 f"KSG with k={params.k} needs at least {params.k + 2} pairs, the task has {n}; "
                 f"give more pairs or a smaller estimator.k"
             )
-        xt, yt = task.sample(n, ctx.generator(stream=1))
+        xt, yt = task.sample(n, ctx.generator("task.sample"))  # ibbench.api.TASK_SAMPLE_STREAM
         x = _as_2d_float64(xt, n)
         y = _as_2d_float64(yt, n)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
@@ -146,7 +146,7 @@ class KSG(Estimator):
             # its own random stream, so the jitter is reproducible and independent of the data
             import torch
 
-            g = ctx.generator(stream=2)
+            g = ctx.generator("ksg.jitter")
             jitter = torch.randn(n, x.shape[1] + y.shape[1], generator=g, dtype=torch.float64).numpy()
             # relative to the data's scale when it is not standardised (as scikit-learn does)
             scale_x = params.noise * max(1.0, float(np.abs(x).mean())) if x.size else 0.0
