@@ -223,6 +223,8 @@ def execute(
         seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress, checkpoint=checkpoint
     )
     expanded = expanded_parts(resolved)
+    # taken now: the commit and versions of the code this run executes, not of a tree edited meanwhile
+    origin = provenance(device)
     fields: dict[str, Any] = {"extras": {}}
     status, error = "ok", None
     start = time.perf_counter()
@@ -289,7 +291,7 @@ def execute(
         task_label=resolved.label,
         expanded=expanded,
         device=str(device),
-        provenance=provenance(device),
+        provenance=origin,
         wall_time_s=round(wall_time, 4),
         **fields,
     )
