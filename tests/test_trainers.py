@@ -174,7 +174,10 @@ def test_information_plane_with_aa_mine_uses_mine_for_the_label_term(registry):
     assert len(plane["points"]) == 3 * measures
     for p in plane["points"]:
         assert np.isfinite(p["ixt"]) and np.isfinite(p["iyt"])
-        assert 0 <= p["ixt_truth"] <= plane["log_n"] + 1e-6  # the mixture truth is capped by log n
+        # the Monte-Carlo mixture truth lies in [0, log n] up to its own standard error (a layer that
+        # separates nothing reads about 0, and one draw a little below it)
+        slack = 4 * p["ixt_truth_se"] + 1e-6
+        assert -slack <= p["ixt_truth"] <= plane["log_n"] + slack
 
 
 def test_estimator_without_trainer_on_a_network_task_trains_with_ce(registry):
