@@ -48,6 +48,7 @@ import math
 import torch
 
 DEFAULT_BLOCK_BYTES = 16 * 2**20  # one rows x cols logit block; larger blocks fall out of cache on CPUs
+LAST_WORK_DTYPE: list[torch.dtype | None] = [None]  # the blocks' dtype of the last call (for benchmarks)
 CANCEL_TOL = 1e-4  # largest tolerated rounding of a logit, eps * k * max|u|^2, before blocks go float64
 
 
@@ -97,6 +98,7 @@ def _log_mean_kernel(
             )
             if torch.finfo(u.dtype).eps * scale * max_sq > CANCEL_TOL:
                 work_dtype = torch.float64
+    LAST_WORK_DTYPE[0] = work_dtype
     rows_per, cols_per = _block_shape(
         m, n, d, torch.finfo(work_dtype).bits // 8, row_chunk, col_chunk, max_block_bytes
     )

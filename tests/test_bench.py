@@ -12,10 +12,17 @@ from ibbench.bench.workloads import build
 from .conftest import run_cli
 
 
-def row(name, seconds, **params):
+def row(name, seconds, extras=None, **params):
     return derive(
-        {"workload": name, "params": params, "median_s": seconds, "flops": 2e9, "samples": 256},
-        peak_gflops=100.0,
+        {
+            "workload": name,
+            "params": params,
+            "median_s": seconds,
+            "flops": 2e9,
+            "samples": 256,
+            "extras": extras or {},
+        },
+        peak_gflops={"fp32": 100.0, "fp64": 40.0, "bf16": 200.0},
     )
 
 
@@ -25,14 +32,18 @@ def test_targets_compare_the_right_rows():
         row("critic-step", 0.025, estimator="mine", **base),  # 80 GFLOP/s of a 100 peak
         row("critic-step", 0.030, estimator="aa-mine", **base),
         row("critic-step", 0.100, estimator="aa-mine", **{**base, "ensemble": 8}),
-        row("mixture-truth", 12.0, n=60000, dim=512, samples=4096),
+        # 2e9 FLOPs in 0.0625 s: 32 GFLOP/s, 32 % of the fp32 peak but 80 % of the fp64 one it ran at
+        row("mixture-truth", 0.0625, extras={"precision": "fp64"}, n=60000, dim=512, samples=4096),
+        row("mixture-truth", 12.0, extras={"precision": "fp32"}, n=60000, dim=10, samples=4096),
     ]
     found = {(t[0].split()[0], t[1]): (t[2], t[3]) for t in targets(rows)}
     util = [v for k, v in found.items() if k[0] == "critic" and "estimator=mine" in k[1]]
-    assert util == [("80.0%", True)]
+    assert util == [("80.0%", False)]  # the target is 90 %
     assert [v for k, v in found.items() if k[0] == "AA-MINE"] == [("1.20x", True)]
     assert [v for k, v in found.items() if k[0] == "K=8"] == [("0.42 K", True)]  # 0.1 / (8 * 0.03)
-    assert [v for k, v in found.items() if k[0] == "mixture"] == [("12.00 s", False)]
+    mixture = sorted(v for k, v in found.items() if k[0] == "mixture")
+    assert mixture == [("0.06 s", True), ("12.00 s", False), ("80.0%", True)]  # no utilisation row at d=10
+    assert any("70% of the fp64 matmul peak" in t[0] and "blocks in fp64" in t[1] for t in targets(rows))
 
 
 def test_unknown_workload_is_a_clear_error():

@@ -158,18 +158,29 @@ def mixture_truth(
     n: int = 60000, dim: int = 512, samples: int = 4096, device: str | torch.device = "cpu"
 ) -> Workload:
     """The Monte-Carlo ground truth I(X; F(X) + eps) for X uniform over n centres in ``dim`` dimensions."""
-    from ..gaussian_mixture import mixture_mi
+    from ..gaussian_mixture import LAST_WORK_DTYPE, mixture_mi
 
     dev = resolve(device)
     g = torch.Generator().manual_seed(0)
     centres = (torch.randn(n, dim, generator=g) * 2.0).to(dev)
     flops = 2.0 * samples * n * dim  # the u . a_j products dominate
+    extras: dict[str, Any] = {}
 
     def run():
-        return mixture_mi(centres, 1.0, samples, torch.Generator().manual_seed(1))
+        out = mixture_mi(centres, 1.0, samples, torch.Generator().manual_seed(1))
+        # the kernel goes float64 where float32 would round a logit by more than CANCEL_TOL: its FLOPs
+        # are then float64 FLOPs, to be set against the float64 peak
+        extras["precision"] = {torch.float64: "fp64", torch.float32: "fp32"}[LAST_WORK_DTYPE[0]]
+        return out
 
     return Workload(
-        "mixture-truth", dict(n=n, dim=dim, samples=samples), run, dev, flops=flops, samples=samples
+        "mixture-truth",
+        dict(n=n, dim=dim, samples=samples),
+        run,
+        dev,
+        flops=flops,
+        samples=samples,
+        extras=extras,
     )
 
 
