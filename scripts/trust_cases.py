@@ -167,7 +167,7 @@ def case_ib_critics() -> list[dict]:
     data, p = task.data, LayerwiseIB.params_for("quick")
     net = task.network(seed=0)
     f = layer_network(net, 1)
-    critics = IBCritics(f, data, task.noise_std, p, ctx, with_y=True, with_x=True, seed=1)
+    critics = IBCritics(f, data, task.noise_std, p, ctx, with_y=True, with_x=True, name="layer-1")
     if hasattr(critics, "pretrain"):
         read = critics.pretrain()
     else:  # before the protocol: a fixed number of steps, then the critics' own estimates

@@ -89,3 +89,11 @@ def test_snapshot_workload_writes_a_loadable_checkpoint_of_the_critic(tmp_path):
     n_params = sum(t.numel() for t in state["trainer"]["critic"].values())
     assert n_params > 0 and w.extras["bytes"] > 3 * 4 * n_params
     assert state["trainer"]["steps_done"] == 1
+
+
+@pytest.mark.parametrize("trainer", ["ce", "ce-wd", "ib-layerwise", "ib-e2e"])
+def test_every_trainer_step_workload_builds_and_steps(trainer):
+    """The table's trainer rows build the trainers' own parts (a renamed argument failed them all)."""
+    w = build("trainer-step", trainer=trainer, budget="smoke")
+    w()
+    assert w.params == {"trainer": trainer, "budget": "smoke"} and w.samples > 0

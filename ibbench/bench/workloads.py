@@ -228,7 +228,7 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
 
         f = layer_network(net.requires_grad_(False), 1)
         net[0].requires_grad_(True)
-        critics = IBCritics(f, data, 0.1, p, ctx, with_y=True, with_x=True, seed=1)
+        critics = IBCritics(f, data, 0.1, p, ctx, with_y=True, with_x=True, name="layer-1")
         opt = torch.optim.Adam(net[0].parameters(), lr=p.lr)
         dims = critics.noisy.y_dim
         flops = 3 * mlp_flops(MNIST_WIDTHS[:2], p.batch_size) + p.critic_steps * (
@@ -242,7 +242,7 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
         from ..trainers.ib_e2e import e2e_step
 
         f = layer_network(net, len(net))
-        critics = IBCritics(f, data, 0.1, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, seed=0)
+        critics = IBCritics(f, data, 0.1, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, name="e2e")
         opt = torch.optim.Adam(net.parameters(), lr=p.lr)
 
         def run():
