@@ -108,6 +108,13 @@ class Failure:
     error: str
 
 
+# estimators of the out-of-tree example plugins in this repository: an unknown name among them says where
+EXAMPLE_PLUGINS = {
+    "ksg": "plugins/ibbench-ksg",
+    **{name: "plugins/ibbench-variational" for name in ("infonce", "nwj", "smile")},
+}
+
+
 class Registry:
     """Every task, estimator and trainer name, with the distribution it came from."""
 
@@ -129,8 +136,12 @@ class Registry:
             return self.entries[kind][name]
         except KeyError:
             known = ", ".join(sorted(self.entries[kind])) or "none"
+            hint = ""
+            if kind == "estimator" and name in EXAMPLE_PLUGINS:
+                folder = EXAMPLE_PLUGINS[name]
+                hint = f"; {name} comes with the example plugin {folder} of the ibbench repository: pip install -e ./{folder}"
             raise UnknownNameError(
-                f"unknown {kind} {name!r}; known {kind}s: {known} (see `ibbench list`)"
+                f"unknown {kind} {name!r}; known {kind}s: {known} (see `ibbench list`){hint}"
             ) from None
 
     def names(self, kind: str) -> list[str]:

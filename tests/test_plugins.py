@@ -212,3 +212,16 @@ def test_a_lazy_target_that_needs_arguments_fails_on_use_with_one_line(site):
         registry.get("estimator", "lazy-args").load()
     with pytest.raises(PluginError, match=r"'lazy-fn' from ibbench-lazy is registered as <function"):
         registry.get("estimator", "lazy-fn").load()
+
+
+def test_an_example_plugin_estimator_not_installed_says_where_it_is():
+    from ibbench.plugins import Registry
+
+    with pytest.raises(UnknownNameError) as err:
+        Registry().get("estimator", "infonce")
+    msg = str(err.value)
+    assert msg.startswith("unknown estimator 'infonce'; known estimators: none")
+    assert msg.endswith("pip install -e ./plugins/ibbench-variational") and "\n" not in msg
+    with pytest.raises(UnknownNameError) as err:
+        Registry().get("estimator", "nope")
+    assert "pip install" not in str(err.value)
