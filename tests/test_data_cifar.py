@@ -408,10 +408,10 @@ def test_nothing_there_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Monke
         "official cifar-10-python.tar.gz or an image folder"
     )
 
-    def offline(data_dir: Path) -> None:
+    def offline(data_dir: Path | None = None, train: bool = True, download: bool = False) -> None:
         raise DataError("torchvision download failed (Name or service not known)")
 
-    monkeypatch.setattr(cifar_mod, "_fetch_torchvision", offline)
+    monkeypatch.setattr(cifar_mod, "_torchvision", offline)
     with pytest.raises(DataError, match=r"\(torchvision download failed .*\): run `ibbench data import"):
         load_cifar10("train")  # default data dir from IBBENCH_DATA, network allowed
 

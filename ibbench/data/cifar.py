@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -34,16 +35,15 @@ _OFFICIAL = {"name": "cifar10", "lossy": False, "description": "CIFAR-10 (offici
 _HINT = "run `ibbench data import cifar10 PATH` with the official cifar-10-python.tar.gz or an image folder"
 
 
-def _torchvision_md5() -> tuple[str, dict[str, str]]:
-    """torchvision's md5s of the official tarball and of each batch file."""
-    from torchvision.datasets import CIFAR10 as TV
+def _torchvision(data_dir: Path | None = None, train: bool = True, download: bool = False) -> Any:
+    """torchvision's CIFAR10 class, or (``data_dir``) its data set there, which checks every md5 (and with
+    ``download``, finds an official tarball in ``data_dir`` or fetches one)."""
+    from torchvision.datasets import CIFAR10
 
-    return TV.tgz_md5, {**dict(TV.train_list + TV.test_list), TV.meta["filename"]: TV.meta["md5"]}
-
-
-def _digest(path: Path, algorithm: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, algorithm).hexdigest()
+    if data_dir is None:
+        return CIFAR10
+    with torchvision_download() if download else contextlib.nullcontext():
+        return CIFAR10(root=str(data_dir), train=train, download=download)
 
 
 def _unpack(tar: Path, dest: Path) -> Path:
@@ -60,7 +60,7 @@ def _unpack(tar: Path, dest: Path) -> Path:
 
 def _samples(root: Path, source: Path) -> dict[str, list[tuple[str, int]]]:
     """{split: [(path, label)]} of ``root/{train,test}/<class>/*`` (or of its one folder), by torchvision's
-    ``make_dataset``: labels from the sorted class folders, names sorted, hidden files skipped."""
+    ``make_dataset``: labels in the official order, names sorted, hidden files skipped."""
     from torchvision.datasets.folder import make_dataset
 
     tops = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
@@ -69,29 +69,29 @@ def _samples(root: Path, source: Path) -> dict[str, list[tuple[str, int]]]:
     for split in SPLITS:
         found = {p.name for p in (root / split).iterdir() if p.is_dir()} if (root / split).is_dir() else set()
         try:
-            if missing := sorted(set(CIFAR10_CLASSES) - found) + sorted(found - set(CIFAR10_CLASSES)):
-                raise FileNotFoundError(f"missing or unexpected class folders: {', '.join(missing)}")
+            if odd := sorted(set(CIFAR10_CLASSES) ^ found):
+                raise FileNotFoundError(f"missing or unexpected class folders: {', '.join(odd)}")
             labels = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
             out[split] = make_dataset(root / split, labels, is_valid_file=lambda p: Path(p).name[0] != ".")
         except FileNotFoundError as exc:  # also make_dataset's: a class folder without files
             raise DataError(
-                f"{source}: {split}/ has {first_line(exc)}; expected {{train,test}}/<class>/<image> for the "
-                f"classes {', '.join(CIFAR10_CLASSES)}, or the official cifar-10-python.tar.gz (md5 "
-                f"{_torchvision_md5()[0]})"
+                f"{source}: {split}/ has {first_line(exc)}; expected {{train,test}}/<class>/<image>, classes "
+                f"{', '.join(CIFAR10_CLASSES)}, or the official cifar-10-python.tar.gz (md5 {_torchvision().tgz_md5})"
             ) from exc
     return out
 
 
 def _decode(path: str, root: Path, source: Path) -> tuple[np.ndarray, str]:
+    """One 32x32 PNG or JPEG image as uint8 (32, 32, 3), and its format."""
     from PIL import Image, UnidentifiedImageError
 
-    name = Path(path).relative_to(root).as_posix()
     try:
         with Image.open(path) as im:
             if im.format not in _LOSSY or im.size != (32, 32):
                 raise ValueError(f"a {im.size[0]}x{im.size[1]} {im.format}, expected 32x32 PNG or JPEG")
             return np.asarray(im.convert("RGB"), dtype=np.uint8), im.format
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        name = Path(path).relative_to(root).as_posix()
         raise DataError(
             f"cannot decode image {name} in {source} ({first_line(exc)}); replace or remove it"
         ) from exc
@@ -99,15 +99,16 @@ def _decode(path: str, root: Path, source: Path) -> tuple[np.ndarray, str]:
 
 def _decode_tree(root: Path, source: Path, sha256: str | None, progress: bool | str) -> dict[str, Any]:
     """The lossy-copy importer: every image of the tree, its labels, and the source record naming it."""
-    samples = _samples(root, source)
-    flat = [(split, path) for split, pairs in samples.items() for path, _ in pairs]
-    decoded: dict[str, list] = {split: [] for split in SPLITS}
-    with progress_bar(len(flat), "decoding CIFAR-10", mode=progress) as bar:
-        for split, path in flat:
-            decoded[split].append(_decode(path, root, source))
-            bar.update()
-    formats = {fmt for pairs in decoded.values() for _, fmt in pairs}
+    samples, out, formats = _samples(root, source), {}, set()
     counts = {split: len(pairs) for split, pairs in samples.items()}
+    with progress_bar(sum(counts.values()), "decoding CIFAR-10", mode=progress) as bar:
+        for split, pairs in samples.items():
+            images = []
+            for path, _ in pairs:
+                images.append((decoded := _decode(path, root, source))[0])
+                formats.add(decoded[1])
+                bar.update()
+            out[f"{split}_images"], out[f"{split}_labels"] = np.stack(images), np.array([y for _, y in pairs])
     text = f"imported image folder, {'+'.join(f for f in _LOSSY if f in formats)}"
     text += ": lossy" * (lossy := any(_LOSSY[f] for f in formats))
     if counts != {"train": 50000, "test": 10000}:  # a subset must not pass for the full data set
@@ -115,12 +116,7 @@ def _decode_tree(root: Path, source: Path, sha256: str | None, progress: bool | 
     text = "JPEG q75 copy" if sha256 == CIFAR10_JPEG_Q75_SHA256 else text
     meta = {"version": IMPORT_FORMAT, "name": "cifar10", "lossy": lossy, "description": f"CIFAR-10 ({text})",
             "origin": str(source.resolve()), "sha256": sha256, "counts": counts}  # fmt: skip
-    arrays = {f"{s}_images": np.stack([im for im, _ in decoded[s]]) for s in SPLITS}
-    return {
-        **arrays,
-        **{f"{s}_labels": np.array([y for _, y in samples[s]]) for s in SPLITS},
-        "meta": json.dumps(meta),
-    }
+    return {**out, "meta": json.dumps(meta)}
 
 
 def import_cifar10(
@@ -139,38 +135,19 @@ def import_cifar10(
             f"CIFAR-10 source {src} {what}; give cifar-10-python.tar.gz or an image folder (tarball)"
         )
     make_dir(data_dir)
-    if src.is_file() and _digest(src, "md5") == _torchvision_md5()[0]:
+    if src.is_file() and hashlib.md5(src.read_bytes()).hexdigest() == _torchvision().tgz_md5:
         if (tgz := data_dir / "cifar-10-python.tar.gz").resolve() != src.resolve():
             shutil.copyfile(src, tgz)
-        _fetch_torchvision(data_dir)  # offline: torchvision finds its archive, with its md5, in data_dir
+        _torchvision(
+            data_dir, download=True
+        )  # offline: torchvision finds its archive, with its md5, in data_dir
         return data_dir
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".ibbench-import-") as tmp:
         root = src if src.is_dir() else _unpack(src, Path(tmp) / "tree")
-        arrays = _decode_tree(root, src, None if src.is_dir() else _digest(src, "sha256"), progress)
-        np.savez(Path(tmp) / "copy.npz", **arrays)
+        sha256 = hashlib.sha256(src.read_bytes()).hexdigest() if src.is_file() else None
+        np.savez(Path(tmp) / "copy.npz", **_decode_tree(root, src, sha256, progress))
         os.replace(Path(tmp) / "copy.npz", data_dir / "cifar10-imported.npz")
     return data_dir
-
-
-def _official_there(folder: Path) -> bool:
-    """Whether the official batches are in ``folder``; a missing or corrupt one among them is a DataError
-    (a silent fall-back to a lossy imported copy would hide it)."""
-    from torchvision.datasets.utils import check_integrity
-
-    if not folder.is_dir():
-        return False
-    if bad := [n for n, md5 in _torchvision_md5()[1].items() if not check_integrity(str(folder / n), md5)]:
-        raise DataError(
-            f"missing or corrupt CIFAR-10 files in {folder}: {', '.join(bad)}; delete it and {_HINT}"
-        )
-    return True
-
-
-def _fetch_torchvision(data_dir: Path) -> None:
-    with torchvision_download():
-        from torchvision.datasets import CIFAR10
-
-        CIFAR10(root=str(data_dir), train=True, download=True)  # checks every md5
 
 
 def _read_imported(path: Path, split: str | None = None) -> tuple[dict[str, Any], Any, Any]:
@@ -188,16 +165,25 @@ def _read_imported(path: Path, split: str | None = None) -> tuple[dict[str, Any]
 
 
 def _locate(data_dir: Path, *, allow_network: bool) -> dict[str, Any]:
-    """The source record of the copy loads use: the official batches, else an imported copy, else
+    """The source record of the copy loads use: the official batches (a missing or corrupt batch file is a
+    DataError: a silent fall-back to a lossy copy would hide it), else an imported copy, else
     (``allow_network``) the official batches from torchvision's download."""
-    if _official_there(data_dir / "cifar-10-batches-py"):
+    from torchvision.datasets.utils import check_integrity
+
+    if (official := data_dir / "cifar-10-batches-py").is_dir():
+        tv = _torchvision()
+        files = [*tv.train_list, *tv.test_list, (tv.meta["filename"], tv.meta["md5"])]
+        if bad := [name for name, md5 in files if not check_integrity(str(official / name), md5)]:
+            raise DataError(
+                f"missing or corrupt CIFAR-10 files in {official}: {', '.join(bad)}; delete it and {_HINT}"
+            )
         return _OFFICIAL
     if (imported := data_dir / "cifar10-imported.npz").is_file():
         return _read_imported(imported)[0]
     why = ""
     if allow_network:
         try:
-            _fetch_torchvision(data_dir)
+            _torchvision(data_dir, download=True)
             return _OFFICIAL
         except DataError as exc:
             why = f" ({exc})"
@@ -215,9 +201,7 @@ def load_cifar10(split: str, data_dir: Path | str | None = None) -> tuple[np.nda
     if split not in SPLITS:
         raise DataError(f"unknown CIFAR-10 split {split!r}; use one of {', '.join(SPLITS)}")
     if (source := _locate(data_dir := resolve_dir(data_dir), allow_network=True)) is _OFFICIAL:
-        from torchvision.datasets import CIFAR10
-
-        ds = CIFAR10(root=str(data_dir), train=split == "train")
+        ds = _torchvision(data_dir, train=split == "train")
         return np.ascontiguousarray(ds.data), np.asarray(ds.targets, dtype=np.int64), dict(source)
     source, images, labels = _read_imported(data_dir / "cifar10-imported.npz", split)
     return images, labels.astype(np.int64), source

@@ -14,16 +14,16 @@ from ..errors import DataError
 SPLITS: tuple[str, ...] = ("train", "test")
 
 
-def default_data_dir() -> Path:
-    """``$IBBENCH_DATA``, else ``$XDG_CACHE_HOME/ibbench`` (if absolute), else ``~/.cache/ibbench``."""
-    if env := os.environ.get("IBBENCH_DATA"):
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return Path(xdg) / "ibbench" if os.path.isabs(xdg) else Path.home() / ".cache" / "ibbench"
+def resolve_dir(data_dir: Path | str | None = None) -> Path:
+    """``data_dir``, else ``$IBBENCH_DATA``, else ``$XDG_CACHE_HOME/ibbench`` (if absolute), else
+    ``~/.cache/ibbench``."""
+    if data_dir is None and not (data_dir := os.environ.get("IBBENCH_DATA")):
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        return Path(xdg) / "ibbench" if os.path.isabs(xdg) else Path.home() / ".cache" / "ibbench"
+    return Path(data_dir).expanduser()
 
 
-def resolve_dir(data_dir: Path | str | None) -> Path:
-    return default_data_dir() if data_dir is None else Path(data_dir).expanduser()
+default_data_dir = resolve_dir  # the public name: with no argument, the default
 
 
 def make_dir(path: Path) -> None:

