@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "separation: per-layer cluster separation of the test set (paper Fig. 5); "
         "probes: per-layer linear-probe test accuracy of every trained net; "
         "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
-        "verdict: each trainer against ce, with a 95 % Welch interval over seeds; "
+        "verdict: each trainer against ce, with a 95 %% Welch interval over seeds; "
         "failures: every failed run with its reason and where it failed",
     )
     table.add_argument(

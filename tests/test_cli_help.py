@@ -41,3 +41,10 @@ def test_version(capsys):
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == f"ibbench {ibbench.__version__}"
     assert ibbench.__version__[0].isdigit() and callable(ibbench.hookimpl)
+
+
+def test_every_help_page_renders():
+    """argparse expands ``%`` in help text, so a bare one (``95 % interval``) crashes ``--help``."""
+    pages = {name: parser.format_help() for name, parser in parsers(build_parser())}
+    assert all(page.startswith("usage:") for page in pages.values())
+    assert "95 % Welch interval" in " ".join(pages["ibbench table"].split())
