@@ -139,9 +139,8 @@ def import_cifar10(
     if src.is_file() and hashlib.md5(src.read_bytes()).hexdigest() == _torchvision().tgz_md5:
         if (tgz := data_dir / "cifar-10-python.tar.gz").resolve() != src.resolve():
             shutil.copyfile(src, tgz)
-        _torchvision(
-            data_dir, download=True
-        )  # offline: torchvision finds its archive, with its md5, in data_dir
+        # offline: torchvision finds its archive, with its md5, in data_dir
+        _torchvision(data_dir, download=True)
         return data_dir
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".ibbench-import-") as tmp:
         root = src if src.is_dir() else _unpack(src, Path(tmp) / "tree")
