@@ -279,6 +279,13 @@ except ImportError:  # pragma: no cover - Windows
         pass
 
 
+def critic_plateaus(points: list[dict]) -> tuple[int, int]:
+    """(readings whose critic reached its held-out plateau, readings with a flag) over information-plane
+    points; a point has a flag per axis measured by a critic under the estimation protocol."""
+    flags = [p[k] for p in points for k in ("ixt_converged", "iyt_converged") if p.get(k) is not None]
+    return sum(map(bool, flags)), len(flags)
+
+
 def summarise(record: RunRecord) -> str:
     """One line for a person: task x estimator, estimate and truth with errors, log2 ratio, time."""
     what = " x ".join(p.name for p in (record.spec.trainer, record.spec.estimator) if p is not None)
@@ -299,12 +306,8 @@ def summarise(record: RunRecord) -> str:
         parts.append(f"test accuracy {100 * trained.test_acc:.2f}%" + (f" ({how})" if how else ""))
     if trained is not None and trained.info_plane is not None:
         points = trained.info_plane.points
-        flags = [f for p in points for f in (p.ixt_converged, p.iyt_converged) if f is not None]
-        on_plateau = (
-            f" ({sum(map(bool, flags))} of {len(flags)} critic readings on a held-out plateau)"
-            if flags
-            else ""
-        )
+        on, flagged = critic_plateaus([p.model_dump() for p in points])
+        on_plateau = f" ({on} of {flagged} critic readings on a held-out plateau)" if flagged else ""
         parts.append(f"{len(points)} information-plane points{on_plateau}")
     if record.estimate is not None:
         se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""

@@ -571,3 +571,23 @@ def test_an_empty_claim_left_by_an_older_ibbench_goes_stale(tmp_path):
     taker = claims_mod.Claims(tmp_path / "runs.jsonl")
     assert taker.take("cell")
     taker.release_all()
+
+
+def test_info_plane_figure_marks_readings_whose_critic_stopped_short(tmp_path):
+    from ibbench.figures.info_plane import plateau_note, plot_info_plane, short_of_plateau, trajectory
+
+    data = json.loads(json.dumps(V1_TRAINING))
+    data["extras"]["trainer"]["info_plane"]["points"] = [
+        {"step": 0, "layer": 1, "ixt": 1.0, "iyt": 0.5, "ixt_converged": True, "iyt_converged": True},
+        {"step": 5, "layer": 1, "ixt": 1.5, "iyt": 0.7, "ixt_converged": False, "iyt_converged": True},
+        {"step": 5, "layer": 2, "ixt": 0.5, "iyt": 0.4},  # a reading without flags (e.g. binning)
+    ]
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(data) + "\n")
+    (record,) = ResultStore(path).records()
+    points, _, _ = trajectory(record)
+    assert [short_of_plateau(p) for p in points] == [False, True, False]
+    assert plateau_note(points) == "; 3 of 4 critic readings on a held-out plateau"
+    assert plateau_note([points[2]]) == ""
+    png = plot_info_plane(record, tmp_path / "plane.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,6 +4,8 @@ One panel per layer: x = I(X; L_i + eps), y = I(Y; L_i), both in nats, points
 coloured by training step and joined in time order.  Where the record has the
 Monte-Carlo truth of I(X; L_i + eps), it is drawn as hollow grey circles at
 the same I(Y; L_i), so an estimator's error is visible along the trajectory.
+A reading whose critic (for either axis) stopped short of its held-out plateau
+is drawn as a cross, and the title counts the readings that reached it.
 Without a measuring estimator, a layer-wise IB record falls back to its own
 critics' training bounds (the paper's Fig. 4 shows those).
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import IbbenchError
-from ..results import RunRecord
+from ..results import RunRecord, critic_plateaus
 
 
 def trajectory(record: RunRecord, source: str = "auto") -> tuple[list[dict], str, str]:
@@ -46,6 +48,18 @@ def trajectory(record: RunRecord, source: str = "auto") -> tuple[list[dict], str
     )
 
 
+def short_of_plateau(point: dict) -> bool:
+    """Whether either critic of an information-plane reading stopped before its held-out plateau
+    (readings without a convergence flag, e.g. from binning or the trainer's own critics, are not)."""
+    return point.get("ixt_converged") is False or point.get("iyt_converged") is False
+
+
+def plateau_note(points: list[dict]) -> str:
+    """'; k of n critic readings on a held-out plateau', or '' where the points carry no flags."""
+    on, flagged = critic_plateaus(points)
+    return f"; {on} of {flagged} critic readings on a held-out plateau" if flagged else ""
+
+
 def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     import matplotlib
 
@@ -57,7 +71,7 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     steps = [p["step"] for p in points]
     lo, hi = min(steps), max(steps) or 1
     fig, axes = plt.subplots(1, len(layers), figsize=(3.6 * len(layers), 3.4), squeeze=False)
-    cmap = plt.get_cmap("viridis")
+    cmap, norm = plt.get_cmap("viridis"), matplotlib.colors.Normalize(lo, hi)
     for ax, layer in zip(axes[0], layers, strict=True):
         pts = sorted(
             (p for p in points if p["layer"] == layer and p["ixt"] is not None and p["iyt"] is not None),
@@ -65,7 +79,19 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
         )  # an undefined (NaN, stored as null) reading is not drawn
         xs, ys = [p["ixt"] for p in pts], [p["iyt"] for p in pts]
         ax.plot(xs, ys, color="0.7", lw=0.8, zorder=1)
-        sc = ax.scatter(xs, ys, c=[p["step"] for p in pts], cmap=cmap, vmin=lo, vmax=hi, s=22, zorder=2)
+        for short, marker, size in ((False, "o", 22), (True, "x", 30)):
+            part = [p for p in pts if short_of_plateau(p) == short]
+            ax.scatter(
+                [p["ixt"] for p in part],
+                [p["iyt"] for p in part],
+                c=[p["step"] for p in part],
+                cmap=cmap,
+                norm=norm,
+                marker=marker,
+                s=size,
+                zorder=2,
+                label="critic short of its plateau" if short and part else None,
+            )
         truth = [(p["ixt_truth"], p["iyt"]) for p in pts if p.get("ixt_truth") is not None]
         if truth:
             ax.scatter(
@@ -76,16 +102,18 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
                 zorder=2,
                 label="truth of I(X;L+eps)",
             )
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="lower right")
         ax.set_title(f"layer {layer}", fontsize=9)
         ax.set_xlabel("I(X; L + eps) [nats]")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("I(Y; L) [nats]")
-    fig.colorbar(sc, ax=axes[0].tolist(), label=step_label, shrink=0.9)
+    fig.colorbar(matplotlib.cm.ScalarMappable(norm, cmap), ax=axes[0].tolist(), label=step_label, shrink=0.9)
     spec = record.spec
     trainer = spec.trainer.name if spec.trainer else "-"
     fig.suptitle(
-        f"{record.task_label}, {trainer}, seed {spec.seed}, {spec.budget} budget; measured by {who}",
+        f"{record.task_label}, {trainer}, seed {spec.seed}, {spec.budget} budget; measured by {who}"
+        + plateau_note(points),
         fontsize=9,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
