@@ -197,12 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="render a table from a results store")
     table.add_argument(
         "kind",
-        choices=("bias", "accuracy", "separation", "probes", "layers", "verdict", "failures"),
+        choices=("bias", "accuracy", "separation", "probes", "layers", "verdict", "gaps", "failures"),
         help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
         "separation: per-layer cluster separation of the test set (paper Fig. 5); "
         "probes: per-layer linear-probe test accuracy of every trained net; "
         "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
         "verdict: each trainer against ce, with a 95 %% Welch interval over seeds; "
+        "gaps: the verdict as a table, a row per trainer setting (for sweeps); "
         "failures: every failed run with its reason and where it failed",
     )
     table.add_argument(
@@ -582,7 +583,7 @@ def cmd_table(args) -> int:
     records = _records(args.store)
     if args.budget:
         records = [r for r in records if r.spec.budget == args.budget]
-    from .verdict import verdict_text
+    from .verdict import verdict_table, verdict_text
 
     render = {
         "bias": bias_table,
@@ -592,6 +593,7 @@ def cmd_table(args) -> int:
         "layers": layer_table,
         "failures": failure_table,
         "verdict": lambda rs, fmt: verdict_text(rs),
+        "gaps": verdict_table,
     }[args.kind]
     print(render(records, fmt=args.format))
     return 0

@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass
 
 from scipy import stats
+from tabulate import tabulate
 
 from .results import RunRecord
 from .tables import _setting_label, _training_groups, budget_label
@@ -85,10 +86,15 @@ def comparisons(records: list[RunRecord]) -> list[Comparison]:
     return out
 
 
+def _mean_pm_sd(values: list[float]) -> str:
+    """'mean ± sd', or the one value where one run has no spread to show."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
 def _mean_sd(values: list[float]) -> str:
-    if len(values) == 1:  # one run has no spread to show
-        return f"{values[0]:.2f} % (1 seed)"
-    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f} % ({len(values)} seeds)"
+    return f"{_mean_pm_sd(values)} % ({len(values)} seed{'s' * (len(values) > 1)})"
 
 
 def verdict_text(records: list[RunRecord]) -> str:
@@ -110,3 +116,22 @@ def verdict_text(records: list[RunRecord]) -> str:
             )
         paragraphs.append(" ".join(lines))
     return "\n\n".join(paragraphs)
+
+
+def verdict_table(records: list[RunRecord], fmt: str = "github") -> str:
+    """The verdict as one row per trainer setting (a sweep reads down a column): its test accuracy and
+    ce's (mean ± sd over seeds, %), the difference in points, its 95 % Welch interval and the verdict."""
+    rows = comparisons(records)
+    if not rows:
+        return "no training runs with a ce reference on the same task and fraction in the store"
+    headers = ["task", "train", "trainer", "budget (as run)", "seeds", "test acc %", "ce %"]
+    headers += ["vs ce (points)", "95 % interval", "verdict"]
+    table = []
+    for c in rows:
+        ci = c.interval()
+        table.append(
+            [c.task, f"{100 * c.fraction:g}%", c.setting, c.budget, len(c.accuracies)]
+            + [_mean_pm_sd(c.accuracies), _mean_pm_sd(c.reference), f"{c.difference:+.2f}"]
+            + [f"[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "-", c.verdict()]
+        )
+    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)

@@ -126,7 +126,7 @@ def rendered(store: Path) -> str:
         probe_table,
         separation_table,
     )
-    from ibbench.verdict import verdict_text
+    from ibbench.verdict import verdict_table, verdict_text
 
     records = ResultStore(store).records()
     return "\n".join(
@@ -139,6 +139,7 @@ def rendered(store: Path) -> str:
             layer_table,
             failure_table,
             verdict_text,
+            verdict_table,
         )
     )
 

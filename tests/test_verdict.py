@@ -6,7 +6,7 @@ import pytest
 
 from ibbench.results import RunRecord
 from ibbench.tables import accuracy_table
-from ibbench.verdict import comparisons, verdict_text
+from ibbench.verdict import comparisons, verdict_table, verdict_text
 
 
 def trained(
@@ -61,6 +61,29 @@ def test_a_clear_gap_is_worse_and_a_small_one_on_par():
     assert by_setting["ib-layerwise"].difference == pytest.approx(-7.0)
     lo, hi = by_setting["ce-wd"].interval()
     assert lo < 0 < hi and by_setting["ce-wd"].verdict().startswith("on par")
+
+
+def test_the_gap_table_has_a_row_per_setting_with_the_verdict_numbers():
+    far = [trained("ib-layerwise", s, a) for s, a in enumerate((0.800, 0.810, 0.805))]
+    one = [trained("ib-layerwise", 0, 0.86, params={"steps": 1000}, steps=1000)]
+    rows = [line.split("|")[1:-1] for line in verdict_table(CE + far + one).splitlines()[2:]]
+    by_setting = {cells[2].strip(): [c.strip() for c in cells] for cells in rows}
+    lo, hi = comparisons(CE + far)[0].interval()
+    assert by_setting["ib-layerwise"][5:] == [
+        "80.50 ± 0.50",
+        "87.50 ± 0.50",
+        "-7.00",
+        f"[{lo:+.2f}, {hi:+.2f}]",
+        "worse",
+    ]
+    assert by_setting["ib-layerwise[steps=1000]"][4:] == [
+        "1",
+        "86.00",
+        "87.50 ± 0.50",
+        "-1.50",
+        "-",
+        "too few seeds",
+    ]
 
 
 def test_one_seed_has_no_interval_and_says_so():
