@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write
+
 CHECKPOINT_FORMAT = 1
 DEFAULT_EVERY_S = 300.0
 
@@ -132,9 +134,8 @@ class Checkpointer:
             except Exception:  # noqa: BLE001 - a foreign or torn file, or a spec of a plugin gone: not ours
                 continue
             data["spec"] = self.spec_key
-            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-            torch.save(data, tmp)
-            os.replace(tmp, self.path)
+            with atomic_write(self.path) as fh:
+                torch.save(data, fh)
             other.unlink()
             warnings.warn(
                 f"checkpoint {other.name} holds this cell under an older spelling of its key; resuming "
@@ -185,12 +186,8 @@ class Checkpointer:
             "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as fh:
+        with atomic_write(self.path) as fh:  # a kill leaves the old snapshot or the new one
             torch.save(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)  # atomic: a kill leaves the old snapshot or the new one
         self.last_save = time.monotonic()
         self.saves += 1
         return True

@@ -5,6 +5,11 @@ for these.
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type's name if it has none), to quote in a one-line error."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 class IbbenchError(Exception):
     """Base class: the message is the whole story, on one line."""
 

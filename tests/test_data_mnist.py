@@ -84,7 +84,7 @@ def _flip_byte(path: Path, offset: int) -> None:
 
 
 def _no_temp_files(raw: Path) -> bool:
-    return not any(p.name.endswith(".tmp") for p in raw.iterdir()) if raw.exists() else True
+    return not any(".tmp" in p.name for p in raw.iterdir()) if raw.exists() else True
 
 
 # ------------------------------------------------------------------- import + load

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from ..progress import progress as progress_bar
-from .common import SPLITS, first_line, make_dir, resolve_dir, torchvision_download
+from .common import SPLITS, make_dir, resolve_dir, torchvision_download
 
 # The official label order, which is also the sorted order of the folder names.
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

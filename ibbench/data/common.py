@@ -1,4 +1,4 @@
-"""What the data modules share: the data directory, atomic writes, progress, torchvision's downloads."""
+"""What the data modules share: the data directory and torchvision's downloads."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import contextlib
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from ..errors import DataError
 
@@ -33,22 +33,8 @@ def make_dir(path: Path) -> None:
         raise DataError(f"cannot create {path} ({exc}); choose another data dir or set IBBENCH_DATA") from exc
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file and a rename: an interrupted write leaves the old file or none."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
-
-
 @contextlib.contextmanager
-def torchvision_download() -> Any:
+def torchvision_download() -> Iterator[None]:
     """Around a torchvision download: its prints go to stderr (stdout is the CLI's), a network that
     drops packets fails in seconds (urllib waits forever), and any failure is one DataError line."""
     timeout = socket.getdefaulttimeout()

