@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--out",
         type=_path,
-        help="PNG path (default results/info-plane-<id>.png, or the store's folder/heatmap[-converged].png)",
+        help="PNG path (default: in the store's folder, info-plane-<id>.png or heatmap[-converged].png)",
     )
     plot.add_argument(
         "--source",
@@ -629,7 +629,7 @@ def cmd_plot(args) -> int:
     if args.run_id is None:
         raise IbbenchError("ibbench plot info-plane needs a run id (or 'last')")
     record = find_record(_records(args.store), args.run_id, args.source)
-    out = args.out or Path("results") / f"info-plane-{record.id[:12]}.png"
+    out = args.out or args.store.parent / f"info-plane-{record.id[:12]}.png"  # beside the store, as heatmap
     print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out, args.source)}")
     return 0
 

@@ -285,6 +285,9 @@ def test_cli_tables_and_info_plane_plot_from_a_stored_run(tmp_path):
     plot = run_cli("plot", "info-plane", "last", "--store", str(store), "--out", str(png))
     assert plot.returncode == 0, plot.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    beside = run_cli("plot", "info-plane", "last", "--store", str(store))  # no --out: the store's folder
+    assert beside.returncode == 0, beside.stderr
+    assert [p.parent for p in tmp_path.rglob("info-plane-*.png")] == [store.parent]
     missing = run_cli("plot", "info-plane", "ffffffff", "--store", str(store))
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
