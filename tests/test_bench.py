@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ibbench.bench.throughput import derive, targets
+from ibbench.bench.timing import matmul_peak
 from ibbench.bench.workloads import build
 
 from .conftest import run_cli
@@ -44,6 +45,12 @@ def test_targets_compare_the_right_rows():
     mixture = sorted(v for k, v in found.items() if k[0] == "mixture")
     assert mixture == [("0.06 s", True), ("12.00 s", False), ("80.0%", True)]  # no utilisation row at d=10
     assert any("70% of the fp64 matmul peak" in t[0] and "blocks in fp64" in t[1] for t in targets(rows))
+
+
+def test_matmul_peak_skips_larger_sizes_once_one_call_is_slow():
+    """A CPU without native bf16 took minutes on the 3072-square matmuls: the sweep must stop early."""
+    peak = matmul_peak("cpu", sizes=(4096, 64), min_time=1e-9)  # every call is "slow": only the smallest runs
+    assert peak["size"] == 64 and peak["gflops"] > 0
 
 
 def test_unknown_workload_is_a_clear_error():

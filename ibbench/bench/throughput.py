@@ -255,9 +255,12 @@ def run_throughput(
 ) -> Path:
     """Measure every row, write ``throughput-<device>.md`` and ``.json`` to ``out_dir``; return the .md path."""
     dev = resolve(device)
-    peak = matmul_peak(dev, min_time=0.3 if quick else 1.0)
-    peak_bf16 = matmul_peak(dev, torch.bfloat16, min_time=0.3 if quick else 1.0)
-    peak_fp64 = matmul_peak(dev, torch.float64, min_time=0.3 if quick else 1.0)
+    # --quick smoke-tests the command: small matmuls, whose peak is a lower bound of the real one
+    sizes = (256, 512) if quick else None
+    peak_time = 0.3 if quick else 1.0
+    peak = matmul_peak(dev, sizes=sizes, min_time=peak_time)
+    peak_bf16 = matmul_peak(dev, torch.bfloat16, sizes=sizes, min_time=peak_time)
+    peak_fp64 = matmul_peak(dev, torch.float64, sizes=sizes, min_time=peak_time)
     peaks = {"fp32": peak["gflops"], "tf32": peak["gflops"], "bf16": peak_bf16["gflops"]}
     peaks["fp64"] = peak_fp64["gflops"]
     echo(
