@@ -1,18 +1,14 @@
-"""CIFAR-10: import, verify and load it, offline first.  Two copies may live in ``DATA_DIR``:
-
-- ``cifar-10-batches-py/``: the official python batches, unpacked and md5-checked by torchvision; it wins.
-- ``cifar10-imported.npz``: an image-folder tree ``{train,test}/<class>/*`` decoded once (e.g. the lossy
-  JPEG q75 copy in ``../shared/data``), with the source record that names it.
-
-``load_cifar10`` returns the arrays and that source record, which every number measured on them carries.
-"""
+"""CIFAR-10: import, verify and load it, offline first.  ``DATA_DIR`` may hold the official python batches
+``cifar-10-batches-py/`` (unpacked and md5-checked by torchvision; they win), or ``cifar10-imported.npz``:
+an image-folder tree ``{train,test}/<class>/*`` decoded once (e.g. the lossy JPEG q75 copy in
+``../shared/data``).  ``load_cifar10`` returns the arrays and the source record naming the copy, which every
+number measured on them carries."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import tarfile
 import tempfile
@@ -22,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import DataError, first_line
 from ..progress import progress as progress_bar
 from .common import SPLITS, make_dir, resolve_dir, torchvision_download
@@ -36,8 +33,7 @@ _HINT = "run `ibbench data import cifar10 PATH` with the official cifar-10-pytho
 
 
 def _torchvision(data_dir: Path | None = None, train: bool = True, download: bool = False) -> Any:
-    """torchvision's CIFAR10 class, or (``data_dir``) its data set there, which checks every md5 (and with
-    ``download``, finds an official tarball in ``data_dir`` or fetches one)."""
+    """torchvision's CIFAR10, or (``data_dir``) its md5-checked data set there (``download``: or fetched)."""
     from torchvision.datasets import CIFAR10
 
     if data_dir is None:
@@ -65,13 +61,12 @@ def _samples(root: Path, source: Path) -> dict[str, list[tuple[str, int]]]:
 
     tops = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
     root = tops[0] if len(tops) == 1 and not (root / "train").is_dir() else root
-    out = {}
+    labels, out = {c: i for i, c in enumerate(CIFAR10_CLASSES)}, {}
     for split in SPLITS:
         found = {p.name for p in (root / split).iterdir() if p.is_dir()} if (root / split).is_dir() else set()
         try:
             if odd := sorted(set(CIFAR10_CLASSES) ^ found):
                 raise FileNotFoundError(f"missing or unexpected class folders: {', '.join(odd)}")
-            labels = {c: i for i, c in enumerate(CIFAR10_CLASSES)}
             out[split] = make_dataset(root / split, labels, is_valid_file=lambda p: Path(p).name[0] != ".")
         except FileNotFoundError as exc:  # also make_dataset's: a class folder without files
             raise DataError(
@@ -84,14 +79,14 @@ def _samples(root: Path, source: Path) -> dict[str, list[tuple[str, int]]]:
 
 def _decode(path: str, root: Path, source: Path) -> tuple[np.ndarray, str]:
     """One 32x32 PNG or JPEG image as uint8 (32, 32, 3), and its format."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as im:
             if im.format not in _LOSSY or im.size != (32, 32):
                 raise ValueError(f"a {im.size[0]}x{im.size[1]} {im.format}, expected 32x32 PNG or JPEG")
             return np.asarray(im.convert("RGB"), dtype=np.uint8), im.format
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError) as exc:  # OSError: also PIL's UnidentifiedImageError
         name = Path(path).relative_to(root).as_posix()
         raise DataError(
             f"cannot decode image {name} in {source} ({first_line(exc)}); replace or remove it"
@@ -120,33 +115,27 @@ def _decode_tree(root: Path, source: Path, sha256: str | None, progress: bool | 
     return {**out, "meta": json.dumps(meta)}
 
 
-def import_cifar10(
-    path: Path | str, data_dir: Path | str | None = None, *, progress: bool | str = False
-) -> Path:
-    """Import CIFAR-10 from a local ``path`` into ``data_dir``; return ``data_dir``.
-
-    ``path`` is the official ``cifar-10-python.tar.gz`` (known by its md5, unpacked by torchvision), or an
-    image-folder tree ``{train,test}/<class>/*`` of 32x32 PNG or JPEG files (a folder, or a tarball with the
-    tree at its top or in one folder), decoded to ``cifar10-imported.npz``.  Raises ``DataError``.
-    """
+def import_cifar10(path: Path | str, data_dir: Path | str | None = None, *,
+                   progress: bool | str = False) -> Path:  # fmt: skip
+    """Import CIFAR-10 from a local ``path`` into ``data_dir``; return ``data_dir``.  ``path`` is the official
+    ``cifar-10-python.tar.gz`` (known by its md5, unpacked by torchvision), or an image-folder tree
+    ``{train,test}/<class>/*`` of 32x32 PNG or JPEG files (a folder, or a tarball with the tree at its top or
+    in one folder), decoded to ``cifar10-imported.npz``.  Raises ``DataError``."""
     src, data_dir = Path(path).expanduser(), resolve_dir(data_dir)
     if not (src.is_dir() or (src.is_file() and tarfile.is_tarfile(src))):
         what = "is neither a folder nor a tar archive" if src.exists() else "does not exist"
-        raise DataError(
-            f"CIFAR-10 source {src} {what}; give cifar-10-python.tar.gz or an image folder (tarball)"
-        )
+        raise DataError(f"CIFAR-10 source {src} {what}; give cifar-10-python.tar.gz or an image folder")
     make_dir(data_dir)
     if src.is_file() and hashlib.md5(src.read_bytes()).hexdigest() == _torchvision().tgz_md5:
         if (tgz := data_dir / "cifar-10-python.tar.gz").resolve() != src.resolve():
             shutil.copyfile(src, tgz)
-        # offline: torchvision finds its archive, with its md5, in data_dir
-        _torchvision(data_dir, download=True)
+        _torchvision(data_dir, download=True)  # offline: torchvision finds its archive (md5) in data_dir
         return data_dir
     with tempfile.TemporaryDirectory(dir=data_dir, prefix=".ibbench-import-") as tmp:
         root = src if src.is_dir() else _unpack(src, Path(tmp) / "tree")
         sha256 = hashlib.sha256(src.read_bytes()).hexdigest() if src.is_file() else None
-        np.savez(Path(tmp) / "copy.npz", **_decode_tree(root, src, sha256, progress))
-        os.replace(Path(tmp) / "copy.npz", data_dir / "cifar10-imported.npz")
+        with atomic_write(data_dir / "cifar10-imported.npz") as fh:
+            np.savez(fh, **_decode_tree(root, src, sha256, progress))
     return data_dir
 
 
@@ -165,9 +154,8 @@ def _read_imported(path: Path, split: str | None = None) -> tuple[dict[str, Any]
 
 
 def _locate(data_dir: Path, *, allow_network: bool) -> dict[str, Any]:
-    """The source record of the copy loads use: the official batches (a missing or corrupt batch file is a
-    DataError: a silent fall-back to a lossy copy would hide it), else an imported copy, else
-    (``allow_network``) the official batches from torchvision's download."""
+    """The source record of the copy loads use: the official batches (a bad one is a DataError, not a silent
+    fall-back to a lossy copy), else an imported copy, else (``allow_network``) torchvision's download."""
     from torchvision.datasets.utils import check_integrity
 
     if (official := data_dir / "cifar-10-batches-py").is_dir():

@@ -15,8 +15,7 @@ SPLITS: tuple[str, ...] = ("train", "test")
 
 
 def resolve_dir(data_dir: Path | str | None = None) -> Path:
-    """``data_dir``, else ``$IBBENCH_DATA``, else ``$XDG_CACHE_HOME/ibbench`` (if absolute), else
-    ``~/.cache/ibbench``."""
+    """``data_dir``, else $IBBENCH_DATA, else $XDG_CACHE_HOME/ibbench (if absolute), else ~/.cache/ibbench."""
     if data_dir is None and not (data_dir := os.environ.get("IBBENCH_DATA")):
         xdg = os.environ.get("XDG_CACHE_HOME", "")
         return Path(xdg) / "ibbench" if os.path.isabs(xdg) else Path.home() / ".cache" / "ibbench"

