@@ -33,8 +33,18 @@ def test_running_the_suite_again_gives_the_stored_accuracies(tmp_path, monkeypat
         torch.set_num_threads(before)
 
     def accuracies(path):
-        return sorted(
-            (r.spec.trainer.name, r.spec.seed, r.training.test_acc) for r in ResultStore(path).records()
-        )
+        return {(r.spec.trainer.name, r.spec.seed): r.training.test_acc for r in ResultStore(path).records()}
 
-    assert accuracies(out) == accuracies(examples.STORE)
+    def cpus(path):  # provenance.device, e.g. "cpu:AMD EPYC (1 threads)": the CPU model and thread count
+        return {r.provenance["device"] for r in ResultStore(path).records()}
+
+    ran, stored = accuracies(out), accuracies(examples.STORE)
+    if cpus(out) == cpus(examples.STORE):
+        assert ran == stored  # same seed, threads and CPU model: the same numbers, to the last digit
+        return
+    # Another CPU model's vector kernels round differently and the layer-wise cells' critics feed that
+    # into training: an AVX-512 Xeon gave the AMD store's CE cells exactly and its layer-wise cells up to
+    # 1.0 point apart (1.3 with ATEN_CPU_CAPABILITY=avx2).  3 points is over twice that and under the 3.5
+    # points between the two layer-wise seeds.
+    assert ran.keys() == stored.keys()
+    assert all(abs(ran[k] - stored[k]) <= 0.03 for k in stored), (ran, stored)

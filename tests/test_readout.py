@@ -41,8 +41,8 @@ def test_the_fit_reaches_the_l_bfgs_optimum_within_1e_3_nats():
 def test_the_folded_linear_layer_is_the_selected_fit_on_raw_features():
     h, y = _badly_conditioned(4000, 1)
     linear, record = fit_readout((h[:3000], y[:3000]), (h[3000:], y[3000:]), 10)
-    val_acc = (linear.double()(h[3000:]).argmax(1) == y[3000:]).double().mean().item()
-    assert val_acc == pytest.approx(record["val_acc"], abs=1e-9)
+    val_acc = (linear(h[3000:]).argmax(1) == y[3000:]).double().mean().item()
+    assert val_acc == record["val_acc"]  # the layer returned is the one scored, on any CPU
     assert record["val_acc"] == max(f["val_acc"] for f in record["fits"])
     assert len(record["fits"]) == 5 and all(f["converged"] for f in record["fits"])
 

@@ -113,10 +113,22 @@ def _fit_one(
 
 
 @torch.no_grad()
-def _score(w: torch.Tensor, b: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    if z.shape[0] == 0:
+def _fold(w: torch.Tensor, b: torch.Tensor, standardise: Standardisation, dtype: torch.dtype) -> nn.Linear:
+    """The ``nn.Linear`` on raw features: W z + b = (W s)(h - m) + b, s the per-coordinate scale."""
+    linear = nn.Linear(w.shape[1], w.shape[0]).to(w.device, dtype)
+    weight = w * standardise.scale
+    linear.weight.copy_(weight)
+    linear.bias.copy_(b - weight @ standardise.mean)
+    return linear.requires_grad_(False)
+
+
+@torch.no_grad()
+def _score(linear: nn.Linear, h: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Accuracy and cross-entropy of the layer as returned, on raw features in its dtype: the numbers that
+    select lambda are those of the layer the caller gets, however a CPU rounds a near-tie."""
+    if h.shape[0] == 0:
         return float("nan"), float("nan")
-    logits = z @ w.T + b
+    logits = linear(h.to(linear.weight.dtype))
     return float((logits.argmax(1) == y).double().mean()), float(nn.functional.cross_entropy(logits, y))
 
 
@@ -132,7 +144,7 @@ def fit_readout(
     """Fit the readout on ``train = (h, labels)``, select lambda on ``val``; returns it and its record.
 
     Shapes: h (n, d) features (any float dtype), labels (n,) int64 in [0, n_classes).  The returned
-    ``nn.Linear(d, n_classes)`` (float32, on h's device) maps raw features to logits.  The record:
+    ``nn.Linear(d, n_classes)`` (h's float dtype and device) maps raw features to logits.  The record:
     ``l2`` (selected), ``loss`` (its final training objective, nats), ``grad_norm``, ``converged``,
     ``iterations``, ``val_acc``, ``val_loss`` and ``fits`` (one entry per lambda).  Without validation
     rows the weakest lambda is taken.  Raises DataError on fewer than two training rows or
@@ -146,27 +158,23 @@ def fit_readout(
     device = h.device
     standardise = Standardisation.fit(h)
     z, y = standardise(h), labels.to(device)
-    zv, yv = standardise(val[0].to(device)), val[1].to(device)
+    hv, yv = val[0].to(device), val[1].to(device)
     w = torch.zeros(n_classes, z.shape[1], dtype=torch.float64, device=device)
     b = torch.zeros(n_classes, dtype=torch.float64, device=device)
     fits, best = [], None
     for l2 in sorted(l2_grid, reverse=True):
         fit = _fit_one(z, y, w, b, l2, max_iter, tol)
-        fit["val_acc"], fit["val_loss"] = _score(w, b, zv, yv)
+        linear = _fold(w, b, standardise, h.dtype if h.is_floating_point() else torch.float32)
+        fit["val_acc"], fit["val_loss"] = _score(linear, hv, yv)
         fits.append(fit)
         better = best is None or (fit["val_acc"], -fit["val_loss"]) > (
             best[0]["val_acc"],
             -best[0]["val_loss"],
         )
-        if zv.shape[0] == 0 or better:  # without validation rows the last (weakest) lambda stands
-            best = (fit, w.clone(), b.clone())
-    fit, w, b = best
-    linear = nn.Linear(h.shape[1], n_classes).to(device)
-    with torch.no_grad():  # fold the standardisation in: W z + b = (W / s)(h - m) + b
-        weight = w * standardise.scale
-        linear.weight.copy_(weight)
-        linear.bias.copy_(b - weight @ standardise.mean)
-    return linear.requires_grad_(False), {**fit, "fits": fits, "dims_used": standardise.dims}
+        if hv.shape[0] == 0 or better:  # without validation rows the last (weakest) lambda stands
+            best = (fit, linear)
+    fit, linear = best
+    return linear, {**fit, "fits": fits, "dims_used": standardise.dims}
 
 
 def merge_readout(net: nn.Sequential, readout: nn.Linear) -> nn.Sequential:
