@@ -46,24 +46,25 @@ def _last_linear(net: nn.Sequential, trainer: str) -> nn.Linear:
     return last
 
 
-def _outcome(net: nn.Sequential, model: nn.Module, data, device: torch.device) -> dict[str, Any]:
+def _outcome(net: nn.Sequential, model: nn.Module, data, device: torch.device, rows: int) -> dict[str, Any]:
     """What every baseline records about its final network (``model`` = net with any readout merged)."""
     return {
         "train_acc": train_accuracy(model, data, device),
         "separation": layer_separations(model, data.test_x, data.test_y, device),
-        "linear_probes": linear_probes(net, data, device),
+        "linear_probes": linear_probes(net, data, device, rows),
     }
 
 
 class RandomFeaturesParams(Params):
     readout_max_iter: int = Field(500, ge=1)  # L-BFGS iterations per L2 strength of the last layer's fit
+    linear_probe_rows: int = Field(10000, ge=2)  # training rows each layer's linear probe is fitted on
 
 
 class RandomFeatures(Trainer):
     description = "control: layers 1..n-1 frozen at init, the last layer fitted with cross-entropy (L-BFGS)"
     Params = RandomFeaturesParams
     budgets: ClassVar = {
-        "smoke": {},
+        "smoke": {"linear_probe_rows": 2000},
         "quick": {},
         "paper": {},
     }  # the fit runs to its tolerance at every budget
@@ -82,7 +83,7 @@ class RandomFeatures(Trainer):
         with torch.no_grad():  # the fit on L_{n-1} is the last layer: logits = W' L_{n-1} + b'
             last.weight.copy_(fitted.weight)
             last.bias.copy_(fitted.bias)
-        return {**summary, **_outcome(net, net, data, device)}
+        return {**summary, **_outcome(net, net, data, device, params.linear_probe_rows)}
 
 
 class GreedyCEParams(TrainerParams):
@@ -96,7 +97,7 @@ class GreedyCE(Trainer):
     )
     Params = GreedyCEParams
     budgets: ClassVar = {
-        "smoke": {"steps": 40, "batch_size": 64, "measure_points": 2},
+        "smoke": {"steps": 40, "batch_size": 64, "measure_points": 2, "linear_probe_rows": 2000},
         "quick": {"steps": 300, "measure_points": 2},  # ib-layerwise's quick iterations per layer
         "paper": {"steps": 5000},
     }
@@ -152,7 +153,7 @@ class GreedyCE(Trainer):
             "steps_per_layer": p.steps,
             "layers": layers,
             "test_acc_without_readout": net_test_acc,
-            **_outcome(net, merged, data, device),
+            **_outcome(net, merged, data, device, p.linear_probe_rows),
         }
         if probe is not None:
             result["info_plane"] = probe.result()

@@ -30,7 +30,14 @@ from ..training import (
 from .readout import linear_probes
 
 TRAINER_BUDGETS = {
-    "smoke": {"steps": 150, "batch_size": 64, "eval_points": 3, "measure_points": 2},
+    # smoke checks that a cell runs end to end: the linear probes on 2000 training rows, not 10000
+    "smoke": {
+        "steps": 150,
+        "batch_size": 64,
+        "eval_points": 3,
+        "measure_points": 2,
+        "linear_probe_rows": 2000,
+    },
     # the probe is most of the cost of `ibbench run --estimator aa-mine --task mnist-mlp`: 4 points after
     # the start, critics trained 800 steps first and 150 per later point, keep it to a few minutes
     "quick": {
@@ -104,7 +111,7 @@ def train_cross_entropy(
         "steps": p.steps,
         "train_acc": train_accuracy(net, data, device),
         "separation": layer_separations(net, data.test_x, data.test_y, device),
-        "linear_probes": linear_probes(net, data, device),
+        "linear_probes": linear_probes(net, data, device, p.linear_probe_rows),
     }
     if probe is not None:
         result["info_plane"] = probe.result()

@@ -214,21 +214,21 @@ def post_train_readout(
 
 
 PROBE_MAX_DIMS = 4096  # wider layers (conv feature maps) are not probed: an (n, d) float64 copy each
-PROBE_ROWS = 10000  # training rows a probe is fitted on (a stride through the training split)
+PROBE_ROWS = 10000  # training rows a probe is fitted on by default (trainers: ``linear_probe_rows``)
 
 
 def linear_probes(
-    net: nn.Sequential, data, device: torch.device, max_iter: int = 300
+    net: nn.Sequential, data, device: torch.device, rows: int = PROBE_ROWS, max_iter: int = 300
 ) -> list[dict[str, Any]]:
     """A linear probe (the fitted readout above) on every layer L_i of the frozen ``net``.
 
     One entry per layer: ``layer``, ``dims``, and, for layers of at most PROBE_MAX_DIMS units,
     ``test_acc`` / ``val_acc`` of the validation-selected fit, its ``l2`` and ``converged``; the probe is
-    fitted on at most PROBE_ROWS training rows.  How linearly decodable Y is from each layer.
+    fitted on at most ``rows`` training rows (a stride through the split).  How linearly decodable Y is from each layer.
     """
     was = net.training
     net.eval()
-    stride = -(-data.train_x.shape[0] // PROBE_ROWS)
+    stride = -(-data.train_x.shape[0] // rows)
     inputs = {
         "train": (data.train_x[::stride], data.train_y[::stride]),
         "val": (data.val_x, data.val_y),

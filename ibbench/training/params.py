@@ -20,3 +20,5 @@ class TrainerParams(Params):
     # point (None: the estimator's own `steps` / `refresh_steps`)
     probe_first_steps: int | None = Field(None, ge=1)
     probe_refresh_steps: int | None = Field(None, ge=0)
+    # training rows each layer's linear probe (the fitted readout) is fitted on: a stride through the split
+    linear_probe_rows: int = Field(10000, ge=2)
