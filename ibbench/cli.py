@@ -1,4 +1,4 @@
-"""The ``ibbench`` command line: run, list, table, plot, data, suite, figure.
+"""ibbench: MI estimators against ground truth, IB training against cross-entropy.
 
 Bad input ends with one line on stderr naming what is wrong and what to do,
 and exit status 2; a run that fails scientifically (NaN, divergence) is stored

@@ -13,6 +13,7 @@ import random
 import time
 import traceback
 import uuid
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
@@ -49,6 +50,10 @@ def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+class ProbeUnusedWarning(UserWarning):
+    """A run named an estimator for the information plane and its trainer never used the probe."""
 
 
 @dataclass
@@ -262,6 +267,13 @@ def execute(
             )
             fields["training"] = training_result(result, resolved.trainer.name)
             del fields["extras"]["invalid_training_result"]
+            if probe is not None and fields["training"].info_plane is None:
+                warnings.warn(
+                    f"trainer {resolved.trainer.name} never measured with the information-plane probe, so "
+                    "the record has none; call probe.measure(step) in its loop, or drop the estimator",
+                    ProbeUnusedWarning,
+                    stacklevel=2,
+                )
             check_above_chance(fields["training"], instance, resolved.trainer.name)  # kept if it fails
         fields["extras"] = plain_json(fields["extras"], "the run's extras")  # numpy / torch values included
     except (KeyboardInterrupt, DataError):

@@ -14,8 +14,10 @@ from ibbench.api import RunContext
 from ibbench.plugins import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
-SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10-jpeg-q75.tar.gz"
+# the integration tests' data: MNIST's 4 IDX files and the CIFAR-10 JPEG copy, read only
+SHARED_DATA = Path(os.environ.get("IBBENCH_TEST_DATA") or REPO.parent / "shared" / "data")
+SHARED_MNIST = SHARED_DATA / "mnist"
+SHARED_CIFAR = SHARED_DATA / "cifar10-jpeg-q75.tar.gz"
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def ctx():
 def mnist_dir(tmp_path_factory):
     """MNIST verified into a fresh data dir (copied: ../shared/data is read-only)."""
     if not SHARED_MNIST.is_dir():
-        pytest.skip(f"integration data not found at {SHARED_MNIST}")
+        pytest.skip(f"integration data not found at {SHARED_MNIST} (set IBBENCH_TEST_DATA)")
     from ibbench.data import ensure_mnist
 
     data_dir = tmp_path_factory.mktemp("data")
@@ -44,7 +46,7 @@ def mnist_dir(tmp_path_factory):
 def cifar_dir(tmp_path_factory):
     """The shared JPEG q75 copy of CIFAR-10 imported into a fresh data dir (about 8 s on 2 cores)."""
     if not SHARED_CIFAR.is_file():
-        pytest.skip(f"shared CIFAR-10 copy not found at {SHARED_CIFAR}")
+        pytest.skip(f"shared CIFAR-10 copy not found at {SHARED_CIFAR} (set IBBENCH_TEST_DATA)")
     from ibbench.data import import_cifar10
 
     return import_cifar10(SHARED_CIFAR, tmp_path_factory.mktemp("cifar-data"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import pytest
 
@@ -33,6 +34,12 @@ def test_every_option_has_help_without_rest_markup():
                 markup.append(label)
     assert not missing, f"options without help: {missing}"
     assert not markup, f"reST markup in help: {markup}"
+
+
+def test_no_help_page_shows_rest_markup():
+    """What ``--help`` prints: descriptions and epilogs as well as each option's help."""
+    pages = {name: parser.format_help() for name, parser in parsers(build_parser())}
+    assert not [name for name, page in pages.items() if re.search(r"``|:(func|class|meth|mod):`", page)]
 
 
 def test_version(capsys):

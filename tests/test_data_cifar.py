@@ -335,6 +335,12 @@ def test_tree_missing_a_class(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "cifar10-imported.npz").exists()
 
 
+def test_an_empty_folder_says_all_classes_are_missing_not_which(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="train/ has missing or unexpected class folders: all 10 missing;"):
+        import_cifar10(tmp_path / "empty", tmp_path / "data")
+
+
 def test_tree_with_an_extra_class(tmp_path: Path) -> None:
     _make_tree(tmp_path / "tree", classes=(*CIFAR10_CLASSES, "zebra"))
     with pytest.raises(DataError, match="missing or unexpected class folders: zebra;"):

@@ -34,7 +34,8 @@ from ibbench.data import mnist as mnist_mod
 from ibbench.data.mnist import encode_idx
 from ibbench.errors import DataError
 
-SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+from .conftest import SHARED_MNIST
+
 TRAIN_FIRST_LABELS = [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
 TEST_FIRST_LABELS = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
 TRAIN_HISTOGRAM = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -60,7 +61,7 @@ def _no_ambient_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir imported once from the shared mirror."""
     if not SHARED_MNIST.is_dir():
-        pytest.skip(f"shared MNIST mirror not found at {SHARED_MNIST}")
+        pytest.skip(f"shared MNIST mirror not found at {SHARED_MNIST} (set IBBENCH_TEST_DATA)")
     data_dir = tmp_path_factory.mktemp("mnist-data")
     assert ensure_mnist(data_dir, source=SHARED_MNIST, progress=False, allow_network=False) == data_dir
     return data_dir

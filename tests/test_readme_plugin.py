@@ -78,3 +78,21 @@ def test_the_example_trainer_trains_the_digits_net(tmp_path, monkeypatch):
     record = run(spec, registry)
     assert record.status == "ok", record.error
     assert record.training.test_acc > 0.5 and record.training.selected_step in (50, 100, 150)
+
+
+def test_the_example_trainer_refuses_an_estimator_in_one_line(tmp_path, monkeypatch):
+    from ibbench.errors import NotApplicableError
+    from ibbench.specs import TrainerSpec
+
+    registry = example_registry(tmp_path, monkeypatch)
+    spec = RunSpec(
+        task=TaskSpec(name="digits-mlp"),
+        trainer=TrainerSpec(name="momentum-sgd"),
+        estimator=EstimatorSpec(name="mine"),
+        budget="smoke",
+        device="cpu",
+    )
+    with pytest.raises(
+        NotApplicableError, match="momentum-sgd measures no information plane; drop --estimator"
+    ):
+        run(spec, registry, bad_input_raises=True)  # as `ibbench run` asks

@@ -329,3 +329,18 @@ def test_layerwise_records_its_critics_at_each_layers_start_next_to_the_truth(la
         assert layer["iyt"] <= np.log(10) + 3 * layer["iyt_se"]  # held out: below H(Y) <= log 10
         # beta > 0: how hard the compression term pulls on the layer next to I(Y; L)'s gradient
         assert 0 < layer["grad_ratio_median"] <= layer["grad_ratio_max"] < np.inf
+
+
+def test_a_trainer_that_never_uses_the_probe_is_warned_about(registry, monkeypatch):
+    """A run that names an estimator and gets no information plane says so (a plugin trainer that
+    forgets ``probe.measure``), and keeps what it trained."""
+    from ibbench.runner import ProbeUnusedWarning
+    from ibbench.trainers.ce import CrossEntropy
+
+    trained = CrossEntropy.train
+    monkeypatch.setattr(
+        CrossEntropy, "train", lambda self, task, p, ctx, probe=None: trained(self, task, p, ctx)
+    )
+    with pytest.warns(ProbeUnusedWarning, match="trainer ce never measured with the information-plane probe"):
+        record = digits_run("ce", registry, estimator="mine", steps=20)
+    assert record.status == "ok" and record.training.info_plane is None and record.training.test_acc > 0

@@ -64,9 +64,10 @@ def _samples(root: Path, source: Path) -> dict[str, list[tuple[str, int]]]:
     labels, out = {c: i for i, c in enumerate(CIFAR10_CLASSES)}, {}
     for split in SPLITS:
         found = {p.name for p in (root / split).iterdir() if p.is_dir()} if (root / split).is_dir() else set()
+        odd = ", ".join(sorted(set(CIFAR10_CLASSES) ^ found)) if found else "all 10 missing"
         try:
-            if odd := sorted(set(CIFAR10_CLASSES) ^ found):
-                raise FileNotFoundError(f"missing or unexpected class folders: {', '.join(odd)}")
+            if odd:
+                raise FileNotFoundError(f"missing or unexpected class folders: {odd}")
             out[split] = make_dataset(root / split, labels, is_valid_file=lambda p: Path(p).name[0] != ".")
         except FileNotFoundError as exc:  # also make_dataset's: a class folder without files
             raise DataError(
@@ -159,8 +160,7 @@ def _locate(data_dir: Path, *, allow_network: bool) -> dict[str, Any]:
     from torchvision.datasets.utils import check_integrity
 
     if (official := data_dir / "cifar-10-batches-py").is_dir():
-        tv = _torchvision()
-        files = [*tv.train_list, *tv.test_list, (tv.meta["filename"], tv.meta["md5"])]
+        files = [*(tv := _torchvision()).train_list, *tv.test_list, (tv.meta["filename"], tv.meta["md5"])]
         if bad := [name for name, md5 in files if not check_integrity(str(official / name), md5)]:
             raise DataError(
                 f"missing or corrupt CIFAR-10 files in {official}: {', '.join(bad)}; delete it and {_HINT}"
