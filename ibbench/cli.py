@@ -152,8 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one task with an estimator and store the record")
     run.add_argument("--task", required=True, help="task name (see `ibbench list`)")
-    run.add_argument("--estimator", help="MI estimator name")
-    run.add_argument("--trainer", help="trainer name")
+    run.add_argument(
+        "--estimator",
+        help="MI estimator name (see `ibbench list`); with --trainer, it measures the information plane",
+    )
+    run.add_argument("--trainer", help="trainer name (see `ibbench list`); default: the task's own")
     run.add_argument(
         "--set",
         dest="sets",

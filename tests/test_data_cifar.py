@@ -2,7 +2,7 @@
 
 Offline and fast: image-folder trees and an official-format tarball are built
 in tmp_path (a few images per class).  One integration test imports the real
-JPEG q75 copy from ``../shared/data`` (about 8 s; skipped where it is absent).
+JPEG q75 copy from ``../shared/data`` or ``$IBBENCH_TEST_DATA`` (about 8 s; skipped where absent).
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from ibbench.data import CIFAR10_CLASSES, cifar10_source_description, import_cif
 from ibbench.data import cifar as cifar_mod
 from ibbench.errors import DataError
 
-from .conftest import REPO, run_cli
+from .conftest import run_cli
 
-SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10-jpeg-q75.tar.gz"
 # Per-channel means of the CIFAR-10 training set (0..255); JPEG q75 keeps them.
 TRAIN_CHANNEL_MEANS = (125.3, 123.0, 113.9)
 
