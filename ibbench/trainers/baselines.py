@@ -18,7 +18,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..api import Params, RunContext, Trainer
+from ..api import RunContext, Trainer
 from ..errors import NotApplicableError
 from ..infoplane import layer_network
 from ..training import (
@@ -34,6 +34,7 @@ from ..training import (
     schedule,
     train_accuracy,
 )
+from ..training.params import SMOKE_LINEAR_PROBES, LinearProbeParams
 from .readout import linear_probes, merge_readout, post_train_readout
 
 
@@ -55,16 +56,15 @@ def _outcome(net: nn.Sequential, model: nn.Module, data, device: torch.device, r
     }
 
 
-class RandomFeaturesParams(Params):
+class RandomFeaturesParams(LinearProbeParams):
     readout_max_iter: int = Field(500, ge=1)  # L-BFGS iterations per L2 strength of the last layer's fit
-    linear_probe_rows: int = Field(10000, ge=2)  # training rows each layer's linear probe is fitted on
 
 
 class RandomFeatures(Trainer):
     description = "control: layers 1..n-1 frozen at init, the last layer fitted with cross-entropy (L-BFGS)"
     Params = RandomFeaturesParams
     budgets: ClassVar = {
-        "smoke": {"linear_probe_rows": 2000},
+        "smoke": SMOKE_LINEAR_PROBES,
         "quick": {},
         "paper": {},
     }  # the fit runs to its tolerance at every budget
@@ -97,7 +97,7 @@ class GreedyCE(Trainer):
     )
     Params = GreedyCEParams
     budgets: ClassVar = {
-        "smoke": {"steps": 40, "batch_size": 64, "measure_points": 2, "linear_probe_rows": 2000},
+        "smoke": {"steps": 40, "batch_size": 64, "measure_points": 2, **SMOKE_LINEAR_PROBES},
         "quick": {"steps": 300, "measure_points": 2},  # ib-layerwise's quick iterations per layer
         "paper": {"steps": 5000},
     }

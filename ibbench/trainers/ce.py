@@ -27,17 +27,11 @@ from ..training import (
     schedule,
     train_accuracy,
 )
+from ..training.params import SMOKE_LINEAR_PROBES
 from .readout import linear_probes
 
 TRAINER_BUDGETS = {
-    # smoke checks that a cell runs end to end: the linear probes on 2000 training rows, not 10000
-    "smoke": {
-        "steps": 150,
-        "batch_size": 64,
-        "eval_points": 3,
-        "measure_points": 2,
-        "linear_probe_rows": 2000,
-    },
+    "smoke": {"steps": 150, "batch_size": 64, "eval_points": 3, "measure_points": 2, **SMOKE_LINEAR_PROBES},
     # the probe is most of the cost of `ibbench run --estimator aa-mine --task mnist-mlp`: 4 points after
     # the start, critics trained 800 steps first and 150 per later point, keep it to a few minutes
     "quick": {

@@ -41,6 +41,7 @@ from ..critics import (
 from ..estimators.aa_mine import AAMINE
 from ..infoplane import LabelLayerTask, NoisyLayerTask
 from ..training import ClassificationData, TrainerParams
+from ..training.params import SMOKE_LINEAR_PROBES
 
 CriticName = Literal["aa-mine", "mine"]
 
@@ -207,5 +208,5 @@ def critic_budgets(smoke: dict[str, Any], quick: dict[str, Any]) -> dict[str, di
         "truth_points": 300,
     }
     critic_quick = {"critic_hidden": 256, "critic_pretrain_steps": 3000, "critic_eval_samples": 4096}
-    smoke = {"linear_probe_rows": 2000, **smoke}  # as every trainer's smoke: the probes on 2000 rows
+    smoke = {**SMOKE_LINEAR_PROBES, **smoke}
     return {"smoke": {**critic_smoke, **smoke}, "quick": {**critic_quick, **quick}, "paper": {}}

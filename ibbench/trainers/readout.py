@@ -29,6 +29,7 @@ from torch import nn
 from ..errors import DataError
 from ..tasks.networks import features
 from ..training import accuracy
+from ..training.params import LinearProbeParams
 
 L2_GRID = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)  # from strong to weak: each fit warm-starts the next
 DROP_BELOW = 1e-7  # a coordinate whose std is below this fraction of the largest is constant (float32 noise)
@@ -214,11 +215,14 @@ def post_train_readout(
 
 
 PROBE_MAX_DIMS = 4096  # wider layers (conv feature maps) are not probed: an (n, d) float64 copy each
-PROBE_ROWS = 10000  # training rows a probe is fitted on by default (trainers: ``linear_probe_rows``)
 
 
 def linear_probes(
-    net: nn.Sequential, data, device: torch.device, rows: int = PROBE_ROWS, max_iter: int = 300
+    net: nn.Sequential,
+    data,
+    device: torch.device,
+    rows: int = LinearProbeParams().linear_probe_rows,
+    max_iter: int = 300,
 ) -> list[dict[str, Any]]:
     """A linear probe (the fitted readout above) on every layer L_i of the frozen ``net``.
 
