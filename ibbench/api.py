@@ -202,6 +202,20 @@ class TaskInstance(ABC):
         """Facts worth recording with a result (data source, closed-form parameters)."""
         return {}
 
+    def fixed_pairs(self):
+        """A finite task's ``n_pairs`` pairs in their stored order, as float64 numpy arrays of shape
+        (n_pairs, x_dim), (n_pairs, y_dim): what ``ibbench.preprocess`` fits its map on.  ValueError
+        for a sampler.
+
+        The default takes ``sample(n_pairs)`` under a fixed seed, in float32; a task that holds its
+        pairs in more precision (your arrays) or in an order of its own returns them itself."""
+        import torch
+
+        if self.n_pairs is None:
+            raise ValueError(f"{type(self).__name__} is a sampler (n_pairs is None): it has no fixed pairs")
+        x, y = self.sample(self.n_pairs, torch.Generator(device="cpu").manual_seed(0))
+        return x.detach().cpu().double().numpy(), y.detach().cpu().double().numpy()
+
 
 class _Plugin(ABC):  # noqa: B024 (its subclasses declare the abstract methods)
     """Shared by tasks, estimators and trainers: a parameter model and budget presets."""

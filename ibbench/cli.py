@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import get_args
 
 from pydantic import ValidationError
 
@@ -20,7 +21,7 @@ from . import __version__
 from .api import BUDGETS
 from .checkpoints import DEFAULT_EVERY_S
 from .errors import IbbenchError
-from .specs import MAX_SEED
+from .specs import DEFAULT_PREPROCESS, MAX_SEED, Preprocess
 from .threads import spin_briefly, use_threads
 
 EXIT_FAILED_RUN = 1
@@ -96,6 +97,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     _add_threads_option(p)
     p.add_argument(
         "--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)"
+    )
+    p.add_argument(
+        "--preprocess",
+        choices=get_args(Preprocess),
+        help="how each coordinate of X and Y is mapped before an estimator sees it, the same on every "
+        f"route: robust (median, IQR, asinh tails), standard (mean, std) or none (default {DEFAULT_PREPROCESS})",
     )
 
 
@@ -428,6 +435,7 @@ def cmd_run(args) -> int:
         seed=args.seed,
         budget=args.budget,
         device=args.device,
+        preprocess=args.preprocess,
     )
     store = ResultStore(args.out)
     store.check_writable()  # before any work: a result that cannot be stored is not run
@@ -466,10 +474,14 @@ def cmd_estimate(args) -> int:
             "(one CSV in bmi's layout X0,...,Y0,...)"
         )
     sets = parse_sets(args.sets)
-    if set(sets["task"]) - {"robust"} or sets["trainer"]:
+    if sets["task"].get("robust") is not None:
         raise IbbenchError(
-            "ibbench estimate takes only --set estimator.FIELD=VALUE and --set task.robust=false "
-            "(the task is your arrays)"
+            "--set task.robust is gone: the preprocessing is the same on every route; use "
+            "--preprocess standard (mean and std) or --preprocess none"
+        )
+    if sets["task"] or sets["trainer"]:
+        raise IbbenchError(
+            "ibbench estimate takes only --set estimator.FIELD=VALUE and --preprocess (the task is your arrays)"
         )
     store = ResultStore(args.out)
     store.check_writable()
@@ -480,6 +492,7 @@ def cmd_estimate(args) -> int:
         seed=args.seed,
         budget=args.budget,
         device=args.device,
+        preprocess=args.preprocess,
     )
     resolved = resolve(spec, _registry())  # validated parameters, before any work
     confirm_paper_cost([resolved], args.yes)

@@ -24,11 +24,12 @@ from pydantic import ValidationError
 from .api import Params, RunContext, check_finite
 from .checkpoints import CheckpointPolicy
 from .errors import DataError, DivergenceError, NotApplicableError, PluginError, SpecError
+from .fingerprint import source_fingerprint
 from .plugins import Registry
 from .progress import MIN_PHASE_S, phase_line
 from .provenance import provenance
 from .results import ResultStore, RunRecord, cell_key, record_key
-from .specs import PluginSpec, RunSpec, TrainerSpec, describe_validation_error
+from .specs import DEFAULT_PREPROCESS, PluginSpec, RunSpec, TrainerSpec, describe_validation_error
 from .training_result import TrainingResult
 
 
@@ -124,13 +125,26 @@ def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
             f"without trainers"
         )
     if spec.trainer is None and default_trainer is not None:
+        if spec.preprocess is not None:
+            raise SpecError(
+                f"task {spec.task.name!r} trains a network ({default_trainer}); preprocess maps the pairs "
+                f"of an estimation run, not a training run: drop it"
+            )
         spec = spec.model_copy(update={"trainer": TrainerSpec(name=default_trainer)})
+    if spec.trainer is None and spec.preprocess is None:  # the record names the map it ran with
+        spec = spec.model_copy(update={"preprocess": DEFAULT_PREPROCESS})
     estimator = _resolve_plugin(registry, "estimator", spec.estimator, spec.budget)
     trainer = _resolve_plugin(registry, "trainer", spec.trainer, spec.budget)
     label = None
     if trainer is not None and estimator is not None and getattr(estimator.plugin, "needs_channel", False):
         label = _resolve_plugin(registry, "estimator", PluginSpec(name=LABEL_ESTIMATOR), spec.budget)
     return ResolvedRun(spec=spec, task=task, estimator=estimator, trainer=trainer, label_estimator=label)
+
+
+def run_plugins(resolved: ResolvedRun) -> list[Any]:
+    """The plugin classes a run executes: its task, estimator, trainer and label estimator."""
+    parts = (resolved.task, resolved.estimator, resolved.trainer, resolved.label_estimator)
+    return [part.plugin for part in parts if part is not None]
 
 
 def make_probe(resolved: ResolvedRun, ctx: RunContext):
@@ -170,6 +184,8 @@ def _failure_summary(exc: BaseException) -> tuple[str, list[str]]:
 def expanded_parts(resolved: ResolvedRun) -> dict[str, Any]:
     """Each part's name, distribution and validated parameters with the budget applied (``expanded``)."""
     out: dict[str, Any] = {"budget": resolved.spec.budget}
+    if resolved.spec.preprocess is not None:  # estimation runs: a different map is a different cell
+        out["preprocess"] = resolved.spec.preprocess
     for key, part in (
         ("task", resolved.task),
         ("estimator", resolved.estimator),
@@ -228,8 +244,10 @@ def execute(
         seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress, checkpoint=checkpoint
     )
     expanded = expanded_parts(resolved)
-    # taken now: the commit and versions of the code this run executes, not of a tree edited meanwhile
+    # taken now: the commit, versions and source of the code this run executes, not of a tree edited
+    # meanwhile (ibbench.fingerprint: what decides later whether today's code would reproduce it)
     origin = provenance(device)
+    origin["source"] = source_fingerprint(run_plugins(resolved))
     fields: dict[str, Any] = {"extras": {}}
     status, error = "ok", None
     start = time.perf_counter()
@@ -249,7 +267,8 @@ def execute(
                 fields["extras"]["truth"] = truth.extras
         if resolved.estimator is not None and resolved.trainer is None:
             set_seed(spec.seed)  # the estimate does not depend on how much randomness the truth used
-            est = resolved.estimator.plugin.estimate(instance, resolved.estimator.params, ctx)
+            seen, fields["extras"]["preprocess"] = estimator_view(instance, resolved, ctx)
+            est = resolved.estimator.plugin.estimate(seen, resolved.estimator.params, ctx)
             name = resolved.estimator.name
             check_finite(est.value, f"{name}'s estimate")  # a NaN or inf is a failed run, never ok
             if est.stderr is not None:
@@ -307,6 +326,23 @@ def execute(
         wall_time_s=round(wall_time, 4),
         **fields,
     )
+
+
+def estimator_view(instance, resolved: ResolvedRun, ctx: RunContext):
+    """The task as the estimator sees it, through the run's preprocessing, and what the record says of
+    it.  An estimator that uses a known channel y = F(x) + eps (AA-MINE, the mixture) gets the task as
+    it is: a per-coordinate map of y would change the noise it relies on."""
+    from .preprocess import Preprocessed
+
+    method = resolved.spec.preprocess
+    if getattr(resolved.estimator.plugin, "needs_channel", False):
+        return instance, {
+            "method": "not applied",
+            "asked": method,
+            "why": f"{resolved.estimator.name} uses the task's channel y = F(x) + eps as it is",
+        }
+    view = Preprocessed(instance, method, ctx)
+    return view, view.record()
 
 
 def training_result(result: Any, trainer: str) -> TrainingResult:

@@ -13,12 +13,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .api import Budget
 from .errors import SpecError
 
 Device = Literal["auto", "cpu", "cuda"]
+Preprocess = Literal["robust", "standard", "none"]  # ibbench.preprocess
+#: the preprocessing of a run that names none; chosen by measurement on bmi's 40 tasks and the 20-d
+#: staircase (results/README, "One route for the data")
+DEFAULT_PREPROCESS: Preprocess = "robust"
 
 
 # numpy's seeds are 32-bit: a larger seed would alias a smaller one (2**32 gave seed 0's numbers)
@@ -55,11 +59,18 @@ class RunSpec(_Spec):
         "quick"  # smoke: seconds (tests); quick: minutes on 2 CPU cores; paper: the paper's protocol
     )
     device: Device = "auto"
+    # how an estimator's pairs are mapped per coordinate before it sees them, on every route
+    # (ibbench.preprocess); None: the default, filled in when the run is resolved.  Training runs take none
+    preprocess: Preprocess | None = None
 
     @model_validator(mode="after")
     def _needs_work(self) -> RunSpec:
         if self.estimator is None and self.trainer is None:
             raise ValueError("a run needs an estimator, a trainer or both")
+        if self.trainer is not None and self.preprocess is not None:
+            raise ValueError(
+                "preprocess maps an estimator's pairs; a training run has none to map (drop preprocess)"
+            )
         return self
 
 
@@ -76,6 +87,13 @@ class SuiteSpec(_Spec):
     device: Device = "auto"
     #: seconds a cell may run before it is stopped and stored as failed (``--cell-timeout`` overrides)
     cell_timeout: float | None = Field(None, gt=0)
+    #: the estimators' preprocessing (ibbench.preprocess); a list makes it an axis of the grid
+    preprocess: list[Preprocess] | None = None
+
+    @field_validator("preprocess", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _needs_work(self) -> SuiteSpec:
@@ -89,11 +107,14 @@ class SuiteSpec(_Spec):
         estimators = self.estimators or [None]
         trainers = self.trainers or [None]
         return [
-            RunSpec(task=t, estimator=e, trainer=tr, seed=s, budget=self.budget, device=self.device)
+            RunSpec(
+                task=t, estimator=e, trainer=tr, seed=s, budget=self.budget, device=self.device, preprocess=p
+            )
             for t in self.tasks
             for tr in trainers
             for e in estimators
             for s in self.seeds
+            for p in self.preprocess or [None]  # innermost: a partial store holds both arms of a cell
         ]
 
 

@@ -21,9 +21,10 @@ from ibbench.api import RunContext
 from ibbench.cli import main
 from ibbench.errors import DataError
 from ibbench.estimators.binning import Binning, BinningSaturationWarning, discretise
+from ibbench.preprocess import fit
 from ibbench.runner import run
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
-from ibbench.tasks.arrays import ArraysInstance, ArraysParams, standardise
+from ibbench.tasks.arrays import ArraysInstance, ArraysParams
 
 N = 5000
 PRECISION_TRUTH = 0.5 * math.log(101)  # I(T; T + noise) with signal-to-noise variance ratio 100, nats
@@ -56,20 +57,21 @@ def estimate_arrays(
     x: np.ndarray,
     y: np.ndarray,
     tag: str = "",
-    robust: bool = True,
+    preprocess: str = "robust",
     **params,
 ):
-    """The record of ``estimator`` on x, y written as float64 .npy files (smoke budget); ``robust``:
-    the arrays task's own outlier-proof standardisation (off: the estimator alone faces the data)."""
+    """The record of ``estimator`` on x, y written as float64 .npy files (smoke budget); ``preprocess``:
+    the run's map of each column (``standard``: mean and std, the estimator alone faces outliers)."""
     np.save(tmp_path / f"x{tag}.npy", x)
     np.save(tmp_path / f"y{tag}.npy", y)
     spec = RunSpec(
         task=TaskSpec(
             name="arrays",
-            params={"x": str(tmp_path / f"x{tag}.npy"), "y": str(tmp_path / f"y{tag}.npy"), "robust": robust},
+            params={"x": str(tmp_path / f"x{tag}.npy"), "y": str(tmp_path / f"y{tag}.npy")},
         ),
         estimator=EstimatorSpec(name=estimator, params=params),
         budget="smoke",
+        preprocess=preprocess,
     )
     record = run(spec, registry)
     assert record.status == "ok", record.error
@@ -101,7 +103,7 @@ def test_values_near_1e300_work(registry, tmp_path, estimator):
     huge = estimate_arrays(registry, tmp_path, estimator, 1e300 * t, 1e300 * y, "1")
     assert huge.estimate == pytest.approx(plain.estimate, abs=0.02)
     q1, q3 = np.percentile(1e300 * t, [25, 75])
-    assert huge.extras["task"]["standardised"]["x"]["scale"][0] == pytest.approx((q3 - q1) / 1.349, rel=1e-9)
+    assert huge.extras["preprocess"]["x"]["scale"][0] == pytest.approx((q3 - q1) / 1.349, rel=1e-9)
 
 
 # the doubly logarithmic tail puts 1e300 about 29 robust stds out, so neither KSG's own std
@@ -140,21 +142,36 @@ def test_invariant_to_scale_and_shift(registry, tmp_path, estimator, tol, transf
     assert abs(base - GAUSSIAN_TRUTH) < 0.1
 
 
-def test_standardisation_is_float64_and_recorded(tmp_path):
+@pytest.mark.filterwarnings("ignore::ibbench.estimators.binning.BinningSaturationWarning")  # 4 pairs
+def test_standardisation_is_float64_and_recorded(registry, tmp_path):
     x = np.column_stack([1.7e9 + np.arange(4.0), np.full(4, 0.1)])  # the second column is constant
-    z, means, stds = standardise(x)
+    standard = fit(x, "standard")
+    z = standard.apply(x)
+    means, stds = standard.describe()["mean"], standard.describe()["std"]
     assert means == [1.7e9 + 1.5, 0.1] and stds == [pytest.approx(math.sqrt(1.25)), 0.0]
     assert np.allclose(z[:, 0], (np.arange(4.0) - 1.5) / math.sqrt(1.25)) and (z[:, 1] == 0).all()
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", np.arange(4.0))
     task = ArraysInstance(ArraysParams(x=str(tmp_path / "x.npy"), y=str(tmp_path / "y.npy")))
-    described = json.loads(json.dumps(task.describe()))  # plain JSON types
-    assert described["standardised"]["precision"] == "float64"
-    assert described["standardised"]["x"]["median"] == [1.7e9 + 1.5, 0.1]
-    assert described["standardised"]["x"]["scale"][1] == 1.0  # a constant column: scale 1, stays 0
-    assert task.n_pairs == 4 and task.x.dtype == torch.float32
-    plain = ArraysInstance(ArraysParams(x=str(tmp_path / "x.npy"), y=str(tmp_path / "y.npy"), robust=False))
-    assert json.loads(json.dumps(plain.describe()))["standardised"]["x"] == {"mean": means, "std": stds}
+    assert task.n_pairs == 4 and task.fixed_pairs()[0].dtype == np.float64
+    robust = fit(task.fixed_pairs()[0], "robust").describe()
+    assert robust["median"] == [1.7e9 + 1.5, 0.1]
+    assert robust["scale"][1] == 1.0  # a constant column: scale 1, stays 0
+    for method, stats in (("robust", robust), ("standard", {"mean": means, "std": stds})):
+        record = run(
+            RunSpec(
+                task=TaskSpec(
+                    name="arrays", params={"x": str(tmp_path / "x.npy"), "y": str(tmp_path / "y.npy")}
+                ),
+                estimator=EstimatorSpec(name="binning"),
+                budget="smoke",
+                preprocess=method,
+            ),
+            registry,
+        )
+        kept = json.loads(json.dumps(record.extras["preprocess"]))  # plain JSON types
+        assert kept["method"] == method and kept["precision"] == "float64, then float32"
+        assert {k: kept["x"][k] for k in stats} == stats
 
 
 def test_a_finite_task_gives_distinct_pairs_and_refuses_more(tmp_path):
@@ -268,10 +285,12 @@ def test_arrays_that_are_not_real_numbers_are_exit_2(capsys, monkeypatch, tmp_pa
 def test_one_outlier_barely_moves_binning(registry, tmp_path):
     """Binning's own robust edges, with the arrays task's outlier-proof map off."""
     x, y = gaussian_pairs()
-    clean = estimate_arrays(registry, tmp_path, "binning", x, y, "0", robust=False).estimate
+    clean = estimate_arrays(registry, tmp_path, "binning", x, y, "0", preprocess="standard").estimate
     x[0] = 1e6  # one extreme activation
-    robust = estimate_arrays(registry, tmp_path, "binning", x, y, "1", robust=False).estimate
-    minmax = estimate_arrays(registry, tmp_path, "binning", x, y, "1", robust=False, edges="minmax").estimate
+    robust = estimate_arrays(registry, tmp_path, "binning", x, y, "1", preprocess="standard").estimate
+    minmax = estimate_arrays(
+        registry, tmp_path, "binning", x, y, "1", preprocess="standard", edges="minmax"
+    ).estimate
     assert abs(robust - clean) < 0.1 * clean, (robust, clean)  # measured 0.849 vs 0.844
     assert minmax < 0.1 * clean  # the old rule: every other value in one bin (measured 0.0005)
 

@@ -239,7 +239,7 @@ def test_one_planted_outlier_does_not_erase_the_dependence(estimator, registry, 
     dirty = arrays_run(registry, x, y, tmp_path, estimator, **(SMALL if estimator == "mine" else {}))
     assert clean.status == dirty.status == "ok", (clean.error, dirty.error)
     assert abs(dirty.estimate - clean.estimate) < 0.1 * clean.estimate, (clean.estimate, dirty.estimate)
-    assert dirty.extras["task"]["standardised"]["x"]["tails"].startswith("4 asinh")
+    assert dirty.extras["preprocess"]["x"]["tails"].startswith("4 asinh")
 
 
 def test_a_huge_standard_error_does_not_excuse_an_impossible_bound():

@@ -8,17 +8,11 @@ key).  A CSV is numbers separated by commas, one row per sample, with an optiona
 2023): a header ``X0,...,X{dx-1},Y0,...,Y{dy-1}`` and one row per sample; columns go to X and Y by
 name, ordered by their number, whatever their order in the file.
 
-Precision: each column is centred and scaled in float64 on the whole file, and only then cast to the
-float32 the estimators see.
-Casting first loses the signal: float32 has 24 bits, so x = 1.7e9 + t with t ~ N(0, 10^2) keeps
-nothing of t (the spacing of float32 numbers near 1.7e9 is 128), and 1e300 overflows to inf.  MI is
-invariant under per-coordinate affine maps, so standardising does not change the target.
-
-Outliers (``robust``, the default): each raw column is centred on its median, scaled by its
-interquartile range and given doubly logarithmic asinh tails, so a few extreme values, even 1e300, cannot squeeze every
-other value into a point (the kind of fault binning's robust edges fix for binning); ``robust=False``
-centres by the mean and divides by the std instead.  Both maps are invertible per coordinate: the MI
-is unchanged.
+Precision: the pairs are held in float64 (``fixed_pairs``); the run's preprocessing
+(``ibbench.preprocess``, the same for every route a sample enters by) maps each column in float64 and
+only then casts to the float32 the estimators see.  Casting first loses the signal: float32 has 24
+bits, so x = 1.7e9 + t with t ~ N(0, 10^2) keeps nothing of t (the spacing of float32 numbers near
+1.7e9 is 128), and 1e300 overflows to inf.
 
 The task is a finite set of N pairs (``n_pairs = N``): ``sample(n)`` returns n distinct pairs for
 n <= N (so k-NN estimators see no duplicate points) and raises ``DataError`` beyond.
@@ -40,19 +34,21 @@ from pydantic import model_validator
 from ..api import Params, RunContext, Task, TaskInstance
 from ..errors import DataError
 
-TAIL = 4.0  # robust standard deviations where the asinh tails take over
-
 
 class ArraysParams(Params):
     x: str | None = None  # path to X: .npy, .npz[:key] or .csv
     y: str | None = None  # path to Y, same row order as X
     sample: str | None = None  # instead of x and y: one CSV in bmi's save_sample layout (X0,...,Y0,...)
-    # centre each raw column on its median (float64), scale it by its
-    # interquartile range / 1.349 and soften its tails (TAIL * asinh(asinh(z / TAIL))): one value of 1e6
-    # among N(0, 1) data otherwise inflates the std ~14000-fold and squeezes every other value to 0
-    # for KSG's neighbours and a critic's inputs alike (MINE 0.81 -> 0.00, KSG 0.82 -> 0.005 nats).
-    # Both maps are invertible per coordinate, so the MI is unchanged.  False: mean and std only
-    robust: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "robust" in values:
+            raise ValueError(
+                "task.robust is gone: the preprocessing is the run's, the same on every route; "
+                "use --preprocess robust|standard|none"
+            )
+        return values
 
     @model_validator(mode="after")
     def _check(self) -> ArraysParams:
@@ -142,66 +138,6 @@ def _as_rows(array: np.ndarray, spec: str) -> np.ndarray:
     if not np.isfinite(rows).all():
         raise DataError(f"{spec}: values beyond the float64 range (about 1.8e308); rescale them first")
     return rows
-
-
-def standardise(a: np.ndarray) -> tuple[np.ndarray, list[float], list[float | None]]:
-    """Each column of a (n, d) float64 array centred by its mean and divided by its std, in float64.
-
-    Returns the standardised (n, d) float64 array and the column means and stds used (std 0: a
-    constant column, only centred; None: a std beyond the float64 range, for values near 1.8e308).
-    Each column is first divided by a power of two at least its largest magnitude (exact, no
-    rounding), so the sums and squares behind the mean and std cannot overflow, even for 1e300.
-    """
-    _, exponent = np.frexp(np.abs(a).max(axis=0))  # max|a| = m * 2**e with 0.5 <= m < 1
-    scaled = np.ldexp(a, -exponent)  # |scaled| < 1
-    constant = a.max(axis=0) == a.min(axis=0)
-    # a constant column's mean is its value exactly (a float sum would leave rounding noise to amplify)
-    mean = np.where(constant, scaled[0], scaled.mean(axis=0))
-    centred = scaled - mean
-    std = np.where(constant, 0.0, np.sqrt((centred**2).mean(axis=0)))
-    z = centred / np.where(constant, 1.0, std)
-    with np.errstate(over="ignore"):
-        stds = np.ldexp(std, exponent)
-    means = np.ldexp(mean, exponent)  # |mean| <= max|a|: always finite
-    return z, [float(m) for m in means], [float(s) if np.isfinite(s) else None for s in stds]
-
-
-def robust_standardise(a: np.ndarray) -> tuple[np.ndarray, list[float | None], list[float | None]]:
-    """Columns of a raw (n, d) float64 array centred on their median, divided by their interquartile
-    range / 1.349 (the std of a Gaussian; the column's std where the IQR is 0, e.g. a mostly constant
-    column; 1 for a constant one), then softened: TAIL * asinh(asinh(z / TAIL)), the identity within
-    about 2 robust stds and growing like log log beyond, so that even 1e300 lands about 29 robust stds
-    out (a single log left it at 2750, which still inflated a critic's own std 55-fold and took MINE
-    from 2.06 to 0.01 nats).  Returns the array and the medians and scales used.
-
-    On the raw values, not after a mean/std standardisation: one 1e300 among N(1.7e9, 10^2) values
-    has a std of 1.4e298, and dividing by it maps every other value to the same float.  The column is
-    halved first (exact), so x - median cannot overflow; where (x - median) / scale would, the tail is
-    taken in logs: asinh(u / TAIL) = sign(u) (log(2 |u| / TAIL) + O(u^-2)).
-    """
-    h = 0.5 * a
-    median = np.median(h, axis=0)
-    q1, q3 = np.percentile(h, [25, 75], axis=0)
-    scale = (q3 - q1) / 1.349
-    with np.errstate(over="ignore", invalid="ignore"):
-        fallback = np.nan_to_num(h.std(axis=0), posinf=np.finfo(np.float64).max)
-    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 0.5))  # 0.5: 1 in the data's units
-    d = h - median
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        u = d / scale
-        inner_far = np.sign(d) * (
-            np.log(2 / TAIL) + np.log(np.abs(d)) - np.log(scale)
-        )  # asinh(u / TAIL), u = inf
-    inner = np.where(np.isfinite(u), np.arcsinh(np.where(np.isfinite(u), u, 0.0) / TAIL), inner_far)
-    z = TAIL * np.arcsinh(inner)
-    with np.errstate(over="ignore"):
-        medians, scales = 2 * median, 2 * scale
-    return z, _finite_or_none(medians), _finite_or_none(scales)
-
-
-def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    """For the record: None where a statistic in the data's units is beyond the float64 range."""
-    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def too_many_pairs(n: int, rows: int, name: str) -> DataError:
@@ -317,8 +253,8 @@ def _is_number(text: str) -> bool:
 
 
 class ArraysInstance(TaskInstance):
-    """The N pairs of two files (or of one bmi CSV), standardised in float64 and then held as float32
-    (N, d) tensors."""
+    """The N pairs of two files (or of one bmi CSV), held in float64; estimators see them through the
+    run's preprocessing (``ibbench.preprocess.Preprocessed``)."""
 
     def __init__(self, p: ArraysParams) -> None:
         if p.sample is not None:
@@ -335,35 +271,22 @@ class ArraysInstance(TaskInstance):
             self.sources = {"x": self.x_source, "y": self.y_source}
             self.x_name = Path(p.x).name
         self.n_pairs, self.x_dim, self.y_dim = x.shape[0], x.shape[1], y.shape[1]
-        self.standardised = {}
-        tensors = []
-        for name, a in (("x", x), ("y", y)):  # float64 throughout; float32 only once centred and scaled
-            if p.robust:
-                z, medians, scales = robust_standardise(a)
-                self.standardised[name] = {
-                    "median": medians,
-                    "scale": scales,
-                    "tails": f"{TAIL:g} asinh(asinh(z / {TAIL:g}))",
-                }
-            else:
-                z, means, stds = standardise(a)
-                self.standardised[name] = {"mean": means, "std": stds}
-            tensors.append(torch.from_numpy(z).float())
-        self.x, self.y = tensors
+        self.x64, self.y64 = x, y
+
+    def fixed_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every pair in the files' row order, float64 (N, x_dim), (N, y_dim)."""
+        return self.x64, self.y64
 
     def sample(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """n distinct pairs as float32 (n, x_dim), (n, y_dim); DataError for n > n_pairs."""
+        """n distinct pairs as float32 (n, x_dim), (n, y_dim), cast without a map (the runner's
+        preprocessing maps them first); DataError for n > n_pairs."""
         if n > self.n_pairs:
             raise too_many_pairs(n, self.n_pairs, self.x_name)
-        idx = torch.randperm(self.n_pairs, generator=generator)[:n]
-        return self.x[idx], self.y[idx]
+        idx = torch.randperm(self.n_pairs, generator=generator)[:n].numpy()
+        return torch.from_numpy(self.x64[idx]).float(), torch.from_numpy(self.y64[idx]).float()
 
     def describe(self) -> dict[str, Any]:
-        return {
-            **self.sources,
-            "pairs": self.n_pairs,
-            "standardised": {"precision": "float64", "then": "float32", **self.standardised},
-        }
+        return {**self.sources, "pairs": self.n_pairs}
 
 
 class Arrays(Task):

@@ -163,6 +163,12 @@ class BeyondNormalInstance(TaskInstance):
         idx = torch.randperm(self.n_pairs, generator=generator)[:n]
         return self.x[idx], self.y[idx]
 
+    def fixed_pairs(self):
+        """The fixed sample in its drawn order, float64 of the float32 pairs estimators see."""
+        if self.n_pairs is None:
+            raise ValueError("a sampler (n_pairs is None) has no fixed pairs")
+        return self.x.double().numpy(), self.y.double().numpy()
+
     def truth(self, ctx: RunContext) -> Truth:
         return Truth(self.base.mi(), 0.0, {"base": self.p.base, "transforms": list(self.p.transforms)})
 

@@ -1,0 +1,160 @@
+"""Would today's code reproduce a record?  The source fingerprint of a run, and the test against it.
+
+A record keeps, under ``provenance.source``, a short sha256 of every source file that can change its
+numbers: the modules of its task, estimator and trainer plugins and of the runner, with everything
+they import from ibbench or from the plugin's own package, found by walking their ``import``
+statements (``ast``, lazy imports inside functions included).  Modules that only present, store or
+schedule results (``NUMBER_NEUTRAL``: the command line, tables, figures, the store, suites,
+executors, progress lines) are left out, so editing a table does not make every record stale.  The
+spec module is left out too: a record keeps its resolved spec, and a changed default changes a
+suite cell's key (``results.cell_key``), which the reproduce check reports as a missing cell.
+
+``staleness(record)`` is then one hash per file at HEAD: milliseconds, against minutes to hours for
+re-running a canary cell.  A record made before fingerprints (no ``source``) is judged from its git
+commit: clean, and its modules' files unchanged between that commit and HEAD (``git diff``).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.util
+import subprocess
+from pathlib import Path
+from typing import Any
+
+PACKAGE = "ibbench"
+#: modules whose edits cannot change a measured number (see the module docstring)
+NUMBER_NEUTRAL = (
+    "ibbench.cli",
+    "ibbench.tables",
+    "ibbench.figures",
+    "ibbench.verdict",
+    "ibbench.paper",
+    "ibbench.bench",
+    "ibbench.results",
+    "ibbench.provenance",
+    "ibbench.fingerprint",
+    "ibbench.reproduce",
+    "ibbench.suite",
+    "ibbench.executors",
+    "ibbench.claims",
+    "ibbench.progress",
+    "ibbench.errors",
+    "ibbench.atomic",
+    "ibbench.specs",
+    "ibbench.cost",
+    "ibbench.plugins",
+    "ibbench.hookspecs",
+    "ibbench.builtin",
+)
+RUNNER = "ibbench.runner"
+HASH_CHARS = 12
+
+
+def _neutral(module: str) -> bool:
+    return any(module == n or module.startswith(n + ".") for n in NUMBER_NEUTRAL)
+
+
+@functools.cache
+def module_file(module: str) -> Path | None:
+    """The source file of an importable module, or None (a namespace, a C extension, not found)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin)
+
+
+@functools.cache
+def _imports(module: str) -> frozenset[str]:
+    """The absolute names of every module ``module``'s source imports (anywhere in the file)."""
+    path = module_file(module)
+    if path is None:
+        return frozenset()
+    is_package = path.name == "__init__.py"
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1])
+                source = f"{base}.{node.module}" if node.module else base
+            else:
+                source = node.module or ""
+            found.add(source)
+            # ``from pkg import name``: name may be a submodule
+            found.update(f"{source}.{alias.name}" for alias in node.names if alias.name != "*")
+    return frozenset(found)
+
+
+def closure(roots: list[str]) -> list[str]:
+    """Every module reachable from ``roots`` through imports that stay inside ibbench or a root's own
+    top-level package, less the number-neutral ones; sorted."""
+    tops = {PACKAGE} | {r.split(".")[0] for r in roots}
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name.split(".")[0] not in tops or _neutral(name):
+            continue
+        if module_file(name) is None:
+            continue
+        seen.add(name)
+        # a submodule runs its packages' __init__ first
+        parents = [name.rsplit(".", k)[0] for k in range(1, name.count(".") + 1)]
+        todo.extend(parents)
+        todo.extend(_imports(name))
+    return sorted(seen)
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:HASH_CHARS]
+
+
+def source_fingerprint(plugins: list[Any]) -> dict[str, str]:
+    """{module: short sha256 of its file} for the runner and these plugin classes (or objects)."""
+    roots = [RUNNER] + [(p if isinstance(p, type) else type(p)).__module__ for p in plugins]
+    return {m: file_hash(module_file(m)) for m in closure(roots)}
+
+
+def changed_modules(source: dict[str, str]) -> list[str]:
+    """The modules of a fingerprint whose file differs today (or is gone)."""
+    out = []
+    for module, digest in sorted(source.items()):
+        path = module_file(module)
+        if path is None or file_hash(path) != digest:
+            out.append(module)
+    return out
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
+
+
+@functools.cache
+def changed_since(commit: str, modules: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The modules whose file changed between ``commit`` and the working tree (None: git cannot tell,
+    e.g. a commit this clone lacks or a file outside the repository)."""
+    files = {m: module_file(m) for m in modules}
+    if any(f is None for f in files.values()):
+        return None
+    root_out = _git(next(iter(files.values())).parent, "rev-parse", "--show-toplevel")
+    if root_out.returncode != 0:
+        return None
+    root = Path(root_out.stdout.strip())
+    try:
+        rel = {m: f.resolve().relative_to(root) for m, f in files.items()}
+    except ValueError:
+        return None
+    out = _git(root, "diff", "--name-only", commit, "--", *map(str, rel.values()))
+    if out.returncode != 0:
+        return None
+    changed = set(out.stdout.split())
+    return tuple(m for m, r in rel.items() if str(r) in changed)
