@@ -80,7 +80,10 @@ def cell_key(expanded: dict[str, Any], seed: int, budget: str, device: str) -> s
     parts = {
         k: {"name": expanded[k]["name"], "params": expanded[k]["params"]} for k in PARTS if k in expanded
     }
-    return json.dumps({"parts": parts, "seed": seed, "budget": budget, "device": device}, sort_keys=True)
+    cell = {"parts": parts, "seed": seed, "budget": budget, "device": device}
+    if "preprocess" in expanded:  # an estimation run's map of the pairs (ibbench.preprocess)
+        cell["preprocess"] = expanded["preprocess"]
+    return json.dumps(cell, sort_keys=True)
 
 
 def record_key(record: RunRecord) -> str:

@@ -116,3 +116,20 @@ def test_a_training_run_takes_no_preprocessing():
             ),
             REGISTRY,
         )
+
+
+def test_a_suite_with_two_maps_has_twice_the_cells(tmp_path):
+    from ibbench.runner import spec_key
+    from ibbench.specs import suite_from_data
+
+    suite = suite_from_data(
+        {
+            "name": "s",
+            "tasks": [{"name": "gaussian"}],
+            "estimators": [{"name": "ksg"}],
+            "preprocess": ["robust", "none"],
+        },
+        "suite",
+    )
+    keys = {spec_key(resolve(cell, REGISTRY)) for cell in suite.cells()}
+    assert len(keys) == 2  # the map is part of a cell's identity: the store holds both arms
