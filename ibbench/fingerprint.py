@@ -21,6 +21,7 @@ import functools
 import hashlib
 import importlib.util
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,57 @@ def changed_since(commit: str, modules: tuple[str, ...]) -> tuple[str, ...] | No
         return None
     changed = set(out.stdout.split())
     return tuple(m for m, r in rel.items() if str(r) in changed)
+
+
+@dataclass(frozen=True)
+class RecordStatus:
+    """Whether today's code would reproduce a record: ``current``, ``stale`` (``changed`` names the
+    modules that differ), ``dirty`` (made from a tree with uncommitted changes: no commit holds its
+    code) or ``unknown`` (no fingerprint, and its commit cannot be compared)."""
+
+    state: str
+    changed: tuple[str, ...] = ()
+    dirty: bool = False
+
+    @property
+    def current(self) -> bool:
+        return self.state == "current"
+
+
+def record_status(record, registry=None) -> RecordStatus:
+    """The status of a ``RunRecord`` against the working tree.
+
+    A fingerprinted record is stale when a file of its fingerprint changed; an older one when a file
+    of the modules its plugins run today (``registry`` resolves their names) changed since its commit.
+    A dirty-tree record is ``dirty`` whatever its fingerprint says: published numbers come from a
+    commit."""
+    git = record.provenance.get("git") or {}
+    dirty = git.get("dirty") is not False
+    source = record.provenance.get("source")
+    if source:
+        changed = tuple(changed_modules(source))
+    else:
+        commit = git.get("commit")
+        modules = _modules_of(record, registry) if commit and registry is not None else None
+        changed = changed_since(commit, tuple(modules)) if modules else None
+        if changed is None:
+            return RecordStatus("dirty" if dirty else "unknown", dirty=dirty)
+    if changed:
+        return RecordStatus("stale", changed, dirty)
+    return RecordStatus("dirty" if dirty else "current", dirty=dirty)
+
+
+def _modules_of(record, registry) -> list[str] | None:
+    """Today's closure of the plugins a record names (None where one is no longer registered)."""
+    plugins = []
+    for kind in ("task", "estimator", "trainer", "label_estimator"):
+        part = record.expanded.get(kind) or {}
+        name = part.get("name") or (getattr(record.spec, kind, None) and getattr(record.spec, kind).name)
+        if not name:
+            continue
+        registry_kind = "estimator" if kind == "label_estimator" else kind
+        try:
+            plugins.append(registry.get(registry_kind, name).load())
+        except Exception:  # an unknown name or a broken plugin: its code cannot be compared
+            return None
+    return list(source_fingerprint(plugins))
