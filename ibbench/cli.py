@@ -207,14 +207,25 @@ def build_parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="render a table from a results store")
     table.add_argument(
         "kind",
-        choices=("bias", "accuracy", "separation", "probes", "layers", "verdict", "gaps", "failures"),
+        choices=(
+            "bias",
+            "accuracy",
+            "separation",
+            "probes",
+            "layers",
+            "verdict",
+            "gaps",
+            "failures",
+            "preprocess",
+        ),
         help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
         "separation: per-layer cluster separation of the test set (paper Fig. 5); "
         "probes: per-layer linear-probe test accuracy of every trained net; "
         "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
         "verdict: each trainer against ce, with a 95 %% Welch interval over seeds; "
         "gaps: the verdict as a table, a row per trainer setting (for sweeps); "
-        "failures: every failed run with its reason and where it failed",
+        "failures: every failed run with its reason and where it failed; "
+        "preprocess: each estimator's bias through each preprocessing (suites/preprocess-choice.toml)",
     )
     table.add_argument(
         "--store",
@@ -294,7 +305,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop a cell still running after SECONDS and store it as failed; the suite goes on "
         "(default: the suite file's cell_timeout, else none)",
     )
+    srun.add_argument(
+        "--rerun-stale",
+        action="store_true",
+        help="first move the store's records that this tree would not reproduce (stale source, dirty tree) "
+        "to STORE.stale.jsonl, so only their cells and the missing ones run",
+    )
     _add_checkpoint_options(srun)
+
+    rep = sub.add_parser(
+        "reproduce", help="check or regenerate every published result (results/manifest.toml)"
+    )
+    rep.add_argument("names", nargs="*", help="results to regenerate or check (default: all in the manifest)")
+    rep.add_argument(
+        "--check",
+        action="store_true",
+        help="only say, per result, whether its records are current at this tree; exit 1 if one is not "
+        "(results the manifest marks awaiting an issue are listed, not failed)",
+    )
+    rep.add_argument("--manifest", type=_path, default=Path("results/manifest.toml"), help="the manifest")
+    rep.add_argument("--executor", default="local", help="where cells run: local (default) or slurm")
+    rep.add_argument("--jobs", type=_positive_int, help="local executor: cells at a time (default 1)")
+    _add_threads_option(rep, ", shared among the --jobs workers")
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
 
     plot = sub.add_parser("plot", help="plot one stored run")
     plot.add_argument(
@@ -599,6 +632,7 @@ def cmd_table(args) -> int:
     records = _records(args.store)
     if args.budget:
         records = [r for r in records if r.spec.budget == args.budget]
+    from .preprocess_report import preprocess_table
     from .verdict import verdict_table, verdict_text
 
     render = {
@@ -610,6 +644,7 @@ def cmd_table(args) -> int:
         "failures": failure_table,
         "verdict": lambda rs, fmt: verdict_text(rs),
         "gaps": verdict_table,
+        "preprocess": preprocess_table,
     }[args.kind]
     print(render(records, fmt=args.format))
     return 0
@@ -703,6 +738,42 @@ def cmd_suite(args) -> int:
         executor_params=params,
         checkpoint_every_s=_checkpoint_every(args),
         cell_timeout=args.cell_timeout,
+        rerun_stale=args.rerun_stale,
+    )
+    return EXIT_FAILED_RUN if failed else 0
+
+
+def cmd_reproduce(args) -> int:
+    """``--check``: a table of every result's state, exit 1 when one not awaiting an issue is not current.
+    Otherwise regenerate the named (default: every not-current, not-awaiting) results from a clean tree."""
+    from .reproduce import check, load_manifest, refuse_dirty, regenerate, render
+
+    manifest = load_manifest(args.manifest)
+    results = manifest.select(args.names)
+    registry = _registry()
+    if args.check:
+        states = check(results, registry)
+        print(render(states))
+        failing = [s.name for s in states if not s.current and not s.awaiting]
+        if failing:
+            print(
+                f"ibbench: not current at this tree: {', '.join(failing)}; run ibbench reproduce {' '.join(failing)}",
+                file=sys.stderr,
+            )
+        return 1 if failing else 0
+    refuse_dirty()
+    if not args.names:  # everything not current, except what an issue is to regenerate
+        states = {s.name: s for s in check(results, registry)}
+        results = [r for r in results if not states[r.name].current and not r.awaiting]
+    use_threads(args.threads if args.jobs in (None, 1) else None)
+    failed = regenerate(
+        results,
+        registry,
+        jobs=args.jobs,
+        threads=args.threads,
+        executor=args.executor,
+        show_progress=_progress_enabled(args),
+        quiet=args.quiet,
     )
     return EXIT_FAILED_RUN if failed else 0
 
@@ -749,6 +820,7 @@ COMMANDS = {
     "table": cmd_table,
     "data": cmd_data,
     "suite": cmd_suite,
+    "reproduce": cmd_reproduce,
     "figure": cmd_figure,
     "plot": cmd_plot,
 }

@@ -47,13 +47,21 @@ def run_suite(
     executor_params: dict[str, Any] | None = None,
     checkpoint_every_s: float | None = DEFAULT_EVERY_S,
     cell_timeout: float | None = None,
+    rerun_stale: bool = False,
 ) -> int:
     """Run every missing cell (of this shard); returns how many cells failed in this invocation.
     ``cell_timeout`` (seconds; default the suite file's ``cell_timeout``): a cell still running then is
-    stopped and stored as failed, and the suite goes on."""
+    stopped and stored as failed, and the suite goes on.  ``rerun_stale``: first set aside the store's
+    records that today's code would not reproduce (``set_aside_stale``), so their cells run again."""
     suite = load_suite(path)
     store = ResultStore(out or Path("results") / f"{suite.name}.jsonl")
     store.check_writable()  # before any cell runs
+    if rerun_stale:
+        moved = set_aside_stale(store.path, registry)
+        print(
+            f"{suite.name}: {moved} records not current at this tree set aside in {stale_path(store.path)}",
+            file=sys.stderr,
+        )
     k, n = shard
     cells = suite.cells()[k::n]
     name = suite.name if n == 1 else f"{suite.name} (shard {k}/{n})"
@@ -76,6 +84,33 @@ def run_suite(
         checkpoints=checkpoints,
         cell_timeout=cell_timeout or suite.cell_timeout,
     )
+
+
+def stale_path(store: Path) -> Path:
+    return store.with_name(store.stem + ".stale.jsonl")
+
+
+def set_aside_stale(store: Path, registry: Registry) -> int:
+    """Move the records of ``store`` that are not current (``ibbench.fingerprint.record_status``: stale,
+    dirty-tree or unknown) to ``<store>.stale.jsonl``; returns how many.  They are appended there
+    (fsync'ed) before the store is atomically rewritten without them: a crash between the two leaves a
+    record in both files, never in neither."""
+    from .atomic import atomic_write
+    from .fingerprint import record_status
+
+    if not store.exists():
+        return 0
+    records = ResultStore(store).records()
+    keep = [r for r in records if record_status(r, registry).current]
+    if len(keep) == len(records):
+        return 0
+    aside = ResultStore(stale_path(store))
+    for r in records:
+        if not record_status(r, registry).current:
+            aside.append(r)
+    with atomic_write(store) as fh:
+        fh.write("".join(r.model_dump_json() + "\n" for r in keep).encode("utf-8"))
+    return len(records) - len(keep)
 
 
 def run_cells(

@@ -1,0 +1,277 @@
+"""Every published result, tied to what makes it: ``results/manifest.toml`` and ``ibbench reproduce``.
+
+The manifest names, for each published result, its stores and the suites that fill them (``runs``),
+the commands that turn stores into tables and figures (``outputs``), the files produced by a script
+rather than a suite (``scripts``), and the README sections that quote it (``quoted_in``).
+``awaiting`` marks a result known to be stale that a named issue regenerates: the check lists it and
+does not fail on it; every other result must be current.
+
+``check`` reads every store once and says of each result, in seconds: how many records are current
+at the working tree (``ibbench.fingerprint.record_status``), stale (and which modules changed), made
+from a dirty tree, and how many of its suites' cells are missing (a changed default or a new cell).
+A script's files are judged by git: the commit that last wrote them, clean, and the script and the
+ibbench modules it imports unchanged since.
+
+Why not Snakemake or DVC: both decide staleness by file timestamps or content hashes of declared
+inputs; what makes a record stale here is a change in the *source it ran*, which only ibbench knows
+(its plugins' import closure), and the suites already resume cell by cell, lock their stores and run
+on Slurm.  A manifest over the suites adds the one missing piece without a second workflow to learn.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import IbbenchError, SpecError
+from .specs import describe_validation_error
+
+MANIFEST = Path("results") / "manifest.toml"
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SuiteRun(_Entry):
+    suite: str  # a suite TOML file, relative to the repository root
+    store: str  # the JSON Lines store it fills
+
+
+class ScriptRun(_Entry):
+    command: str  # what regenerates the files, run from the repository root
+    script: str  # the script file whose source (and the ibbench modules it imports) the files depend on
+    files: list[str] = Field(min_length=1)
+
+
+class Result(_Entry):
+    name: str = Field(min_length=1)
+    kind: str = "estimator"  # estimator | training | benchmark
+    runs: list[SuiteRun] = Field(default_factory=list)
+    scripts: list[ScriptRun] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list)  # commands: tables and figures from the stores
+    quoted_in: list[str] = Field(default_factory=list)  # README.md#section, results/README.md#section
+    awaiting: str | None = None  # known stale: what regenerates it (an issue)
+
+
+class Manifest(_Entry):
+    result: list[Result] = Field(min_length=1)
+
+    def select(self, names: list[str]) -> list[Result]:
+        known = {r.name: r for r in self.result}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SpecError(
+                f"no published result named {unknown[0]!r} in the manifest; known: {', '.join(sorted(known))}"
+            )
+        return [known[n] for n in names] if names else list(self.result)
+
+
+def load_manifest(path: Path = MANIFEST) -> Manifest:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(
+            f"manifest {path} not found; run ibbench reproduce from the repository root"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"manifest {path} is not valid TOML: {exc}".replace("\n", " ")) from None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(describe_validation_error(exc, f"manifest {path}")) from None
+
+
+@dataclass
+class ResultState:
+    """What ``check`` found for one result."""
+
+    name: str
+    records: Counter = field(default_factory=Counter)  # state -> count
+    changed: Counter = field(default_factory=Counter)  # module -> records it makes stale
+    commits: set[str] = field(default_factory=set)
+    missing: int = 0  # suite cells with no record
+    problems: list[str] = field(default_factory=list)  # script files stale, stores absent, ...
+    awaiting: str | None = None
+
+    @property
+    def current(self) -> bool:
+        return not self.problems and not self.missing and set(self.records) <= {"current"}
+
+    def verdict(self) -> str:
+        if self.current:
+            return "current"
+        return f"awaiting {self.awaiting}" if self.awaiting else "NOT CURRENT"
+
+    def summary(self) -> str:
+        total = sum(self.records.values())
+        parts = [
+            f"{self.records.get(s, 0)} {s}"
+            for s in ("current", "stale", "dirty", "unknown")
+            if self.records.get(s)
+        ]
+        text = f"{total} records" + (f" ({', '.join(parts)})" if parts else "")
+        if self.missing:
+            text += f"; {self.missing} suite cells missing"
+        if self.commits:
+            text += f"; made at {len(self.commits)} commit(s) {', '.join(sorted(c[:7] for c in self.commits)[:3])}"
+        if self.changed:
+            top = ", ".join(m for m, _ in self.changed.most_common(3))
+            text += f"; changed since: {top}" + (
+                f" +{len(self.changed) - 3}" if len(self.changed) > 3 else ""
+            )
+        return "; ".join([text, *self.problems])
+
+
+def check(results: list[Result], registry, root: Path = Path(".")) -> list[ResultState]:
+    """The state of each result against the working tree under ``root``."""
+    from .fingerprint import record_status
+    from .results import ResultStore, record_key
+    from .runner import resolve, spec_key
+    from .specs import load_suite
+
+    states = []
+    for result in results:
+        state = ResultState(result.name, awaiting=result.awaiting)
+        suites: dict[str, list[str]] = {}  # a store filled by several suites is read once
+        for run in result.runs:
+            suites.setdefault(run.store, []).append(run.suite)
+        for store_name, suite_files in suites.items():
+            store = root / store_name
+            if not store.exists():
+                state.problems.append(f"store {store_name} missing")
+                continue
+            records = ResultStore(store).records()
+            for record in records:
+                status = record_status(record, registry)
+                state.records[status.state] += 1
+                state.changed.update(status.changed)
+                state.commits.add((record.provenance.get("git") or {}).get("commit") or "?")
+            have = {record_key(r) for r in records}
+            cells = {
+                spec_key(resolve(cell, registry))
+                for suite in suite_files
+                for cell in load_suite(root / suite).cells()
+            }
+            state.missing += len(cells - have)
+        for script in result.scripts:
+            state.problems.extend(_script_problems(script, root))
+        states.append(state)
+    return states
+
+
+def _script_problems(script: ScriptRun, root: Path) -> list[str]:
+    """Why a script's files may not be what the script makes today (empty: current)."""
+    from .fingerprint import changed_since, closure
+
+    problems = []
+    for name in script.files:
+        path = root / name
+        if not path.exists():
+            problems.append(f"{name} missing")
+            continue
+        log = _git(root, "log", "-1", "--format=%H", "--", name)
+        if not log:
+            problems.append(f"{name} not committed")
+            continue
+        if _git(root, "status", "--porcelain", "--", name):
+            problems.append(f"{name} has uncommitted changes")
+            continue
+        roots = _script_imports(root / script.script)
+        changed = changed_since(log, tuple(closure(roots))) if roots else ()
+        script_changed = bool(_git(root, "diff", "--name-only", log, "--", script.script))
+        if changed is None:
+            problems.append(f"{name}: cannot compare its code with commit {log[:7]}")
+        elif changed or script_changed:
+            what = ([script.script] if script_changed else []) + list(changed)
+            problems.append(f"{name} stale (changed since {log[:7]}: {', '.join(what[:3])})")
+    return problems
+
+
+def _script_imports(path: Path) -> list[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return sorted(n for n in names if n.split(".")[0].startswith("ibbench"))
+
+
+def _git(root: Path, *args: str) -> str:
+    out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def render(states: list[ResultState]) -> str:
+    from tabulate import tabulate
+
+    rows = [(s.name, s.verdict(), s.summary()) for s in states]
+    return tabulate(rows, headers=("result", "state", "records"), tablefmt="github")
+
+
+def dirty_tree(root: Path = Path(".")) -> list[str]:
+    """Tracked files with uncommitted changes (what a published store must not be made from)."""
+    return _git(root, "status", "--porcelain", "--untracked-files=no").splitlines()
+
+
+def regenerate(
+    results: list[Result],
+    registry,
+    *,
+    jobs: int | None,
+    threads: int | None,
+    executor: str,
+    show_progress: bool | str,
+    quiet: bool,
+) -> int:
+    """Re-run what is not current of each result (stale and dirty records set aside, missing cells run),
+    then its outputs; returns how many cells or commands failed."""
+    from .suite import run_suite, set_aside_stale
+
+    failed = 0
+    for result in results:
+        for run in result.runs:
+            moved = set_aside_stale(Path(run.store), registry)
+            if moved and not quiet:
+                print(
+                    f"{result.name}: {moved} records of {run.store} not current, set aside", file=sys.stderr
+                )
+            params: dict[str, Any] = {}
+            if executor == "local":
+                params.update({k: v for k, v in (("jobs", jobs), ("threads", threads)) if v is not None})
+            failed += run_suite(
+                run.suite,
+                out=Path(run.store),
+                registry=registry,
+                show_progress=show_progress,
+                executor=executor,
+                executor_params=params,
+            )
+        for command in [*(s.command for s in result.scripts), *result.outputs]:
+            if not quiet:
+                print(f"{result.name}: {command}", file=sys.stderr)
+            if subprocess.run(command, shell=True).returncode != 0:  # noqa: S602 (the manifest's own commands)
+                print(f"ibbench: {result.name}: failed: {shlex.quote(command)}", file=sys.stderr)
+                failed += 1
+    return failed
+
+
+def refuse_dirty(root: Path = Path(".")) -> None:
+    changed = dirty_tree(root)
+    if changed:
+        raise IbbenchError(
+            f"the tree has {len(changed)} uncommitted change(s) ({changed[0].strip()}, ...); published results "
+            f"come from a commit: commit or stash them, then run ibbench reproduce"
+        )

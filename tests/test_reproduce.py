@@ -1,0 +1,133 @@
+"""Would today's code reproduce a record (``ibbench.fingerprint``), and the published results' check
+(``ibbench reproduce --check``) and re-run of what is not current (``suite run --rerun-stale``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ibbench.cli import main
+from ibbench.fingerprint import closure, record_status, source_fingerprint
+from ibbench.plugins import load_registry
+from ibbench.results import ResultStore, RunRecord
+from ibbench.suite import run_suite, stale_path
+
+REGISTRY = load_registry()
+SUITE = """
+name = "tiny"
+budget = "smoke"
+device = "cpu"
+seeds = [0, 1]
+estimators = [{ name = "binning" }]
+tasks = [{ name = "gaussian", params = { dim = 1, mi = 0.5 } }]
+"""
+
+
+@pytest.fixture
+def made(tmp_path):
+    """A two-cell suite run into a store: (suite path, store path, its records)."""
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(SUITE)
+    store = tmp_path / "runs.jsonl"
+    assert run_suite(suite, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
+    return suite, store, ResultStore(store).records()
+
+
+def rewrite(store: Path, records: list[RunRecord]) -> None:
+    store.write_text("".join(r.model_dump_json() + "\n" for r in records))
+
+
+def with_provenance(record: RunRecord, **changes) -> RunRecord:
+    provenance = json.loads(json.dumps(record.provenance))
+    for key, value in changes.items():
+        provenance[key] = value
+    return record.model_copy(update={"provenance": provenance})
+
+
+def test_a_record_knows_the_source_it_ran():
+    from ibbench.estimators.binning import Binning
+
+    modules = closure(["ibbench.runner", Binning.__module__])
+    assert "ibbench.estimators.binning" in modules and "ibbench.preprocess" in modules
+    assert not any(m.startswith(("ibbench.cli", "ibbench.tables", "ibbench.figures")) for m in modules)
+    assert set(source_fingerprint([Binning])) == set(modules)
+
+
+def test_fresh_records_are_current_and_an_edited_module_makes_them_stale(made):
+    _, _, records = made
+    record = records[0]
+    source = record.provenance["source"]
+    assert "ibbench.estimators.binning" in source
+    clean = with_provenance(record, git={"commit": "abc", "dirty": False})
+    assert record_status(clean, REGISTRY).state == "current"
+    edited = with_provenance(clean, source={**source, "ibbench.estimators.binning": "0" * 12})
+    status = record_status(edited, REGISTRY)
+    assert status.state == "stale" and status.changed == ("ibbench.estimators.binning",)
+    dirty = with_provenance(record, git={"commit": "abc", "dirty": True})
+    assert record_status(dirty, REGISTRY).state == "dirty"
+
+
+def manifest(tmp_path: Path, suite: Path, store: Path, awaiting: str | None = None) -> Path:
+    path = tmp_path / "manifest.toml"
+    extra = f'awaiting = "{awaiting}"\n' if awaiting else ""
+    path.write_text(
+        f'[[result]]\nname = "tiny"\nruns = [{{ suite = "{suite}", store = "{store}" }}]\n{extra}'
+    )
+    return path
+
+
+def test_the_check_fails_on_a_stale_or_incomplete_result_unless_an_issue_awaits_it(made, tmp_path, capsys):
+    suite, store, records = made
+    clean = [with_provenance(r, git={"commit": "abc", "dirty": False}) for r in records]
+    rewrite(store, clean)
+    assert main(["reproduce", "--check", "--manifest", str(manifest(tmp_path, suite, store))]) == 0
+    assert "2 records (2 current)" in capsys.readouterr().out
+    source = clean[1].provenance["source"]
+    rewrite(store, [clean[0], with_provenance(clean[1], source={**source, "ibbench.api": "0" * 12})])
+    assert main(["reproduce", "--check", "--manifest", str(manifest(tmp_path, suite, store))]) == 1
+    out = capsys.readouterr()
+    assert "1 current, 1 stale" in out.out and "changed since: ibbench.api" in out.out
+    assert "not current at this tree: tiny" in out.err
+    rewrite(store, clean[:1])  # a cell with no record
+    assert main(["reproduce", "--check", "--manifest", str(manifest(tmp_path, suite, store))]) == 1
+    assert "1 suite cells missing" in capsys.readouterr().out
+    awaited = manifest(tmp_path, suite, store, awaiting="issue 99")
+    assert main(["reproduce", "--check", "--manifest", str(awaited)]) == 0
+    assert "awaiting issue 99" in capsys.readouterr().out
+
+
+def test_rerun_stale_sets_aside_only_what_is_not_current_and_runs_those_cells(made):
+    suite, store, records = made
+    clean = with_provenance(records[0], git={"commit": "abc", "dirty": False})
+    dirty = with_provenance(records[1], git={"commit": "abc", "dirty": True})
+    rewrite(store, [clean, dirty])
+    assert run_suite(suite, out=store, registry=REGISTRY, checkpoint_every_s=None, rerun_stale=True) == 0
+    kept = ResultStore(store).records()
+    assert [r.id for r in ResultStore(stale_path(store)).records()] == [dirty.id]
+    assert len(kept) == 2 and kept[0].id == clean.id and kept[1].id != dirty.id
+    assert kept[1].spec.seed == dirty.spec.seed
+
+
+def test_the_published_manifest_names_real_suites_stores_and_sections():
+    from ibbench.reproduce import load_manifest
+
+    root = Path(__file__).resolve().parents[1]
+    results = load_manifest(root / "results" / "manifest.toml").result
+    readmes = {name: (root / name).read_text(encoding="utf-8") for name in ("README.md", "results/README.md")}
+    for result in results:
+        for run in result.runs:
+            assert (root / run.suite).is_file() and (root / run.store).is_file(), (result.name, run)
+        for quote in result.quoted_in:
+            file, _, section = quote.partition("#")
+            anchors = {_anchor(line) for line in readmes[file].splitlines() if line.startswith("#")}
+            assert section in anchors, (result.name, quote)
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    import re
+
+    text = heading.lstrip("#").strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
