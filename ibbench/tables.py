@@ -8,6 +8,9 @@ the cell, never silently dropped (bmi's convergence fraction).
 Accuracy table: one row per task x training fraction x trainer setting, the
 test accuracy (selected on validation) mean +- std over seeds, next to the
 paper's number where it has one.
+
+Every table kind ``ibbench table`` renders ends with one line saying whether the records it was built
+from are current at HEAD, or how many are stale or made from a dirty tree (``ibbench.currency``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
+from .currency import with_note
 from .results import RunRecord, unique_cells
 
 
@@ -91,11 +95,15 @@ def setting_labels(records: list[RunRecord], part: str, base) -> dict[str, str]:
     return labels
 
 
+def estimator_runs(records: list[RunRecord]) -> list[RunRecord]:
+    """The estimator runs (no trainer) a bias table is built from, a cell stored twice counted once."""
+    return [r for r in unique_cells(records) if r.spec.estimator is not None and r.spec.trainer is None]
+
+
 def aggregate(records: list[RunRecord]) -> dict[tuple[str, str], Cell]:
     """(row label, estimator) -> Cell, over seeds.  Rows carry the budget when several are mixed; a
     row or column is one setting of the validated, expanded parameters (``setting_labels``)."""
-    records = unique_cells(records)  # a cell stored twice counts once
-    with_estimator = [r for r in records if r.spec.estimator is not None and r.spec.trainer is None]
+    with_estimator = estimator_runs(records)
     budgets = {r.spec.budget for r in with_estimator}
     settings: dict[str, set[str]] = defaultdict(set)
     for r in with_estimator:
@@ -212,7 +220,7 @@ def bias_table(records: list[RunRecord], fmt: str = "github", digits: int = 3) -
     )
     if sum(1 for row in rows if any(cells[k].truth() is not None for k in cells if k[0] == row)) > 1:
         text += f"\n\nAcross tasks (each task's mean estimate against its truth):\n\n{across_tasks_table(cells, fmt)}"
-    return text
+    return with_note(text, estimator_runs(records))
 
 
 def across_tasks_table(cells: dict[tuple[str, str], Cell], fmt: str = "github") -> str:
@@ -282,6 +290,11 @@ def _training_groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
         )
         groups[key].append(r)
     return dict(sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][4], kv[0][3], kv[0][5])))
+
+
+def training_runs(groups: dict[tuple, list[RunRecord]]) -> list[RunRecord]:
+    """Every record of ``_training_groups``' groups: what a training table is built from."""
+    return [r for runs in groups.values() for r in runs]
 
 
 def _mean_std(values: list[float], digits: int = 2) -> str:
@@ -372,7 +385,9 @@ def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
         "paper",
         "failed",
     ]
-    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+    return with_note(
+        tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True), training_runs(groups)
+    )
 
 
 def probe_table(records: list[RunRecord], fmt: str = "github") -> str:
@@ -397,7 +412,9 @@ def probe_table(records: list[RunRecord], fmt: str = "github") -> str:
             cells.append(_mean_std(accs) or "not probed")
         table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(runs), *cells])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
-    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+    return with_note(
+        tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True), training_runs(groups)
+    )
 
 
 def _mean_or_blank(values: list[float], fmt: str) -> str:
@@ -410,13 +427,14 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
     (after pre-training) and end, the Monte-Carlo truth of I(X; L_i + eps) beside AA-MINE's reading,
     AA-MINE's fraction of it, and the gradient-norm ratio of the two IB terms on the layer's weights
     (||beta grad I(X; L+eps)|| / ||grad I(Y; L)||, median over the logged steps): near 0, beta did nothing."""
-    rows = []
+    rows, used = [], []
     for key, runs in _training_groups(records).items():
         ok = [
             r
             for r in runs
             if r.status == "ok" and r.training.get("layers") and "at_start" in r.training.get("layers")[0]
         ]
+        used += ok
         depth = max((len(r.training.get("layers")) for r in ok), default=0)
         for i in range(depth):
             per = [r.training.get("layers")[i] for r in ok if i < len(r.training.get("layers"))]
@@ -457,7 +475,7 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
         "AA-MINE / truth",
         "grad ratio (median)",
     ]
-    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+    return with_note(tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True), used)
 
 
 def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
@@ -483,7 +501,9 @@ def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
         ]
         table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(ok), *layers])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
-    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+    return with_note(
+        tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True), training_runs(groups)
+    )
 
 
 def failure_table(records: list[RunRecord], fmt: str = "github", width: int = 90) -> str:
@@ -492,7 +512,7 @@ def failure_table(records: list[RunRecord], fmt: str = "github", width: int = 90
     records = unique_cells(records)
     failed = [r for r in records if r.status == "failed"]
     if not failed:
-        return f"no failed runs among {len(records)}"
+        return with_note(f"no failed runs among {len(records)}", records)
 
     def method(r: RunRecord) -> str:
         parts = [s.name for s in (r.spec.estimator, r.spec.trainer) if s is not None]
@@ -524,4 +544,4 @@ def failure_table(records: list[RunRecord], fmt: str = "github", width: int = 90
         headers=["task", "method", "failed/runs"],
         tablefmt=fmt,
     )
-    return f"{counts}\n\n{runs}"
+    return with_note(f"{counts}\n\n{runs}", records)

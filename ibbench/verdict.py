@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from scipy import stats
 from tabulate import tabulate
 
+from .currency import with_note
 from .results import RunRecord
-from .tables import _setting_label, _training_groups, budget_label
+from .tables import _setting_label, _training_groups, budget_label, training_runs
 
 REFERENCE = "ce"
 
@@ -115,7 +116,7 @@ def verdict_text(records: list[RunRecord]) -> str:
                 f"against ce ({where}): **{c.verdict()}**."
             )
         paragraphs.append(" ".join(lines))
-    return "\n\n".join(paragraphs)
+    return with_note("\n\n".join(paragraphs), training_runs(_training_groups(records)))
 
 
 def verdict_table(records: list[RunRecord], fmt: str = "github") -> str:
@@ -134,4 +135,5 @@ def verdict_table(records: list[RunRecord], fmt: str = "github") -> str:
             + [_mean_pm_sd(c.accuracies), _mean_pm_sd(c.reference), f"{c.difference:+.2f}"]
             + [f"[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "-", c.verdict()]
         )
-    return tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+    text = tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
+    return with_note(text, training_runs(_training_groups(records)))

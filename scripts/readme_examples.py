@@ -34,7 +34,7 @@ def table(store: Path) -> str:
     rows = [
         [c.strip() for c in line.strip().strip("|").split("|")]
         for line in accuracy_table(ResultStore(store).records()).splitlines()
-        if not line.startswith("|--")
+        if line.startswith("|") and not line.startswith("|--")  # the table's rows, not its provenance line
     ]
     header, body = rows[0], rows[1:]
     keep = [header.index(c) for c in COLUMNS]

@@ -5,7 +5,8 @@ Monte-Carlo truth and its error bar.
 X is uniform over the N = 60000 MNIST training images, so the truth is bounded by
 log N = 11.0 nats: as the noise vanishes it saturates there, not at infinity.
 Every cell is a stored run record (resumable); the table and the PNG are built
-from the records only.
+from the records only, and both say how many records are stale at HEAD or made from a dirty tree
+(``ibbench.currency``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from ..currency import mark_figure, with_note
 from ..plugins import Registry
 from ..results import ResultStore, RunRecord
 from ..specs import EstimatorSpec, RunSpec, TaskSpec
@@ -112,7 +114,7 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
         f"log N = {log_n:.3f} bounds the truth.\n\n"
     )
     table_path = out_dir / "fig2.md"
-    table_path.write_text(header + table + "\n")
+    table_path.write_text(header + with_note(table, records) + "\n")
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     t_mean = [statistics.fmean(by_var[v]["truth"]) for v in variances]
@@ -140,8 +142,9 @@ def render(records: list[RunRecord], out_dir: Path) -> tuple[Path, Path]:
     ax.set_title(f"Paper Fig. 2 with ground truth ({', '.join(budgets)} budget, {len(seeds)} seeds)")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    mark_figure(fig, records)
     png_path = out_dir / "fig2.png"
-    fig.savefig(png_path, dpi=120)
+    fig.savefig(png_path, dpi=120, bbox_inches="tight")  # "tight" keeps the footer below the canvas
     plt.close(fig)
     return table_path, png_path
 

@@ -7,6 +7,8 @@ not above 0 has no log ratio: it takes the bottom colour and its estimate is pri
 from ``ibbench.tables.aggregate`` (one cell per task and estimator setting, seeds pooled, a cell
 stored twice counted once).  The converged-only view keeps the runs whose critic reached its
 held-out plateau (and every run of an estimator without a critic); a cell left empty says so.
+A footer says how many of the estimator runs are stale at HEAD or made from a dirty tree
+(``ibbench.currency``), where any is.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..currency import mark_figure
 from ..results import RunRecord
-from ..tables import Cell, aggregate
+from ..tables import Cell, aggregate, estimator_runs
 
 CLIP = 2.0  # |log2 ratio| beyond which the colour saturates
 
@@ -75,8 +78,9 @@ def plot_heatmap(records: list[RunRecord], out: Path, converged_only: bool = Fal
         fontsize=9,
     )
     fig.tight_layout()
+    mark_figure(fig, estimator_runs(records))
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
+    fig.savefig(out, dpi=130, bbox_inches="tight")  # "tight" keeps the footer below the canvas
     plt.close(fig)
     return out
 

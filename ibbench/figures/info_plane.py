@@ -7,13 +7,15 @@ the same I(Y; L_i), so an estimator's error is visible along the trajectory.
 A reading whose critic (for either axis) stopped short of its held-out plateau
 is drawn as a cross, and the title counts the readings that reached it.
 Without a measuring estimator, a layer-wise IB record falls back to its own
-critics' training bounds (the paper's Fig. 4 shows those).
+critics' training bounds (the paper's Fig. 4 shows those).  A footer says so where the record
+is stale at HEAD or was made from a dirty tree (``ibbench.currency``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..currency import mark_figure
 from ..errors import IbbenchError
 from ..results import RunRecord, critic_plateaus
 
@@ -116,6 +118,7 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
         + plateau_note(points),
         fontsize=9,
     )
+    mark_figure(fig, [record])
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130, bbox_inches="tight")
     plt.close(fig)

@@ -1,0 +1,129 @@
+"""Tables and figures say whether the records they were built from are current at HEAD (ibbench.currency)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ibbench.currency import classify, figure_note, mark_figure, provenance_note
+from ibbench.fingerprint import RUNNER, file_hash, module_file, source_fingerprint
+from ibbench.results import ResultStore, RunRecord
+from ibbench.tables import bias_table, failure_table
+from ibbench.verdict import verdict_table
+
+from .test_tables import record
+from .test_verdict import CE, trained
+
+COMMIT = "abc1234" + "0" * 33
+OTHER = "def5678" + "0" * 33
+
+
+def made(seed: int, *, source: dict, dirty: bool | None = False, commit: str = COMMIT) -> RunRecord:
+    """A mine run on gaussian (seeds tell cells apart) with this fingerprint and git state."""
+    data = record("mine", seed, 1.8).model_dump()
+    data["provenance"] = {"git": {"commit": commit, "dirty": dirty}, "source": source}
+    return RunRecord.model_validate(data)
+
+
+@pytest.fixture(scope="module")
+def today() -> dict[str, str]:
+    """The fingerprint of the runner's modules as they are in the working tree now."""
+    source = source_fingerprint([])
+    assert source[RUNNER] == file_hash(module_file(RUNNER))
+    return source
+
+
+def stored(tmp_path, records: list[RunRecord]) -> list[RunRecord]:
+    store = ResultStore(tmp_path / "runs.jsonl")
+    for r in records:
+        store.append(r)
+    return store.records()
+
+
+def test_current_stale_and_dirty_records_are_counted_apart(tmp_path, today):
+    wrong = {**today, RUNNER: "0" * 12}
+    records = stored(
+        tmp_path,
+        [
+            made(0, source=today),
+            made(1, source=today),
+            made(2, source=today),
+            made(3, source=wrong),
+            made(4, source=wrong, dirty=True),
+            made(5, source=today, dirty=True),
+        ],
+    )
+    tally = classify(records)
+    assert (tally.total, tally.current, tally.stale, tally.dirty, tally.tree_unknown, tally.unknown) == (
+        6,
+        3,
+        2,
+        2,
+        0,
+        0,
+    )
+    assert provenance_note(records) == (
+        f"Not current at HEAD: 2 of 6 records stale (changed: {RUNNER}), 2 made from a dirty tree; "
+        "made at commit abc1234; regenerate with ibbench reproduce"
+    )
+    table = bias_table(records)
+    assert table.splitlines()[-1] == provenance_note(records)
+    assert table.splitlines()[-2] == ""  # a blank line between the table and its note
+    assert failure_table(records).splitlines()[-1] == provenance_note(records)
+    assert figure_note(records) == (
+        "stale at HEAD: 2 of 6 records; dirty tree: 2; regenerate with ibbench reproduce"
+    )
+
+
+def test_a_table_of_current_records_says_so_with_its_commits(tmp_path, today):
+    records = stored(tmp_path, [made(seed, source=today) for seed in range(3)])
+    assert bias_table(records).splitlines()[-1] == (
+        "All 3 records current at HEAD (commit abc1234, clean tree)."
+    )
+    assert figure_note(records) is None
+    two = records + [made(3, source=today, commit=OTHER)]
+    assert provenance_note(two) == "All 4 records current at HEAD (2 commits, clean trees)."
+
+
+def test_changed_modules_are_named_most_frequent_first_the_rest_counted(today):
+    a, b, c = sorted(today)[:3]
+    records = [
+        made(0, source={**today, a: "0" * 12, b: "0" * 12, c: "0" * 12}),
+        made(1, source={**today, b: "0" * 12, c: "0" * 12}),
+        made(2, source={**today, c: "0" * 12}),
+    ]
+    assert f"3 of 3 records stale (changed: {c}, {b}, +1);" in provenance_note(records)
+
+
+def test_records_without_git_status_are_not_called_current_or_dirty(today):
+    records = [made(0, source=today, dirty=None), made(1, source=today)]
+    tally = classify(records)
+    assert (tally.current, tally.dirty, tally.tree_unknown) == (1, 0, 1)
+    assert provenance_note(records).startswith(
+        "Not current at HEAD: 1 of 2 records of unknown tree state (no git status); made at commit abc1234;"
+    )
+
+
+def test_the_gap_table_notes_its_training_records_only():
+    far = [trained("ib-layerwise", s, a) for s, a in enumerate((0.800, 0.810, 0.805))]
+    estimator_only = [record("mine", 0, 1.8)]
+    last = verdict_table(CE + far + estimator_only).splitlines()[-1]
+    # the six training records, no provenance at all; the estimator run is not part of this table
+    assert last.startswith("Not current at HEAD: 6 of 6 records of unknown tree state")
+
+
+def test_a_figure_with_stale_records_carries_the_note_in_small_text(today):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    stale = [made(0, source={**today, RUNNER: "0" * 12})]
+    note = mark_figure(fig, stale)
+    assert note == "stale at HEAD: 1 of 1 records; regenerate with ibbench reproduce"
+    assert [t.get_text() for t in fig.texts] == [note] and fig.texts[0].get_fontsize() <= 7
+    plt.close(fig)
+    fig, _ = plt.subplots()
+    assert mark_figure(fig, [made(0, source=today)]) is None and not fig.texts
+    plt.close(fig)
