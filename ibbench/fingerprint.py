@@ -38,6 +38,8 @@ NUMBER_NEUTRAL = (
     "ibbench.provenance",
     "ibbench.fingerprint",
     "ibbench.reproduce",
+    "ibbench.currency",
+    "ibbench.preprocess_report",
     "ibbench.suite",
     "ibbench.executors",
     "ibbench.claims",

@@ -23,16 +23,15 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-import tomllib
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .currency import Currency, classify
 from .errors import IbbenchError, SpecError
-from .specs import describe_validation_error
+from .specs import describe_validation_error, read_toml
 
 MANIFEST = Path("results") / "manifest.toml"
 
@@ -76,14 +75,7 @@ class Manifest(_Entry):
 
 
 def load_manifest(path: Path = MANIFEST) -> Manifest:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(
-            f"manifest {path} not found; run ibbench reproduce from the repository root"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"manifest {path} is not valid TOML: {exc}".replace("\n", " ")) from None
+    data = read_toml(path, "manifest", "run ibbench reproduce from the repository root, or give --manifest")
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
@@ -95,16 +87,14 @@ class ResultState:
     """What ``check`` found for one result."""
 
     name: str
-    records: Counter = field(default_factory=Counter)  # state -> count
-    changed: Counter = field(default_factory=Counter)  # module -> records it makes stale
-    commits: set[str] = field(default_factory=set)
+    records: Currency = field(default_factory=Currency)  # every store's records, tallied
     missing: int = 0  # suite cells with no record
     problems: list[str] = field(default_factory=list)  # script files stale, stores absent, ...
     awaiting: str | None = None
 
     @property
     def current(self) -> bool:
-        return not self.problems and not self.missing and set(self.records) <= {"current"}
+        return not self.problems and not self.missing and self.records.all_current
 
     def verdict(self) -> str:
         if self.current:
@@ -112,28 +102,18 @@ class ResultState:
         return f"awaiting {self.awaiting}" if self.awaiting else "NOT CURRENT"
 
     def summary(self) -> str:
-        total = sum(self.records.values())
-        parts = [
-            f"{self.records.get(s, 0)} {s}"
-            for s in ("current", "stale", "dirty", "unknown")
-            if self.records.get(s)
-        ]
-        text = f"{total} records" + (f" ({', '.join(parts)})" if parts else "")
+        tally = self.records
+        reasons = [f"{n} {what}" for n, what in tally.reasons()]
+        text = f"{tally.total} records ({', '.join([f'{tally.current} current', *reasons])})"
+        if tally.total:
+            text += f", made at {tally.commits_text()}"
         if self.missing:
             text += f"; {self.missing} suite cells missing"
-        if self.commits:
-            text += f"; made at {len(self.commits)} commit(s) {', '.join(sorted(c[:7] for c in self.commits)[:3])}"
-        if self.changed:
-            top = ", ".join(m for m, _ in self.changed.most_common(3))
-            text += f"; changed since: {top}" + (
-                f" +{len(self.changed) - 3}" if len(self.changed) > 3 else ""
-            )
         return "; ".join([text, *self.problems])
 
 
 def check(results: list[Result], registry, root: Path = Path(".")) -> list[ResultState]:
     """The state of each result against the working tree under ``root``."""
-    from .fingerprint import record_status
     from .results import ResultStore, record_key
     from .runner import resolve, spec_key
     from .specs import load_suite
@@ -144,24 +124,22 @@ def check(results: list[Result], registry, root: Path = Path(".")) -> list[Resul
         suites: dict[str, list[str]] = {}  # a store filled by several suites is read once
         for run in result.runs:
             suites.setdefault(run.store, []).append(run.suite)
+        records = []
         for store_name, suite_files in suites.items():
             store = root / store_name
             if not store.exists():
                 state.problems.append(f"store {store_name} missing")
                 continue
-            records = ResultStore(store).records()
-            for record in records:
-                status = record_status(record, registry)
-                state.records[status.state] += 1
-                state.changed.update(status.changed)
-                state.commits.add((record.provenance.get("git") or {}).get("commit") or "?")
-            have = {record_key(r) for r in records}
+            found = ResultStore(store).records()
+            records += found
+            have = {record_key(r) for r in found}
             cells = {
                 spec_key(resolve(cell, registry))
                 for suite in suite_files
                 for cell in load_suite(root / suite).cells()
             }
             state.missing += len(cells - have)
+        state.records = classify(records, registry)
         for script in result.scripts:
             state.problems.extend(_script_problems(script, root))
         states.append(state)

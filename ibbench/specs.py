@@ -136,22 +136,24 @@ def describe_validation_error(exc: ValidationError, where: str) -> str:
     return f"{where}: field {loc!r}: {msg}{got_text}{more}"
 
 
-def load_suite(path: str | Path) -> SuiteSpec:
+def read_toml(path: str | Path, what: str, missing_hint: str) -> Any:
+    """The parsed TOML file ``what`` (e.g. "suite file") at ``path``; a one-line SpecError naming it for a
+    missing (``missing_hint`` says what to do), unreadable, non-UTF-8 or invalid file."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SpecError(
-            f"suite file {path} not found; give the path of a .toml suite (see suites/)"
-        ) from None
+        raise SpecError(f"{what} {path} not found; {missing_hint}") from None
     except UnicodeDecodeError as exc:
-        raise SpecError(
-            f"suite file {path} is not UTF-8 text (byte {exc.start}); give a .toml suite"
-        ) from None
+        raise SpecError(f"{what} {path} is not UTF-8 text (byte {exc.start}); give a .toml file") from None
     except OSError as exc:
-        raise SpecError(f"suite file {path} cannot be read ({exc.strerror}); give a .toml suite") from None
+        raise SpecError(f"{what} {path} cannot be read ({exc.strerror}); give a .toml file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"suite file {path} is not valid TOML: {exc}".replace("\n", " ")) from None
+        raise SpecError(f"{what} {path} is not valid TOML: {exc}".replace("\n", " ")) from None
+
+
+def load_suite(path: str | Path) -> SuiteSpec:
+    data = read_toml(path, "suite file", "give the path of a .toml suite (see suites/)")
     return suite_from_data(data, f"suite {path}")
 
 
