@@ -14,6 +14,9 @@ from statistics import mean
 
 from tabulate import tabulate
 
+#: the estimators whose pooled bias chooses the default map (results/README, "One route for the data")
+POOLED = ("ksg", "mine", "infonce")
+
 
 def preprocess_table(records, fmt: str = "github") -> str:
     ok = [r for r in records if r.status == "ok" and r.truth is not None and r.spec.preprocess]
@@ -32,25 +35,35 @@ def preprocess_table(records, fmt: str = "github") -> str:
     for (est, task, _), arms in paired.items():
         for p, value in arms.items():
             per_task[(est, task)][p].append(value)
-    rows = []
-    for est in sorted({e for e, _ in per_task}):
-        tasks = sorted(t for e, t in per_task if e == est)
-        row = [est]
-        for keep in (lambda t: bmi[t], lambda t: bmi[t] and "student" in t, lambda t: not bmi[t]):
-            chosen = [t for t in tasks if keep(t)]
+    groups = (
+        ("bmi, all", lambda t: bmi[t]),
+        ("bmi Student-t", lambda t: bmi[t] and "student" in t),
+        ("bmi, rest", lambda t: bmi[t] and "student" not in t),
+        ("staircase / other", lambda t: not bmi[t]),
+        ("all tasks", lambda t: True),
+    )
+
+    def row(label: str, keys: list[tuple[str, str]]) -> list[str]:
+        out = [label]
+        for _, keep in groups:
+            chosen = [k for k in keys if keep(k[1])]
             for p in maps:
-                biases = [abs(mean(per_task[(est, t)][p]) - truth[t]) for t in chosen]
-                row.append(f"{mean(biases):.3f} ({len(chosen)})" if biases else "-")
+                biases = [abs(mean(per_task[k][p]) - truth[k[1]]) for k in chosen]
+                out.append(f"{mean(biases):.3f} ({len(chosen)})" if biases else "-")
         closest = defaultdict(int)
-        for t in tasks:
-            err = {p: abs(mean(per_task[(est, t)][p]) - truth[t]) for p in maps}
+        for k in keys:
+            err = {p: abs(mean(per_task[k][p]) - truth[k[1]]) for p in maps}
             closest[min(err, key=err.get)] += 1
-        row.append(", ".join(f"{p} {closest[p]}" for p in maps))
-        rows.append(row)
-    headers = ["estimator"]
-    for group in ("bmi", "bmi Student-t", "staircase / other"):
-        headers += [f"{group}: {p}" for p in maps]
-    headers.append("closer on (tasks)")
+        return [*out, ", ".join(f"{p} {closest[p]}" for p in maps)]
+
+    estimators = sorted({e for e, _ in per_task})
+    rows = [row(est, sorted(k for k in per_task if k[0] == est)) for est in estimators]
+    pooled = [e for e in POOLED if e in estimators]
+    if pooled:  # what the default is chosen on: binning saturates at log n from 5 dimensions on either map
+        rows.append(row(" + ".join(pooled), sorted(k for k in per_task if k[0] in pooled)))
+    headers = (
+        ["estimator"] + [f"{g}: {p}" for g, _ in groups for p in maps] + ["closer on (task x estimator)"]
+    )
     note = (
         f"Mean |mean estimate over seeds - truth| in nats over tasks (count); {len(paired)} cells that every "
         f"map ({', '.join(maps)}) finished, seeds {sorted({s for _, _, s in paired})}."
