@@ -242,7 +242,9 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
         from ..trainers.ib_e2e import e2e_step
 
         f = layer_network(net, len(net))
-        critics = IBCritics(f, data, 0.1, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, name="e2e")
+        critics = IBCritics(
+            f, data, 0.1, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, name="e2e", dy_noise=p.dy_noise
+        )
         opt = torch.optim.Adam(net.parameters(), lr=p.lr)
 
         def run():

@@ -13,6 +13,7 @@ They follow the estimation protocol (``ibbench.critics.protocol``): inputs stand
 the layer as it is when the critics are (re)fitted, pre-training until the held-out bound
 plateaus (the paper's App. C: "until convergence", ``critic_pretrain_steps`` being the maximum),
 and every reported estimate held out: D_y on pairs of the validation split, D_x on fresh noise.
+ib-e2e's D_y reads L + eps too (``dy_noise``; ``bounds`` says why).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..critics import (
     CriticData,
     CriticParams,
     CriticTrainer,
+    Sampler,
     Standardise,
     check_possible,
     combine,
@@ -85,7 +87,11 @@ class IBParams(TrainerParams):
 
 
 class IBCritics:
-    """D_y and/or D_x for the representation ``f`` (a network prefix, flattened)."""
+    """D_y and/or D_x for the representation ``f`` (a network prefix, flattened).
+
+    ``dy_noise``: D_y reads L + eps instead of L, so its bound is on I(Y; L + eps) <= I(Y; L) (see
+    ``bounds``); D_x always reads L + eps.
+    """
 
     def __init__(
         self,
@@ -98,8 +104,10 @@ class IBCritics:
         with_y: bool,
         with_x: bool,
         name: str,
+        dy_noise: bool = False,
     ) -> None:
         self.f, self.noise_std, self.p, self.device = f, noise_std, p, ctx.device
+        self.dy_noise = dy_noise
         self.n_classes = data.n_classes
         base = ctx.child(f"ib-critics.{name}", show_progress=False)  # its critics' own random streams
         cp = self.critic_params = p.critic_params()
@@ -112,7 +120,10 @@ class IBCritics:
         if with_y:
             y_ctx = base.child("D_y")
             held = LabelLayerTask(f, data.val_x, data.val_y, data.n_classes, ctx.device, finite=False)
-            self.data["iyt"] = critic_data(self.label.sample, cp, y_ctx, heldout=held.sample)
+            train, heldout = self.label.sample, held.sample
+            if dy_noise:
+                train, heldout = self._noisy(train), self._noisy(heldout)
+            self.data["iyt"] = critic_data(train, cp, y_ctx, heldout=heldout)
             self.ceilings["iyt"] = self.label.mi_ceiling
             critic = Critic(data.n_classes, self.label.y_dim, cp)
             self.y = CriticTrainer(critic, self.data["iyt"].train, cp, y_ctx, "D_y")
@@ -126,6 +137,15 @@ class IBCritics:
             self.ceilings["ixt"] = self.noisy.mi_ceiling
             self.x = CriticTrainer(critic, self.data["ixt"].train, cp, x_ctx, "D_x")
         self.noise_gen = base.generator("noise")
+
+    def _noisy(self, sample: Sampler) -> Sampler:
+        """``sample``'s pairs (u, L) as (u, L + eps), eps ~ N(0, noise_std^2 I) from the same generator."""
+
+        def noisy(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+            u, l = sample(n, generator)  # noqa: E741 (the paper's L)
+            return u, l + self.noise_std * torch.randn(l.shape, generator=generator).to(l.device)
+
+        return noisy
 
     def trainers(self) -> list[CriticTrainer]:
         return [t for t in (self.y, self.x) if t is not None]
@@ -164,19 +184,34 @@ class IBCritics:
         self.noise_gen.set_state(state["noise_gen"])
 
     def bounds(self, x: torch.Tensor, y: torch.Tensor, l: torch.Tensor) -> dict[str, torch.Tensor]:  # noqa: E741 (the paper's L)
-        """DV bounds on the net's batch, differentiable in ``l`` = f(x): keys 'iyt' and 'ixt'."""
+        """DV bounds on the net's batch, differentiable in ``l`` = f(x): keys 'iyt' and 'ixt'.
+
+        With ``dy_noise`` both critics read the same noisy z = L + eps, and the bound the net maximises
+        is on I(Y; L + eps), a lower bound of I(Y; L) (data processing), as the DV bound itself is.  Why
+        (ib-e2e, measured on digits): L's true I(Y; L) is H(Y) for any net whose L separates the classes,
+        so its gradient is 0; what moves the net is the critic's smoothing, and a critic fitted to L on
+        L's own scale (standardised inputs, or trained to a plateau on them) is scale-free: its gradient
+        into L grows as 1 / spread(L).  A fresh net's logits have spread ~0.02, where that gradient is
+        ~50x cross-entropy's on the net's weights and Adam follows it: logits that carry Y (a linear
+        probe on them: 87 %) with no tie of coordinate to class (argmax: chance), and it stays that
+        large with the bound at its ceiling log C (cluster tightening at the critic's resolution).
+        Through eps the resolution is the IB functional's own noise s_eps for any critic: the gradient
+        is ~spread(L) / s_eps^2 while L is small and vanishes once the classes lie many s_eps apart.
+        """
         n, out = l.shape[0], {}
         perm = torch.randperm(n, generator=self.noise_gen).to(self.device)
         mode, momentum = self.critic_params.standardise, self.p.critic_standardise_momentum
+        z = None  # L + eps, drawn only where a critic reads it (the random streams stay as they were)
+        if self.x is not None or self.dy_noise:
+            z = l + self.noise_std * torch.randn(l.shape, generator=self.noise_gen).to(self.device)
         if self.y is not None:
             onehot = nn.functional.one_hot(y, self.n_classes).float()
+            ly = z if self.dy_noise else l
             if momentum:
-                self.y.critic.standardise(onehot, l, mode, momentum)
-            out["iyt"] = dv_bound(*self.y.critic.joint_and_marginal(onehot, l, perm))
+                self.y.critic.standardise(onehot, ly, mode, momentum)
+            out["iyt"] = dv_bound(*self.y.critic.joint_and_marginal(onehot, ly, perm))
         if self.x is not None:
-            eps = torch.randn(l.shape, generator=self.noise_gen).to(self.device)
             view = l.detach() if self.p.ixt_critic == "aa-mine" else x  # AA-MINE sees F(x), no gradient
-            z = l + self.noise_std * eps
             if momentum:
                 self.x.critic.standardise(view, z, mode, momentum)
             out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(view, z, perm))

@@ -4,7 +4,10 @@
 
 with I(Y; Yhat) from a MINE critic D_y on (one-hot y, Yhat) and I(X; Yhat + eps)
 from an AA-MINE critic D_x that sees the detached Yhat as F(x); both
-critics take k steps per network step.  A critic whose coefficient is 0 is
+critics take k steps per network step.  D_y reads the same noisy Yhat + eps as
+D_x (``dy_noise``): its DV bound is on I(Y; Yhat + eps) <= I(Y; Yhat), at the
+noise's resolution instead of Yhat's own spread, which on a fresh net's tiny
+logits swamped cross-entropy (``IBCritics.bounds``).  A critic whose coefficient is 0 is
 not trained at all.  With alpha = 0 (the IB loss alone) the net's output is
 only informative about Y, not aligned with it, so the linear readout of the
 layer-wise trainer is post-trained on it (it adds no capacity).  Table 3: (a, b, g) = (1, 1, 1e-3) on MNIST; CIFAR-10
@@ -41,6 +44,9 @@ class EndToEndParams(IBParams):
     alpha: float = Field(1.0, ge=0)  # a: weight of cross-entropy
     beta: float = Field(1.0, ge=0)  # b: weight of I(Y; Yhat) (maximised)
     gamma: float = Field(1e-3, ge=0)  # g: weight of I(X; Yhat + eps) (minimised)
+    # D_y reads Yhat + eps (its bound: I(Y; Yhat + eps) <= I(Y; Yhat)); False: the noiseless Yhat, whose
+    # gradient grows as 1 / spread(Yhat) and kept a fresh net at chance for hundreds of steps
+    dy_noise: bool = True
     readout_max_iter: int = Field(
         500, ge=1
     )  # alpha = 0 only: L-BFGS iterations of the fitted readout (Sec. 5)
@@ -92,7 +98,15 @@ class EndToEndIB(Trainer):
         stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(BATCHES_STREAM))
         f = layer_network(net, len(net))
         critics = IBCritics(
-            f, data, inst.noise_std, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, name="e2e"
+            f,
+            data,
+            inst.noise_std,
+            p,
+            ctx,
+            with_y=p.beta > 0,
+            with_x=p.gamma > 0,
+            name="e2e",
+            dy_noise=p.dy_noise,
         )
         loop = TrainingLoop(ctx, "ib-e2e", p.steps, stream, probe)
         state = loop.state
