@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+RESULTS = "results"  # the folder of published stores, tables and figures (not code)
 PACKAGES = ("ibbench", "torch", "torchvision", "numpy", "pydantic", "pluggy", "scikit-learn", "scipy")
 
 
@@ -31,7 +32,8 @@ def git_state() -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     dirty = None
     if commit is not None:
-        status = git("status", "--porcelain", "--untracked-files=no")
+        # the stores under results/ are what runs write, not code: a store being filled is no dirty tree
+        status = git("status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}")
         dirty = bool(status) if status is not None else None
     return {"commit": commit, "dirty": dirty}
 

@@ -200,8 +200,13 @@ def render(states: list[ResultState]) -> str:
 
 
 def dirty_tree(root: Path = Path(".")) -> list[str]:
-    """Tracked files with uncommitted changes (what a published store must not be made from)."""
-    return _git(root, "status", "--porcelain", "--untracked-files=no").splitlines()
+    """Tracked files outside results/ with uncommitted changes (the code a published store must not be made
+    from; the stores themselves change as they are filled)."""
+    from .provenance import RESULTS
+
+    return _git(
+        root, "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}"
+    ).splitlines()
 
 
 def regenerate(
@@ -220,12 +225,11 @@ def regenerate(
 
     failed = 0
     for result in results:
-        for run in result.runs:
-            moved = set_aside_stale(Path(run.store), registry)
+        for store in dict.fromkeys(run.store for run in result.runs):  # once per store, before any cell runs
+            moved = set_aside_stale(Path(store), registry)
             if moved and not quiet:
-                print(
-                    f"{result.name}: {moved} records of {run.store} not current, set aside", file=sys.stderr
-                )
+                print(f"{result.name}: {moved} records of {store} not current, set aside", file=sys.stderr)
+        for run in result.runs:
             params: dict[str, Any] = {}
             if executor == "local":
                 params.update({k: v for k, v in (("jobs", jobs), ("threads", threads)) if v is not None})

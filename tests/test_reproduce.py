@@ -131,3 +131,46 @@ def _anchor(heading: str) -> str:
 
     text = heading.lstrip("#").strip().lower()
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def test_a_store_being_filled_is_no_dirty_tree(tmp_path):
+    import subprocess
+
+    from ibbench.reproduce import dirty_tree
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "runs.jsonl").write_text("")
+    git("add", ".")
+    git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "-m", "one")
+    (tmp_path / "results" / "runs.jsonl").write_text("{}\n")
+    assert dirty_tree(tmp_path) == []
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert dirty_tree(tmp_path) == ["M code.py"]
+
+
+def test_two_suites_on_one_store_keep_each_others_records(tmp_path, monkeypatch):
+    """The store is cleared of what is not current once, before either suite runs: here every record
+    counts as made from a dirty tree, so a second clearing would drop the first suite's records."""
+    import ibbench.fingerprint
+    from ibbench.reproduce import Result, SuiteRun, regenerate
+
+    monkeypatch.setattr(
+        ibbench.fingerprint,
+        "record_status",
+        lambda r, reg=None: ibbench.fingerprint.RecordStatus("dirty", dirty=True),
+    )
+
+    suites = []
+    for seed in (0, 1):
+        path = tmp_path / f"s{seed}.toml"
+        path.write_text(SUITE.replace('name = "tiny"', f'name = "s{seed}"').replace("[0, 1]", f"[{seed}]"))
+        suites.append(SuiteRun(suite=str(path), store=str(tmp_path / "runs.jsonl")))
+    result = Result(name="two", runs=suites)
+    kw = dict(jobs=None, threads=None, executor="local", show_progress=False, quiet=True)
+    assert regenerate([result], REGISTRY, **kw) == 0
+    assert sorted(r.spec.seed for r in ResultStore(tmp_path / "runs.jsonl").records()) == [0, 1]
