@@ -1,13 +1,18 @@
 """ibbench next to bmi (Czyż et al. 2023, benchmark-mi) on bmi's own tasks, same arrays, one session.
 
     python -m venv bmi-env && bmi-env/bin/pip install benchmark-mi==0.1.3 "jax[cpu]==0.4.25" jaxlib==0.4.25
-    python scripts/peer_benchmark.py --bmi-python bmi-env/bin/python          # writes results/benchmarks/peers-cpu.*
+    python scripts/peer_benchmark.py --bmi-python bmi-env/bin/python --preprocess none    # peers-cpu-none.*
+    python scripts/peer_benchmark.py --bmi-python bmi-env/bin/python --preprocess robust  # peers-cpu-robust.*
 
 bmi 0.1.3 needs pydantic 1 and numpy 1 (jax 0.4.25), ibbench pydantic 2, so bmi runs in its own
 interpreter (``scripts/peers/bmi_side.py``): it samples each task with bmi's sampler and saves the
 arrays, then times its estimators on them; this process times ibbench's estimators (default budget,
 in process, no start-up cost) on the very same arrays.  Without ``--bmi-python`` (or without bmi
 there) the benchmark is skipped with a message.  Run it on a quiet machine: it is a timing table.
+
+Both sides see the same numbers: ``--preprocess robust`` maps the sampled files once with ibbench's
+robust map (``ibbench.preprocess``) before either side estimates, and ibbench then runs with
+``preprocess = "none"`` on them; ``--preprocess none`` leaves them raw for both.
 """
 
 from __future__ import annotations
@@ -38,6 +43,17 @@ TASKS = (
 ESTIMATORS = ("ksg", "mine", "infonce", "nwj")  # in both packages
 
 
+def map_files(folder: Path, method: str) -> None:
+    """Each sampled .npy through ibbench's ``method`` map, fitted on its own columns, in float64."""
+    import numpy as np
+
+    from ibbench.preprocess import fit
+
+    for path in sorted(folder.glob("*.npy")):
+        a = np.load(path)
+        np.save(path, fit(a, method).apply(a))
+
+
 def ibbench_rows(
     folder: Path, tasks: list[str], seeds: list[int], budget: str, estimators: tuple[str, ...] = ESTIMATORS
 ) -> list[dict]:
@@ -56,6 +72,7 @@ def ibbench_rows(
                     seed=seed,
                     budget=budget,
                     device="cpu",
+                    preprocess="none",  # the files are already what both sides see (map_files)
                 )
                 record = run(spec, registry)
                 rows.append(
@@ -144,8 +161,15 @@ def main() -> int:
         choices=ESTIMATORS,
         help="estimators to run on both sides (default all four)",
     )
-    parser.add_argument("--out", type=Path, default=OUT / "peers-cpu")
+    parser.add_argument(
+        "--preprocess",
+        choices=("none", "robust"),
+        default="none",
+        help="the same map for both sides: none (raw arrays) or ibbench's robust map, applied once",
+    )
+    parser.add_argument("--out", type=Path, help="default results/benchmarks/peers-cpu-PREPROCESS")
     args = parser.parse_args()
+    args.out = args.out or OUT / f"peers-cpu-{args.preprocess}"
     if not args.bmi_python:
         print("peer benchmark skipped: no --bmi-python (see this script's docstring for the bmi environment)")
         return 0
@@ -158,18 +182,10 @@ def main() -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     with tempfile.TemporaryDirectory(prefix="ibbench-peers-") as tmp:
         estimators = tuple(args.estimators)
-        subprocess.run(
-            [
-                args.bmi_python,
-                str(ROOT / "scripts" / "peers" / "bmi_side.py"),
-                tmp,
-                str(args.n),
-                args.seeds,
-                ",".join(estimators),
-                *args.tasks,
-            ],
-            check=True,
-        )
+        side = [args.bmi_python, str(ROOT / "scripts" / "peers" / "bmi_side.py")]
+        subprocess.run([*side, "sample", tmp, str(args.n), args.seeds, *args.tasks], check=True)
+        map_files(Path(tmp), args.preprocess)
+        subprocess.run([*side, "estimate", tmp, args.seeds, ",".join(estimators), *args.tasks], check=True)
         bmi_rows = json.loads((Path(tmp) / "bmi.json").read_text())["rows"]
         ours = ibbench_rows(Path(tmp), args.tasks, seeds, args.budget, estimators)
     text, summary = table(bmi_rows, ours, estimators)
@@ -187,13 +203,22 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(
         json.dumps(
-            {"n": args.n, "seeds": seeds, "budget": args.budget, "bmi": bmi_rows, "ibbench": ours}, indent=1
+            {
+                "n": args.n,
+                "seeds": seeds,
+                "budget": args.budget,
+                "preprocess": args.preprocess,
+                "bmi": bmi_rows,
+                "ibbench": ours,
+            },
+            indent=1,
         )
         + "\n"
     )
     args.out.with_suffix(".md").write_text(
         f"# ibbench next to bmi on bmi's tasks\n\nMade by `python scripts/peer_benchmark.py --bmi-python ...` "
-        f"({args.n} samples per task, seeds {args.seeds}, ibbench budget {args.budget}; bmi 0.1.3 estimators at "
+        f"--preprocess {args.preprocess} ({args.n} samples per task, seeds {args.seeds}, the same {args.preprocess} "
+        f"arrays for both sides, ibbench budget {args.budget}; bmi 0.1.3 estimators at "
         f"their defaults).  Each cell: mean estimate over seeds (nats) / total wall time.\n\n{text}\n\n{totals}\n"
     )
     print(f"written {args.out.with_suffix('.md')}")

@@ -45,3 +45,37 @@ def test_without_bmi_it_is_skipped_with_a_message():
         [sys.executable, str(REPO / "scripts" / "peer_benchmark.py")], capture_output=True, text=True
     )
     assert proc.returncode == 0 and "peer benchmark skipped" in proc.stdout
+
+
+def test_robust_for_both_maps_the_files_once_so_ibbench_reads_them_as_it_would_raw(tmp_path):
+    """--preprocess robust maps the sampled files for both sides; ibbench then runs with preprocess none
+    on them, which must equal its own robust run on the raw files (the same map, applied once)."""
+    import numpy as np
+
+    from ibbench.plugins import load_registry
+    from ibbench.runner import run
+    from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_t(1.0, size=(400, 2))
+    y = x + rng.standard_t(1.0, size=(400, 2))
+    raw, mapped = tmp_path / "raw", tmp_path / "mapped"
+    for folder in (raw, mapped):
+        folder.mkdir()
+        np.save(folder / "t-0-x.npy", x)
+        np.save(folder / "t-0-y.npy", y)
+    peers.map_files(mapped, "robust")
+
+    def ksg(folder, preprocess):
+        params = {"x": str(folder / "t-0-x.npy"), "y": str(folder / "t-0-y.npy")}
+        spec = RunSpec(
+            task=TaskSpec(name="arrays", params=params),
+            estimator=EstimatorSpec(name="ksg"),
+            budget="smoke",
+            device="cpu",
+            preprocess=preprocess,
+        )
+        return run(spec, load_registry()).estimate
+
+    assert not np.array_equal(np.load(mapped / "t-0-x.npy"), x)
+    assert ksg(mapped, "none") == pytest.approx(ksg(raw, "robust"), abs=1e-6)
