@@ -74,3 +74,17 @@ def test_committed_suites_are_valid_and_fig2_suite_is_the_figure_grid():
         for c in fig2_cells("quick", [0, 1, 2], (1e-3, 1e-2, 1e-1, 1.0, 10.0), "mnist", "cpu")
     }
     assert suite_keys == figure_keys
+
+
+def test_fig2_finds_its_stored_cells_as_resolved(tmp_path, registry):
+    """The figure reads back the records of its cells by their resolved key: a spec the runner completes
+    (the default preprocessing filled in) is still the figure's cell, so a second call only draws."""
+    from ibbench.figures.fig2 import make_fig2
+
+    kw = dict(out_dir=tmp_path, budget="smoke", seeds=[0], noise_vars=[1.0], dataset="digits", device="cpu")
+    make_fig2(**kw, registry=registry)
+    store = tmp_path / "runs.jsonl"
+    before = store.read_text()
+    table, png = make_fig2(**kw, registry=registry)
+    assert store.read_text() == before  # nothing ran again
+    assert png.is_file() and "mixture" in table.read_text()

@@ -19,8 +19,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from ..currency import mark_figure, with_note
+from ..errors import IbbenchError
 from ..plugins import Registry
-from ..results import ResultStore, RunRecord
+from ..results import ResultStore, RunRecord, record_key
+from ..runner import resolve, spec_key
 from ..specs import EstimatorSpec, RunSpec, TaskSpec
 from ..suite import run_cells
 
@@ -164,8 +166,12 @@ def make_fig2(
     store = ResultStore(out_dir / "runs.jsonl")
     cells = fig2_cells(budget, seeds, tuple(noise_vars or NOISE_VARS), dataset, device)
     run_cells("fig2", cells, store, registry, show_progress=show_progress)
-    wanted = {c.model_dump_json() for c in cells}
-    records = [r for r in store.records() if r.spec.model_dump_json() in wanted]
+    wanted = {spec_key(resolve(c, registry)) for c in cells}  # as resolved: defaults filled in
+    records = [r for r in store.records() if record_key(r) in wanted]
+    if not records:
+        raise IbbenchError(
+            f"{store.path} holds none of Fig. 2's cells; run them first (ibbench reproduce fig2)"
+        )
     table_path, png_path = render(records, out_dir)
     print(f"wrote {table_path} and {png_path}")
     return table_path, png_path
