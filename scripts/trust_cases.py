@@ -301,11 +301,16 @@ def _cell(r: dict) -> str:
     return f"{r['estimate']:.4f}{se}{status}" + (f" [{', '.join(flags)}]" if flags else "")
 
 
+def _unmeasured(text: str) -> str:
+    """A row's input without what the run measured (the CE net's test accuracy), to pair before with after."""
+    return re.sub(r"\(\d+(\.\d+)?% test\)", "(% test)", text)
+
+
 def table(before: list[dict], after: list[dict]) -> str:
-    old = {(r["case"], r["input"]): r for r in before}
+    old = {(r["case"], _unmeasured(r["input"])): r for r in before}
     lines = ["| case | input | truth (nats) | before | after |", "|---|---|---|---|---|"]
     for r in after:
-        b = old.get((r["case"], r["input"]))
+        b = old.get((r["case"], _unmeasured(r["input"])))
         truth = "" if r.get("truth") is None else f"{r['truth']:.4f}"
         lines.append(f"| {r['case']} | {r['input']} | {truth} | {_cell(b) if b else 'n/a'} | {_cell(r)} |")
     return "\n".join(lines)
