@@ -104,9 +104,11 @@ class ResultState:
     def summary(self) -> str:
         tally = self.records
         reasons = [f"{n} {what}" for n, what in tally.reasons()]
-        text = f"{tally.total} records ({', '.join([f'{tally.current} current', *reasons])})"
         if tally.total:
+            text = f"{tally.total} records ({', '.join([f'{tally.current} current', *reasons])})"
             text += f", made at {tally.commits_text()}"
+        else:
+            text = "files made by a script (judged by git)" + ("" if self.problems else ": current")
         if self.missing:
             text += f"; {self.missing} suite cells missing"
         return "; ".join([text, *self.problems])
