@@ -314,7 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_options(srun)
 
     rep = sub.add_parser(
-        "reproduce", help="check or regenerate every published result (results/manifest.toml)"
+        "reproduce",
+        help="check or regenerate every published result (results/manifest.toml)",
+        description="Every published result (results/manifest.toml: its suites, stores, tables, figures and the "
+        "README sections quoting it).  --check: per result, how many records today's code would reproduce, "
+        "which modules changed since the others, how many came from a dirty tree, how many suite cells have "
+        "no record; exit 1 when a result not marked as awaiting an open issue of the project is not current.  "
+        "Without --check: refuse a dirty tree, move the records that are not current to STORE.stale.jsonl, "
+        "run the missing cells (resumable) and remake the tables and figures.",
     )
     rep.add_argument("names", nargs="*", help="results to regenerate or check (default: all in the manifest)")
     rep.add_argument(
@@ -323,7 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="only say, per result, whether its records are current at this tree; exit 1 if one is not "
         "(results the manifest marks awaiting an issue are listed, not failed)",
     )
-    rep.add_argument("--manifest", type=_path, default=Path("results/manifest.toml"), help="the manifest")
+    rep.add_argument(
+        "--manifest",
+        type=_path,
+        default=Path("results/manifest.toml"),
+        help="the manifest (default %(default)s)",
+    )
     rep.add_argument("--executor", default="local", help="where cells run: local (default) or slurm")
     rep.add_argument("--jobs", type=_positive_int, help="local executor: cells at a time (default 1)")
     _add_threads_option(rep, ", shared among the --jobs workers")
@@ -755,6 +767,11 @@ def cmd_reproduce(args) -> int:
         states = check(results, registry)
         print(render(states))
         failing = [s.name for s in states if not s.current and not s.awaiting]
+        awaiting = sum(1 for s in states if not s.current and s.awaiting)
+        print(
+            f"\n{sum(s.current for s in states)} of {len(states)} results current; {awaiting} not current and "
+            f"awaiting the open issue named (not a failure); {len(failing)} not current without one (exit 1 if any)"
+        )
         if failing:
             print(
                 f"ibbench: not current at this tree: {', '.join(failing)}; run ibbench reproduce {' '.join(failing)}",

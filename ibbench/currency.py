@@ -126,7 +126,7 @@ def provenance_note(records: list[RunRecord], registry=None) -> str:
     tally = classify(records, registry)
     if tally.all_current:
         trees = "clean tree" if len(tally.commits) <= 1 else "clean trees"
-        return f"All {tally.total} records current at HEAD ({tally.commits_text()}, {trees})."
+        return f"All {tally.total} records current at this tree (made at {tally.commits_text()}, {trees})."
     parts = [f"{n} {what}" for n, what in tally.reasons()]
     parts[0] = parts[0].replace(" ", f" of {tally.total} records ", 1)
     return f"Not current at HEAD: {', '.join(parts)}; made at {tally.commits_text()}; {REGENERATE}"

@@ -77,11 +77,11 @@ def test_current_stale_and_dirty_records_are_counted_apart(tmp_path, today):
 def test_a_table_of_current_records_says_so_with_its_commits(tmp_path, today):
     records = stored(tmp_path, [made(seed, source=today) for seed in range(3)])
     assert bias_table(records).splitlines()[-1] == (
-        "All 3 records current at HEAD (commit abc1234, clean tree)."
+        "All 3 records current at this tree (made at commit abc1234, clean tree)."
     )
     assert figure_note(records) is None
     two = records + [made(3, source=today, commit=OTHER)]
-    assert provenance_note(two) == "All 4 records current at HEAD (2 commits, clean trees)."
+    assert provenance_note(two) == "All 4 records current at this tree (made at 2 commits, clean trees)."
 
 
 def test_changed_modules_are_named_most_frequent_first_the_rest_counted(today):
