@@ -79,7 +79,8 @@ def cited_paths(text: str, base: Path) -> set[Path]:
             paths.add(p)
         elif p.parent.is_dir() and p.parent != RESULTS:  # a stem like bias/variational.* names its files
             paths |= {q for q in p.parent.glob(p.name + "*") if q.suffix in (".jsonl", ".md", ".json")}
-    return paths
+    # a README inside results/ is prose, not a source: a stale number there must not vouch for itself
+    return {q for q in paths if q.name != "README.md"}
 
 
 def numbers_in(value, key: str = "") -> Iterator[float]:

@@ -57,3 +57,11 @@ def test_a_figure_without_a_record_is_caught(tmp_path, monkeypatch):
     assert len(problems) == 3, problems
     text = "\n".join(problems)
     assert ": 0.91 " in text and "log 128 is not 4.80" in text and ": 88.7 " in text
+
+
+def test_a_readme_under_results_is_prose_not_a_source():
+    """A number kept only in a results folder's README (prose, perhaps stale) must not vouch for a
+    quote: the mine-budget README once kept numbers of a store since regenerated."""
+    paths = checker.cited_paths("results/benchmarks/mine-budget/", checker.RESULTS)
+    assert paths and all(p.name != "README.md" for p in paths)
+    assert any(p.name == "runs.jsonl" for p in paths)
