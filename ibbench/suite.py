@@ -101,12 +101,13 @@ def set_aside_stale(store: Path, registry: Registry) -> int:
     if not store.exists():
         return 0
     records = ResultStore(store).records()
-    keep = [r for r in records if record_status(r, registry).current]
+    current = [record_status(r, registry).current for r in records]  # once per record
+    keep = [r for r, ok in zip(records, current, strict=True) if ok]
     if len(keep) == len(records):
         return 0
     aside = ResultStore(stale_path(store))
-    for r in records:
-        if not record_status(r, registry).current:
+    for r, ok in zip(records, current, strict=True):
+        if not ok:
             aside.append(r)
     with atomic_write(store) as fh:
         fh.write("".join(r.model_dump_json() + "\n" for r in keep).encode("utf-8"))
