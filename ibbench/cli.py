@@ -336,6 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("results/manifest.toml"),
         help="the manifest (default %(default)s)",
     )
+    rep.add_argument(
+        "--attest",
+        action="store_true",
+        help="instead of regenerating: re-run the cheapest stale cells of each (task, estimator, trainer) at this "
+        "clean commit and, where every value they stored comes out identical, record in "
+        "results/attestations.jsonl that the code change leaves the store's numbers alone (then remake its "
+        "tables); exit 1 when a canary differs (default names: every result not awaiting an issue)",
+    )
+    rep.add_argument(
+        "--canaries",
+        type=_positive_int,
+        default=2,
+        help="--attest: canary cells per (task, estimator, trainer) (default %(default)s)",
+    )
     rep.add_argument("--executor", default="local", help="where cells run: local (default) or slurm")
     rep.add_argument("--jobs", type=_positive_int, help="local executor: cells at a time (default 1)")
     _add_threads_option(rep, ", shared among the --jobs workers")
@@ -758,7 +772,7 @@ def cmd_suite(args) -> int:
 def cmd_reproduce(args) -> int:
     """``--check``: a table of every result's state, exit 1 when one not awaiting an issue is not current.
     Otherwise regenerate the named (default: every not-current, not-awaiting) results from a clean tree."""
-    from .reproduce import check, load_manifest, refuse_dirty, regenerate, render
+    from .reproduce import attest_results, check, load_manifest, refuse_dirty, regenerate, render
 
     manifest = load_manifest(args.manifest)
     results = manifest.select(args.names)
@@ -779,6 +793,17 @@ def cmd_reproduce(args) -> int:
             )
         return 1 if failing else 0
     refuse_dirty()
+    if args.attest:
+        if not args.names:
+            results = [r for r in results if not r.awaiting]
+        differ = attest_results(results, registry, per_names=args.canaries, quiet=args.quiet)
+        if differ:
+            print(
+                f"ibbench: a canary of {', '.join(differ)} does not reproduce its record: the change alters "
+                f"numbers; regenerate with ibbench reproduce {' '.join(differ)}",
+                file=sys.stderr,
+            )
+        return 1 if differ else 0
     if not args.names:  # everything not current, except what an issue is to regenerate
         states = {s.name: s for s in check(results, registry)}
         results = [r for r in results if not states[r.name].current and not r.awaiting]

@@ -33,6 +33,7 @@ class Currency:
     dirty: int = 0  # git status recorded uncommitted changes
     tree_unknown: int = 0  # no git status recorded: no commit is known to hold its code
     unknown: int = 0  # no fingerprint, and its commit cannot be compared here
+    attested: Counter = field(default_factory=Counter)  # short commit of a canary attestation -> records
     changed: Counter = field(default_factory=Counter)  # module -> records it makes stale
     commits: Counter = field(default_factory=Counter)  # short commit -> records
 
@@ -51,6 +52,13 @@ class Currency:
         named = [m for m, _ in self.changed.most_common(NAMED)]
         rest = len(self.changed) - len(named)
         return ", ".join(named + ([f"+{rest}"] if rest else []))
+
+    def attested_text(self) -> str:
+        """'; 120 of them through canary cells re-run at commit abc1234' (empty when none is attested)."""
+        if not self.attested:
+            return ""
+        commits = ", ".join(sorted(self.attested))
+        return f"; {sum(self.attested.values())} of them through canary cells re-run at commit {commits}"
 
     def reasons(self) -> list[tuple[int, str]]:
         """(count, what) for each reason some records are not current, in a fixed order."""
@@ -88,8 +96,11 @@ def _status(record: RunRecord, registry):
         or getattr(getattr(record.spec, part, None), "name", None)
         for part in PARTS
     ]
+    from .attest import ATTESTATIONS
+
+    attestations = ATTESTATIONS.stat().st_mtime_ns if ATTESTATIONS.exists() else None
     key = json.dumps(
-        [record.provenance.get("source"), record.provenance.get("git"), names, id(registry)],
+        [record.provenance.get("source"), record.provenance.get("git"), names, id(registry), attestations],
         sort_keys=True,
         default=str,
     )
@@ -110,6 +121,8 @@ def classify(records: list[RunRecord], registry=None) -> Currency:
         if git.get("commit"):
             tally.commits[git["commit"][:7]] += 1
         tally.current += status.state == "current"
+        if status.attested_at:
+            tally.attested[status.attested_at[:7]] += 1
         tally.stale += status.state == "stale"
         tally.unknown += status.state == "unknown"
         if git.get("dirty") is True:
@@ -126,7 +139,10 @@ def provenance_note(records: list[RunRecord], registry=None) -> str:
     tally = classify(records, registry)
     if tally.all_current:
         trees = "clean tree" if len(tally.commits) <= 1 else "clean trees"
-        return f"All {tally.total} records current at this tree (made at {tally.commits_text()}, {trees})."
+        return (
+            f"All {tally.total} records current at this tree (made at {tally.commits_text()}, {trees}"
+            f"{tally.attested_text()})."
+        )
     parts = [f"{n} {what}" for n, what in tally.reasons()]
     parts[0] = parts[0].replace(" ", f" of {tally.total} records ", 1)
     return f"Not current at HEAD: {', '.join(parts)}; made at {tally.commits_text()}; {REGENERATE}"

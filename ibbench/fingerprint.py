@@ -37,6 +37,7 @@ NUMBER_NEUTRAL = (
     "ibbench.results",
     "ibbench.provenance",
     "ibbench.fingerprint",
+    "ibbench.attest",
     "ibbench.reproduce",
     "ibbench.currency",
     "ibbench.preprocess_report",
@@ -172,6 +173,9 @@ class RecordStatus:
     state: str
     changed: tuple[str, ...] = ()
     dirty: bool = False
+    attested_at: str | None = (
+        None  # current through canary attestations (ibbench.attest), the last one's commit
+    )
 
     @property
     def current(self) -> bool:
@@ -180,6 +184,9 @@ class RecordStatus:
 
 def record_status(record, registry=None) -> RecordStatus:
     """The status of a ``RunRecord`` against the working tree.
+
+    A record whose changed modules a canary attestation vouches for (``ibbench.attest``) is current,
+    with ``attested_at`` set.
 
     A fingerprinted record is stale when a file of its fingerprint changed; an older one when a file
     of the modules its plugins run today (``registry`` resolves their names) changed since its commit.
@@ -196,9 +203,27 @@ def record_status(record, registry=None) -> RecordStatus:
         changed = changed_since(commit, tuple(modules)) if modules else None
         if changed is None:
             return RecordStatus("dirty" if dirty else "unknown", dirty=dirty)
+    if changed and source and not dirty:
+        commit = _attested(record, source, changed)
+        if commit is not None:
+            return RecordStatus("current", dirty=False, attested_at=commit)
     if changed:
         return RecordStatus("stale", changed, dirty)
     return RecordStatus("dirty" if dirty else "current", dirty=dirty)
+
+
+def _attested(record, source: dict[str, str], changed: tuple[str, ...]) -> str | None:
+    """The commit whose canary attestation carries the record's changed modules to today (or None)."""
+    from .attest import GONE, attested_by, names_of, read_attestations
+
+    edges = read_attestations()
+    if not edges:
+        return None
+    today = {}
+    for module in changed:
+        path = module_file(module)
+        today[module] = file_hash(path) if path is not None else GONE
+    return attested_by(source, changed, names_of(record), today, edges)
 
 
 def _modules_of(record, registry) -> list[str] | None:

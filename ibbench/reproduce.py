@@ -105,7 +105,8 @@ class ResultState:
         tally = self.records
         reasons = [f"{n} {what}" for n, what in tally.reasons()]
         if tally.total:
-            text = f"{tally.total} records ({', '.join([f'{tally.current} current', *reasons])})"
+            current = f"{tally.current} current{tally.attested_text().replace('; ', ', ')}"
+            text = f"{tally.total} records ({', '.join([current, *reasons])})"
             text += f", made at {tally.commits_text()}"
         else:
             text = "files made by a script (judged by git)" + ("" if self.problems else ": current")
@@ -243,13 +244,46 @@ def regenerate(
                 executor=executor,
                 executor_params=params,
             )
-        for command in [*(s.command for s in result.scripts), *result.outputs]:
-            if not quiet:
-                print(f"{result.name}: {command}", file=sys.stderr)
-            if subprocess.run(command, shell=True).returncode != 0:  # noqa: S602 (the manifest's own commands)
-                print(f"ibbench: {result.name}: failed: {shlex.quote(command)}", file=sys.stderr)
-                failed += 1
+        failed += run_commands(result, [*(s.command for s in result.scripts), *result.outputs], quiet)
     return failed
+
+
+def run_commands(result: Result, commands: list[str], quiet: bool) -> int:
+    """Run a result's manifest commands from the repository root; returns how many failed."""
+    failed = 0
+    for command in commands:
+        if not quiet:
+            print(f"{result.name}: {command}", file=sys.stderr)
+        if subprocess.run(command, shell=True).returncode != 0:  # noqa: S602 (the manifest's own commands)
+            print(f"ibbench: {result.name}: failed: {shlex.quote(command)}", file=sys.stderr)
+            failed += 1
+    return failed
+
+
+def attest_results(results: list[Result], registry, *, per_names: int, quiet: bool) -> list[str]:
+    """Canary attestations (``ibbench.attest``) for the stale records of each result's stores, then its
+    tables and figures remade (their currency lines change); returns the results whose canaries differ."""
+    from .attest import attest
+    from .results import ResultStore
+
+    commit = _git(Path("."), "rev-parse", "HEAD")
+    say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr))
+    differ = []
+    for result in results:
+        if not result.runs:
+            say(f"{result.name}: made by a script; re-run it (ibbench reproduce {result.name})")
+            continue
+        records = [
+            r
+            for store in dict.fromkeys(run.store for run in result.runs)
+            if Path(store).exists()
+            for r in ResultStore(Path(store)).records()
+        ]
+        if attest(result.name, records, registry, commit=commit, per_names=per_names, say=say):
+            run_commands(result, result.outputs, quiet)
+        else:
+            differ.append(result.name)
+    return differ
 
 
 def refuse_dirty(root: Path = Path(".")) -> None:

@@ -1,0 +1,131 @@
+"""Canary attestations (``ibbench.attest``): a stale record whose cell re-runs identically at HEAD
+counts as current; one whose re-run differs in any stored value does not, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from ibbench.attest import attest, attested_by, differences, measured, read_attestations
+from ibbench.currency import provenance_note
+from ibbench.fingerprint import record_status
+from ibbench.plugins import load_registry
+from ibbench.results import ResultStore
+from ibbench.suite import run_suite
+
+from .test_reproduce import SUITE, with_provenance
+
+REGISTRY = load_registry()
+OLD = "0" * 12  # a module hash no file has: the record looks made by other code
+
+
+@pytest.fixture
+def stale(tmp_path, monkeypatch):
+    """Two binning records made here, then given an old hash for the estimator's module (stale, clean);
+    the working directory is a fresh one whose results/attestations.jsonl is the one read."""
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(SUITE)
+    store = tmp_path / "runs.jsonl"
+    assert run_suite(suite, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
+    monkeypatch.chdir(tmp_path)
+    out = []
+    for record in ResultStore(store).records():
+        source = {**record.provenance["source"], "ibbench.estimators.binning": OLD}
+        out.append(with_provenance(record, git={"commit": "a" * 40, "dirty": False}, source=source))
+    assert all(record_status(r, REGISTRY).state == "stale" for r in out)
+    return out
+
+
+def test_identical_canaries_make_the_stale_records_current(stale, tmp_path):
+    said = []
+    assert attest("tiny", stale, REGISTRY, commit="b" * 40, per_names=1, say=said.append)
+    path = tmp_path / "results" / "attestations.jsonl"
+    (entry,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert entry["covers"] == [["gaussian", "binning", ""]] and entry["records"] == 2
+    assert len(entry["canaries"]) == 1  # one per (task, estimator, trainer), the cheapest
+    assert [c[:2] for c in entry["changes"]] == [["ibbench.estimators.binning", OLD]]
+    for record in stale:
+        status = record_status(record, REGISTRY)
+        assert status.state == "current" and status.attested_at == "b" * 40
+    note = provenance_note(stale, REGISTRY)
+    assert (
+        note.startswith("All 2 records current") and "through canary cells re-run at commit bbbbbbb" in note
+    )
+
+
+def test_an_attestation_covers_only_the_names_its_canaries_ran(stale, tmp_path):
+    assert attest("tiny", stale, REGISTRY, commit="b" * 40, per_names=1, say=lambda _: None)
+    other = stale[0].model_copy(
+        update={
+            "spec": stale[0].spec.model_copy(
+                update={"estimator": stale[0].spec.estimator.model_copy(update={"name": "ksg"})}
+            )
+        }
+    )
+    assert record_status(other, REGISTRY).state == "stale"
+
+
+def test_a_canary_that_differs_in_any_stored_value_writes_nothing(stale, tmp_path):
+    changed = stale[0].model_copy(update={"estimate": stale[0].estimate + 1e-15})
+    said = []
+    assert not attest("tiny", [changed], REGISTRY, commit="b" * 40, per_names=1, say=said.append)
+    assert "DIFFERS" in said[0] and "estimate" in said[0]
+    assert not (tmp_path / "results" / "attestations.jsonl").exists()
+    assert record_status(changed, REGISTRY).state == "stale"
+
+
+def test_differences_compare_every_stored_leaf_and_allow_new_fields():
+    stored = {"estimate": 0.5, "extras": {"a": [1, 2], "nan": math.nan, "fit_seconds": 3.0}}
+    assert differences(stored, {**stored, "new": 1}) == []
+    assert differences(stored, {**stored, "extras": {**stored["extras"], "a": [1, 3]}}) == [
+        "extras.a[1]: 2 != 3"
+    ]
+    assert differences(stored, {"estimate": 0.5}) == ["extras: now absent"]
+
+
+def test_measured_leaves_out_wall_clock_timings(stale):
+    values = measured(stale[0])
+    assert "wall_time_s" not in values and "provenance" not in values
+    assert "fit_seconds" not in json.dumps(values)
+    assert values["estimate"] == stale[0].estimate
+
+
+def test_a_chain_of_attestations_carries_a_record_to_today(tmp_path):
+    names = ("gaussian", "binning", "")
+    lines = [
+        {"commit": "c1", "covers": [list(names)], "changes": [["m", "h0", "h1"]]},
+        {"commit": "c2", "covers": [list(names)], "changes": [["m", "h1", "h2"]]},
+    ]
+    path = tmp_path / "att.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    edges = read_attestations(path)
+    assert attested_by({"m": "h0"}, ("m",), names, {"m": "h2"}, edges) == "c2"
+    assert attested_by({"m": "h0"}, ("m",), names, {"m": "h3"}, edges) is None
+    assert attested_by({"m": "h0"}, ("m",), ("gaussian", "ksg", ""), {"m": "h2"}, edges) is None
+
+
+def test_reproduce_attest_at_a_clean_commit_then_check_passes(stale, tmp_path, capsys):
+    import subprocess
+
+    from ibbench.cli import main
+
+    store = tmp_path / "runs.jsonl"
+    store.write_text("".join(r.model_dump_json() + "\n" for r in stale))
+    (tmp_path / "manifest.toml").write_text(
+        '[[result]]\nname = "tiny"\nruns = [{ suite = "tiny.toml", store = "runs.jsonl" }]\n'
+    )
+    for command in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"],
+    ):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True)
+    check = ["reproduce", "--check", "--manifest", "manifest.toml"]
+    assert main(check) == 1
+    capsys.readouterr()
+    assert main(["reproduce", "--attest", "--canaries", "1", "--manifest", "manifest.toml"]) == 0
+    assert "1 canaries identical; 2 records attested" in capsys.readouterr().err
+    assert main(check) == 0
+    assert "2 current, 2 of them through canary cells re-run at commit" in capsys.readouterr().out
