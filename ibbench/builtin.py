@@ -16,6 +16,7 @@ def ibbench_register_tasks(register) -> None:
         "gaussian",
         "ibbench.tasks.gaussian:Gaussian",
         description="correlated Gaussians (sparse/dense, any dim, by rho or target MI); closed-form truth",
+        truth=1.0,  # the default mi; each truth here is pinned to closed_form_truth by tests/test_plugins.py
     )
     for nats in STAIRCASE_NATS:
         register(
@@ -23,11 +24,13 @@ def ibbench_register_tasks(register) -> None:
             "ibbench.tasks.gaussian:Gaussian",
             description=f"staircase step: 20-d sparse Gaussian with {nats} nats",
             defaults={"dim": 20, "mi": float(nats)},
+            truth=float(nats),
         )
     register(
         "student-t",
         "ibbench.tasks.student_t:StudentT",
         description="multivariate Student-t, Gaussian dispersion (sparse/dense), dof nu; mi = total; closed form",
+        truth=1.0,
     )
     register(
         "gaussian-channel",
@@ -44,13 +47,20 @@ def ibbench_register_tasks(register) -> None:
         "ibbench.tasks.arrays:Arrays",
         description="your own (x, y) pairs from .npy/.npz/.csv files (task.x, task.y); used by `ibbench estimate`",
     )
-    from .tasks.beyond_normal.catalogue import BENCHMARK_IDS, BENCHMARK_PAIRS, description, params_from_id
+    from .tasks.beyond_normal.catalogue import (
+        BENCHMARK_IDS,
+        BENCHMARK_PAIRS,
+        BENCHMARK_TRUTHS,
+        description,
+        params_from_id,
+    )
 
     target = "ibbench.tasks.beyond_normal.task:BeyondNormal"
     register(
         "beyond-normal",
         target,
         description="bmi's catalogue, composable: a base of closed-form MI through invertible transforms",
+        truth=BENCHMARK_TRUTHS["1v1-normal-0.75"],  # its default base
     )
     for task_id in BENCHMARK_IDS:  # bmi's own ids, so results map one to one
         register(
@@ -58,6 +68,7 @@ def ibbench_register_tasks(register) -> None:
             target,
             description=description(task_id),
             defaults={**params_from_id(task_id), "n_pairs": BENCHMARK_PAIRS},
+            truth=BENCHMARK_TRUTHS[task_id],
         )
     tasks = "ibbench.tasks.network_tasks"
     register(

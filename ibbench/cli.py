@@ -596,7 +596,7 @@ def cmd_list(args) -> int:
     from .plugins import KINDS
 
     registry = _registry()
-    truths = {n: _closed_form_truth(registry.entries["task"][n]) for n in registry.names("task")}
+    truths = {n: _listed_truth(registry.entries["task"][n]) for n in registry.names("task")}
     if args.json:
         out = {
             kind: [
@@ -642,9 +642,12 @@ def cmd_list(args) -> int:
     return 0
 
 
-def _closed_form_truth(entry) -> float | None:
-    """A task's truth at its registered defaults where a closed form gives it, else None (also for a
-    plugin that fails to load: listing never stops on one)."""
+def _listed_truth(entry) -> float | None:
+    """A task's truth at its registered defaults: the number it registered, else (for a class target,
+    whose module is imported already) its closed form; a lazy target is never imported here, so
+    listing imports no torch.  None where neither gives one, also for a plugin that fails."""
+    if entry.truth is not None or isinstance(entry.target, str):
+        return entry.truth
     try:
         task = entry.load()
         return task.closed_form_truth(task.params_for("quick", entry.defaults))

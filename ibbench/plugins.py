@@ -45,6 +45,9 @@ class Entry:
     distribution: str
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
+    truth: float | None = (
+        None  # a task's closed-form MI at ``defaults``, for `ibbench list` without loading it
+    )
 
     def load(self) -> Any:
         """The plugin class (imported now if the target is lazy), instantiated."""
@@ -159,7 +162,11 @@ def _entry_point_plugins() -> list[tuple[str, str, Any]]:
 
 def _make_register(registry: Registry, kind: str, plugin: str, dist: str, staged: list[Entry]):
     def register(
-        name: str, target: Any, description: str = "", defaults: dict[str, Any] | None = None
+        name: str,
+        target: Any,
+        description: str = "",
+        defaults: dict[str, Any] | None = None,
+        truth: float | None = None,
     ) -> None:
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise PluginError(
@@ -168,7 +175,23 @@ def _make_register(registry: Registry, kind: str, plugin: str, dist: str, staged
             )
         if not isinstance(target, str):  # a lazy "module:Attr" target is checked when it is loaded
             check_target(target, kind, name, dist)
-        staged.append(Entry(kind, name, target, plugin, dist, description, dict(defaults or {})))
+        if truth is not None and (kind != "task" or not isinstance(truth, int | float)):
+            raise PluginError(
+                f"plugin {plugin} ({dist}) registered {kind} {name!r} with truth={truth!r}; "
+                f"truth is a task's closed-form MI in nats (a number), or leave it out"
+            )
+        staged.append(
+            Entry(
+                kind,
+                name,
+                target,
+                plugin,
+                dist,
+                description,
+                dict(defaults or {}),
+                None if truth is None else float(truth),
+            )
+        )
 
     return register
 

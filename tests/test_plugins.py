@@ -225,3 +225,65 @@ def test_an_example_plugin_estimator_not_installed_says_where_it_is():
     with pytest.raises(UnknownNameError) as err:
         Registry().get("estimator", "nope")
     assert "pip install" not in str(err.value)
+
+
+def test_cli_list_imports_no_torch_and_no_scipy():
+    """Listing reads registered names and numbers; no lazy target (hence no torch) is imported."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ibbench.cli", "list"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
+    heavy = [m for m in imported if m.split(".")[0] in ("torch", "scipy")]
+    assert imported and not heavy, heavy[:5]
+    assert "gaussian-20d-4nats" in proc.stdout and "4.000000" in proc.stdout
+
+
+def test_every_registered_truth_is_the_tasks_closed_form(registry):
+    """`ibbench list` shows the truths the built-ins register; each is the task's own closed form."""
+    for name in registry.names("task"):
+        entry = registry.get("task", name)
+        if entry.distribution != "ibbench":
+            continue
+        task = entry.load()
+        try:
+            closed = task.closed_form_truth(task.params_for("quick", entry.defaults))
+        except ValueError:  # no defaults to build from (arrays needs files): no truth either
+            closed = None
+        if closed is None:
+            assert entry.truth is None, name
+        else:
+            assert entry.truth == pytest.approx(closed, rel=1e-12, abs=1e-12), name
+
+
+def test_a_class_target_without_a_registered_truth_lists_its_closed_form(site):
+    source = textwrap.dedent("""
+        from ibbench.api import hookimpl
+        from ibbench.tasks.gaussian import Gaussian
+
+        @hookimpl
+        def ibbench_register_tasks(register):
+            register("gauss-copy", Gaussian, defaults={"mi": 0.5})
+            register("gauss-lazy", "ibbench.tasks.gaussian:Gaussian")
+            register("gauss-told", "ibbench.tasks.gaussian:Gaussian", truth=1)
+    """)
+    make_distribution(site, "ibbench-gcopy", "ibbench_gcopy_test", source)
+    listed = run_cli("list", "--json", env={"PYTHONPATH": str(site)})
+    assert listed.returncode == 0, listed.stderr
+    truths = {t["name"]: t["truth"] for t in json.loads(listed.stdout)["task"]}
+    assert truths["gauss-copy"] == pytest.approx(0.5)
+    assert truths["gauss-lazy"] is None and truths["gauss-told"] == 1.0
+
+
+def test_a_truth_that_is_not_a_number_is_a_plugin_error(site):
+    source = GOOD_PLUGIN.replace('description="always the same number"', 'truth="high"')
+    make_distribution(site, "ibbench-badtruth", "ibbench_badtruth_test", source)
+    with pytest.warns(PluginWarning, match="ibbench-badtruth"):
+        registry = load_registry()
+    assert "truth='high'" in registry.failures[0].error

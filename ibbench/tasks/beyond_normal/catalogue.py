@@ -53,6 +53,51 @@ BENCHMARK_IDS: tuple[str, ...] = (
     "asinh-student-identity-5-5-2",
 )
 
+#: each benchmark id's closed-form MI in nats (its base's: the transforms leave MI unchanged), so
+#: ``ibbench list`` shows it without importing torch; tests/test_beyond_normal.py pins it to the closed form
+BENCHMARK_TRUTHS: dict[str, float] = {
+    "1v1-normal-0.75": 0.41333928659223396,
+    "normal_cdf-1v1-normal-0.75": 0.41333928659223396,
+    "1v1-additive-0.1": 1.7094379124341004,
+    "1v1-additive-0.75": 0.3333333333333333,
+    "1v1-bimodal-0.75": 0.41333928659223396,
+    "wiggly-1v1-normal-0.75": 0.41333928659223396,
+    "half_cube-1v1-normal-0.75": 0.41333928659223396,
+    "student-identity-1-1-1": 0.22417142752923658,
+    "asinh-student-identity-1-1-1": 0.22417142752923658,
+    "swissroll_x-normal_cdf-1v1-normal-0.75": 0.41333928659223396,
+    "multinormal-dense-2-2-0.5": 0.29389333245105964,
+    "multinormal-dense-3-3-0.5": 0.41333928659223385,
+    "multinormal-dense-5-5-0.5": 0.5928118328288696,
+    "multinormal-dense-25-25-0.5": 1.292183721659315,
+    "multinormal-dense-50-50-0.5": 1.6242653743036897,
+    "multinormal-sparse-2-2-2-2.0": 1.0216512475319817,
+    "multinormal-sparse-3-3-2-2.0": 1.0216512475319817,
+    "multinormal-sparse-5-5-2-2.0": 1.0216512475319817,
+    "multinormal-sparse-25-25-2-2.0": 1.0216512475319817,
+    "student-identity-2-2-1": 0.43194562200144315,
+    "student-identity-2-2-2": 0.19314718055994495,
+    "student-identity-3-3-2": 0.29092192268276307,
+    "student-identity-3-3-3": 0.17871185309236592,
+    "student-identity-5-5-2": 0.4481506769153327,
+    "student-identity-5-5-3": 0.29854362265275647,
+    "normal_cdf-multinormal-sparse-3-3-2-2.0": 1.0216512475319817,
+    "normal_cdf-multinormal-sparse-5-5-2-2.0": 1.0216512475319817,
+    "normal_cdf-multinormal-sparse-25-25-2-2.0": 1.0216512475319817,
+    "half_cube-multinormal-sparse-3-3-2-2.0": 1.0216512475319817,
+    "half_cube-multinormal-sparse-5-5-2-2.0": 1.0216512475319817,
+    "half_cube-multinormal-sparse-25-25-2-2.0": 1.0216512475319817,
+    "spiral-multinormal-sparse-3-3-2-2.0": 1.0216512475319817,
+    "spiral-multinormal-sparse-5-5-2-2.0": 1.0216512475319817,
+    "spiral-multinormal-sparse-25-25-2-2.0": 1.0216512475319817,
+    "spiral-normal_cdf-multinormal-sparse-3-3-2-2.0": 1.0216512475319817,
+    "spiral-normal_cdf-multinormal-sparse-5-5-2-2.0": 1.0216512475319817,
+    "spiral-normal_cdf-multinormal-sparse-25-25-2-2.0": 1.0216512475319817,
+    "asinh-student-identity-2-2-1": 0.43194562200144315,
+    "asinh-student-identity-3-3-2": 0.29092192268276307,
+    "asinh-student-identity-5-5-2": 0.4481506769153327,
+}
+
 #: the bmi protocol's sample size, each benchmark id's default ``n_pairs``
 BENCHMARK_PAIRS = 5000
 
