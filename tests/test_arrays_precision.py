@@ -26,6 +26,8 @@ from ibbench.runner import run
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
 from ibbench.tasks.arrays import ArraysInstance, ArraysParams
 
+from .conftest import stderr_lines
+
 N = 5000
 PRECISION_TRUTH = 0.5 * math.log(101)  # I(T; T + noise) with signal-to-noise variance ratio 100, nats
 RHO = 0.9
@@ -246,9 +248,9 @@ def test_more_pairs_than_rows_is_exit_2_before_any_work(capsys, monkeypatch, tmp
         str(tmp_path / "r.jsonl"),
     )
     assert code == 2 and out == ""
-    assert err.strip() == (
+    assert stderr_lines(err) == [
         "ibbench: error: asked for 6000 pairs but x.npy has 5000 rows; drop n_samples or give at most 5000"
-    )
+    ]
     assert not (tmp_path / "r.jsonl").exists()
 
 
@@ -278,7 +280,7 @@ def test_arrays_that_are_not_real_numbers_are_exit_2(capsys, monkeypatch, tmp_pa
         "--out",
         str(tmp_path / "r.jsonl"),
     )
-    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and fragment in err, err
+    assert code == 2 and out == "" and len(stderr_lines(err)) == 1 and fragment in err, err
     assert not (tmp_path / "r.jsonl").exists()
 
 

@@ -15,6 +15,8 @@ from ibbench.tasks.beyond_normal import transforms as tf
 from ibbench.tasks.beyond_normal.catalogue import BENCHMARK_IDS, TRANSFORM_NAMES, params_from_id, task_id
 from ibbench.tasks.beyond_normal.task import BeyondNormal, BeyondNormalParams
 
+from .conftest import stderr_lines
+
 CTX = RunContext(seed=0, device=torch.device("cpu"))
 
 #: bmi 0.1.3's truths (``task.mutual_information``) for one task of each family, to 1e-6
@@ -190,7 +192,7 @@ def test_a_chain_that_cannot_work_is_one_plain_line_on_the_command_line(tmp_path
         str(tmp_path / "runs.jsonl"),
     )
     assert proc.returncode == 2 and not (tmp_path / "runs.jsonl").exists()
-    assert proc.stderr.strip() == (
+    assert stderr_lines(proc.stderr) == [
         "ibbench: error: task 'beyond-normal': transform spiral needs dim_x >= 2 and "
         "dim_y >= 3 (it rotates a plane of coordinates); it gets 1 x 1"
-    )
+    ]

@@ -18,6 +18,8 @@ from ibbench.errors import DataError
 from ibbench.results import ResultStore
 from ibbench.tasks.arrays import ArraysInstance, ArraysParams, load_sample
 
+from .conftest import stderr_lines
+
 RHO = 0.8
 TRUTH = -0.5 * math.log(1 - RHO**2)  # 0.5108 nats
 
@@ -153,7 +155,7 @@ def test_estimate_with_sample_recovers_the_known_mi(tmp_path, cli):
 def test_sample_with_x_is_exit_2_with_one_line(tmp_path, cli, files, fragment):
     code, out, err = cli("estimate", *files, "--estimator", "ksg", "--out", str(tmp_path / "r.jsonl"))
     assert code == 2 and out == ""
-    assert len(err.strip().splitlines()) == 1 and fragment in err, err
+    assert len(stderr_lines(err)) == 1 and fragment in err, err
     assert not (tmp_path / "r.jsonl").exists()
 
 
@@ -171,8 +173,7 @@ def test_n_samples_beyond_the_rows_of_a_sample_is_exit_2_before_any_work(tmp_pat
         str(tmp_path / "r.jsonl"),
     )
     assert code == 2 and out == ""
-    assert (
-        err.strip()
-        == "ibbench: error: asked for 60 pairs but f.csv has 50 rows; drop n_samples or give at most 50"
-    )
+    assert stderr_lines(err) == [
+        "ibbench: error: asked for 60 pairs but f.csv has 50 rows; drop n_samples or give at most 50"
+    ]
     assert not (tmp_path / "r.jsonl").exists()

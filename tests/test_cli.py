@@ -10,7 +10,7 @@ from ibbench.results import SCHEMA_VERSION, ResultStore, RunRecord, StoreWarning
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
 from ibbench.tables import aggregate, bias_table
 
-from .conftest import run_cli
+from .conftest import run_cli, stderr_lines
 
 
 def run_ok(*args, tmp_path):
@@ -21,8 +21,10 @@ def run_ok(*args, tmp_path):
 
 
 def assert_one_line_error(proc, *fragments, code=2):
+    """Exit ``code`` and one line on stderr holding every fragment (skip warnings about plugins
+    installed in the environment aside: they are not this command's output)."""
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    lines = stderr_lines(proc.stderr)
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     for fragment in fragments:

@@ -25,7 +25,7 @@ from ibbench.data import CIFAR10_CLASSES, cifar10_source_description, import_cif
 from ibbench.data import cifar as cifar_mod
 from ibbench.errors import DataError
 
-from .conftest import run_cli
+from .conftest import run_cli, stderr_lines
 
 # Per-channel means of the CIFAR-10 training set (0..255); JPEG q75 keeps them.
 TRAIN_CHANNEL_MEANS = (125.3, 123.0, 113.9)
@@ -444,7 +444,7 @@ def test_cli_bad_path_is_one_line_exit_2(tmp_path: Path) -> None:
         "data", "import", "cifar10", str(tmp_path / "missing.tar.gz"), "--data-dir", str(tmp_path / "d")
     )
     assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
+    lines = stderr_lines(proc.stderr)
     assert len(lines) == 1 and lines[0].startswith("ibbench: error: CIFAR-10 source ")
     assert str(tmp_path / "missing.tar.gz") in lines[0] and "Traceback" not in proc.stderr
 

@@ -10,7 +10,7 @@ import pytest
 from ibbench.errors import PluginError, UnknownNameError
 from ibbench.plugins import PluginWarning, load_registry
 
-from .conftest import run_cli
+from .conftest import run_cli, stderr_lines
 
 GOOD_PLUGIN = """
 from ibbench.api import Estimate, Estimator, Params, hookimpl
@@ -287,3 +287,22 @@ def test_a_truth_that_is_not_a_number_is_a_plugin_error(site):
     with pytest.warns(PluginWarning, match="ibbench-badtruth"):
         registry = load_registry()
     assert "truth='high'" in registry.failures[0].error
+
+
+def test_a_skipped_plugin_in_the_environment_leaves_one_line_errors_one_line(site, capsys):
+    """A broken third-party plugin warns in every command; the one-line-error check looks past it
+    and still sees exactly the error line, in a subprocess and in-process."""
+    from ibbench.cli import main
+
+    from .test_cli import assert_one_line_error
+
+    make_distribution(site, "ibbench-broken", "ibbench_broken_test", "raise ImportError('needs libfoo')")
+    proc = run_cli("run", "--task", "nope", "--estimator", "mine", env={"PYTHONPATH": str(site)})
+    kept = stderr_lines(proc.stderr, keep=("ibbench_broken_test",))
+    assert len(kept) == 2 and "'ibbench_broken_test' from distribution ibbench-broken was skipped" in kept[0]
+    assert_one_line_error(proc, "unknown task 'nope'")
+
+    assert main(["run", "--task", "nope", "--estimator", "mine"]) == 2
+    err = capsys.readouterr().err
+    assert "ibbench-broken was skipped" in err  # in-process, the warning reaches stderr too
+    assert [line.startswith("ibbench: error: unknown task 'nope'") for line in stderr_lines(err)] == [True]

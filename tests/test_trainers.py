@@ -18,6 +18,8 @@ from ibbench.trainers.ib_layerwise import LayerwiseIB, fit_layerwise
 from ibbench.trainers.readout import merge_readout
 from ibbench.training import fingerprint
 
+from .conftest import stderr_lines
+
 CHANCE = 0.1
 
 
@@ -315,7 +317,7 @@ def test_cli_tables_and_info_plane_plot_from_a_stored_run(tmp_path):
     assert [p.parent for p in tmp_path.rglob("info-plane-*.png")] == [store.parent]
     missing = run_cli("plot", "info-plane", "ffffffff", "--store", str(store))
     assert missing.returncode == 2
-    assert missing.stderr.strip().splitlines() == [
+    assert stderr_lines(missing.stderr) == [
         "ibbench: error: no run with id starting 'ffffffff' in the store; give more of the id "
         "(ids are printed by `ibbench run --json` and stored in the store's 'id' field)"
     ]
