@@ -118,22 +118,35 @@ class SuiteSpec(_Spec):
         ]
 
 
+SHOWN_ERRORS = 4  # fields named in one error line; the rest are counted
+
+
 def describe_validation_error(exc: ValidationError, where: str) -> str:
-    """One line: ``where: field 'a.b': message (got value)`` for the first error (+N more); a check of
-    several fields together (no field to name) reads ``where: message``."""
-    errors = exc.errors()
-    first = errors[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    got = first.get("input")
+    """One line: ``where: field 'a.b': message (got value); field 'c': ...`` naming each wrong field
+    (the first few, then ``(+N more)``), so two typos are both shown at once; a check of several fields
+    together (no field to name) reads as its message.  A field with several errors (a union's
+    alternatives) is named once, with its first."""
+    errors, seen = [], set()
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error["loc"])
+        if loc not in seen:
+            seen.add(loc)
+            errors.append((loc, error))
+    parts = [_describe_one(loc, error) for loc, error in errors[:SHOWN_ERRORS]]
+    more = f" (+{len(errors) - SHOWN_ERRORS} more)" if len(errors) > SHOWN_ERRORS else ""
+    return f"{where}: {'; '.join(parts)}{more}"
+
+
+def _describe_one(loc: str, error: dict[str, Any]) -> str:
+    got = error.get("input")
     got_text = ""
-    if first["type"] != "missing" and not isinstance(got, dict):
+    if error["type"] != "missing" and not isinstance(got, dict):
         text = repr(got)
         got_text = f" (got {text if len(text) <= 80 else text[:77] + '...'})"
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    msg = first["msg"].replace("\n", " ")
+    msg = error["msg"].replace("\n", " ")
     if not loc:  # a model validator: its message names the fields itself
-        return f"{where}: {msg.removeprefix('Value error, ')}{more}"
-    return f"{where}: field {loc!r}: {msg}{got_text}{more}"
+        return msg.removeprefix("Value error, ")
+    return f"field {loc!r}: {msg}{got_text}"
 
 
 def read_toml(path: str | Path, what: str, missing_hint: str) -> Any:
@@ -158,7 +171,7 @@ def load_suite(path: str | Path) -> SuiteSpec:
 
 
 def suite_from_data(data: Any, label: str) -> SuiteSpec:
-    """Validate parsed suite data; a SpecError naming the first bad field otherwise."""
+    """Validate parsed suite data; a one-line SpecError naming every bad field (the first few) otherwise."""
     try:
         return SuiteSpec.model_validate(data)
     except ValidationError as exc:

@@ -250,6 +250,33 @@ def test_bad_suite_file_is_one_line_and_exit_2(text, fragment, tmp_path):
     assert_one_line_error(run_cli("suite", "run", str(suite), "--out", str(tmp_path / "r.jsonl")), fragment)
 
 
+def test_a_suite_file_with_two_typos_names_both(tmp_path):
+    suite = tmp_path / "typos.toml"
+    suite.write_text(
+        'name = "t"\nbudgt = "quick"\ntasks = [{ name = "gaussian" }]\n'
+        'estimators = [{ name = "mine", parms = { steps = 5 } }]\n'
+    )
+    proc = run_cli("suite", "run", str(suite), "--out", str(tmp_path / "r.jsonl"))
+    assert_one_line_error(proc, "field 'budgt'", "(got 'quick')", "field 'estimators.0.parms'")
+    assert "more)" not in proc.stderr
+
+
+def test_a_suite_with_many_wrong_fields_names_the_first_few_then_counts():
+    from ibbench.errors import SpecError
+    from ibbench.specs import SHOWN_ERRORS, suite_from_data
+
+    typos = {f"typo{i}": i for i in range(SHOWN_ERRORS + 2)}
+    with pytest.raises(SpecError) as err:
+        suite_from_data(
+            {"name": "t", "tasks": [{"name": "gaussian"}], "estimators": [{"name": "mine"}], **typos}, "s"
+        )
+    message = str(err.value)
+    assert "\n" not in message and message.endswith("(+2 more)")
+    assert [f"field 'typo{i}'" in message for i in range(SHOWN_ERRORS + 2)] == [True] * SHOWN_ERRORS + [
+        False
+    ] * 2
+
+
 def test_corrupt_mnist_in_the_data_dir_is_one_line_naming_the_file(mnist_dir, tmp_path):
     import shutil
 
