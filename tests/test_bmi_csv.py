@@ -100,6 +100,37 @@ def test_a_file_not_in_bmi_layout_is_a_data_error(tmp_path, header, fragment):
     assert fragment in message and str(path) in message and "\n" not in message
 
 
+@pytest.mark.parametrize(
+    "header,fragment",
+    [
+        (["X0", "X2", "Y0"], "column X1 is missing (X columns are X0, X2); number the X columns X0 to X1"),
+        (["X1", "X2", "Y0"], "column X0 is missing (X columns are X1, X2)"),
+        (["X0", "Y0", "Y1", "Y3"], "column Y2 is missing (Y columns are Y0, Y1, Y3)"),
+        (["X0", "X1", "X01", "Y0"], "columns 'X1' and 'X01' are both X1; give each X column one number"),
+    ],
+    ids=["gap", "no-zero", "y-gap", "same-number"],
+)
+def test_a_gap_or_a_repeat_in_the_column_numbers_is_a_data_error(tmp_path, header, fragment):
+    rows = [[float(i + j) for j in range(len(header))] for i in range(5)]
+    path = write_bmi(tmp_path / "s.csv", header, rows)
+    with pytest.raises(DataError) as info:
+        load_sample(str(path))
+    message = str(info.value)
+    assert fragment in message and str(path) in message and "\n" not in message
+
+
+def test_a_gap_in_the_columns_is_exit_2_with_one_line_naming_the_column(tmp_path, cli):
+    path = write_bmi(tmp_path / "gap.csv", ["X0", "X2", "Y0"], ROWS)
+    code, out, err = cli(
+        "estimate", "--sample", str(path), "--estimator", "ksg", "--out", str(tmp_path / "r.jsonl")
+    )
+    assert code == 2 and out == ""
+    assert [
+        line.startswith("ibbench: error: ") and "column X1 is missing" in line for line in stderr_lines(err)
+    ] == [True]
+    assert not (tmp_path / "r.jsonl").exists()
+
+
 def test_missing_values_and_missing_files_are_data_errors(tmp_path):
     path = write_bmi(tmp_path / "s.csv", ["X0", "Y0"], [[1.0, 2.0], [3.0, ""]])
     with pytest.raises(DataError, match="not a CSV of numbers below its header"):

@@ -160,13 +160,34 @@ BMI_LAYOUT = "bmi's save_sample layout: a header X0,...,X{dx-1},Y0,...,Y{dy-1} a
 BMI_COLUMN = re.compile(r"([XY])(\d+)")
 
 
+def _check_numbering(path: Path, side: str, columns: list[tuple[int, int, str]]) -> None:
+    """DataError unless the ``side`` columns (sorted by number) are numbered 0, 1, ..., n-1 once each:
+    a gap (X0,X2) or a number written twice (X1,X01) means a column was lost or mislabelled."""
+    numbers = [number for number, *_ in columns]
+    twice = next((n for n, m in zip(numbers, numbers[1:], strict=False) if n == m), None)
+    if twice is not None:
+        same = [name for number, _, name in columns if number == twice]
+        raise DataError(
+            f"{path}: columns {same[0]!r} and {same[1]!r} are both {side}{twice}; give each {side} column "
+            f"one number, {side}0 to {side}{len(columns) - 1} ({BMI_LAYOUT})"
+        )
+    missing = next((n for n in range(len(numbers)) if n not in numbers), None)
+    if missing is not None:
+        raise DataError(
+            f"{path}: column {side}{missing} is missing ({side} columns are "
+            f"{', '.join(name for *_, name in columns)}); number the {side} columns {side}0 to "
+            f"{side}{len(columns) - 1} without a gap, as bmi.utils.save_sample writes them"
+        )
+
+
 def load_sample(spec: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """X and Y of one CSV in bmi's layout (``bmi.utils.save_sample``), as float64 (rows, features), and a
     description for the record: the file's path, shape and sha256, and which columns went to X and Y.
 
     Columns named ``X<int>`` are X and ``Y<int>`` are Y, each ordered by its integer (not by the file's
     order).  Raises DataError for a missing or unreadable file, a column of neither kind, no X or no Y
-    column, a repeated name, and the checks of ``load_array`` on the numbers."""
+    column, a repeated name or number, a gap in the numbering (X0,X2), and the checks of ``load_array``
+    on the numbers."""
     path = Path(spec).expanduser()
     if not path.is_file():
         raise DataError(f"sample file {path} not found; give a CSV in {BMI_LAYOUT}")
@@ -207,6 +228,7 @@ def load_sample(spec: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
                 f"{path} has no {side} column ({side}0, {side}1, ...); --sample needs {BMI_LAYOUT}"
             )
         columns[side].sort()
+        _check_numbering(path, side, columns[side])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": _as_rows says so
