@@ -25,6 +25,7 @@ from torch import nn
 
 from .api import Channel, Estimator, Params, RunContext, TaskInstance, Truth
 from .gaussian_mixture import mixture_mi
+from .progress import announce, where
 from .tasks.networks import features
 
 
@@ -180,9 +181,18 @@ class InfoPlaneProbe:
         was_training = self.net.training
         self.net.eval()
         new = []
+        announce(
+            self.ctx.show_progress,
+            f"information plane: measuring the point at step {step} "
+            f"(I(X;L) and I(Y;L) of {len(self.layers)} layers)",
+        )
         try:
             for i, layer in enumerate(self.layers, start=1):
-                ixt, iyt = layer["ixt"].measure(), layer["iyt"].measure()
+                point_layer = f"information plane step {step}, layer {i}"
+                with where(f"{point_layer}, I(X;L)"):
+                    ixt = layer["ixt"].measure()
+                with where(f"{point_layer}, I(Y;L)"):
+                    iyt = layer["iyt"].measure()
                 point = {
                     "step": step,
                     "layer": i,
@@ -197,7 +207,8 @@ class InfoPlaneProbe:
                         point[f"{key}_converged"] = est.extras["converged"]
                         point[f"{key}_steps"] = est.extras["steps_used"]
                 if self.with_truth:
-                    truth = self._truth(layer["noisy"])
+                    with where(f"{point_layer}, ground truth"):
+                        truth = self._truth(layer["noisy"])
                     point.update(ixt_truth=truth.value, ixt_truth_se=truth.stderr)
                 new.append(point)
         finally:

@@ -47,12 +47,14 @@ def _last_linear(net: nn.Sequential, trainer: str) -> nn.Linear:
     return last
 
 
-def _outcome(net: nn.Sequential, model: nn.Module, data, device: torch.device, rows: int) -> dict[str, Any]:
+def _outcome(
+    net: nn.Sequential, model: nn.Module, data, device: torch.device, rows: int, progress: bool | str = False
+) -> dict[str, Any]:
     """What every baseline records about its final network (``model`` = net with any readout merged)."""
     return {
         "train_acc": train_accuracy(model, data, device),
         "separation": layer_separations(model, data.test_x, data.test_y, device),
-        "linear_probes": linear_probes(net, data, device, rows),
+        "linear_probes": linear_probes(net, data, device, rows, progress=progress),
     }
 
 
@@ -83,7 +85,7 @@ class RandomFeatures(Trainer):
         with torch.no_grad():  # the fit on L_{n-1} is the last layer: logits = W' L_{n-1} + b'
             last.weight.copy_(fitted.weight)
             last.bias.copy_(fitted.bias)
-        return {**summary, **_outcome(net, net, data, device, params.linear_probe_rows)}
+        return {**summary, **_outcome(net, net, data, device, params.linear_probe_rows, ctx.show_progress)}
 
 
 class GreedyCEParams(TrainerParams):
@@ -153,7 +155,7 @@ class GreedyCE(Trainer):
             "steps_per_layer": p.steps,
             "layers": layers,
             "test_acc_without_readout": net_test_acc,
-            **_outcome(net, merged, data, device, p.linear_probe_rows),
+            **_outcome(net, merged, data, device, p.linear_probe_rows, ctx.show_progress),
         }
         if probe is not None:
             result["info_plane"] = probe.result()

@@ -105,7 +105,7 @@ def train_cross_entropy(
         "steps": p.steps,
         "train_acc": train_accuracy(net, data, device),
         "separation": layer_separations(net, data.test_x, data.test_y, device),
-        "linear_probes": linear_probes(net, data, device, p.linear_probe_rows),
+        "linear_probes": linear_probes(net, data, device, p.linear_probe_rows, progress=ctx.show_progress),
     }
     if probe is not None:
         result["info_plane"] = probe.result()

@@ -156,7 +156,9 @@ class EndToEndIB(Trainer):
             "critics_at_start": at_start,
             "train_acc": train_accuracy(model, data, device),
             "separation": layer_separations(model, data.test_x, data.test_y, device),
-            "linear_probes": linear_probes(net, data, device, p.linear_probe_rows),
+            "linear_probes": linear_probes(
+                net, data, device, p.linear_probe_rows, progress=ctx.show_progress
+            ),
         }
         if probe is not None:
             result["info_plane"] = probe.result()

@@ -237,7 +237,7 @@ def fit_layerwise(
         "readout_merge_max_abs_diff": merge_gap,
         # paper Fig. 5 on the network as deployed: the readout merged into the last layer
         "separation": layer_separations(merged, data.test_x, data.test_y, device),
-        "linear_probes": linear_probes(net, data, device, p.linear_probe_rows),
+        "linear_probes": linear_probes(net, data, device, p.linear_probe_rows, progress=ctx.show_progress),
     }
     if probe is not None:
         result["info_plane"] = probe.result()

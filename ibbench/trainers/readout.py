@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import DataError
+from ..progress import announce
 from ..tasks.networks import features
 from ..training import accuracy
 from ..training.params import LinearProbeParams
@@ -223,13 +224,16 @@ def linear_probes(
     device: torch.device,
     rows: int = LinearProbeParams().linear_probe_rows,
     max_iter: int = 300,
+    progress: bool | str = False,
 ) -> list[dict[str, Any]]:
     """A linear probe (the fitted readout above) on every layer L_i of the frozen ``net``.
 
     One entry per layer: ``layer``, ``dims``, and, for layers of at most PROBE_MAX_DIMS units,
     ``test_acc`` / ``val_acc`` of the validation-selected fit, its ``l2`` and ``converged``; the probe is
     fitted on at most ``rows`` training rows (a stride through the split).  How linearly decodable Y is from each layer.
+    ``progress`` (the run context's ``show_progress``): "lines" says on stderr that the fits start.
     """
+    announce(progress, f"linear probes: fitting a readout on each of {len(net)} layers")
     was = net.training
     net.eval()
     stride = -(-data.train_x.shape[0] // rows)
