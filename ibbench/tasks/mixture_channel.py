@@ -142,4 +142,7 @@ class MixtureChannel(Task):
     }
 
     def build(self, params: MixtureChannelParams, ctx: RunContext) -> MixtureChannelInstance:
-        return MixtureChannelInstance(params, ctx.device)
+        from ..data.common import fetch_progress
+
+        with fetch_progress(ctx.show_progress):  # a download of MNIST says so as the run's progress does
+            return MixtureChannelInstance(params, ctx.device)
