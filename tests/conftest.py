@@ -17,7 +17,27 @@ from ibbench.plugins import load_registry
 REPO = Path(__file__).resolve().parents[1]
 # the integration tests' data: MNIST's 4 IDX files and the CIFAR-10 JPEG copy, read only
 SHARED_DATA = Path(os.environ.get("IBBENCH_TEST_DATA") or REPO.parent / "shared" / "data")
-SHARED_MNIST = SHARED_DATA / "mnist"
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+def find_mnist(test_data: Path, ibbench_data: str | None) -> Path:
+    """The folder of MNIST's 4 IDX files (.gz or not) the tests import: ``test_data/mnist``, else the
+    product's own data dir ($IBBENCH_DATA, where `ibbench data get mnist` put them: MNIST/raw/), else
+    the first (absent: the tests that need it skip, naming it)."""
+    shared = test_data / "mnist"
+    if not shared.is_dir() and ibbench_data:
+        own = Path(ibbench_data).expanduser() / "MNIST" / "raw"
+        if all((own / name).is_file() or (own / f"{name}.gz").is_file() for name in MNIST_FILES):
+            return own
+    return shared
+
+
+SHARED_MNIST = find_mnist(SHARED_DATA, os.environ.get("IBBENCH_DATA"))
 SHARED_CIFAR = SHARED_DATA / "cifar10-jpeg-q75.tar.gz"
 
 
@@ -51,7 +71,7 @@ def ctx():
 def mnist_dir(tmp_path_factory):
     """MNIST verified into a fresh data dir (copied: ../shared/data is read-only)."""
     if not SHARED_MNIST.is_dir():
-        pytest.skip(f"integration data not found at {SHARED_MNIST} (set IBBENCH_TEST_DATA)")
+        pytest.skip(f"integration data not found at {SHARED_MNIST} (set IBBENCH_TEST_DATA or IBBENCH_DATA)")
     from ibbench.data import ensure_mnist
 
     data_dir = tmp_path_factory.mktemp("data")

@@ -308,7 +308,7 @@ def test_data_get_imports_and_verifies(tmp_path):
     from .conftest import SHARED_MNIST
 
     if not SHARED_MNIST.is_dir():
-        pytest.skip(f"no MNIST copy at {SHARED_MNIST} (set IBBENCH_TEST_DATA)")
+        pytest.skip(f"no MNIST copy at {SHARED_MNIST} (set IBBENCH_TEST_DATA or IBBENCH_DATA)")
     proc = run_cli(
         "data", "get", "mnist", "--from", str(SHARED_MNIST), "--data-dir", str(tmp_path), "--quiet"
     )

@@ -61,10 +61,22 @@ def _no_ambient_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir imported once from the shared mirror."""
     if not SHARED_MNIST.is_dir():
-        pytest.skip(f"shared MNIST mirror not found at {SHARED_MNIST} (set IBBENCH_TEST_DATA)")
+        pytest.skip(
+            f"shared MNIST mirror not found at {SHARED_MNIST} (set IBBENCH_TEST_DATA or IBBENCH_DATA)"
+        )
     data_dir = tmp_path_factory.mktemp("mnist-data")
     assert ensure_mnist(data_dir, source=SHARED_MNIST, progress=False, allow_network=False) == data_dir
     return data_dir
+
+
+def copy_gz(name: str, dest: Path) -> None:
+    """``dest/name.gz`` from the shared copy: its .gz, else the plain file gzipped (an $IBBENCH_DATA copy
+    holds plain IDX files)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if (SHARED_MNIST / f"{name}.gz").is_file():
+        shutil.copy(SHARED_MNIST / f"{name}.gz", dest / f"{name}.gz")
+    else:
+        (dest / f"{name}.gz").write_bytes(gzip.compress((SHARED_MNIST / name).read_bytes(), compresslevel=1))
 
 
 def md5_file(path: Path) -> str:
@@ -151,7 +163,7 @@ def test_import_layouts(populated: Path, tmp_path: Path, layout: str) -> None:
         if name.startswith("t10k"):  # mix plain and gzipped files
             shutil.copy(mnist_raw_dir(populated) / name, sub / name)
         else:
-            shutil.copy(SHARED_MNIST / f"{name}.gz", sub / f"{name}.gz")
+            copy_gz(name, sub)
     dest = tmp_path / "dest"
     ensure_mnist(dest, source=src, progress=False, allow_network=False)
     raw = mnist_raw_dir(dest)
@@ -203,7 +215,8 @@ def test_corrupt_uncompressed_source_is_named_and_nothing_written(populated: Pat
 @needs_shared
 def test_flipped_byte_in_gz_source_is_named(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    shutil.copytree(SHARED_MNIST, src)
+    for name in MNIST_MD5:
+        copy_gz(name, src)
     bad = src / "t10k-images-idx3-ubyte.gz"
     bad.chmod(0o644)
     _flip_byte(bad, bad.stat().st_size // 2)
@@ -215,7 +228,8 @@ def test_flipped_byte_in_gz_source_is_named(tmp_path: Path) -> None:
 @needs_shared
 def test_truncated_gz_source(tmp_path: Path) -> None:
     src = tmp_path / "src"
-    shutil.copytree(SHARED_MNIST, src)
+    for name in MNIST_MD5:
+        copy_gz(name, src)
     bad = src / "train-images-idx3-ubyte.gz"
     bad.chmod(0o644)
     os.truncate(bad, bad.stat().st_size // 2)
@@ -313,6 +327,22 @@ def test_a_task_loading_mnist_fetches_with_its_runs_progress(monkeypatch, tmp_pa
     with pytest.raises(DataError):
         load_mnist("train")  # outside a task's build: silent, as before
     assert modes == ["lines", True, False, False]
+
+
+def test_the_tests_find_mnist_in_the_products_data_dir_too(tmp_path: Path) -> None:
+    from .conftest import find_mnist
+
+    own = tmp_path / "data" / "MNIST" / "raw"
+    own.mkdir(parents=True)
+    for name in MNIST_MD5:
+        (own / name).write_bytes(b"")
+    shared = tmp_path / "shared"
+    assert find_mnist(shared, str(tmp_path / "data")) == own  # $IBBENCH_DATA when no test data
+    assert find_mnist(shared, None) == shared / "mnist"
+    (own / "t10k-labels-idx1-ubyte").unlink()
+    assert find_mnist(shared, str(tmp_path / "data")) == shared / "mnist"  # not all 4 files there
+    (shared / "mnist").mkdir(parents=True)
+    assert find_mnist(shared, str(own.parents[1])) == shared / "mnist"  # the test data comes first
 
 
 def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
