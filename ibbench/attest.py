@@ -178,14 +178,21 @@ class Canary:
 
 
 def choose_canaries(records: list, per_names: int) -> dict[tuple[str, str, str], list]:
-    """The ``per_names`` cheapest (by stored wall time, then id) records of each (task, estimator, trainer)."""
+    """``per_names`` records of each (task, estimator, trainer): the cheapest (by stored wall time, then
+    id) of each of its distinct settings first (parameters other than the seed), then the next cheapest."""
     groups: dict[tuple[str, str, str], list] = defaultdict(list)
     for record in records:
         groups[names_of(record)].append(record)
-    return {
-        names: sorted(group, key=lambda r: (r.wall_time_s or 0.0, r.id))[:per_names]
-        for names, group in sorted(groups.items())
-    }
+    chosen = {}
+    for names, group in sorted(groups.items()):
+        ordered = sorted(group, key=lambda r: (r.wall_time_s or 0.0, r.id))
+        settings, first, rest = set(), [], []
+        for record in ordered:
+            setting = json.dumps(record.expanded, sort_keys=True, default=str)
+            (rest if setting in settings else first).append(record)
+            settings.add(setting)
+        chosen[names] = (first + rest)[:per_names]
+    return chosen
 
 
 def record_threads(record) -> int | None:

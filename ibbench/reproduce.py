@@ -20,6 +20,7 @@ on Slurm.  A manifest over the suites adds the one missing piece without a secon
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -254,10 +255,24 @@ def run_commands(result: Result, commands: list[str], quiet: bool) -> int:
     for command in commands:
         if not quiet:
             print(f"{result.name}: {command}", file=sys.stderr)
-        if subprocess.run(command, shell=True).returncode != 0:  # noqa: S602 (the manifest's own commands)
+        if subprocess.run(_this_python(command), shell=True).returncode != 0:  # noqa: S602 (the manifest's own)
             print(f"ibbench: {result.name}: failed: {shlex.quote(command)}", file=sys.stderr)
             failed += 1
     return failed
+
+
+def _this_python(command: str) -> str:
+    """A manifest command run by this interpreter: ``ibbench ...`` and ``python ...`` at the start of each
+    ``;``/``&&`` part become ``<sys.executable> -m ibbench.cli ...`` / ``<sys.executable> ...``, so a
+    virtual environment that is not activated (not on PATH) runs them the same."""
+    python = shlex.quote(sys.executable)
+    parts = re.split(r"(\s*(?:;|&&)\s*)", command)
+    for i, part in enumerate(parts):
+        if part.startswith("ibbench "):
+            parts[i] = f"{python} -m ibbench.cli {part[len('ibbench ') :]}"
+        elif part.startswith("python "):
+            parts[i] = f"{python} {part[len('python ') :]}"
+    return "".join(parts)
 
 
 def attest_results(results: list[Result], registry, *, per_names: int, quiet: bool) -> list[str]:

@@ -129,3 +129,19 @@ def test_reproduce_attest_at_a_clean_commit_then_check_passes(stale, tmp_path, c
     assert "1 canaries identical; 2 records attested" in capsys.readouterr().err
     assert main(check) == 0
     assert "2 current, 2 of them through canary cells re-run at commit" in capsys.readouterr().out
+
+
+def test_canaries_spread_over_a_groups_settings_before_taking_more_of_one():
+    from types import SimpleNamespace as NS
+
+    from ibbench.attest import choose_canaries
+
+    def record(i, setting, seconds):
+        spec = NS(task=NS(name="t"), estimator=NS(name="e"), trainer=None)
+        return NS(id=str(i), spec=spec, wall_time_s=seconds, expanded={"params": setting})
+
+    records = [record(0, "a", 1.0), record(1, "a", 2.0), record(2, "b", 9.0), record(3, "a", 3.0)]
+    (chosen,) = choose_canaries(records, per_names=2).values()
+    assert [r.id for r in chosen] == ["0", "2"]  # the cheapest of each setting, not the two cheapest
+    (three,) = choose_canaries(records, per_names=3).values()
+    assert [r.id for r in three] == ["0", "2", "1"]

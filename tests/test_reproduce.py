@@ -174,3 +174,20 @@ def test_two_suites_on_one_store_keep_each_others_records(tmp_path, monkeypatch)
     kw = dict(jobs=None, threads=None, executor="local", show_progress=False, quiet=True)
     assert regenerate([result], REGISTRY, **kw) == 0
     assert sorted(r.spec.seed for r in ResultStore(tmp_path / "runs.jsonl").records()) == [0, 1]
+
+
+def test_manifest_commands_run_with_this_interpreter_without_an_activated_environment():
+    import shlex
+    import sys
+
+    from ibbench.reproduce import _this_python
+
+    python = shlex.quote(sys.executable)
+    assert (
+        _this_python("ibbench table bias --store a > b")
+        == f"{python} -m ibbench.cli table bias --store a > b"
+    )
+    assert _this_python("python s.py --out a; python s.py --table a b > c") == (
+        f"{python} s.py --out a; {python} s.py --table a b > c"
+    )
+    assert _this_python("echo ibbench python") == "echo ibbench python"
