@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
             "gaps",
             "failures",
             "preprocess",
+            "coverage",
         ),
         help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
         "separation: per-layer cluster separation of the test set (paper Fig. 5); "
@@ -225,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         "verdict: each trainer against ce, with a 95 %% Welch interval over seeds; "
         "gaps: the verdict as a table, a row per trainer setting (for sweeps); "
         "failures: every failed run with its reason and where it failed; "
-        "preprocess: each estimator's bias through each preprocessing (suites/preprocess-choice.toml)",
+        "preprocess: each estimator's bias through each preprocessing (suites/preprocess-choice.toml); "
+        "coverage: how often each estimator's interval covers the truth, and how often an ok verdict is "
+        "right (suites/coverage.toml)",
     )
     table.add_argument(
         "--store",
@@ -570,11 +573,22 @@ def cmd_estimate(args) -> int:
         se = f" ± {record.estimate_stderr:.4f}" if record.estimate_stderr is not None else ""
         print(
             f"I(X;Y) = {record.estimate:.4f}{se} nats ({args.estimator}, {args.budget} budget, "
-            f"{_pairs_used(record.extras)}); stored in {args.out} as run {record.id[:12]}"
+            f"{_pairs_used(record.extras)}){_reliability(record)}; stored in {args.out} as run {record.id[:12]}"
         )
     else:
         print(f"FAILED: {record.error}; stored in {args.out} as run {record.id[:12]}")
     return 0 if record.status == "ok" else EXIT_FAILED_RUN
+
+
+def _reliability(record) -> str:
+    """'; reliability: caution (sample-size), reasons above' (empty when the check was off)."""
+    from .results import reliability_text
+
+    if not record.reliability:
+        return ""
+    return f"; {reliability_text(record.reliability)}" + (
+        ", reasons above" if record.reliability["reasons"] else ""
+    )
 
 
 def _pairs_used(extras: dict) -> str:
@@ -661,6 +675,7 @@ def cmd_table(args) -> int:
     records = _records(args.store)
     if args.budget:
         records = [r for r in records if r.spec.budget == args.budget]
+    from .coverage import coverage_table
     from .preprocess_report import preprocess_table
     from .verdict import verdict_table, verdict_text
 
@@ -674,6 +689,7 @@ def cmd_table(args) -> int:
         "verdict": lambda rs, fmt: verdict_text(rs),
         "gaps": verdict_table,
         "preprocess": preprocess_table,
+        "coverage": coverage_table,
     }[args.kind]
     print(render(records, fmt=args.format))
     return 0

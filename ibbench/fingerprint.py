@@ -41,6 +41,7 @@ NUMBER_NEUTRAL = (
     "ibbench.reproduce",
     "ibbench.currency",
     "ibbench.preprocess_report",
+    "ibbench.coverage",
     "ibbench.suite",
     "ibbench.executors",
     "ibbench.claims",

@@ -17,7 +17,8 @@ estimator's job is:
 - ``none``: the float32 cast only (a column offset by 1.7e9 then keeps nothing of its signal: the
   spacing of float32 numbers there is 128).
 
-A finite task (``TaskInstance.n_pairs``) is mapped with the statistics of all its pairs; a sampler
+A finite task (``TaskInstance.n_pairs``) is first checked (``ibbench.datachecks``: pairs repeated
+exactly are dropped where the data is continuous), then mapped with the statistics of all its pairs; a sampler
 with those of ``FIT_PAIRS`` pairs of its own stream ``preprocess.fit``, fixed for the run.  A task
 with a known channel y = F(x) + eps keeps its pairs as they are for the estimators that use the
 channel (AA-MINE, the mixture): a per-coordinate map of y would change the noise they rely on.
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from .api import RunContext, TaskInstance, Truth
+from .datachecks import inspect
 from .errors import DataError
 from .specs import Preprocess
 
@@ -163,11 +165,18 @@ class Preprocessed(TaskInstance):
         self.task, self.method = task, method
         self.x_dim, self.y_dim = task.x_dim, task.y_dim
         self.n_pairs, self.mi_ceiling = task.n_pairs, task.mi_ceiling
+        self.data = None  # a finite task's DataReport (ibbench.datachecks)
         if task.n_pairs is not None:
             x, y = task.fixed_pairs()
+            self.data = inspect(x, y)
+            if self.data.keep is not None:  # repeated records: each distinct pair once
+                x, y = x[self.data.keep], y[self.data.keep]
+                self.n_pairs = x.shape[0]
             self.x_map, self.y_map = fit(x, method), fit(y, method)
             self.x, self.y = _float32(self.x_map.apply(x)), _float32(self.y_map.apply(y))
-            self.fitted_on = f"all {task.n_pairs} pairs"
+            self.fitted_on = f"all {self.n_pairs} pairs" + (
+                " (distinct)" if self.data.keep is not None else ""
+            )
         else:
             x, y = task.sample(FIT_PAIRS, ctx.generator(FIT_STREAM))
             self.x_map = fit(x.detach().cpu().double().numpy(), method)

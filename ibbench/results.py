@@ -49,6 +49,9 @@ class RunRecord(BaseModel):
     truth: float | None = None  # nats; None where unknown
     truth_stderr: float | None = None
     training: TrainingResult | None = None  # what the trainer returned, for runs that trained a net
+    #: an estimate's verdict (``ibbench.reliability``): {"verdict": ok | caution | unreliable, "reasons":
+    #: [{code, level, text}], "consistency": the half-sample check}; None: no estimate, or the check was off
+    reliability: dict[str, Any] | None = None
     #: plain JSON: ``task`` (the instance's description), ``estimator`` / ``truth`` (their extras),
     #: ``traceback`` (failed runs), ``resumed`` (runs resumed from a snapshot)
     extras: dict[str, Any] = Field(default_factory=dict)
@@ -289,6 +292,12 @@ def critic_plateaus(points: list[dict]) -> tuple[int, int]:
     return sum(map(bool, flags)), len(flags)
 
 
+def reliability_text(reliability: dict[str, Any]) -> str:
+    """'reliability: caution (sample-size, dimension)' or 'reliability: ok' for a record's verdict."""
+    codes = list(dict.fromkeys(r["code"] for r in reliability.get("reasons", [])))
+    return f"reliability: {reliability['verdict']}" + (f" ({', '.join(codes)})" if codes else "")
+
+
 def summarise(record: RunRecord) -> str:
     """One line for a person: task x estimator, estimate and truth with errors, log2 ratio, time."""
     what = " x ".join(p.name for p in (record.spec.trainer, record.spec.estimator) if p is not None)
@@ -322,6 +331,8 @@ def summarise(record: RunRecord) -> str:
                 if protocol["converged"]
                 else f"held out, NOT converged (stopped at the maximum of {protocol['max_steps']} steps)"
             )
+    if record.reliability:
+        parts.append(reliability_text(record.reliability))
     if record.truth is not None:
         se = f" ± {record.truth_stderr:.3f}" if record.truth_stderr else ""
         parts.append(f"truth {record.truth:.4f}{se} nats")

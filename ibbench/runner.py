@@ -28,6 +28,7 @@ from .fingerprint import source_fingerprint
 from .plugins import Registry
 from .progress import MIN_PHASE_S, phase_line
 from .provenance import provenance
+from .reliability import run_check
 from .results import ResultStore, RunRecord, cell_key, record_key
 from .specs import DEFAULT_PREPROCESS, PluginSpec, RunSpec, TrainerSpec, describe_validation_error
 from .training_result import TrainingResult
@@ -74,6 +75,8 @@ class ResolvedRun:
     trainer: ResolvedPlugin | None
     #: measures I(Y; L_i) in a training run whose estimator needs a channel (AA-MINE, mixture)
     label_estimator: ResolvedPlugin | None = None
+    #: the estimate's reliability verdict and its half-sample fit (``--set estimator.check=false``: off)
+    check: bool = True
 
     @property
     def label(self) -> str:
@@ -133,12 +136,33 @@ def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
         spec = spec.model_copy(update={"trainer": TrainerSpec(name=default_trainer)})
     if spec.trainer is None and spec.preprocess is None:  # the record names the map it ran with
         spec = spec.model_copy(update={"preprocess": DEFAULT_PREPROCESS})
-    estimator = _resolve_plugin(registry, "estimator", spec.estimator, spec.budget)
+    check, estimator_spec = _reliability_switch(spec.estimator)
+    estimator = _resolve_plugin(registry, "estimator", estimator_spec, spec.budget)
     trainer = _resolve_plugin(registry, "trainer", spec.trainer, spec.budget)
     label = None
     if trainer is not None and estimator is not None and getattr(estimator.plugin, "needs_channel", False):
         label = _resolve_plugin(registry, "estimator", PluginSpec(name=LABEL_ESTIMATOR), spec.budget)
-    return ResolvedRun(spec=spec, task=task, estimator=estimator, trainer=trainer, label_estimator=label)
+    return ResolvedRun(
+        spec=spec,
+        task=task,
+        estimator=estimator,
+        trainer=trainer,
+        label_estimator=label,
+        check=check and trainer is None,
+    )
+
+
+def _reliability_switch(spec: PluginSpec | None) -> tuple[bool, PluginSpec | None]:
+    """``estimator.check`` (runner-level, not the estimator's own parameter) and the spec without it."""
+    if spec is None or "check" not in spec.params:
+        return True, spec
+    value = spec.params["check"]
+    if not isinstance(value, bool):
+        raise SpecError(
+            f"estimator.check must be true or false, not {value!r}: it turns the reliability check off"
+        )
+    params = {k: v for k, v in spec.params.items() if k != "check"}
+    return value, spec.model_copy(update={"params": params})
 
 
 def run_plugins(resolved: ResolvedRun) -> list[Any]:
@@ -186,6 +210,8 @@ def expanded_parts(resolved: ResolvedRun) -> dict[str, Any]:
     out: dict[str, Any] = {"budget": resolved.spec.budget}
     if resolved.spec.preprocess is not None:  # estimation runs: a different map is a different cell
         out["preprocess"] = resolved.spec.preprocess
+    if resolved.estimator is not None and resolved.trainer is None and not resolved.check:
+        out["reliability_check"] = False  # only when off: the cells of earlier stores keep their keys
     for key, part in (
         ("task", resolved.task),
         ("estimator", resolved.estimator),
@@ -268,6 +294,11 @@ def execute(
         if resolved.estimator is not None and resolved.trainer is None:
             set_seed(spec.seed)  # the estimate does not depend on how much randomness the truth used
             seen, fields["extras"]["preprocess"] = estimator_view(instance, resolved, ctx)
+            data = getattr(seen, "data", None)  # a finite sample's checks (ibbench.datachecks)
+            if data is not None:
+                fields["extras"]["data"] = data.record()
+                for finding in data.findings:
+                    warn_reliability(resolved, finding.level, finding.text)
             est = resolved.estimator.plugin.estimate(seen, resolved.estimator.params, ctx)
             name = resolved.estimator.name
             check_finite(est.value, f"{name}'s estimate")  # a NaN or inf is a failed run, never ok
@@ -277,6 +308,14 @@ def execute(
                 estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr)
             )
             fields["extras"]["estimator"] = est.extras
+            if resolved.check:  # after the estimate: its own streams, the estimate unchanged
+                verdict = run_check(
+                    resolved.estimator.plugin, name, seen, resolved.estimator.params, est, ctx, data
+                )
+                fields["reliability"] = plain_json(verdict.record(), "the reliability verdict")
+                for reason in verdict.reasons:
+                    if data is None or reason.code not in {f.code for f in data.findings}:
+                        warn_reliability(resolved, reason.level, reason.text)
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
             set_seed(spec.seed)
             probe = make_probe(resolved, ctx)
@@ -325,6 +364,16 @@ def execute(
         provenance=origin,
         wall_time_s=round(wall_time, 4),
         **fields,
+    )
+
+
+class ReliabilityWarning(UserWarning):
+    """A data check or the reliability verdict found something (``ibbench.datachecks``, ``ibbench.reliability``)."""
+
+
+def warn_reliability(resolved: ResolvedRun, level: str, text: str) -> None:
+    warnings.warn(
+        f"{resolved.estimator.name} on {resolved.label}: {level}: {text}", ReliabilityWarning, stacklevel=3
     )
 
 

@@ -77,6 +77,12 @@ def test_every_route_gives_every_estimator_the_same_estimate(estimator, saved):
             through_task.estimate_stderr,
         ), route
         assert other.extras["preprocess"] == through_task.extras["preprocess"], route
+        verdict = {k: v for k, v in other.reliability.items() if k != "consistency"}
+        assert verdict == {k: v for k, v in through_task.reliability.items() if k != "consistency"}, route
+        for key in ("half_estimate", "drift"):  # the half-sample check reads the same pairs too
+            assert other.reliability["consistency"][key] == through_task.reliability["consistency"][key], (
+                route
+            )
 
 
 @pytest.mark.parametrize("preprocess", PREPROCESS)

@@ -1,0 +1,137 @@
+"""``ibbench table coverage``: do the intervals cover the truth, and is an ``ok`` verdict right?
+
+Per estimator, over every record with a truth (bmi's tasks, the staircase: ``suites/coverage.toml``):
+
+- **± coverage**: how often the truth lies in estimate ± 1.96 se, the reported standard error read as
+  a 95 % interval (it is the held-out sampling error only: bias and the critic's optimisation are
+  not in it);
+- **bias-aware coverage**: the same for estimate ± (1.96 se + |drift|), where drift is the move of the
+  estimate between N/2 and N pairs (the reliability check, ``ibbench.reliability``).  For a bias
+  that falls like 1/N, bias(N/2) - bias(N) = bias(N), so |drift| estimates the bias still in the
+  estimate;
+- **verdicts**: how many records were ``ok``, ``caution``, ``unreliable``, and how often an ``ok``
+  estimate lies within 2 se of the truth (the promise of a number printed without a warning).
+
+An interval is called honest when its coverage is at least ``HONEST`` (near the nominal 95 %); an
+estimator for which neither interval is honest is labelled so.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tabulate import tabulate
+
+Z95 = 1.96
+HONEST = 0.90  # coverage an interval must reach on the table's tasks to be called honest
+
+
+def _covers(r, half_width: float) -> bool:
+    return abs(r.estimate - r.truth) <= half_width
+
+
+def _inside(truth: float, interval: dict) -> bool:
+    """Whether the record's own interval (``ibbench.reliability.interval``) holds the truth."""
+    return interval["low"] <= truth <= interval["high"]
+
+
+def coverage_rows(records) -> list[dict]:
+    """One row per estimator: counts and coverages (fractions), sorted by estimator."""
+    by: dict[str, list] = defaultdict(list)
+    for r in records:
+        if (
+            r.status == "ok"
+            and r.truth is not None
+            and r.estimate is not None
+            and r.spec.estimator is not None
+        ):
+            by[r.spec.estimator.name].append(r)
+    rows = []
+    for name, rs in sorted(by.items()):
+        with_se = [r for r in rs if r.estimate_stderr is not None]
+        judged = [r for r in rs if r.reliability]
+        checked = [r for r in judged if (r.reliability.get("interval") or {}).get("kind") == "bias-aware"]
+        ok = [r for r in judged if r.reliability["verdict"] == "ok"]
+        ok_se = [r for r in ok if r.estimate_stderr is not None]
+
+        rows.append(
+            {
+                "estimator": name,
+                "records": len(rs),
+                "with_se": len(with_se),
+                "se_coverage": _share([_covers(r, Z95 * r.estimate_stderr) for r in with_se]),
+                "checked": len(checked),
+                "aware_coverage": _share([_inside(r.truth, r.reliability["interval"]) for r in checked]),
+                "ok": len(ok),
+                "caution": sum(r.reliability["verdict"] == "caution" for r in judged),
+                "unreliable": sum(r.reliability["verdict"] == "unreliable" for r in judged),
+                "ok_within_2se": _share([_covers(r, 2 * r.estimate_stderr) for r in ok_se]),
+                "ok_mean_abs_bias": _mean([abs(r.estimate - r.truth) for r in ok]),
+                "flagged_mean_abs_bias": _mean(
+                    [abs(r.estimate - r.truth) for r in judged if r.reliability["verdict"] != "ok"]
+                ),
+            }
+        )
+    return rows
+
+
+def _share(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def _nats(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def honest_label(row: dict) -> str:
+    best = max((c for c in (row["se_coverage"], row["aware_coverage"]) if c is not None), default=None)
+    if best is None:
+        return "no interval"
+    if row["se_coverage"] is not None and row["se_coverage"] >= HONEST:
+        return "± se"
+    if row["aware_coverage"] is not None and row["aware_coverage"] >= HONEST:
+        return "bias-aware"
+    return "none honest"
+
+
+def coverage_table(records, fmt: str = "github") -> str:
+    from .currency import with_note
+
+    rows = coverage_rows(records)
+    table = tabulate(
+        [
+            (
+                r["estimator"],
+                r["records"],
+                f"{_pct(r['se_coverage'])} of {r['with_se']}",
+                f"{_pct(r['aware_coverage'])} of {r['checked']}",
+                honest_label(r),
+                f"{r['ok']} / {r['caution']} / {r['unreliable']}",
+                _pct(r["ok_within_2se"]),
+                _nats(r["ok_mean_abs_bias"]),
+                _nats(r["flagged_mean_abs_bias"]),
+            )
+            for r in rows
+        ],
+        headers=(
+            "estimator",
+            "records",
+            "truth in ± 1.96 se",
+            "truth in ± (1.96 se + |drift|)",
+            f"honest interval (>= {100 * HONEST:.0f} %)",
+            "ok / caution / unreliable",
+            "ok within 2 se",
+            "ok: mean |bias| (nats)",
+            "flagged: mean |bias| (nats)",
+        ),
+        tablefmt=fmt,
+    )
+    return with_note(table, records)

@@ -1,0 +1,191 @@
+"""Estimates that say when not to trust them (issue 26): data checks before estimating and the
+reliability verdict after, one kind of fault per test, each on small seeded arrays."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ibbench.cli import main
+from ibbench.datachecks import inspect
+from ibbench.reliability import judge
+
+TRUTH_08 = -0.5 * math.log(1 - 0.8**2)  # 0.511 nats
+
+
+def gaussian(rng, n, rho, dims=1):
+    x = rng.standard_normal((n, dims))
+    return x, rho * x + math.sqrt(1 - rho**2) * rng.standard_normal((n, dims))
+
+
+def estimate(tmp_path, capsys, x, y, estimator, *extra):
+    """``ibbench estimate`` on the arrays: (exit code, stdout, stderr lines, the record or None)."""
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    store = tmp_path / "runs.jsonl"
+    store.unlink(missing_ok=True)
+    argv = [
+        "estimate",
+        "--x",
+        str(tmp_path / "x.npy"),
+        "--y",
+        str(tmp_path / "y.npy"),
+        "--estimator",
+        estimator,
+    ]
+    rc = main([*argv, "--budget", "smoke", "--threads", "1", "--quiet", "--out", str(store), *extra])
+    out = capsys.readouterr()
+    record = json.loads(store.read_text().splitlines()[-1]) if store.exists() and store.read_text() else None
+    return rc, out.out, [line for line in out.err.splitlines() if line.strip()], record
+
+
+@pytest.mark.parametrize("repeat", [2, 4])
+def test_repeated_rows_are_dropped_so_ksg_reads_the_distinct_pairs(tmp_path, capsys, repeat):
+    x, y = gaussian(np.random.default_rng(14), 600, 0.8)
+    _, _, _, distinct = estimate(tmp_path, capsys, x, y, "ksg")
+    rc, out, err, record = estimate(tmp_path, capsys, np.repeat(x, repeat, 0), np.repeat(y, repeat, 0), "ksg")
+    assert rc == 0 and record["estimate"] == distinct["estimate"]  # the same pairs, once each
+    assert abs(record["estimate"] - TRUTH_08) < 0.1  # not a sample-size reading (7.04 before)
+    assert record["extras"]["data"]["duplicates"] == 600 * (repeat - 1)
+    assert record["extras"]["data"]["duplicates_dropped"] is True
+    assert record["reliability"]["verdict"] == "caution"
+    assert any("repeat an earlier pair exactly: dropped" in line for line in err)
+    assert "reliability: caution (duplicates" in out
+
+
+def test_repeats_in_discrete_data_are_kept_and_the_column_named():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 4, (400, 1)).astype(float)
+    y = x + rng.standard_normal((400, 1))
+    y[:10] = y[10:20]  # repeated rows, but x is discrete: atoms, not repeated records
+    x[:10] = x[10:20]
+    report = inspect(x, y)
+    assert report.duplicates == 10 and not report.dropped and report.keep is None
+    assert {f.code for f in report.findings} == {"discrete", "duplicates"}
+
+
+def test_constant_and_near_constant_columns_are_named():
+    rng = np.random.default_rng(1)
+    x = np.column_stack([rng.standard_normal(500), np.ones(500)])
+    y = rng.standard_normal((500, 1))
+    y[:480] = 0.0
+    report = inspect(x, y)
+    texts = {f.code: f.text for f in report.findings}
+    assert "X column 1 is constant" in texts["constant"]
+    assert "Y column 0 (96% one value)" in texts["near-constant"]
+
+
+def test_ksg_in_many_dimensions_is_read_as_a_lower_bound(tmp_path, capsys):
+    x, y = gaussian(np.random.default_rng(1), 1000, 0.5, dims=6)
+    rc, _, err, record = estimate(tmp_path, capsys, x, y, "ksg")
+    assert rc == 0 and record["reliability"]["verdict"] != "ok"
+    assert "dimension" in {r["code"] for r in record["reliability"]["reasons"]}
+    assert any("12 joint dimensions" in line for line in err)
+
+
+def test_a_critic_with_few_pairs_per_dimension_is_unreliable(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((400, 20)), rng.standard_normal((400, 20))
+    y[:, :2] = 0.9 * x[:, :2] + math.sqrt(0.19) * rng.standard_normal((400, 2))
+    rc, out, err, record = estimate(tmp_path, capsys, x, y, "mine", "--set", "estimator.check=false")
+    assert rc == 0 and record["reliability"] is None  # the check is off: no verdict, no extra fit
+    rc, out, err, record = estimate(tmp_path, capsys, x, y, "mine")
+    assert record["reliability"]["verdict"] == "unreliable"
+    assert any("200 training pairs for 40 dimensions" in line for line in err)
+
+
+def test_the_check_leaves_the_estimate_alone_and_can_be_turned_off(tmp_path, capsys):
+    x, y = gaussian(np.random.default_rng(3), 800, 0.8)
+    _, _, _, on = estimate(tmp_path, capsys, x, y, "ksg")
+    _, _, _, off = estimate(tmp_path, capsys, x, y, "ksg", "--set", "estimator.check=false")
+    assert on["estimate"] == off["estimate"] and on["estimate_stderr"] == off["estimate_stderr"]
+    assert on["reliability"]["consistency"]["half_pairs"] == 400
+    assert off["expanded"]["reliability_check"] is False and "reliability_check" not in on["expanded"]
+    rc = main(
+        [
+            "estimate",
+            "--x",
+            str(tmp_path / "x.npy"),
+            "--y",
+            str(tmp_path / "y.npy"),
+            "--estimator",
+            "ksg",
+            "--set",
+            "estimator.check=3",
+            "--out",
+            str(tmp_path / "r.jsonl"),
+        ]
+    )
+    assert rc == 2 and "estimator.check must be true or false" in capsys.readouterr().err
+
+
+def test_a_critic_batch_below_the_minimum_is_refused_in_one_line(tmp_path, capsys):
+    x, y = gaussian(np.random.default_rng(5), 400, 0.9)
+    rc, _, err, record = estimate(tmp_path, capsys, x, y, "mine", "--set", "estimator.batch_size=2")
+    assert rc == 2 and record is None
+    assert len(err) == 1 and "batch_size 2 is below 16" in err[0]
+
+
+def test_binning_on_few_pairs_says_its_bins_are_sparse(tmp_path, capsys):
+    x, y = gaussian(np.random.default_rng(6), 1000, 0.8)
+    rc, _, err, record = estimate(tmp_path, capsys, x, y, "binning")
+    assert rc == 0 and record["estimate"] > TRUTH_08 + 0.1  # the upward bias the verdict must name
+    codes = {r["code"] for r in record["reliability"]["reasons"]}
+    assert "sparse-bins" in codes and record["reliability"]["verdict"] != "ok"
+
+
+def test_an_estimate_at_a_ceiling_or_drifting_with_sample_size_is_unreliable():
+    extras = {"converged": True, "heldout_pairs": 500, "train_pairs": 500, "max_steps": 100}
+    assert judge("mine", math.log(500) - 0.5, 0.1, extras, x_dim=1, y_dim=1).level == "unreliable"
+    assert judge("mine", 1.0, 0.1, extras, x_dim=1, y_dim=1).level == "ok"
+    infonce = {**extras, "eval_batch_size": 128}
+    assert judge("infonce", math.log(128) - 0.5, 0.1, infonce, x_dim=1, y_dim=1).level == "unreliable"
+    drift = {"pairs": 1000, "half_pairs": 500, "drift": 0.5, "drift_stderr": 0.1}
+    verdict = judge("mine", 1.5, 0.1, extras, x_dim=1, y_dim=1, check=drift)
+    assert verdict.level == "unreliable" and "truth is likely above" in verdict.reasons[0].text
+    small = {**drift, "drift": 0.15}
+    assert judge("mine", 1.5, 0.1, extras, x_dim=1, y_dim=1, check=small).level == "ok"  # within 2 se
+    not_converged = {**extras, "converged": False}
+    assert judge("mine", 1.0, 0.1, not_converged, x_dim=1, y_dim=1).level == "caution"
+
+
+def test_a_good_estimate_is_ok(tmp_path, capsys):
+    x, y = gaussian(np.random.default_rng(11), 2000, 0.8)
+    rc, out, err, record = estimate(tmp_path, capsys, x, y, "ksg")
+    assert rc == 0 and record["reliability"]["verdict"] == "ok" and not err
+    assert abs(record["estimate"] - TRUTH_08) < 2 * record["estimate_stderr"] + 0.02
+    assert "reliability: ok;" in out
+
+
+def test_the_coverage_table_counts_truths_inside_each_interval():
+    from types import SimpleNamespace as NS
+
+    from ibbench.coverage import coverage_rows, honest_label
+    from ibbench.reliability import interval
+
+    def record(estimate, se, drift, verdict):
+        check = {"drift": drift}
+        reliability = {"verdict": verdict, "interval": interval(estimate, se, check), "consistency": check}
+        return NS(
+            status="ok",
+            truth=1.0,
+            estimate=estimate,
+            estimate_stderr=se,
+            reliability=reliability,
+            spec=NS(estimator=NS(name="e")),
+        )
+
+    records = [
+        record(1.01, 0.01, 0.0, "ok"),  # inside both
+        record(0.90, 0.01, 0.2, "caution"),  # outside +-1.96 se, inside with |drift|
+        record(0.50, 0.01, 0.1, "unreliable"),  # outside both
+        record(1.05, 0.01, 0.0, "ok"),  # an ok estimate 5 se off
+    ]
+    (row,) = coverage_rows(records)
+    assert row["se_coverage"] == 0.25 and row["aware_coverage"] == 0.5
+    assert (row["ok"], row["caution"], row["unreliable"]) == (2, 1, 1)
+    assert row["ok_within_2se"] == 0.5
+    assert honest_label(row) == "none honest"
