@@ -293,9 +293,14 @@ def critic_plateaus(points: list[dict]) -> tuple[int, int]:
 
 
 def reliability_text(reliability: dict[str, Any]) -> str:
-    """'reliability: caution (sample-size, dimension)' or 'reliability: ok' for a record's verdict."""
+    """'reliability: caution (sample-size, dimension)' or 'reliability: ok' for a record's verdict, after
+    'a lower bound (I >= v nats at 95 %)' for a variational bound."""
     codes = list(dict.fromkeys(r["code"] for r in reliability.get("reasons", [])))
-    return f"reliability: {reliability['verdict']}" + (f" ({', '.join(codes)})" if codes else "")
+    text = f"reliability: {reliability['verdict']}" + (f" ({', '.join(codes)})" if codes else "")
+    interval = reliability.get("interval") or {}
+    if interval.get("kind") == "lower bound":  # a variational bound: only the side it guarantees
+        text = f"a lower bound (I >= {interval['low']:.4f} nats at 95 %), {text}"
+    return text
 
 
 def summarise(record: RunRecord) -> str:

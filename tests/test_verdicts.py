@@ -167,10 +167,11 @@ def test_the_coverage_table_counts_truths_inside_each_interval():
     from ibbench.reliability import interval
 
     def record(estimate, se, drift, verdict):
-        check = {"drift": drift}
+        check = {"drift": drift, "check_seconds": 0.5}
         reliability = {"verdict": verdict, "interval": interval(estimate, se, check), "consistency": check}
         return NS(
             status="ok",
+            wall_time_s=1.0,
             truth=1.0,
             estimate=estimate,
             estimate_stderr=se,
@@ -185,7 +186,19 @@ def test_the_coverage_table_counts_truths_inside_each_interval():
         record(1.05, 0.01, 0.0, "ok"),  # an ok estimate 5 se off
     ]
     (row,) = coverage_rows(records)
-    assert row["se_coverage"] == 0.25 and row["aware_coverage"] == 0.5
+    assert row["se_coverage"] == 0.25 and row["interval_coverage"] == 0.5
+    assert row["interval_kind"] == "bias-aware"
     assert (row["ok"], row["caution"], row["unreliable"]) == (2, 1, 1)
-    assert row["ok_within_2se"] == 0.5
-    assert honest_label(row) == "none honest"
+    assert row["ok_within_2se"] == 0.5 and row["ok_bound_holds"] == 0.5
+    assert honest_label(row) == "none"
+
+
+def test_a_variational_bound_claims_only_the_side_it_guarantees(tmp_path, capsys):
+    from ibbench.reliability import interval
+
+    bound = interval(1.0, 0.1, {"drift": 0.3}, lower_bound=True)
+    assert bound["kind"] == "lower bound" and bound["high"] is None and abs(bound["low"] - 0.8355) < 1e-12
+    x, y = gaussian(np.random.default_rng(2), 1000, 0.8)
+    rc, out, _, record = estimate(tmp_path, capsys, x, y, "mine")
+    assert rc == 0 and record["reliability"]["interval"]["kind"] == "lower bound"
+    assert "a lower bound (I >= " in out
