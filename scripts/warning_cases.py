@@ -179,6 +179,14 @@ def passes(row: dict) -> bool:
     return close or warned
 
 
+def _reason(line: str) -> str:
+    """A warning line without its 'ibbench: warning: E on TASK[x=/tmp/...]: ' prefix (temporary paths)."""
+    for level in (": unreliable: ", ": caution: "):
+        if level in line:
+            return level.strip(" :") + ": " + line.split(level, 1)[1]
+    return line.removeprefix("ibbench: ")
+
+
 def table(before: list[dict], after: list[dict]) -> str:
     lines = [
         "| input (public report) | estimator | truth | before | after | reliability after | warning after | passes |",
@@ -193,12 +201,12 @@ def table(before: list[dict], after: list[dict]) -> str:
 
     for old, new in zip(before, after, strict=True):
         sets = f" ({', '.join(new['sets'])})" if new["sets"] else ""
-        warning = "; ".join(new["stderr"])[:220].replace("|", "/") or "none"
+        warning = "; ".join(_reason(line) for line in new["stderr"])[:260].replace("|", "/") or "none"
         lines.append(
             f"| {new['case']} ({new['report']}) | {new['estimator']}{sets} | {new['truth']:.3f} | {shown(old)} | "
             f"{shown(new)} | {new['reliability'] or '-'} | {warning} | {'yes' if passes(new) else 'NO'} |"
         )
-    commits = sorted({(r["commit"] or "?")[:7] for r in after})
+    commits = sorted({r["commit"][:7] for r in after if r["commit"]})
     lines.append(
         f"\nMade by `python scripts/warning_cases.py` (quick budget, seed 0, one thread, CPU); after at commit "
         f"{', '.join(commits)}.  Before: the same script on an older checkout (its JSON names the commit)."
