@@ -130,6 +130,8 @@ def _read(path: str, mtime: int | None) -> dict[str, list[Edge]]:
             continue
         try:
             entry = json.loads(line)
+            if "reproduced" in entry:  # a script's file re-made byte for byte (ibbench.reproduce)
+                continue
             covers = frozenset(tuple(c) for c in entry["covers"])
             for module, old, new in entry["changes"]:
                 edges[module].append(Edge(old, new, covers, entry["commit"]))

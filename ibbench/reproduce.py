@@ -168,7 +168,13 @@ def _script_problems(script: ScriptRun, root: Path) -> list[str]:
             problems.append(f"{name} has uncommitted changes")
             continue
         roots = _script_imports(root / script.script)
-        changed = changed_since(log, tuple(closure(roots))) if roots else ()
+        modules = tuple(closure(roots)) if roots else ()
+        for commit in _reproduced_at(root, name):  # re-runs that wrote the same bytes (git saw no change)
+            same_code = not modules or changed_since(commit, modules) == ()
+            if same_code and not _git(root, "diff", "--name-only", commit, "--", script.script):
+                log = commit
+                break
+        changed = changed_since(log, modules) if modules else ()
         script_changed = bool(_git(root, "diff", "--name-only", log, "--", script.script))
         if changed is None:
             problems.append(f"{name}: cannot compare its code with commit {log[:7]}")
@@ -176,6 +182,56 @@ def _script_problems(script: ScriptRun, root: Path) -> list[str]:
             what = ([script.script] if script_changed else []) + list(changed)
             problems.append(f"{name} stale (changed since {log[:7]}: {', '.join(what[:3])})")
     return problems
+
+
+def _reproduced_at(root: Path, name: str) -> list[str]:
+    """Commits at which a re-run of its script rewrote file ``name`` byte for byte (``reproduced`` lines
+    of the attestations file whose sha256 is the file's today), newest first."""
+    import hashlib
+    import json
+
+    from .attest import ATTESTATIONS
+
+    path = root / ATTESTATIONS
+    if not path.exists():
+        return []
+    digest = hashlib.sha256((root / name).read_bytes()).hexdigest()
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line) if line.strip() else {}
+        if entry.get("reproduced") == name and entry.get("sha256") == digest:
+            found.append(entry["commit"])
+    return found[::-1]
+
+
+def record_reproduced(root: Path, files: list[str], commit: str) -> list[str]:
+    """After a script re-ran at ``commit`` (a clean tree), note each of its ``files`` that came out
+    byte for byte as committed (git sees no change, so no commit can say it was re-made); returns them."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    from .attest import ATTESTATIONS
+
+    same = [
+        f
+        for f in files
+        if (root / f).exists()
+        and _git(root, "log", "-1", "--format=%H", "--", f)
+        and not _git(root, "status", "--porcelain", "--", f)
+    ]
+    if same:
+        (root / ATTESTATIONS).parent.mkdir(parents=True, exist_ok=True)
+        with (root / ATTESTATIONS).open("a", encoding="utf-8") as fh:
+            for name in same:
+                entry = {
+                    "reproduced": name,
+                    "sha256": hashlib.sha256((root / name).read_bytes()).hexdigest(),
+                    "commit": commit,
+                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+                fh.write(json.dumps(entry, sort_keys=True) + "\n")
+    return same
 
 
 def _script_imports(path: Path) -> list[str]:
@@ -245,7 +301,13 @@ def regenerate(
                 executor=executor,
                 executor_params=params,
             )
-        failed += run_commands(result, [*(s.command for s in result.scripts), *result.outputs], quiet)
+        commit = _git(Path("."), "rev-parse", "HEAD")
+        for script in result.scripts:
+            if run_commands(result, [script.command], quiet):
+                failed += 1
+            elif commit:
+                record_reproduced(Path("."), script.files, commit)
+        failed += run_commands(result, result.outputs, quiet)
     return failed
 
 

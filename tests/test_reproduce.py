@@ -191,3 +191,41 @@ def test_manifest_commands_run_with_this_interpreter_without_an_activated_enviro
         f"{python} s.py --out a; {python} s.py --table a b > c"
     )
     assert _this_python("echo ibbench python") == "echo ibbench python"
+
+
+def test_a_script_file_remade_byte_for_byte_is_current_through_its_reproduced_line(tmp_path):
+    import subprocess
+
+    from ibbench.reproduce import ScriptRun, _script_problems, record_reproduced
+
+    def git(*args):
+        out = subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "make.py").write_text("print(1)\n")
+    (tmp_path / "out.md").write_text("1\n")
+    git("add", ".")
+    git("commit", "-qm", "made")
+    script = ScriptRun(command="python make.py > out.md", script="make.py", files=["out.md"])
+    assert _script_problems(script, tmp_path) == []
+    (tmp_path / "make.py").write_text("print(1)  # same output\n")
+    git("commit", "-qam", "script edited")
+    assert "stale" in _script_problems(script, tmp_path)[0]
+    head = git("rev-parse", "HEAD")
+    assert record_reproduced(tmp_path, ["out.md"], head) == ["out.md"]  # re-run: the same bytes
+    git("add", ".")
+    git("commit", "-qm", "reproduced")
+    assert _script_problems(script, tmp_path) == []
+    (tmp_path / "out.md").write_text("2\n")  # another content: the note no longer vouches for it
+    git("commit", "-qam", "changed by hand")
+    assert record_reproduced(tmp_path, [], head) == []
+    (tmp_path / "make.py").write_text("print(2)\n")
+    git("commit", "-qam", "script edited again")
+    assert "stale" in _script_problems(script, tmp_path)[0]
