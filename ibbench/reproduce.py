@@ -184,6 +184,10 @@ def _script_problems(script: ScriptRun, root: Path) -> list[str]:
     return problems
 
 
+def _mtime(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
 def _reproduced_at(root: Path, name: str) -> list[str]:
     """Commits at which a re-run of its script rewrote file ``name`` byte for byte (``reproduced`` lines
     of the attestations file whose sha256 is the file's today), newest first."""
@@ -205,8 +209,9 @@ def _reproduced_at(root: Path, name: str) -> list[str]:
 
 
 def record_reproduced(root: Path, files: list[str], commit: str) -> list[str]:
-    """After a script re-ran at ``commit`` (a clean tree), note each of its ``files`` that came out
-    byte for byte as committed (git sees no change, so no commit can say it was re-made); returns them."""
+    """After a script re-ran at ``commit`` (a clean tree), note each of its ``files`` that it rewrote (the
+    caller passes those whose mtime moved) and that came out byte for byte as committed (git sees no
+    change, so no commit can say it was re-made); returns them."""
     import hashlib
     import json
     from datetime import UTC, datetime
@@ -303,10 +308,11 @@ def regenerate(
             )
         commit = _git(Path("."), "rev-parse", "HEAD")
         for script in result.scripts:
-            if run_commands(result, [script.command], quiet):
-                failed += 1
-            elif commit:
-                record_reproduced(Path("."), script.files, commit)
+            before = {f: _mtime(Path(f)) for f in script.files}
+            failed += run_commands(result, [script.command], quiet)  # a check script may exit 1 on a finding
+            rewritten = [f for f in script.files if _mtime(Path(f)) not in (None, before[f])]
+            if commit:
+                record_reproduced(Path("."), rewritten, commit)
         failed += run_commands(result, result.outputs, quiet)
     return failed
 
