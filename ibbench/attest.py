@@ -115,22 +115,40 @@ class Edge:
     commit: str
 
 
+@dataclass(frozen=True)
+class AttestationsFile:
+    """What ``results/attestations.jsonl`` holds: the canary attestations, as {module: its attested
+    changes}, and the script files re-made byte for byte, as {(file, sha256): commits, oldest first}."""
+
+    edges: dict[str, list[Edge]]
+    reproduced: dict[tuple[str, str], list[str]]
+
+
 def read_attestations(path: Path = ATTESTATIONS) -> dict[str, list[Edge]]:
     """{module: its attested changes} from ``path`` (empty when there is none)."""
-    return _read(str(path), path.stat().st_mtime_ns if path.exists() else None)
+    return _read(str(path), path.stat().st_mtime_ns if path.exists() else None).edges
+
+
+def reproduced_at(path: Path, name: str, sha256: str) -> list[str]:
+    """The commits at which a script's re-run wrote file ``name`` with this ``sha256``, newest first."""
+    found = _read(str(path), path.stat().st_mtime_ns if path.exists() else None).reproduced
+    return found.get((name, sha256), [])[::-1]
 
 
 @functools.cache
-def _read(path: str, mtime: int | None) -> dict[str, list[Edge]]:
+def _read(path: str, mtime: int | None) -> AttestationsFile:
+    """The one reader of the attestations file (cached per modification time)."""
     edges: dict[str, list[Edge]] = defaultdict(list)
+    reproduced: dict[tuple[str, str], list[str]] = defaultdict(list)
     if mtime is None:
-        return edges
+        return AttestationsFile(edges, reproduced)
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
             if "reproduced" in entry:  # a script's file re-made byte for byte (ibbench.reproduce)
+                reproduced[(entry["reproduced"], entry["sha256"])].append(entry["commit"])
                 continue
             covers = frozenset(tuple(c) for c in entry["covers"])
             for module, old, new in entry["changes"]:
@@ -139,7 +157,21 @@ def _read(path: str, mtime: int | None) -> dict[str, list[Edge]]:
             raise IbbenchError(
                 f"{path}, line {number}: not an attestation ({exc}); restore the file from git"
             ) from None
-    return edges
+    return AttestationsFile(edges, reproduced)
+
+
+def note_reproduced(path: Path, files: dict[str, str], commit: str) -> None:
+    """Append a ``reproduced`` line per {file: sha256} re-made byte for byte by a script at ``commit``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        for name, digest in files.items():
+            entry = {
+                "reproduced": name,
+                "sha256": digest,
+                "commit": commit,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            fh.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
 def attested_by(

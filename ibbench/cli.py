@@ -348,6 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
         "tables); exit 1 when a canary differs (default names: every result not awaiting an issue)",
     )
     rep.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="instead of regenerating: apply today's reliability rules (ibbench/judgement.py) to the stored "
+        "records of each result, rewriting only their verdicts, then remake its tables (a verdict is a "
+        "function of what the run measured: no cell is re-run)",
+    )
+    rep.add_argument(
         "--canaries",
         type=_positive_int,
         default=2,
@@ -791,7 +798,15 @@ def cmd_suite(args) -> int:
 def cmd_reproduce(args) -> int:
     """``--check``: a table of every result's state, exit 1 when one not awaiting an issue is not current.
     Otherwise regenerate the named (default: every not-current, not-awaiting) results from a clean tree."""
-    from .reproduce import attest_results, check, load_manifest, refuse_dirty, regenerate, render
+    from .reproduce import (
+        attest_results,
+        check,
+        load_manifest,
+        refuse_dirty,
+        regenerate,
+        rejudge_results,
+        render,
+    )
 
     manifest = load_manifest(args.manifest)
     results = manifest.select(args.names)
@@ -812,6 +827,9 @@ def cmd_reproduce(args) -> int:
             )
         return 1 if failing else 0
     refuse_dirty()
+    if args.rejudge:
+        rejudge_results(results, registry, quiet=args.quiet)
+        return 0
     if args.attest:
         if not args.names:
             results = [r for r in results if not r.awaiting]

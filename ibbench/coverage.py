@@ -5,10 +5,12 @@ Per estimator, over every record with a truth (bmi's tasks, the staircase: ``sui
 - **± coverage**: how often the truth lies in estimate ± 1.96 se, the reported standard error read as
   a 95 % interval (it is the held-out sampling error only: bias and the critic's optimisation are
   not in it);
-- **the record's interval** (``ibbench.reliability.interval``): a lower bound's one-sided [estimate -
-  1.645 se, ...), else the bias-aware estimate ± (1.96 se + |drift|), drift being the move of the
-  estimate between N/2 and N pairs (for a bias that falls like 1/N, bias(N/2) - bias(N) = bias(N)),
-  else ± 1.96 se; how often it holds the truth;
+- **one-sided coverage**: how often truth >= estimate - 1.645 se, the lower end alone (it needs no
+  verdict, so it reads any store with a truth);
+- **the record's interval** (``ibbench.judgement.interval``): a lower bound's or a lower reading's
+  one-sided [estimate - 1.645 se, ...), else the bias-aware estimate ± (1.96 se + |drift|), drift
+  being the move of the estimate between N/2 and N pairs (for a bias that falls like 1/N,
+  bias(N/2) - bias(N) = bias(N)), else ± 1.96 se, or none (binning); how often it holds the truth;
 - **the check's cost**: the half-sample fit's seconds over the estimate's own, the median over records;
 - **verdicts**: how many records were ``ok``, ``caution``, ``unreliable``, how often an ``ok``
   estimate lies within 2 se of the truth (the promise of a number printed without a warning, read as
@@ -27,6 +29,7 @@ from collections import defaultdict
 from tabulate import tabulate
 
 Z95 = 1.96
+Z95_ONE_SIDED = 1.645
 HONEST = 0.90  # coverage an interval must reach on the table's tasks to be called honest
 
 
@@ -35,7 +38,7 @@ def _covers(r, half_width: float) -> bool:
 
 
 def _inside(truth: float, interval: dict) -> bool:
-    """Whether the record's own interval (``ibbench.reliability.interval``; a lower bound has no upper
+    """Whether the record's own interval (``ibbench.judgement.interval``; a one-sided one has no upper
     end) holds the truth."""
     return interval["low"] <= truth and (interval["high"] is None or truth <= interval["high"])
 
@@ -67,6 +70,9 @@ def coverage_rows(records) -> list[dict]:
                 "records": len(rs),
                 "with_se": len(with_se),
                 "se_coverage": _share([_covers(r, Z95 * r.estimate_stderr) for r in with_se]),
+                "one_sided_coverage": _share(
+                    [r.truth >= r.estimate - Z95_ONE_SIDED * r.estimate_stderr for r in with_se]
+                ),
                 "checked": len(checked),
                 "interval_kind": ", ".join(kinds) or "-",
                 "with_interval": len(with_interval),
@@ -134,6 +140,7 @@ def coverage_table(records, fmt: str = "github") -> str:
                 r["estimator"],
                 r["records"],
                 f"{_pct(r['se_coverage'])} of {r['with_se']}",
+                _pct(r["one_sided_coverage"]),
                 r["interval_kind"],
                 f"{_pct(r['interval_coverage'])} of {r['with_interval']}",
                 honest_label(r),
@@ -150,6 +157,7 @@ def coverage_table(records, fmt: str = "github") -> str:
             "estimator",
             "records",
             "truth in ± 1.96 se",
+            "truth >= est - 1.645 se",
             "the record's interval",
             "truth in it",
             f"honest (>= {100 * HONEST:.0f} %)",

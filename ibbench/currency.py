@@ -6,7 +6,9 @@ Every table kind (``ibbench table``: ibbench/tables.py, ibbench/verdict.py) ends
 ``ibbench.fingerprint.record_status``: *stale* where a module it ran has changed since (the modules
 that changed most often are named), *made from a dirty tree* where git saw uncommitted changes when
 it ran, *of unknown tree state* where the record has no git status (made outside git, or on a copied
-tree), and *not checkable* where it has no fingerprint and its commit cannot be compared here.
+tree), and *not checkable* where it has no fingerprint and its commit cannot be compared here.  A
+record whose reliability verdict was made by other rules than today's (``ibbench.judgement``) is
+counted apart: its numbers may be current, its verdict is not (``ibbench reproduce --rejudge``).
 A record can be both stale and dirty; each count is of records.
 """
 
@@ -17,6 +19,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .rejudge import outdated
 from .results import PARTS, RunRecord
 
 REGENERATE = "regenerate with ibbench reproduce"
@@ -33,13 +36,14 @@ class Currency:
     dirty: int = 0  # git status recorded uncommitted changes
     tree_unknown: int = 0  # no git status recorded: no commit is known to hold its code
     unknown: int = 0  # no fingerprint, and its commit cannot be compared here
+    old_rules: int = 0  # a reliability verdict made by other rules than today's (ibbench.rejudge)
     attested: Counter = field(default_factory=Counter)  # short commit of a canary attestation -> records
     changed: Counter = field(default_factory=Counter)  # module -> records it makes stale
     commits: Counter = field(default_factory=Counter)  # short commit -> records
 
     @property
     def all_current(self) -> bool:
-        return self.current == self.total
+        return self.current == self.total and not self.old_rules
 
     def commits_text(self) -> str:
         if not self.commits:
@@ -67,6 +71,7 @@ class Currency:
             (self.dirty, "made from a dirty tree"),
             (self.tree_unknown, "of unknown tree state (no git status)"),
             (self.unknown, "not checkable (no fingerprint, commit not comparable here)"),
+            (self.old_rules, "with verdicts by older reliability rules (ibbench reproduce --rejudge)"),
         ]
         return [(n, what) for n, what in reasons if n]
 
@@ -130,6 +135,7 @@ def classify(records: list[RunRecord], registry=None) -> Currency:
         elif status.dirty:  # not recorded as clean: no commit is known to hold its code
             tally.tree_unknown += 1
         tally.changed.update(status.changed)
+        tally.old_rules += outdated(record)
     return tally
 
 

@@ -32,6 +32,7 @@ NUMBER_NEUTRAL = (
     "ibbench.tables",
     "ibbench.figures",
     "ibbench.verdict",
+    "ibbench.judgement",  # verdicts are versioned by their rules and re-judged (ibbench.judgement)
     "ibbench.paper",
     "ibbench.bench",
     "ibbench.results",
@@ -39,6 +40,7 @@ NUMBER_NEUTRAL = (
     "ibbench.fingerprint",
     "ibbench.attest",
     "ibbench.reproduce",
+    "ibbench.rejudge",
     "ibbench.currency",
     "ibbench.preprocess_report",
     "ibbench.coverage",

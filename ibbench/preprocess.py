@@ -189,9 +189,13 @@ class Preprocessed(TaskInstance):
             x, y = self.task.sample(n, generator)
             return _mapped(self.x_map, x), _mapped(self.y_map, y)
         if n > self.n_pairs:
-            raise DataError(
-                f"asked for {n} pairs but the task is a fixed sample of {self.n_pairs}; ask for fewer"
+            dropped = self.data.duplicates if self.data is not None and self.data.keep is not None else 0
+            of = (
+                f"{self.n_pairs} distinct pairs after dropping {dropped} repeats"
+                if dropped
+                else str(self.n_pairs)
             )
+            raise DataError(f"asked for {n} pairs but the task is a fixed sample of {of}; ask for fewer")
         idx = torch.randperm(self.n_pairs, generator=generator)[:n]
         return self.x[idx], self.y[idx]
 

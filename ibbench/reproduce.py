@@ -24,6 +24,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,32 +192,22 @@ def _mtime(path: Path) -> int | None:
 def _reproduced_at(root: Path, name: str) -> list[str]:
     """Commits at which a re-run of its script rewrote file ``name`` byte for byte (``reproduced`` lines
     of the attestations file whose sha256 is the file's today), newest first."""
+    from .attest import ATTESTATIONS, reproduced_at
+
+    return reproduced_at(root / ATTESTATIONS, name, _sha256(root / name))
+
+
+def _sha256(path: Path) -> str:
     import hashlib
-    import json
 
-    from .attest import ATTESTATIONS
-
-    path = root / ATTESTATIONS
-    if not path.exists():
-        return []
-    digest = hashlib.sha256((root / name).read_bytes()).hexdigest()
-    found = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line) if line.strip() else {}
-        if entry.get("reproduced") == name and entry.get("sha256") == digest:
-            found.append(entry["commit"])
-    return found[::-1]
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def record_reproduced(root: Path, files: list[str], commit: str) -> list[str]:
     """After a script re-ran at ``commit`` (a clean tree), note each of its ``files`` that it rewrote (the
     caller passes those whose mtime moved) and that came out byte for byte as committed (git sees no
     change, so no commit can say it was re-made); returns them."""
-    import hashlib
-    import json
-    from datetime import UTC, datetime
-
-    from .attest import ATTESTATIONS
+    from .attest import ATTESTATIONS, note_reproduced
 
     same = [
         f
@@ -226,16 +217,7 @@ def record_reproduced(root: Path, files: list[str], commit: str) -> list[str]:
         and not _git(root, "status", "--porcelain", "--", f)
     ]
     if same:
-        (root / ATTESTATIONS).parent.mkdir(parents=True, exist_ok=True)
-        with (root / ATTESTATIONS).open("a", encoding="utf-8") as fh:
-            for name in same:
-                entry = {
-                    "reproduced": name,
-                    "sha256": hashlib.sha256((root / name).read_bytes()).hexdigest(),
-                    "commit": commit,
-                    "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                }
-                fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        note_reproduced(root / ATTESTATIONS, {f: _sha256(root / f) for f in same}, commit)
     return same
 
 
@@ -255,6 +237,11 @@ def _script_imports(path: Path) -> list[str]:
 def _git(root: Path, *args: str) -> str:
     out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
     return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def head_commit(root: Path = Path(".")) -> str:
+    """The commit checked out under ``root`` ("" outside git)."""
+    return _git(root, "rev-parse", "HEAD")
 
 
 def render(states: list[ResultState]) -> str:
@@ -286,6 +273,7 @@ def regenerate(
 ) -> int:
     """Re-run what is not current of each result (stale and dirty records set aside, missing cells run),
     then its outputs; returns how many cells or commands failed."""
+    from .rejudge import rejudge_store
     from .suite import run_suite, set_aside_stale
 
     failed = 0
@@ -306,13 +294,16 @@ def regenerate(
                 executor=executor,
                 executor_params=params,
             )
-        commit = _git(Path("."), "rev-parse", "HEAD")
+        commit = head_commit()
         for script in result.scripts:
             before = {f: _mtime(Path(f)) for f in script.files}
             failed += run_commands(result, [script.command], quiet)  # a check script may exit 1 on a finding
             rewritten = [f for f in script.files if _mtime(Path(f)) not in (None, before[f])]
             if commit:
                 record_reproduced(Path("."), rewritten, commit)
+        for store in dict.fromkeys(run.store for run in result.runs):  # the kept records, by today's rules
+            if Path(store).exists():
+                rejudge_store(Path(store), registry)
         failed += run_commands(result, result.outputs, quiet)
     return failed
 
@@ -349,7 +340,7 @@ def attest_results(results: list[Result], registry, *, per_names: int, quiet: bo
     from .attest import attest
     from .results import ResultStore
 
-    commit = _git(Path("."), "rev-parse", "HEAD")
+    commit = head_commit()
     say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr))
     differ = []
     for result in results:
@@ -367,6 +358,24 @@ def attest_results(results: list[Result], registry, *, per_names: int, quiet: bo
         else:
             differ.append(result.name)
     return differ
+
+
+def rejudge_results(results: list[Result], registry, *, quiet: bool) -> None:
+    """Today's reliability rules applied to every store of each result (``ibbench.rejudge``), then its
+    tables and figures remade where a verdict was re-judged."""
+    from .rejudge import rejudge_store
+
+    for result in results:
+        changes = Counter()
+        for store in dict.fromkeys(run.store for run in result.runs):
+            if Path(store).exists():
+                changes += rejudge_store(Path(store), registry)
+        if not quiet:
+            moved = sorted((k, n) for k, n in changes.items() if "->" in k)
+            detail = "; ".join(f"{k}: {n}" for k, n in moved) or "no verdict changed"
+            print(f"{result.name}: {changes['rejudged']} verdicts re-judged ({detail})", file=sys.stderr)
+        if changes["rejudged"]:
+            run_commands(result, result.outputs, quiet)
 
 
 def refuse_dirty(root: Path = Path(".")) -> None:

@@ -49,8 +49,9 @@ class RunRecord(BaseModel):
     truth: float | None = None  # nats; None where unknown
     truth_stderr: float | None = None
     training: TrainingResult | None = None  # what the trainer returned, for runs that trained a net
-    #: an estimate's verdict (``ibbench.reliability``): {"verdict": ok | caution | unreliable, "reasons":
-    #: [{code, level, text}], "consistency": the half-sample check}; None: no estimate, or the check was off
+    #: an estimate's verdict (``ibbench.judgement``): {"verdict": ok | caution | unreliable, "reasons":
+    #: [{code, level, text}], "consistency": the half-sample check or {"skipped": why}, "interval",
+    #: "dims": [x_dim, y_dim], "rules": the rules' version}; None: no estimate (a training run)
     reliability: dict[str, Any] | None = None
     #: plain JSON: ``task`` (the instance's description), ``estimator`` / ``truth`` (their extras),
     #: ``traceback`` (failed runs), ``resumed`` (runs resumed from a snapshot)
@@ -294,12 +295,15 @@ def critic_plateaus(points: list[dict]) -> tuple[int, int]:
 
 def reliability_text(reliability: dict[str, Any]) -> str:
     """'reliability: caution (sample-size, dimension)' or 'reliability: ok' for a record's verdict, after
-    'a lower bound (I >= v nats at 95 %)' for a variational bound."""
+    'a lower bound (I >= v nats at 95 %)' for a variational bound and 'a lower reading (I >= v nats,
+    not a bound)' for an estimator that reads low (``ibbench.judgement.LOWER_READING``)."""
     codes = list(dict.fromkeys(r["code"] for r in reliability.get("reasons", [])))
     text = f"reliability: {reliability['verdict']}" + (f" ({', '.join(codes)})" if codes else "")
     interval = reliability.get("interval") or {}
     if interval.get("kind") == "lower bound":  # a variational bound: only the side it guarantees
         text = f"a lower bound (I >= {interval['low']:.4f} nats at 95 %), {text}"
+    elif interval.get("kind") == "lower reading":  # reads low, measured on bmi's tasks, no guarantee
+        text = f"a lower reading (I >= {interval['low']:.4f} nats, not a bound), {text}"
     return text
 
 

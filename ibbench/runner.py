@@ -75,7 +75,7 @@ class ResolvedRun:
     trainer: ResolvedPlugin | None
     #: measures I(Y; L_i) in a training run whose estimator needs a channel (AA-MINE, mixture)
     label_estimator: ResolvedPlugin | None = None
-    #: the estimate's reliability verdict and its half-sample fit (``--set estimator.check=false``: off)
+    #: the half-sample fit behind the reliability verdict (``--set estimator.check=false``: skipped)
     check: bool = True
 
     @property
@@ -308,14 +308,21 @@ def execute(
                 estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr)
             )
             fields["extras"]["estimator"] = est.extras
-            if resolved.check:  # after the estimate: its own streams, the estimate unchanged
-                verdict = run_check(
-                    resolved.estimator.plugin, name, seen, resolved.estimator.params, est, ctx, data
-                )
-                fields["reliability"] = plain_json(verdict.record(), "the reliability verdict")
-                for reason in verdict.reasons:
-                    if data is None or reason.code not in {f.code for f in data.findings}:
-                        warn_reliability(resolved, reason.level, reason.text)
+            # after the estimate: the half fit draws its own streams, the estimate is unchanged
+            verdict = run_check(
+                resolved.estimator.plugin,
+                name,
+                seen,
+                resolved.estimator.params,
+                est,
+                ctx,
+                data,
+                resolved.check,
+            )
+            fields["reliability"] = plain_json(verdict.record(), "the reliability verdict")
+            for reason in verdict.reasons:
+                if data is None or reason.code not in {f.code for f in data.findings}:
+                    warn_reliability(resolved, reason.level, reason.text)
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
             set_seed(spec.seed)
             probe = make_probe(resolved, ctx)
@@ -368,7 +375,7 @@ def execute(
 
 
 class ReliabilityWarning(UserWarning):
-    """A data check or the reliability verdict found something (``ibbench.datachecks``, ``ibbench.reliability``)."""
+    """A data check or the reliability verdict found something (``ibbench.datachecks``, ``ibbench.judgement``)."""
 
 
 def warn_reliability(resolved: ResolvedRun, level: str, text: str) -> None:

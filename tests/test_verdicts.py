@@ -11,7 +11,7 @@ import pytest
 
 from ibbench.cli import main
 from ibbench.datachecks import inspect
-from ibbench.reliability import judge
+from ibbench.judgement import interval, judge, judge_record, rules_version
 
 TRUTH_08 = -0.5 * math.log(1 - 0.8**2)  # 0.511 nats
 
@@ -90,11 +90,16 @@ def test_a_critic_with_few_pairs_per_dimension_is_unreliable(tmp_path, capsys):
     rng = np.random.default_rng(7)
     x, y = rng.standard_normal((400, 20)), rng.standard_normal((400, 20))
     y[:, :2] = 0.9 * x[:, :2] + math.sqrt(0.19) * rng.standard_normal((400, 2))
-    rc, out, err, record = estimate(tmp_path, capsys, x, y, "mine", "--set", "estimator.check=false")
-    assert rc == 0 and record["reliability"] is None  # the check is off: no verdict, no extra fit
-    rc, out, err, record = estimate(tmp_path, capsys, x, y, "mine")
-    assert record["reliability"]["verdict"] == "unreliable"
+    # check=false skips only the extra fit: the checks that cost nothing still warn and give a verdict
+    rc, out, err, off = estimate(tmp_path, capsys, x, y, "mine", "--set", "estimator.check=false")
+    assert rc == 0 and off["reliability"]["verdict"] == "unreliable"
+    assert off["reliability"]["consistency"] == {"skipped": "turned off (estimator.check=false)"}
     assert any("200 training pairs for 40 dimensions" in line for line in err)
+    rc, out, err, record = estimate(tmp_path, capsys, x, y, "mine")
+    assert (
+        record["reliability"]["verdict"] == "unreliable"
+        and "half_pairs" in record["reliability"]["consistency"]
+    )
 
 
 def test_the_check_leaves_the_estimate_alone_and_can_be_turned_off(tmp_path, capsys):
@@ -164,11 +169,14 @@ def test_the_coverage_table_counts_truths_inside_each_interval():
     from types import SimpleNamespace as NS
 
     from ibbench.coverage import coverage_rows, honest_label
-    from ibbench.reliability import interval
 
     def record(estimate, se, drift, verdict):
         check = {"drift": drift, "check_seconds": 0.5}
-        reliability = {"verdict": verdict, "interval": interval(estimate, se, check), "consistency": check}
+        reliability = {
+            "verdict": verdict,
+            "interval": interval("e", estimate, se, check),
+            "consistency": check,
+        }
         return NS(
             status="ok",
             wall_time_s=1.0,
@@ -194,11 +202,57 @@ def test_the_coverage_table_counts_truths_inside_each_interval():
 
 
 def test_a_variational_bound_claims_only_the_side_it_guarantees(tmp_path, capsys):
-    from ibbench.reliability import interval
-
-    bound = interval(1.0, 0.1, {"drift": 0.3}, lower_bound=True)
+    bound = interval("mine", 1.0, 0.1, {"drift": 0.3}, lower_bound=True)
     assert bound["kind"] == "lower bound" and bound["high"] is None and abs(bound["low"] - 0.8355) < 1e-12
     x, y = gaussian(np.random.default_rng(2), 1000, 0.8)
     rc, out, _, record = estimate(tmp_path, capsys, x, y, "mine")
     assert rc == 0 and record["reliability"]["interval"]["kind"] == "lower bound"
     assert "a lower bound (I >= " in out
+
+
+def test_ksg_and_smile_claim_a_lower_reading_and_binning_no_interval():
+    check = {"pairs": 2000, "half_pairs": 1000, "drift": 0.01, "drift_stderr": 0.02}
+    ksg = judge("ksg", 0.5, 0.02, {"pairs_used": 2000}, x_dim=1, y_dim=1, check=check).interval
+    assert (
+        ksg["kind"] == "lower reading"
+        and ksg["high"] is None
+        and abs(ksg["low"] - (0.5 - 1.645 * 0.02)) < 1e-12
+    )
+    falling = {**check, "drift": -0.2}  # the estimate falls with N: the truth is likely below, not above
+    assert judge("ksg", 0.5, 0.02, {}, x_dim=1, y_dim=1, check=falling).interval["kind"] == "bias-aware"
+    smile = {"converged": True, "lower_bound": False, "train_pairs": 4000}
+    assert judge("smile", 1.0, 0.05, smile, x_dim=1, y_dim=1).interval["kind"] == "lower reading"
+    binning = {"pairs_used": 1000, "distinct_pairs": 10, "distinct_x": 5, "distinct_y": 5}
+    assert judge("binning", 0.7, None, binning, x_dim=1, y_dim=1, check=check).interval is None
+
+
+def test_ksg_in_many_dimensions_that_still_climbs_with_n_is_unreliable():
+    climbing = {"pairs": 5000, "half_pairs": 2500, "drift": 0.08, "drift_stderr": 0.01}
+    high = judge("ksg", 0.77, 0.01, {"pairs_used": 5000}, x_dim=16, y_dim=16, check=climbing)
+    assert high.level == "unreliable" and {"dimension", "sample-size"} <= {r.code for r in high.reasons}
+    low = judge("ksg", 0.77, 0.01, {"pairs_used": 5000}, x_dim=1, y_dim=1, check=climbing)
+    assert low.level == "caution"  # the same move in 2 dimensions: too few pairs, not far low
+
+
+def test_a_stored_verdict_is_rederived_from_the_record_alone(tmp_path, capsys):
+    from ibbench.results import RunRecord
+
+    x, y = gaussian(np.random.default_rng(4), 600, 0.8, dims=6)
+    for name in ("ksg", "binning"):
+        _, _, _, stored = estimate(tmp_path, capsys, x, y, name)
+        record = RunRecord.model_validate(stored)
+        assert stored["reliability"]["dims"] == [6, 6] and stored["reliability"]["rules"] == rules_version()
+        assert judge_record(record).record() == stored["reliability"]
+        # a record made before the dimensions were kept is judged with the dimensions given
+        old = record.model_copy(update={"reliability": {**record.reliability, "dims": None}})
+        assert judge_record(old, dims=(6, 6)).record() == stored["reliability"]
+        with pytest.raises(ValueError, match="dims"):
+            judge_record(old)
+
+
+def test_asking_for_more_pairs_than_remain_after_the_repeats_says_so(tmp_path, capsys):
+    x, y = gaussian(np.random.default_rng(14), 300, 0.8)
+    x, y = np.repeat(x, 4, 0), np.repeat(y, 4, 0)
+    rc, _, err, record = estimate(tmp_path, capsys, x, y, "ksg", "--set", "estimator.n_samples=1000")
+    assert rc != 0
+    assert any("300 distinct pairs after dropping 900 repeats" in line for line in err)
