@@ -50,7 +50,15 @@ MEASURED = (
 )
 #: keys whose values are wall-clock measurements, not results: never compared
 VOLATILE = frozenset(
-    {"fit_seconds", "steps_per_s", "wall_time_s", "wall_time_before_s", "resumed", "traceback"}
+    {
+        "fit_seconds",
+        "steps_per_s",
+        "wall_time_s",
+        "wall_time_before_s",
+        "resumed",
+        "traceback",
+        "check_seconds",
+    }
 )
 
 
@@ -64,8 +72,12 @@ def names_of(record) -> tuple[str, str, str]:
 
 
 def measured(record) -> dict[str, Any]:
-    """What a record measured, as plain JSON, without the wall-clock timings (``VOLATILE``)."""
+    """What a record measured, as plain JSON, without the wall-clock timings (``VOLATILE``): its
+    ``MEASURED`` fields and, where it has a verdict, the half-sample fit behind it (the verdict itself
+    is a function of these, versioned apart: ``ibbench.judgement``)."""
     data = json.loads(record.model_dump_json(include=set(MEASURED)))
+    if record.reliability:
+        data["consistency"] = record.reliability.get("consistency")
     return _drop_volatile(data)
 
 

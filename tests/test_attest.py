@@ -145,3 +145,26 @@ def test_canaries_spread_over_a_groups_settings_before_taking_more_of_one():
     assert [r.id for r in chosen] == ["0", "2"]  # the cheapest of each setting, not the two cheapest
     (three,) = choose_canaries(records, per_names=3).values()
     assert [r.id for r in three] == ["0", "2", "1"]
+
+
+def test_a_canary_must_also_repeat_the_half_sample_fit_behind_its_verdict(stale, tmp_path):
+    record = stale[0]
+    fit = record.reliability["consistency"]
+    assert (
+        "half_estimate" in measured(record)["consistency"]
+        and "check_seconds" not in measured(record)["consistency"]
+    )
+    moved = record.model_copy(
+        update={
+            "reliability": {
+                **record.reliability,
+                "consistency": {**fit, "half_estimate": fit["half_estimate"] + 1e-12},
+            }
+        }
+    )
+    said = []
+    assert not attest("tiny", [moved], REGISTRY, commit="b" * 40, per_names=1, say=said.append)
+    assert "consistency.half_estimate" in said[0]
+    # the verdict's own fields are the rules' business (ibbench.judgement), not a measurement
+    relabelled = record.model_copy(update={"reliability": {**record.reliability, "verdict": "unreliable"}})
+    assert attest("tiny", [relabelled], REGISTRY, commit="b" * 40, per_names=1, say=said.append)
