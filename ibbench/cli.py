@@ -223,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
         "separation: per-layer cluster separation of the test set (paper Fig. 5); "
         "probes: per-layer linear-probe test accuracy of every trained net; "
         "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
-        "verdict: each trainer against ce, with a 95 %% Welch interval over seeds; "
+        "verdict: each trainer against ce, paired by seed: the mean paired difference with a 95 %% "
+        "paired t interval, Wilcoxon and sign-test p values and the minimum detectable difference "
+        "(a 95 %% Welch interval where the two share no seed); "
         "gaps: the verdict as a table, a row per trainer setting (for sweeps); "
         "failures: every failed run with its reason and where it failed; "
         "preprocess: each estimator's bias through each preprocessing (suites/preprocess-choice.toml); "
@@ -238,6 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
     table.add_argument("--budget", choices=BUDGETS, help="only records of this budget")
+    table.add_argument(
+        "--mdd-target",
+        action="append",
+        type=_mdd_target,
+        metavar="[FRACTION=]POINTS",
+        help="verdict and gaps only: add the seeds needed for a minimum detectable difference of at most "
+        "POINTS percentage points, the observed sd of the paired differences taken as the pilot; "
+        "FRACTION= limits it to one training fraction and may repeat, e.g. --mdd-target 1%%=1 "
+        "--mdd-target 100%%=0.3",
+    )
 
     data = sub.add_parser("data", help="fetch and verify datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -676,6 +688,29 @@ def _listed_truth(entry) -> float | None:
         return None
 
 
+def _mdd_target(text: str) -> tuple[float | None, float]:
+    """``POINTS`` or ``FRACTION=POINTS`` (fraction as ``1%`` or ``0.01``) for ``--mdd-target``."""
+    fraction, _, points = text.rpartition("=")
+    try:
+        value = float(points)
+        where = None if not fraction else float(fraction.rstrip("%")) / (100 if fraction.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected POINTS or FRACTION=POINTS, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"the MDD target must be positive, got {text!r}")
+    return where, value
+
+
+def _mdd_targets(given: list[tuple[float | None, float]] | None):
+    """One target for every fraction, a fraction -> target mapping, or None."""
+    if not given:
+        return None
+    everywhere = [points for fraction, points in given if fraction is None]
+    if everywhere and len(given) > 1:
+        raise IbbenchError("--mdd-target: give one POINTS for every fraction, or FRACTION=POINTS pairs")
+    return everywhere[0] if everywhere else dict(given)
+
+
 def cmd_table(args) -> int:
     from .tables import accuracy_table, bias_table, failure_table, layer_table, probe_table, separation_table
 
@@ -686,6 +721,9 @@ def cmd_table(args) -> int:
     from .preprocess_report import preprocess_table
     from .verdict import verdict_table, verdict_text
 
+    target = _mdd_targets(args.mdd_target)
+    if target is not None and args.kind not in ("verdict", "gaps"):
+        raise IbbenchError("--mdd-target goes with `ibbench table verdict` or `ibbench table gaps`")
     render = {
         "bias": bias_table,
         "accuracy": accuracy_table,
@@ -693,8 +731,8 @@ def cmd_table(args) -> int:
         "probes": probe_table,
         "layers": layer_table,
         "failures": failure_table,
-        "verdict": lambda rs, fmt: verdict_text(rs),
-        "gaps": verdict_table,
+        "verdict": lambda rs, fmt: verdict_text(rs, mdd_target=target),
+        "gaps": lambda rs, fmt: verdict_table(rs, fmt, mdd_target=target),
         "preprocess": preprocess_table,
         "coverage": coverage_table,
     }[args.kind]

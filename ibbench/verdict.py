@@ -1,17 +1,36 @@
 """Is a training method on par with, better or worse than cross-entropy?  Worded from the records only.
 
 For each task x training fraction, every trainer setting is compared with the ``ce`` runs of the same
-task, fraction, data and budget name: the difference of mean test accuracies over seeds, its Welch standard error
-sqrt(s_a^2 / n_a + s_c^2 / n_c) and a 95 % Welch t interval.  The verdict is ``better`` or ``worse``
-only when the interval excludes 0, else ``on par``; with fewer than two seeds on either side there is
-no interval and the verdict is ``too few seeds``.  Three seeds give wide intervals (t ~ 2.8-4.3): the
-wording is as strong as the data, no stronger.
+task, fraction, data and budget name.  A seed fixes the data subset, the initialisation and the batch
+order for both trainers, so the runs are **paired by seed** (``record.spec.seed``; where a seed has
+several runs on one side, e.g. two ``ce`` settings, their mean stands for it).  Over the n seeds both
+sides ran, with d_i = acc_i(setting) - acc_i(ce) in percentage points:
+
+* the mean paired difference d, its standard deviation s_d and the 95 % paired t interval
+  d ± t_{0.975, n-1} s_d / sqrt(n);
+* two tests that assume less: the Wilcoxon signed-rank p value (``scipy.stats.wilcoxon``: zeros
+  dropped; exact for n <= 50 distinct differences, by exhaustive permutation with ties or zeros up to
+  n = 13) and the sign-test p value (``scipy.stats.binomtest`` on the positive against the negative
+  non-zero differences).  Neither can fall below p = 0.25 at three seeds, so there the verdict
+  rests on the t interval and its normality;
+* the minimum detectable difference (MDD) at these seeds: the true difference a two-sided paired t test
+  at alpha 0.05 finds with power 0.8, (t_{0.975, n-1} + t_{0.80, n-1}) s_d / sqrt(n)
+  (``minimum_detectable_difference``).  ``seeds_needed`` turns a pilot's s_d into the seed count that
+  brings the MDD under a target (``ibbench table verdict|gaps --mdd-target``).
+
+The verdict is ``better`` or ``worse`` only when the paired interval excludes 0, else ``on par``
+(which means "no difference this large was seen", not "equal": read it next to the MDD); with fewer than
+two paired seeds there is no interval and the verdict is ``too few seeds``.  Where the two sides share
+no seed at all, the comparison falls back to the unpaired one: the difference of mean accuracies, its
+Welch standard error sqrt(s_a^2 / n_a + s_c^2 / n_c) and a 95 % Welch t interval, labelled ``unpaired``.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from scipy import stats
@@ -22,6 +41,50 @@ from .results import RunRecord
 from .tables import _setting_label, _training_groups, budget_label, training_runs
 
 REFERENCE = "ce"
+ALPHA = 0.05  # two-sided: the 95 % interval and the MDD's test
+POWER = 0.8  # the MDD's power, the usual convention (Cohen 1988)
+
+
+def minimum_detectable_difference(sd_d: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The smallest true mean paired difference a two-sided paired t test finds with this power.
+
+    MDD = (t_{1-alpha/2, n-1} + t_{power, n-1}) * sd_d / sqrt(n), sd_d the standard deviation of the
+    paired differences: the standard power formula for a paired (one-sample) t test, the normal
+    approximation z_{1-alpha/2} + z_{power} with t quantiles in place of z (Cohen 1988, *Statistical
+    Power Analysis for the Behavioral Sciences*, ch. 2; Zar, *Biostatistical Analysis*, "minimum
+    detectable difference").  It ignores the noncentrality of t and a rejection on the wrong side: at
+    this MDD the exact power (noncentral t) is 0.73 at n = 2, 0.77 at 3, 0.79 at 5 and 0.80 from 10 on,
+    so at two or three seeds the difference detected with power 0.8 is somewhat larger than stated.
+    """
+    if n < 2:
+        raise ValueError(f"the MDD needs at least 2 paired seeds, got {n}")
+    df = n - 1
+    return (stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * sd_d / math.sqrt(n)
+
+
+def seeds_needed(
+    sd_d: float, target: float, alpha: float = ALPHA, power: float = POWER, max_seeds: int = 100
+) -> int | None:
+    """The fewest seeds n >= 2 whose MDD is at most ``target`` (same units as sd_d), or None when even
+    ``max_seeds`` is not enough.  The MDD falls with n, so the first n that meets the target is the answer.
+
+    sd_d comes from a pilot (the seeds already run); with three pilot seeds it is itself uncertain by
+    a factor of about two, so the count is a planning figure, to be checked against the MDD once run.
+    """
+    if target <= 0:
+        raise ValueError(f"the MDD target must be positive, got {target}")
+    for n in range(2, max_seeds + 1):
+        if minimum_detectable_difference(sd_d, n, alpha, power) <= target:
+            return n
+    return None
+
+
+def _by_seed(values: list[float], seeds: list[int]) -> dict[int, float]:
+    """One value per seed: the mean of that seed's runs."""
+    runs: dict[int, list[float]] = defaultdict(list)
+    for seed, value in zip(seeds, values, strict=True):
+        runs[seed].append(value)
+    return {seed: statistics.fmean(v) for seed, v in runs.items()}
 
 
 @dataclass
@@ -30,25 +93,105 @@ class Comparison:
     fraction: float
     setting: str
     budget: str
-    accuracies: list[float]  # test accuracy %, one per seed
+    accuracies: list[float]  # test accuracy %, one per run
     reference: list[float]  # ce's, same task and fraction
+    seeds: list[int]  # the seed of each of ``accuracies``
+    reference_seeds: list[int]  # the seed of each of ``reference``
+
+    @property
+    def paired_seeds(self) -> list[int]:
+        return sorted(set(self.seeds) & set(self.reference_seeds))
+
+    @property
+    def paired(self) -> bool:
+        """Whether the two sides share a seed; if not, the comparison is the unpaired Welch one."""
+        return bool(self.paired_seeds)
+
+    @property
+    def unpaired_seeds(self) -> int:
+        """Seeds run on one side only, left out of a paired comparison."""
+        return len(set(self.seeds) ^ set(self.reference_seeds))
+
+    def shown(self) -> tuple[list[float], list[float]]:
+        """The accuracies the comparison is about: per paired seed where paired, else every run."""
+        if not self.paired:
+            return self.accuracies, self.reference
+        a, c = _by_seed(self.accuracies, self.seeds), _by_seed(self.reference, self.reference_seeds)
+        return [a[s] for s in self.paired_seeds], [c[s] for s in self.paired_seeds]
+
+    @property
+    def differences(self) -> list[float]:
+        """d_i = setting - ce per paired seed, in percentage points (empty where unpaired)."""
+        if not self.paired:
+            return []
+        a, c = self.shown()
+        return [x - y for x, y in zip(a, c, strict=True)]
 
     @property
     def difference(self) -> float:
+        """The mean paired difference, or the difference of means where unpaired (points)."""
+        if self.paired:
+            return statistics.fmean(self.differences)
         return statistics.fmean(self.accuracies) - statistics.fmean(self.reference)
 
+    @property
+    def sd_difference(self) -> float | None:
+        """The standard deviation of the paired differences (None below 2 paired seeds)."""
+        d = self.differences
+        return statistics.stdev(d) if len(d) >= 2 else None
+
     def interval(self) -> tuple[float, float] | None:
-        """The 95 % Welch t interval of the difference (percentage points), or None below 2 seeds a side."""
+        """The 95 % interval of the difference (points): paired t where paired, else Welch; None below
+        2 seeds (paired, or on either side)."""
+        if not self.paired:
+            return self.welch_interval()
+        d, sd = self.differences, self.sd_difference
+        if sd is None:
+            return None
+        half = stats.t.ppf(1 - ALPHA / 2, len(d) - 1) * sd / math.sqrt(len(d))
+        return self.difference - half, self.difference + half
+
+    def welch_interval(self) -> tuple[float, float] | None:
+        """The 95 % Welch t interval of the difference of mean accuracies over all runs, ignoring seeds."""
         a, c = self.accuracies, self.reference
         if len(a) < 2 or len(c) < 2:
             return None
+        difference = statistics.fmean(a) - statistics.fmean(c)
         va, vc = statistics.variance(a) / len(a), statistics.variance(c) / len(c)
         se = math.sqrt(va + vc)
         if se == 0:
-            return self.difference, self.difference
+            return difference, difference
         df = (va + vc) ** 2 / (va**2 / (len(a) - 1) + vc**2 / (len(c) - 1))  # Welch-Satterthwaite
-        half = stats.t.ppf(0.975, df) * se
-        return self.difference - half, self.difference + half
+        half = stats.t.ppf(1 - ALPHA / 2, df) * se
+        return difference - half, difference + half
+
+    def wilcoxon_p(self) -> float | None:
+        """Two-sided Wilcoxon signed-rank p of the paired differences; None below 2 paired seeds or
+        where every difference is 0 (nothing to rank)."""
+        d = self.differences
+        if len(d) < 2 or not any(d):
+            return None
+        return float(stats.wilcoxon(d).pvalue)
+
+    def sign_p(self) -> float | None:
+        """Two-sided sign-test p: positive against negative differences, zeros dropped; None without any."""
+        d = self.differences
+        up, down = sum(x > 0 for x in d), sum(x < 0 for x in d)
+        if len(d) < 2 or up + down == 0:
+            return None
+        return float(stats.binomtest(up, up + down, 0.5).pvalue)
+
+    def mdd(self) -> float | None:
+        """The minimum detectable difference at the paired seeds run (points), or None below 2."""
+        sd = self.sd_difference
+        return None if sd is None else minimum_detectable_difference(sd, len(self.differences))
+
+    def seeds_for(self, target: float) -> int | None:
+        """Seeds whose MDD would be <= target, with this comparison as the pilot (see ``seeds_needed``)."""
+        sd = self.sd_difference
+        if sd is None:
+            raise ValueError("a pilot needs at least 2 paired seeds")
+        return seeds_needed(sd, target)
 
     def verdict(self) -> str:
         ci = self.interval()
@@ -82,9 +225,20 @@ def comparisons(records: list[RunRecord]) -> list[Comparison]:
                 "; ".join(sorted({budget_label(r) for r in ok})),
                 [100 * r.training.test_acc for r in ok],
                 [100 * r.training.test_acc for r in ref],
+                [r.spec.seed for r in ok],
+                [r.spec.seed for r in ref],
             )
         )
     return out
+
+
+MddTarget = float | Mapping[float, float] | None  # points, for every fraction or per training fraction
+
+
+def _target_for(target: MddTarget, fraction: float) -> float | None:
+    if target is None or isinstance(target, int | float):
+        return target
+    return next((t for f, t in target.items() if math.isclose(f, fraction)), None)
 
 
 def _mean_pm_sd(values: list[float]) -> str:
@@ -98,9 +252,61 @@ def _mean_sd(values: list[float]) -> str:
     return f"{_mean_pm_sd(values)} % ({len(values)} seed{'s' * (len(values) > 1)})"
 
 
-def verdict_text(records: list[RunRecord]) -> str:
-    """One paragraph per task x fraction: each setting against CE, mean ± sd over seeds, the difference
-    with its 95 % interval, and the verdict."""
+def _p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3g}"
+
+
+def _interval(ci: tuple[float, float] | None) -> str:
+    return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "-"
+
+
+def _seeds_cell(c: Comparison) -> str:
+    if not c.paired:
+        return f"unpaired ({len(c.accuracies)}, ce {len(c.reference)})"
+    left = f" (+{c.unpaired_seeds} unpaired)" if c.unpaired_seeds else ""
+    return f"{len(c.paired_seeds)}{left}"
+
+
+def _seeds_for_cell(c: Comparison, target: float | None, say_target: bool) -> str:
+    if target is None or c.sd_difference is None:
+        return "-"
+    n = c.seeds_for(target)
+    cell = "> 100" if n is None else str(n)
+    return f"{cell} (<= {target:g})" if say_target else cell
+
+
+def _sentence(c: Comparison, target: float | None) -> str:
+    """One setting against ce in words, no stronger than its interval."""
+    a, ref = c.shown()
+    head = f"{c.setting} ({c.budget}): {_mean_sd(a)}"
+    ci = c.interval()
+    if not c.paired:
+        where = f"unpaired Welch 95 % interval {_interval(ci)}" if ci else "no interval"
+        return (
+            f"{head}, no seed in common with ce, {c.difference:+.2f} points against ce's mean "
+            f"({where}): **{c.verdict()}**."
+        )
+    on = f"against ce's {_mean_pm_sd(ref)} % on the same {'seeds' if len(a) > 1 else 'seed'}"
+    if c.unpaired_seeds:
+        on += f" ({c.unpaired_seeds} seeds run by one side only left out)"
+    if ci is None:
+        return f"{head} {on}, {c.difference:+.2f} points (no interval): **{c.verdict()}**."
+    text = (
+        f"{head} {on}: a mean paired difference of {c.difference:+.2f} points (sd "
+        f"{c.sd_difference:.2f}; 95 % paired t interval {_interval(ci)}; Wilcoxon p {_p(c.wilcoxon_p())}, "
+        f"sign test p {_p(c.sign_p())}); the minimum detectable difference at {len(a)} seeds "
+        f"(power {POWER:g}, alpha {ALPHA:g}) is {c.mdd():.2f} points"
+    )
+    if target is not None:
+        n = c.seeds_for(target)
+        fewest = f"{n} seeds" if n is not None else "not even 100 seeds"
+        text += f"; {fewest} would give an MDD of at most {target:g} points"
+    return f"{text}: **{c.verdict()}**."
+
+
+def verdict_text(records: list[RunRecord], mdd_target: MddTarget = None) -> str:
+    """One paragraph per task x fraction: each setting against CE on the seeds both ran, mean ± sd, the
+    mean paired difference with its 95 % interval, the two rank tests, the MDD and the verdict."""
     rows = comparisons(records)
     if not rows:
         return "no training runs with a ce reference on the same task and fraction in the store"
@@ -108,32 +314,35 @@ def verdict_text(records: list[RunRecord]) -> str:
     for task, fraction in dict.fromkeys((c.task, c.fraction) for c in rows):
         mine = [c for c in rows if (c.task, c.fraction) == (task, fraction)]
         lines = [f"**{task}, {100 * fraction:g} % of the training set**: ce {_mean_sd(mine[0].reference)}."]
-        for c in mine:
-            ci = c.interval()
-            where = f"95 % interval [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "no interval"
-            lines.append(
-                f"{c.setting} ({c.budget}): {_mean_sd(c.accuracies)}, {c.difference:+.2f} points "
-                f"against ce ({where}): **{c.verdict()}**."
-            )
+        lines += [_sentence(c, _target_for(mdd_target, fraction)) for c in mine]
         paragraphs.append(" ".join(lines))
     return with_note("\n\n".join(paragraphs), training_runs(_training_groups(records)))
 
 
-def verdict_table(records: list[RunRecord], fmt: str = "github") -> str:
-    """The verdict as one row per trainer setting (a sweep reads down a column): its test accuracy and
-    ce's (mean ± sd over seeds, %), the difference in points, its 95 % Welch interval and the verdict."""
+def verdict_table(records: list[RunRecord], fmt: str = "github", mdd_target: MddTarget = None) -> str:
+    """The verdict as one row per trainer setting (a sweep reads down a column): the seeds paired, its
+    test accuracy and ce's on them (mean ± sd, %), the mean paired difference in points, its 95 % paired
+    t interval (Welch where the sides share no seed: ``unpaired``), the Wilcoxon and sign-test p values,
+    the MDD at these seeds and the verdict.  ``mdd_target`` (points; one for all, or per fraction) adds
+    the seeds that would bring the MDD under it, with the observed sd of the differences as the pilot."""
     rows = comparisons(records)
     if not rows:
         return "no training runs with a ce reference on the same task and fraction in the store"
-    headers = ["task", "train", "trainer", "budget (as run)", "seeds", "test acc %", "ce %"]
-    headers += ["vs ce (points)", "95 % interval", "verdict"]
+    headers = ["task", "train", "trainer", "budget (as run)", "seeds paired", "test acc %", "ce %"]
+    headers += ["vs ce (points)", "95 % interval", "Wilcoxon p", "sign p", "MDD (points)"]
+    one_target = isinstance(mdd_target, int | float)
+    if mdd_target is not None:
+        headers.append(f"seeds for MDD <= {mdd_target:g}" if one_target else "seeds for MDD <= target")
+    headers.append("verdict")
     table = []
     for c in rows:
-        ci = c.interval()
-        table.append(
-            [c.task, f"{100 * c.fraction:g}%", c.setting, c.budget, len(c.accuracies)]
-            + [_mean_pm_sd(c.accuracies), _mean_pm_sd(c.reference), f"{c.difference:+.2f}"]
-            + [f"[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "-", c.verdict()]
-        )
+        a, ref = c.shown()
+        mdd = c.mdd()
+        row = [c.task, f"{100 * c.fraction:g}%", c.setting, c.budget, _seeds_cell(c)]
+        row += [_mean_pm_sd(a), _mean_pm_sd(ref), f"{c.difference:+.2f}", _interval(c.interval())]
+        row += [_p(c.wilcoxon_p()), _p(c.sign_p()), "-" if mdd is None else f"{mdd:.2f}"]
+        if mdd_target is not None:
+            row.append(_seeds_for_cell(c, _target_for(mdd_target, c.fraction), not one_target))
+        table.append(row + [c.verdict()])
     text = tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
     return with_note(text, training_runs(_training_groups(records)))

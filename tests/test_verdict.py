@@ -1,12 +1,22 @@
-"""The Table 1 verdict and the accuracy table on hand-made training records."""
+"""The Table 1 verdict (paired by seed) and the accuracy table on hand-made training records."""
 
 from __future__ import annotations
 
+import math
+import statistics
+
 import pytest
+from scipy import stats
 
 from ibbench.results import RunRecord
 from ibbench.tables import accuracy_table
-from ibbench.verdict import comparisons, verdict_table, verdict_text
+from ibbench.verdict import (
+    comparisons,
+    minimum_detectable_difference,
+    seeds_needed,
+    verdict_table,
+    verdict_text,
+)
 
 
 def trained(
@@ -63,25 +73,49 @@ def test_a_clear_gap_is_worse_and_a_small_one_on_par():
     assert lo < 0 < hi and by_setting["ce-wd"].verdict().startswith("on par")
 
 
+def _rows(table: str) -> dict[str, list[str]]:
+    """The table's cells by trainer setting (the header and the provenance line left out)."""
+    lines = [line for line in table.splitlines()[2:] if line.startswith("|")]
+    return {cells[2]: cells for cells in ([c.strip() for c in line.split("|")[1:-1]] for line in lines)}
+
+
 def test_the_gap_table_has_a_row_per_setting_with_the_verdict_numbers():
     far = [trained("ib-layerwise", s, a) for s, a in enumerate((0.800, 0.810, 0.805))]
     one = [trained("ib-layerwise", 0, 0.86, params={"steps": 1000}, steps=1000)]
-    lines = verdict_table(CE + far + one).splitlines()[2:]
-    rows = [line.split("|")[1:-1] for line in lines if line.startswith("|")]  # not the provenance line
-    by_setting = {cells[2].strip(): [c.strip() for c in cells] for cells in rows}
-    lo, hi = comparisons(CE + far)[0].interval()
-    assert by_setting["ib-layerwise"][5:] == [
+    table = verdict_table(CE + far + one)
+    assert [h.strip() for h in table.splitlines()[0].split("|")[5:-1]] == [
+        "seeds paired",
+        "test acc %",
+        "ce %",
+        "vs ce (points)",
+        "95 % interval",
+        "Wilcoxon p",
+        "sign p",
+        "MDD (points)",
+        "verdict",
+    ]
+    by_setting = _rows(table)
+    # every seed is 7.00 points below ce: no spread, a point interval, MDD 0, both tests at their n = 3 floor
+    assert by_setting["ib-layerwise"][4:] == [
+        "3",
         "80.50 ± 0.50",
         "87.50 ± 0.50",
         "-7.00",
-        f"[{lo:+.2f}, {hi:+.2f}]",
+        "[-7.00, -7.00]",
+        "0.25",
+        "0.25",
+        "0.00",
         "worse",
     ]
+    # one run, paired with ce's seed 0 only (87.00): no interval, no test, no MDD
     assert by_setting["ib-layerwise[steps=1000]"][4:] == [
-        "1",
+        "1 (+2 unpaired)",
         "86.00",
-        "87.50 ± 0.50",
-        "-1.50",
+        "87.00",
+        "-1.00",
+        "-",
+        "-",
+        "-",
         "-",
         "too few seeds",
     ]
@@ -136,3 +170,125 @@ def test_the_layer_table_shows_what_the_critics_read_against_the_truth():
     table = layer_table(CE + runs)
     assert "1.000 -> 2.100" in table and "20% -> 25%" in table and "3.00e-06" in table
     assert "| ce " not in table  # CE runs have no layer-wise critics
+
+
+# Paired by seed.  The seed sets ce's accuracy to within +-5 points (the data subset, the initialisation,
+# the batch order); the other trainer sits 0.4 points above ce on every seed, give or take 0.05.
+OFFSETS = (0.80, 0.85, 0.90, 0.83, 0.88)
+NOISE = (0.0005, -0.0004, 0.0003, -0.0005, 0.0001)
+CE_SPREAD = [trained("ce", s, a) for s, a in enumerate(OFFSETS)]
+ABOVE = [trained("ce-wd", s, a + 0.004 + e) for s, (a, e) in enumerate(zip(OFFSETS, NOISE, strict=True))]
+
+
+def test_pairing_by_seed_sees_a_small_steady_gain_that_welch_calls_on_par():
+    (c,) = comparisons(CE_SPREAD + ABOVE)
+    paired, welch = c.interval(), c.welch_interval()
+    assert c.paired and c.verdict() == "better" and paired[0] > 0
+    assert welch[0] < 0 < welch[1]  # the unpaired interval drowns the 0.4 points in the seed spread
+    assert (paired[1] - paired[0]) < (welch[1] - welch[0]) / 20
+    assert c.difference == pytest.approx(0.4 + 100 * statistics.fmean(NOISE))
+    # the same accuracies under seeds ce never ran: nothing to pair, and Welch calls it on par
+    shifted = [trained("ce-wd", 100 + r.spec.seed, r.training.test_acc) for r in ABOVE]
+    (u,) = comparisons(CE_SPREAD + shifted)
+    assert not u.paired and u.interval() == welch and u.verdict().startswith("on par")
+
+
+def test_the_paired_interval_tests_and_mdd_are_scipys_by_hand():
+    ce = [trained("ce", s, a) for s, a in enumerate((0.870, 0.880, 0.875, 0.862, 0.891))]
+    mine = [trained("ce-wd", s, a) for s, a in enumerate((0.876, 0.879, 0.885, 0.866, 0.893))]
+    (c,) = comparisons(ce + mine)
+    a = [100 * r.training.test_acc for r in mine]
+    b = [100 * r.training.test_acc for r in ce]
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    lo, hi = stats.ttest_rel(a, b).confidence_interval(0.95)  # scipy's own paired t interval
+    assert c.interval() == pytest.approx((lo, hi))
+    assert c.sd_difference == pytest.approx(statistics.stdev(d))
+    assert c.wilcoxon_p() == pytest.approx(stats.wilcoxon(a, b, method="exact").pvalue)
+    assert c.sign_p() == pytest.approx(stats.binomtest(4, 5).pvalue)  # 4 of 5 seeds above ce
+    by_hand = (stats.t.ppf(0.975, 4) + stats.t.ppf(0.8, 4)) * statistics.stdev(d) / math.sqrt(5)
+    assert c.mdd() == pytest.approx(by_hand)
+    row = _rows(verdict_table(ce + mine))["ce-wd"]
+    assert row[7:12] == [
+        f"{c.difference:+.2f}",
+        f"[{lo:+.2f}, {hi:+.2f}]",
+        f"{c.wilcoxon_p():.3g}",
+        f"{c.sign_p():.3g}",
+        f"{by_hand:.2f}",
+    ]
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10, 30])
+def test_the_mdd_is_detected_with_about_the_stated_power(n):
+    """The t-quantile formula against the exact power of the paired t test (noncentral t): close to
+    0.8 from 10 seeds on, somewhat below it at two or three, as the docstring says."""
+    df, crit = n - 1, stats.t.ppf(0.975, n - 1)
+    shift = minimum_detectable_difference(1.0, n) * math.sqrt(n)  # the noncentrality at sd_d = 1
+    power = stats.nct.sf(crit, df, shift) + stats.nct.cdf(-crit, df, shift)
+    assert 0.72 < power <= 0.801 and (n < 10 or power == pytest.approx(0.8, abs=0.002))
+
+
+def test_seeds_needed_meets_the_target_with_the_fewest_seeds():
+    counts = [seeds_needed(0.8, target) for target in (2.0, 1.0, 0.5, 0.3)]
+    assert counts == sorted(counts) and counts[0] < counts[-1]  # a smaller MDD asks for more seeds
+    by_sd = [seeds_needed(sd, 0.5) for sd in (0.2, 0.4, 0.8)]
+    assert by_sd == sorted(by_sd) and by_sd[0] < by_sd[-1]  # a noisier pilot asks for more seeds
+    for target, n in zip((2.0, 1.0, 0.5, 0.3), counts, strict=True):
+        assert minimum_detectable_difference(0.8, n) <= target
+        assert n == 2 or minimum_detectable_difference(0.8, n - 1) > target
+    assert seeds_needed(0.0, 0.3) == 2
+    assert seeds_needed(5.0, 0.1) is None  # about 20 000 seeds: past max_seeds
+    assert seeds_needed(0.1, 0.3, max_seeds=3) is None and seeds_needed(0.1, 0.3, max_seeds=4) == 4
+
+
+def test_the_mdd_target_adds_the_seed_count_from_the_pilot():
+    near = [trained("ce-wd", s, a) for s, a in enumerate((0.872, 0.879, 0.870))]
+    (c,) = comparisons(CE + near)
+    needed = seeds_needed(c.sd_difference, 0.3)
+    assert needed > 3 and minimum_detectable_difference(c.sd_difference, needed) <= 0.3 < c.mdd()
+    table = verdict_table(CE + near, mdd_target=0.3)
+    assert "seeds for MDD <= 0.3" in table.splitlines()[0]
+    assert _rows(table)["ce-wd"][12:] == [str(needed), "on par (the interval includes 0)"]
+    by_fraction = _rows(verdict_table(CE + near, mdd_target={0.01: 1.0, 1.0: 0.3}))["ce-wd"]
+    assert by_fraction[12] == f"{seeds_needed(c.sd_difference, 1.0)} (<= 1)"
+    assert _rows(verdict_table(CE + near, mdd_target={1.0: 0.3}))["ce-wd"][12] == "-"  # not this fraction
+    assert f"{needed} seeds would give an MDD of at most 0.3 points" in verdict_text(
+        CE + near, mdd_target=0.3
+    )
+
+
+def test_the_cli_takes_mdd_targets_per_fraction(tmp_path, capsys):
+    from ibbench.cli import main
+    from ibbench.results import ResultStore
+
+    store = ResultStore(tmp_path / "runs.jsonl")
+    near = [trained("ce-wd", s, a) for s, a in enumerate((0.872, 0.879, 0.870))]
+    for record in CE + near:
+        store.append(record)
+    (c,) = comparisons(CE + near)
+    argv = ["table", "gaps", "--store", str(tmp_path / "runs.jsonl"), "--mdd-target", "1%=1"]
+    assert main(argv + ["--mdd-target", "100%=0.3"]) == 0
+    assert _rows(capsys.readouterr().out)["ce-wd"][12] == f"{seeds_needed(c.sd_difference, 1.0)} (<= 1)"
+    assert main(argv[:-2] + ["--mdd-target", "0.3"]) == 0
+    assert _rows(capsys.readouterr().out)["ce-wd"][12] == str(seeds_needed(c.sd_difference, 0.3))
+    assert main(argv + ["--mdd-target", "0.3"]) == 2  # one for all and per fraction at once: refused
+    assert main(["table", "accuracy", "--store", str(tmp_path / "runs.jsonl"), "--mdd-target", "1"]) == 2
+
+
+def test_seeds_that_do_not_match_fall_back_to_welch_and_say_unpaired():
+    other = [trained("ce-wd", s, a) for s, a in zip((10, 11, 12), (0.800, 0.810, 0.805), strict=True)]
+    (c,) = comparisons(CE + other)
+    assert not c.paired and c.interval() == c.welch_interval() and c.verdict() == "worse"
+    assert c.difference == pytest.approx(-7.0) and c.mdd() is None and c.wilcoxon_p() is None
+    row = _rows(verdict_table(CE + other))["ce-wd"]
+    lo, hi = c.welch_interval()
+    assert row[4] == "unpaired (3, ce 3)" and row[8] == f"[{lo:+.2f}, {hi:+.2f}]" and row[9:12] == ["-"] * 3
+    assert "no seed in common with ce" in verdict_text(CE + other)
+    assert "unpaired Welch 95 % interval" in verdict_text(CE + other)
+
+
+def test_one_shared_seed_is_too_few_even_where_welch_would_give_an_interval():
+    mine = [trained("ce-wd", s, a) for s, a in zip((0, 7, 8), (0.800, 0.810, 0.805), strict=True)]
+    (c,) = comparisons(CE + mine)
+    assert c.paired and c.paired_seeds == [0] and c.welch_interval() is not None
+    assert c.interval() is None and c.verdict() == "too few seeds" and c.mdd() is None
+    assert _rows(verdict_table(CE + mine))["ce-wd"][4] == "1 (+4 unpaired)"
