@@ -36,6 +36,7 @@ from .errors import IbbenchError, SpecError
 from .specs import describe_validation_error, read_toml
 
 MANIFEST = Path("results") / "manifest.toml"
+JUDGEMENT = "ibbench.judgement"  # number-neutral for stores (verdicts are re-judged), not for script output
 
 
 class _Entry(BaseModel):
@@ -146,14 +147,16 @@ def check(results: list[Result], registry, root: Path = Path(".")) -> list[Resul
             state.missing += len(cells - have)
         state.records = classify(records, registry)
         for script in result.scripts:
-            state.problems.extend(_script_problems(script, root))
+            state.problems.extend(_script_problems(script, root, registry))
         states.append(state)
     return states
 
 
-def _script_problems(script: ScriptRun, root: Path) -> list[str]:
-    """Why a script's files may not be what the script makes today (empty: current)."""
-    from .fingerprint import changed_since, closure
+def _script_problems(script: ScriptRun, root: Path, registry=None) -> list[str]:
+    """Why a script's files may not be what the script makes today (empty: current).  A script is judged
+    by the ibbench modules it imports and, where it runs the command line in a subprocess, by the
+    runner's and every registered plugin's (``_script_roots``)."""
+    from .fingerprint import RUNNER, changed_since, closure
 
     problems = []
     for name in script.files:
@@ -168,8 +171,10 @@ def _script_problems(script: ScriptRun, root: Path) -> list[str]:
         if _git(root, "status", "--porcelain", "--", name):
             problems.append(f"{name} has uncommitted changes")
             continue
-        roots = _script_imports(root / script.script)
+        roots = _script_roots(root / script.script, registry)
         modules = tuple(closure(roots)) if roots else ()
+        if RUNNER in modules:  # its estimates come with verdicts: the rules are part of what it printed
+            modules += (JUDGEMENT,)
         for commit in _reproduced_at(root, name):  # re-runs that wrote the same bytes (git saw no change)
             same_code = not modules or changed_since(commit, modules) == ()
             if same_code and not _git(root, "diff", "--name-only", commit, "--", script.script):
@@ -219,6 +224,28 @@ def record_reproduced(root: Path, files: list[str], commit: str) -> list[str]:
     if same:
         note_reproduced(root / ATTESTATIONS, {f: _sha256(root / f) for f in same}, commit)
     return same
+
+
+def _script_roots(path: Path, registry) -> list[str]:
+    """The modules a script runs: those it imports and, for a script that calls ``ibbench`` (or ``python
+    -m ibbench.cli``) in a subprocess, which no import shows, the runner and every registered plugin."""
+    from .fingerprint import RUNNER
+
+    roots = _script_imports(path)
+    source = path.read_text(encoding="utf-8")
+    if "ibbench.cli" in source or re.search(r"[\"']ibbench[\"']\s*,", source):
+        roots += [RUNNER] + (_plugin_modules(registry) if registry is not None else [])
+    return sorted(set(roots))
+
+
+def _plugin_modules(registry) -> list[str]:
+    """The module of every registered plugin (from its entry's target, without importing it)."""
+    out = []
+    for entries in registry.entries.values():
+        for entry in entries.values():
+            target = entry.target
+            out.append(target.partition(":")[0] if isinstance(target, str) else target.__module__)
+    return out
 
 
 def _script_imports(path: Path) -> list[str]:

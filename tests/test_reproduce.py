@@ -229,3 +229,25 @@ def test_a_script_file_remade_byte_for_byte_is_current_through_its_reproduced_li
     (tmp_path / "make.py").write_text("print(2)\n")
     git("commit", "-qam", "script edited again")
     assert "stale" in _script_problems(script, tmp_path)[0]
+
+
+def test_a_script_that_runs_the_command_line_is_judged_by_the_code_that_command_runs(tmp_path):
+    from ibbench.plugins import load_registry
+    from ibbench.reproduce import _script_roots
+
+    registry = load_registry()
+    by_import = tmp_path / "imports.py"
+    by_import.write_text("from ibbench.tasks.gaussian import GaussianTask\n")
+    assert _script_roots(by_import, registry) == [
+        "ibbench.tasks.gaussian",
+        "ibbench.tasks.gaussian.GaussianTask",
+    ]
+    for call in (
+        'subprocess.run([sys.executable, "-m", "ibbench.cli", "estimate"])\n',
+        'subprocess.run(["ibbench", "estimate", "--x", "x.npy"])\n',
+    ):
+        by_subprocess = tmp_path / "cli.py"
+        by_subprocess.write_text("import subprocess, sys\n" + call)
+        roots = _script_roots(by_subprocess, registry)
+        # no import shows what the subprocess runs: the runner and every plugin it may call
+        assert {"ibbench.runner", "ibbench.estimators.mine", "ibbench.tasks.arrays"} <= set(roots)
