@@ -393,6 +393,8 @@ def rejudge_results(results: list[Result], registry, *, quiet: bool) -> None:
     from .rejudge import rejudge_store
 
     for result in results:
+        if not result.runs:  # made by a script: its verdicts are in its files, re-made by re-running it
+            continue
         changes = Counter()
         for store in dict.fromkeys(run.store for run in result.runs):
             if Path(store).exists():

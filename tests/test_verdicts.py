@@ -195,6 +195,8 @@ def test_the_coverage_table_counts_truths_inside_each_interval():
     ]
     (row,) = coverage_rows(records)
     assert row["se_coverage"] == 0.25 and row["interval_coverage"] == 0.5
+    assert row["bias_aware_coverage"] == 0.5  # whatever interval the verdict gave
+    assert row["one_sided_coverage"] == 0.75  # only the estimate 5 se above the truth misses
     assert row["interval_kind"] == "bias-aware"
     assert (row["ok"], row["caution"], row["unreliable"]) == (2, 1, 1)
     assert row["ok_within_2se"] == 0.5 and row["ok_bound_holds"] == 0.5
