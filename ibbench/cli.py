@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
             "failures",
             "preprocess",
             "coverage",
+            "tuning",
         ),
         help="bias: estimates vs truth; accuracy: test accuracy of training runs vs the paper; "
         "separation: per-layer cluster separation of the test set (paper Fig. 5); "
@@ -230,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
         "failures: every failed run with its reason and where it failed; "
         "preprocess: each estimator's bias through each preprocessing (suites/preprocess-choice.toml); "
         "coverage: how often each estimator's interval covers the truth, and how often an ok verdict is "
-        "right (suites/coverage.toml)",
+        "right (suites/coverage.toml); "
+        "tuning: a tuned suite's candidates (--store STORE.tuning.jsonl) with their validation accuracy and "
+        "which was selected",
     )
     table.add_argument(
         "--store",
@@ -719,6 +722,7 @@ def cmd_table(args) -> int:
         records = [r for r in records if r.spec.budget == args.budget]
     from .coverage import coverage_table
     from .preprocess_report import preprocess_table
+    from .tuning import tuning_table
     from .verdict import verdict_table, verdict_text
 
     target = _mdd_targets(args.mdd_target)
@@ -735,6 +739,7 @@ def cmd_table(args) -> int:
         "gaps": lambda rs, fmt: verdict_table(rs, fmt, mdd_target=target),
         "preprocess": preprocess_table,
         "coverage": coverage_table,
+        "tuning": tuning_table,
     }[args.kind]
     print(render(records, fmt=args.format))
     return 0

@@ -45,6 +45,7 @@ NUMBER_NEUTRAL = (
     "ibbench.preprocess_report",
     "ibbench.coverage",
     "ibbench.suite",
+    "ibbench.tuning",
     "ibbench.executors",
     "ibbench.claims",
     "ibbench.progress",

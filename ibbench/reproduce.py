@@ -123,6 +123,7 @@ def check(results: list[Result], registry, root: Path = Path(".")) -> list[Resul
     from .results import ResultStore, record_key
     from .runner import resolve, spec_key
     from .specs import load_suite
+    from .tuning import suite_cells
 
     states = []
     for result in results:
@@ -138,13 +139,16 @@ def check(results: list[Result], registry, root: Path = Path(".")) -> list[Resul
                 continue
             found = ResultStore(store).records()
             records += found
-            have = {record_key(r) for r in found}
-            cells = {
-                spec_key(resolve(cell, registry))
-                for suite in suite_files
-                for cell in load_suite(root / suite).cells()
-            }
-            state.missing += len(cells - have)
+            expected: dict[Path, list] = {}
+            for suite_file in suite_files:
+                for path, cells in suite_cells(load_suite(root / suite_file), store).items():
+                    expected.setdefault(path, []).extend(cells)
+            for path, cells in expected.items():
+                rows = found if path == store else ResultStore(path).records() if path.exists() else []
+                if path != store:
+                    records += rows  # a tuned suite's candidates are published numbers too
+                have = {record_key(r) for r in rows}
+                state.missing += len({spec_key(resolve(cell, registry)) for cell in cells} - have)
         state.records = classify(records, registry)
         for script in result.scripts:
             state.problems.extend(_script_problems(script, root, registry))

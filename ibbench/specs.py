@@ -74,8 +74,61 @@ class RunSpec(_Spec):
         return self
 
 
+class TuneSpace(_Spec):
+    """One trainer's search space: its fixed ``params`` and the ``grid`` of values searched (each key a
+    parameter of the trainer, each value the list of values tried; the grid is their product)."""
+
+    trainer: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(min_length=1)
+
+    @field_validator("grid")
+    @classmethod
+    def _values(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [k for k, v in grid.items() if not v]
+        if empty:
+            raise ValueError(f"grid {', '.join(empty)}: give at least one value")
+        return grid
+
+    @model_validator(mode="after")
+    def _apart(self) -> TuneSpace:
+        both = sorted(set(self.params) & set(self.grid))
+        if both:
+            raise ValueError(f"{', '.join(both)} both fixed (params) and searched (grid): keep one")
+        return self
+
+
+class TuneSpec(_Spec):
+    """A fair tuning protocol (``ibbench.tuning``): every trainer setting gets the same number of
+    ``configurations``, each trained on the tuning ``seeds``; the one with the highest mean validation
+    accuracy is selected and only then trained on the suite's evaluation seeds, whose test accuracy is
+    the one reported."""
+
+    configurations: int = Field(ge=1)
+    seeds: list[int] = Field(min_length=1)
+    metric: Literal["val_acc"] = "val_acc"  # the selection reads validation accuracy only
+    spaces: list[TuneSpace] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _budgets(self) -> TuneSpec:
+        from math import prod
+
+        small = [
+            f"{s.trainer} has {prod(map(len, s.grid.values()))}"
+            for s in self.spaces
+            if prod(map(len, s.grid.values())) < self.configurations
+        ]
+        if small:
+            raise ValueError(
+                f"every trainer gets {self.configurations} configurations, but {'; '.join(small)}: widen its grid "
+                f"or lower configurations"
+            )
+        return self
+
+
 class SuiteSpec(_Spec):
-    """A grid: every task x every estimator (x every trainer) x every seed."""
+    """A grid: every task x every estimator (x every trainer) x every seed; with ``tune``, the trainers
+    of its spaces are tuned first (``ibbench.tuning``) and their selected settings join the grid."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -89,6 +142,8 @@ class SuiteSpec(_Spec):
     cell_timeout: float | None = Field(None, gt=0)
     #: the estimators' preprocessing (ibbench.preprocess); a list makes it an axis of the grid
     preprocess: list[Preprocess] | None = None
+    #: tune these trainers on validation accuracy before the evaluation seeds run (ibbench.tuning)
+    tune: TuneSpec | None = None
 
     @field_validator("preprocess", mode="before")
     @classmethod
@@ -97,13 +152,22 @@ class SuiteSpec(_Spec):
 
     @model_validator(mode="after")
     def _needs_work(self) -> SuiteSpec:
-        if not self.estimators and not self.trainers:
+        if not self.estimators and not self.trainers and self.tune is None:
             raise ValueError("a suite needs at least one estimator or trainer")
-        if any(not 0 <= s <= MAX_SEED for s in self.seeds):
+        if any(not 0 <= s <= MAX_SEED for s in self.seeds + (self.tune.seeds if self.tune else [])):
             raise ValueError(f"seeds must be integers in [0, {MAX_SEED}]")
+        if self.tune is not None and set(self.tune.seeds) & set(self.seeds):
+            shared = sorted(set(self.tune.seeds) & set(self.seeds))
+            raise ValueError(
+                f"tune.seeds and seeds share {shared}: a run that selected a setting cannot also report its "
+                f"test accuracy; use other tuning seeds"
+            )
         return self
 
     def cells(self) -> list[RunSpec]:
+        """The grid's cells (a tuned trainer's cells come from ``ibbench.tuning`` once it is selected)."""
+        if not self.estimators and not self.trainers:
+            return []
         estimators = self.estimators or [None]
         trainers = self.trainers or [None]
         return [

@@ -63,7 +63,7 @@ def run_suite(
             file=sys.stderr,
         )
     k, n = shard
-    cells = suite.cells()[k::n]
+    cells = suite.cells()
     name = suite.name if n == 1 else f"{suite.name} (shard {k}/{n})"
     entry = registry.get("executor", executor)
     plugin = entry.load()
@@ -71,19 +71,39 @@ def run_suite(
         params = plugin.params_for("quick", {**entry.defaults, **(executor_params or {})})
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, f"executor {executor!r}")) from None
-    checkpoints = (
-        None if checkpoint_every_s is None else CheckpointPolicy.for_store(store.path, checkpoint_every_s)
-    )
-    return run_cells(
-        name,
-        cells,
-        store,
-        registry,
-        show_progress=show_progress,
-        executor=(plugin, params),
-        checkpoints=checkpoints,
-        cell_timeout=cell_timeout or suite.cell_timeout,
-    )
+
+    def run(label: str, todo: list, into: ResultStore) -> int:
+        checkpoints = (
+            None if checkpoint_every_s is None else CheckpointPolicy.for_store(into.path, checkpoint_every_s)
+        )
+        return run_cells(
+            label,
+            todo[k::n],
+            into,
+            registry,
+            show_progress=show_progress,
+            executor=(plugin, params),
+            checkpoints=checkpoints,
+            cell_timeout=cell_timeout or suite.cell_timeout,
+        )
+
+    failed = 0
+    if suite.tune is not None:  # first the candidates, then the selected settings join the grid
+        from .tuning import candidate_cells, evaluation_cells, select, tuning_path
+
+        tuning = ResultStore(tuning_path(store.path))
+        failed += run(f"{name}: tuning candidates", candidate_cells(suite), tuning)
+        selections = select(suite, tuning.records())
+        waiting = [s for s in selections if s.chosen is None]
+        for s in waiting:
+            why = f"{s.missing} candidate runs without a record" if s.missing else "every candidate failed"
+            print(
+                f"{suite.name}: {s.space.trainer} on {s.task.name}: no setting selected ({why}); "
+                f"run the suite again{' when the other shards are done' if n > 1 else ''}",
+                file=sys.stderr,
+            )
+        cells = cells + evaluation_cells(suite, selections)
+    return failed + run(name, cells, store)
 
 
 def stale_path(store: Path) -> Path:

@@ -1,0 +1,141 @@
+"""A fair tuning protocol (``ibbench.tuning``): the same number of configurations for every trainer,
+selection on validation accuracy only, the selected setting alone trained on the evaluation seeds."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from ibbench.errors import SpecError
+from ibbench.plugins import load_registry
+from ibbench.reproduce import Result, SuiteRun, check
+from ibbench.results import ResultStore
+from ibbench.specs import suite_from_data
+from ibbench.suite import run_suite
+from ibbench.tuning import configurations, select, tuning_path, tuning_table
+
+REGISTRY = load_registry()
+
+SUITE = """name = "tune-digits"
+budget = "smoke"
+device = "cpu"
+seeds = [0]
+tasks = [{ name = "digits-mlp" }]
+trainers = [{ name = "random-features" }]
+
+[tune]
+configurations = 2
+seeds = [7, 8]
+
+[[tune.spaces]]
+trainer = "ce"
+params = { steps = 60 }
+grid = { lr = [3e-2, 3e-3] }
+
+[[tune.spaces]]
+trainer = "ce-wd"
+params = { steps = 60 }
+grid = { lr = [3e-2, 3e-3], weight_decay = [1e-4, 1e-2, 1e-1] }
+"""
+
+
+def _suite(text: str = SUITE):
+    import tomllib
+
+    return suite_from_data(tomllib.loads(text), "suite")
+
+
+def test_every_trainer_tries_the_same_number_of_configurations_drawn_the_same_way_each_time():
+    suite = _suite()
+    ce, wd = suite.tune.spaces
+    assert configurations(suite, ce) == [{"lr": 3e-2}, {"lr": 3e-3}]  # the whole grid, in order
+    drawn = configurations(suite, wd)
+    assert len(drawn) == 2 and drawn == configurations(_suite(), wd)  # 2 of its 6, the same on a resume
+    assert all(c["lr"] in (3e-2, 3e-3) and c["weight_decay"] in (1e-4, 1e-2, 1e-1) for c in drawn)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("seeds = [7, 8]\n", "tune.seeds and seeds share [7]"),
+        ("configurations = 2\n", "ce has 2"),
+    ],
+)
+def test_a_tuning_block_that_is_not_fair_is_refused_naming_why(change, message):
+    text = SUITE.replace("seeds = [0]\n", "seeds = [0, 7]\n") if "share" in message else SUITE
+    if "ce has" in message:
+        text = text.replace(change, "configurations = 3\n")
+    with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        _suite(text)
+    with pytest.raises(SpecError, match="both fixed"):
+        _suite(
+            SUITE.replace(
+                "params = { steps = 60 }\ngrid = { lr", "params = { steps = 60, lr = 1e-3 }\ngrid = { lr", 1
+            )
+        )
+
+
+def test_the_suite_selects_on_validation_accuracy_then_runs_only_the_selected_setting(tmp_path):
+    path, store = tmp_path / "tune.toml", tmp_path / "runs.jsonl"
+    path.write_text(SUITE)
+    assert run_suite(path, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
+    candidates = ResultStore(tuning_path(store)).records()
+    assert len(candidates) == 2 * 2 * 2 and {r.spec.seed for r in candidates} == {7, 8}
+    suite = _suite()
+    selections = select(suite, candidates)
+    for s in selections:
+        best = max((c for c in s.candidates if c.score is not None), key=lambda c: c.score)
+        assert s.chosen is best and s.chosen.score == statistics.fmean(s.chosen.val_accs)
+    evaluated = ResultStore(store).records()
+    assert {r.spec.seed for r in evaluated} == {0}  # the test accuracy reported: evaluation seeds only
+    tuned = {
+        r.spec.trainer.name: r.spec.trainer.params
+        for r in evaluated
+        if r.spec.trainer.name != "random-features"
+    }
+    assert tuned == {s.space.trainer: {**s.space.params, **s.chosen.config} for s in selections}
+    # the table shows validation accuracy and the selection, never the candidates' test accuracy
+    table = tuning_table(candidates)
+    assert table.count("selected") == 2 and "test" not in table.split("\n\n")[0].lower()
+    # the reproduce check counts the candidates and the selected cells: nothing missing now
+    (state,) = check(
+        [Result(name="t", kind="training", runs=[SuiteRun(suite=str(path), store=str(store))])], REGISTRY
+    )
+    assert state.missing == 0 and state.records.total == len(candidates) + len(evaluated)
+
+
+def test_no_setting_is_selected_while_a_candidate_is_missing_and_a_failed_one_never_is(tmp_path):
+    path, store = tmp_path / "tune.toml", tmp_path / "runs.jsonl"
+    path.write_text(SUITE)
+    assert run_suite(path, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
+    suite = _suite()
+    candidates = ResultStore(tuning_path(store)).records()
+    partial = [r for r in candidates if not (r.spec.trainer.name == "ce" and r.spec.seed == 8)]
+    waiting = {s.space.trainer: s for s in select(suite, partial)}
+    assert waiting["ce"].chosen is None and waiting["ce"].missing == 2  # a seed short on both candidates
+    assert waiting["ce-wd"].chosen is not None
+    chosen = waiting["ce-wd"].chosen.config
+    failed = [
+        r.model_copy(update={"status": "failed", "training": None})
+        if r.spec.trainer.name == "ce-wd"
+        and r.spec.trainer.params.items() >= chosen.items()
+        and r.spec.seed == 7
+        else r
+        for r in candidates
+    ]
+    again = {s.space.trainer: s for s in select(suite, failed)}
+    assert again["ce-wd"].chosen is not None and again["ce-wd"].chosen.config != chosen
+
+
+def test_the_readme_tuning_block_is_a_valid_suite():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("**Tuning every trainer alike.**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    suite = _suite('name = "x"\nseeds = [0, 1, 2]\ntasks = [{ name = "mnist-mlp" }]\n' + block)
+    assert [len(configurations(suite, space)) for space in suite.tune.spaces] == [4, 4]
+    for space in suite.tune.spaces:  # every searched and fixed value is a valid parameter of its trainer
+        plugin = REGISTRY.get("trainer", space.trainer).load()
+        for config in configurations(suite, space):
+            plugin.params_for("quick", {**space.params, **config})
