@@ -258,3 +258,17 @@ def test_asking_for_more_pairs_than_remain_after_the_repeats_says_so(tmp_path, c
     rc, _, err, record = estimate(tmp_path, capsys, x, y, "ksg", "--set", "estimator.n_samples=1000")
     assert rc != 0
     assert any("300 distinct pairs after dropping 900 repeats" in line for line in err)
+
+
+def test_a_variational_bound_at_high_mi_is_not_ok_whatever_its_other_checks_say():
+    # issue 26's alf#166 kind at seeds where the half-sample fit does not move: MINE 4.3-5.5 for 10 nats
+    extras = {"converged": True, "heldout_pairs": 2000, "train_pairs": 2000, "max_steps": 3000}
+    steady = {"pairs": 4000, "half_pairs": 2000, "drift": -0.1, "drift_stderr": 0.6}
+    for value in (4.31, 4.40, 5.51):
+        verdict = judge("mine", value, 0.42, extras, x_dim=5, y_dim=5, check=steady)
+        assert verdict.level == "caution" and [r.code for r in verdict.reasons] == ["high-mi"]
+    assert judge("mine", 1.2, 0.05, extras, x_dim=5, y_dim=5, check=steady).level == "ok"
+    smile = {**extras, "lower_bound": False}  # a clipped estimate, not a bound: it can read high MI
+    assert judge("smile", 5.5, 0.05, smile, x_dim=5, y_dim=5).level == "ok"
+    at_ceiling = judge("mine", math.log(2000) - 0.5, 0.1, extras, x_dim=5, y_dim=5)
+    assert [r.code for r in at_ceiling.reasons] == ["ceiling"]  # the ceiling says it; not twice
