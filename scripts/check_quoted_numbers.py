@@ -150,7 +150,9 @@ def allowed_numbers(paths: set[Path]) -> set[float]:
 
     values = {row.accuracy for row in PAPER_ACCURACY} | set(PAPER_FIGURES.values())
     for path in paths:
-        if path.suffix == ".jsonl":
+        if path.name == "attestations.jsonl":  # canary and re-made-file notes, not a record store
+            text = path.read_text()
+        elif path.suffix == ".jsonl":
             text = rendered(path)
             for line in path.read_text().splitlines():
                 if line.strip():
