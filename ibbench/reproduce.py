@@ -177,7 +177,7 @@ def _script_problems(script: ScriptRun, root: Path, registry=None) -> list[str]:
             continue
         roots = _script_roots(root / script.script, registry)
         modules = tuple(closure(roots)) if roots else ()
-        if RUNNER in modules:  # its estimates come with verdicts: the rules are part of what it printed
+        if RUNNER in modules and _carries_verdicts(path):  # the rules are part of what it wrote
             modules += (JUDGEMENT,)
         for commit in _reproduced_at(root, name):  # re-runs that wrote the same bytes (git saw no change)
             same_code = not modules or changed_since(commit, modules) == ()
@@ -192,6 +192,14 @@ def _script_problems(script: ScriptRun, root: Path, registry=None) -> list[str]:
             what = ([script.script] if script_changed else []) + list(changed)
             problems.append(f"{name} stale (changed since {log[:7]}: {', '.join(what[:3])})")
     return problems
+
+
+def _carries_verdicts(path: Path) -> bool:
+    """Whether a script's file holds reliability verdicts (then the verdict rules are part of its code)."""
+    try:
+        return "reliability" in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True
 
 
 def _mtime(path: Path) -> int | None:

@@ -251,3 +251,12 @@ def test_a_script_that_runs_the_command_line_is_judged_by_the_code_that_command_
         roots = _script_roots(by_subprocess, registry)
         # no import shows what the subprocess runs: the runner and every plugin it may call
         assert {"ibbench.runner", "ibbench.estimators.mine", "ibbench.tasks.arrays"} <= set(roots)
+
+
+def test_only_a_script_file_that_holds_verdicts_is_judged_by_the_verdict_rules(tmp_path):
+    from ibbench.reproduce import _carries_verdicts
+
+    with_verdict, without = tmp_path / "a.json", tmp_path / "b.md"
+    with_verdict.write_text('{"printed": "I(X;Y) = 0.5 nats (ksg); reliability: ok"}')
+    without.write_text("| task | ksg bmi | ksg ibbench |\n| a | 0.4 | 0.41 |\n")
+    assert _carries_verdicts(with_verdict) and not _carries_verdicts(without)
