@@ -3,41 +3,25 @@ it (``ibbench.rejudge``), and the currency check counts verdicts made by other r
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ibbench.attest import measured
-from ibbench.cli import main
 from ibbench.currency import classify
 from ibbench.judgement import rules_version
 from ibbench.plugins import load_registry
 from ibbench.rejudge import outdated, rejudge_store
 from ibbench.results import ResultStore
 
+from .test_verdicts import estimate, gaussian
 
-def _store(tmp_path, estimator: str, dims: int = 6):
-    rng = np.random.default_rng(21)
-    x = rng.standard_normal((600, dims))
-    y = 0.7 * x + math.sqrt(1 - 0.49) * rng.standard_normal((600, dims))
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", y)
+
+def test_rejudging_an_old_verdict_restores_todays_and_leaves_the_measurement_alone(tmp_path, capsys):
+    x, y = gaussian(np.random.default_rng(21), 600, 0.7, dims=6)
+    rc, _, _, _ = estimate(
+        tmp_path, capsys, x, y, "ksg"
+    )  # tests/test_verdicts.py's `ibbench estimate` helper
+    assert rc == 0
     store = tmp_path / "runs.jsonl"
-    argv = [
-        "estimate",
-        "--x",
-        str(tmp_path / "x.npy"),
-        "--y",
-        str(tmp_path / "y.npy"),
-        "--estimator",
-        estimator,
-    ]
-    assert main([*argv, "--budget", "smoke", "--threads", "1", "--quiet", "--out", str(store)]) == 0
-    return store
-
-
-def test_rejudging_an_old_verdict_restores_todays_and_leaves_the_measurement_alone(tmp_path):
-    store = _store(tmp_path, "ksg")
     (fresh,) = ResultStore(store).records()
     assert not outdated(fresh) and fresh.reliability["interval"]["kind"] == "lower reading"
     # the same record as older rules left it: another verdict and interval, no dimensions kept
