@@ -98,9 +98,18 @@ def test_snapshot_workload_writes_a_loadable_checkpoint_of_the_critic(tmp_path):
     assert state["trainer"]["steps_done"] == 1
 
 
-@pytest.mark.parametrize("trainer", ["ce", "ce-wd", "ib-layerwise", "ib-e2e"])
-def test_every_trainer_step_workload_builds_and_steps(trainer):
+@pytest.mark.parametrize(
+    ("trainer", "extra", "recorded"),
+    [
+        ("ce", {}, {}),
+        ("ce-wd", {}, {}),
+        ("ib-layerwise", {}, {"layer": 1}),
+        ("ib-layerwise", {"layer": 3, "critic_precision": "fp32"}, {"layer": 3, "critic_precision": "fp32"}),
+        ("ib-e2e", {}, {}),
+    ],
+)
+def test_every_trainer_step_workload_builds_and_steps(trainer, extra, recorded):
     """The table's trainer rows build the trainers' own parts (a renamed argument failed them all)."""
-    w = build("trainer-step", trainer=trainer, budget="smoke")
+    w = build("trainer-step", trainer=trainer, budget="smoke", **extra)
     w()
-    assert w.params == {"trainer": trainer, "budget": "smoke"} and w.samples > 0
+    assert w.params == {"trainer": trainer, "budget": "smoke", **recorded} and w.samples > 0 and w.flops != 0

@@ -55,6 +55,11 @@ def grid(device: torch.device, quick: bool = False) -> list[Row]:
         ("trainer-step", {"trainer": t, "budget": "quick", "device": dev})
         for t in ("ce", "ce-wd", "ib-layerwise", "ib-e2e")
     ]
+    ib = {"budget": "quick", "device": dev}
+    rows += [("trainer-step", {"trainer": "ib-layerwise", "layer": i, **ib}) for i in (2, 3)]
+    rows += [
+        ("trainer-step", {"trainer": t, "critic_precision": "fp32", **ib}) for t in ("ib-layerwise", "ib-e2e")
+    ]
     rows.append(("trainer-step", {"trainer": "ib-layerwise", "budget": "paper", "device": dev}))
     return rows
 

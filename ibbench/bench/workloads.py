@@ -190,12 +190,19 @@ def synthetic_classification(n: int = 2000, seed: int = 0) -> ClassificationData
     return ClassificationData(x, y, x[:200], y[:200], x[:200], y[:200], 10, {"name": "synthetic"})
 
 
-def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch.device = "cpu") -> Workload:
+def trainer_step(
+    trainer: str = "ce",
+    budget: str = "quick",
+    device: str | torch.device = "cpu",
+    layer: int = 1,
+    critic_precision: str | None = None,
+) -> Workload:
     """One training step of a trainer on an MNIST-sized MLP (784-512-512-10), synthetic inputs.
 
-    ce / ce-wd: one Adam step.  ib-layerwise: one step of layer 1 on its IB
-    objective plus k critic steps of D_y and D_x.  ib-e2e: one step of the
-    whole net plus k critic steps.  Critic width and k follow ``budget``.
+    ce / ce-wd: one Adam step.  ib-layerwise: one step of layer ``layer`` (1-3; the layers before it
+    frozen) on its IB objective plus k critic steps of D_y and D_x.  ib-e2e: one step of the
+    whole net plus k critic steps.  Critic width and k follow ``budget``; ``critic_precision``
+    overrides the IB trainers' (default "auto").
     """
     from ..plugins import load_registry
     from ..trainers.ce import ce_step
@@ -203,7 +210,7 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
 
     dev = resolve(device)
     plugin = load_registry().get("trainer", trainer).load()
-    p = plugin.params_for(budget)
+    p = plugin.params_for(budget, {"critic_precision": critic_precision} if critic_precision else {})
     data = synthetic_classification()
     torch.manual_seed(0)
     net = mlp(MNIST_WIDTHS, seed=0).to(dev).train()
@@ -224,16 +231,27 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
             state["step"] += 1
             return ce_step(net, opt, *batch(), decay, state["step"])
     elif trainer == "ib-layerwise":
-        from ..trainers.ib_layerwise import layer_step
+        from ..trainers.ib_layerwise import critics_view, layer_step
 
-        f = layer_network(net.requires_grad_(False), 1)
-        net[0].requires_grad_(True)
-        critics = IBCritics(f, data, 0.1, p, ctx, with_y=True, with_x=True, name="layer-1")
-        opt = torch.optim.Adam(net[0].parameters(), lr=p.lr)
+        f = layer_network(net.requires_grad_(False), layer)
+        net[layer - 1].requires_grad_(True)
+        critics = IBCritics(
+            *critics_view(net, layer, data, dev), 0.1, p, ctx, with_y=True, with_x=True, name=f"layer-{layer}"
+        )
+        opt = torch.optim.Adam(net[layer - 1].parameters(), lr=p.lr)
         dims = critics.noisy.y_dim
-        flops = 3 * mlp_flops(MNIST_WIDTHS[:2], p.batch_size) + p.critic_steps * (
-            critic_step_flops(10, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
-            + critic_step_flops(dims, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
+        # the layer's forward and backward on the net's batch (the frozen ones forward only), the sampler's
+        # pass of the layer over k critic batches (the frozen layers' outputs are cached), the critics' steps
+        block = mlp_flops(MNIST_WIDTHS[layer - 1 : layer + 1], p.batch_size)
+        flops = (
+            3 * block
+            + mlp_flops(MNIST_WIDTHS[:layer], p.batch_size)
+            + p.critic_steps * (block * p.critic_batch / p.batch_size)
+            + p.critic_steps
+            * (
+                critic_step_flops(10, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
+                + critic_step_flops(dims, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
+            )
         )
 
         def run():
@@ -255,7 +273,17 @@ def trainer_step(trainer: str = "ce", budget: str = "quick", device: str | torch
     else:
         raise ValueError(f"trainer_step: no benchmark for trainer {trainer!r}")
     return Workload(
-        "trainer-step", dict(trainer=trainer, budget=budget), run, dev, flops=flops, samples=p.batch_size
+        "trainer-step",
+        dict(
+            trainer=trainer,
+            budget=budget,
+            **({"layer": layer} if trainer == "ib-layerwise" else {}),
+            **({"critic_precision": critic_precision} if critic_precision else {}),
+        ),
+        run,
+        dev,
+        flops=flops,
+        samples=p.batch_size,
     )
 
 

@@ -151,6 +151,7 @@ class EndToEndIB(Trainer):
         result = {
             **summary,
             "steps": p.steps,
+            "critic_precision": p.critic_params(device).precision,  # the critics' matmuls as run
             "trace": trace,
             "final": critics.estimates(),
             "critics_at_start": at_start,

@@ -18,6 +18,8 @@ beta = 0 is the paper's "I(Y;L) only" row; conv layers get ``beta_conv``
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -140,8 +142,20 @@ def fit_layerwise(
         beta = p.beta_conv if inst.layer_kinds[i - 1] == "conv" else p.beta
         block = net[i - 1].requires_grad_(True)
         f = layer_network(net, i)
+        if state is not None and i == start["layer"]:
+            net.load_state_dict(
+                state["net"]
+            )  # the frozen layers as the killed run left them: the view reads them
+        # MINE as D_x reads x itself: its pairs need the raw inputs
+        view = critics_view(net, i, data, device) if p.ixt_critic == "aa-mine" else (f, data)
         critics = IBCritics(
-            f, data, inst.noise_std, p, ctx, with_y=True, with_x=beta > 0 or p.track_ixt, name=f"layer-{i}"
+            *view,
+            inst.noise_std,
+            p,
+            ctx,
+            with_y=True,
+            with_x=beta > 0 or p.track_ixt,
+            name=f"layer-{i}",
         )
         opt = torch.optim.Adam(block.parameters(), lr=p.lr)
         first = 1
@@ -230,6 +244,7 @@ def fit_layerwise(
     result = {
         **readout_result,
         "steps_per_layer": p.steps,
+        "critic_precision": p.critic_params(device).precision,  # the critics' matmuls as run
         "layers": layers,
         "trace": trace,
         "train_acc": train_accuracy(model, data, device),
@@ -242,6 +257,35 @@ def fit_layerwise(
     if probe is not None:
         result["info_plane"] = probe.result()
     return net, readout, result
+
+
+#: the most memory the frozen layers' outputs on the training and validation inputs may take
+FROZEN_CACHE_BYTES = 1 << 30
+_STOCHASTIC = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+
+
+def critics_view(net: nn.Sequential, layer: int, data, device: torch.device) -> tuple[nn.Module, Any]:
+    """(F, data) for layer i's critics: what their pairs come from.
+
+    Blocks 1..i-1 are frozen while layer i trains, so their outputs on the training and validation
+    inputs are computed once and the critics' samplers run block i alone on them: F_i as before, without
+    the frozen blocks' forward pass at every critic step (for MNIST's third layer, nearly all of it).
+    The whole prefix runs each time instead where its outputs would take more than
+    ``FROZEN_CACHE_BYTES``, or where it holds dropout or batch norm in training mode (its output is
+    then not a function of x alone).
+    """
+    if layer == 1:
+        return layer_network(net, 1), data
+    prefix = net[: layer - 1]
+    if prefix.training and any(isinstance(m, _STOCHASTIC) for m in prefix.modules()):
+        return layer_network(net, layer), data
+    width = math.prod(features(prefix, data.train_x[:1].to(device)).shape[1:])
+    if (data.train_x.shape[0] + data.val_x.shape[0]) * width * 4 > FROZEN_CACHE_BYTES:
+        return layer_network(net, layer), data
+    cached = dataclasses.replace(
+        data, train_x=features(prefix, data.train_x.to(device)), val_x=features(prefix, data.val_x.to(device))
+    )
+    return nn.Sequential(net[layer - 1], nn.Flatten()), cached
 
 
 def layer_truth(
