@@ -64,17 +64,6 @@ def critic_step_flops(u_dim: int, y_dim: int, hidden: int, depth: int, batch: in
     return members * (2 * first + 3 * later)
 
 
-def _input_map(t: torch.Tensor, mode: Standardise) -> tuple[torch.Tensor, torch.Tensor]:
-    """The shift and scale of ``Critic.standardise`` for the pairs' side t (n, ...), in t's dtype."""
-    t = t.reshape(t.shape[0], -1)
-    if mode == "none":
-        return torch.zeros_like(t[0]), torch.ones_like(t[0])
-    shift, sd = t.mean(0), t.std(0, correction=0)
-    rms = sd.pow(2).mean().sqrt()
-    scale = sd.clamp_min(SCALE_FLOOR * rms) if mode == "per-coordinate" else rms.expand(t.shape[1])
-    return shift, scale.clamp_min(torch.finfo(torch.float32).tiny)  # a constant side is only centred
-
-
 def _affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """h W + b for each member: (K, R, a) x (K, a, c) -> (K, R, c); a plain addmm when K = 1."""
     if w.shape[0] == 1:
@@ -129,7 +118,13 @@ class Critic(nn.Module):
             self.register_buffer(f"scale_{side}", torch.ones(dim))
 
     @torch.no_grad()
-    def standardise(self, u: torch.Tensor, y: torch.Tensor, mode: Standardise = "per-coordinate") -> dict:
+    def standardise(
+        self,
+        u: torch.Tensor,
+        y: torch.Tensor,
+        mode: Standardise = "per-coordinate",
+        momentum: float | None = None,
+    ) -> dict:
         """Fix the input map from training pairs u (n, d_u), y (n, d_y); returns what it set, for the record.
 
         Each side is centred by its mean and divided by its standard deviation (computed in float64):
@@ -138,11 +133,26 @@ class Critic(nn.Module):
         floored at ``SCALE_FLOOR`` times the side's overall RMS: a nearly constant coordinate (a dead
         ReLU unit, a border pixel) would otherwise turn its rare excursions into outliers of 1e4 (DV
         bounds of -30 nats were seen).  "global" divides by the overall RMS only; "none" keeps the
-        identity.
+        identity.  ``momentum`` m: move the map a step m towards these pairs' statistics instead
+        (shift and scale <- (1 - m) old + m new), to follow a layer that drifts as it trains, the way
+        batch norm keeps running statistics.
         """
         stats = {}
         for side, t in (("u", u), ("y", y)):
-            shift, scale = _input_map(t.detach().double(), mode)
+            t = t.detach().reshape(t.shape[0], -1).double()
+            shift, scale = t.mean(0), torch.ones(t.shape[1], dtype=torch.float64, device=t.device)
+            if mode != "none":
+                sd = t.std(0, correction=0)
+                rms = sd.pow(2).mean().sqrt()
+                scale = (
+                    sd.clamp_min(SCALE_FLOOR * rms) if mode == "per-coordinate" else rms.expand(t.shape[1])
+                )
+                scale = scale.clamp_min(torch.finfo(torch.float32).tiny)  # a constant side is only centred
+            else:
+                shift = torch.zeros_like(shift)
+            if momentum is not None:
+                shift = torch.lerp(getattr(self, f"shift_{side}").double(), shift, momentum)
+                scale = torch.lerp(getattr(self, f"scale_{side}").double(), scale, momentum)
             getattr(self, f"shift_{side}").copy_(shift)
             getattr(self, f"scale_{side}").copy_(scale)
             stats[side] = {
@@ -151,17 +161,6 @@ class Critic(nn.Module):
                 "scale_max": scale.max().item(),
             }
         return {"mode": mode, **stats}
-
-    @torch.no_grad()
-    def follow(self, u: torch.Tensor, y: torch.Tensor, mode: Standardise, momentum: float) -> None:
-        """Move the input map a step m = ``momentum`` towards the statistics of the pairs u, y
-        (shift and scale <- (1 - m) old + m new), to follow a layer that drifts as it trains, the way
-        batch norm keeps running statistics.  In float32 and without reading anything back: it runs
-        at every network step."""
-        for side, t in (("u", u), ("y", y)):
-            shift, scale = _input_map(t.detach().float(), mode)
-            getattr(self, f"shift_{side}").lerp_(shift, momentum)
-            getattr(self, f"scale_{side}").lerp_(scale, momentum)
 
     def joint_and_marginal(self, u: torch.Tensor, y: torch.Tensor, perm: torch.Tensor):
         """T on the joint pairs (u_i, y_i) and the marginal pairs (u_i, y_perm(i)), in one pass.

@@ -107,36 +107,20 @@ class CriticTrainer:
 
     def step(self) -> torch.Tensor:
         """One update of every member; returns the members' bounds on the batch, (K,)."""
-        p, k = self.p, self.critic.members
-        u, y = draw(
-            self.sample, k, p.batch_size, self.data_gen, self.ctx.device, shared=p.ensemble_data == "shared"
-        )
-        loss, bound = self.loss_on(u, y)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.apply()
-        return bound
-
-    def loss_on(self, u: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The loss of one update on the pairs (u, y) (K, n, .) or (n, .), its negative pairs drawn
-        from this trainer's stream; and the members' bounds on them, (K,), detached.  ``apply`` then
-        steps on the loss's gradient (``step`` does both on a batch of its own)."""
-        p, device = self.p, self.ctx.device
-        if u.dim() == 2:
-            u, y = u.unsqueeze(0), y.unsqueeze(0)
+        p, device, k = self.p, self.ctx.device, self.critic.members
+        u, y = draw(self.sample, k, p.batch_size, self.data_gen, device, shared=p.ensemble_data == "shared")
         if self.objective is not None:
             with precision_scope(p.precision, device):
                 surrogate, bound = self.objective(self.critic, u, y)
             loss = -surrogate.sum()
         else:
-            perm = permutations(self.critic.members, u.shape[1], self.perm_gen, device)
+            perm = permutations(k, p.batch_size, self.perm_gen, device)
             loss, bound, self.log_ema = self._loss(u, y, perm, self.log_ema)
-        return loss, bound.detach()
-
-    def apply(self) -> None:
-        """The optimiser step on the gradients in the critic's parameters; counts the update."""
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
         self.opt.step()
         self.steps_done += 1
+        return bound.detach()
 
     def state_dict(self) -> dict[str, Any]:
         """Weights, Adam moments, random streams, EMA and trace: a loaded trainer steps on exactly as

@@ -39,6 +39,7 @@ from ..critics import (
     dv_bound,
     fit_to_plateau,
     heldout_bound,
+    permutations,
     precision_scope,
 )
 from ..estimators.aa_mine import AAMINE
@@ -97,6 +98,23 @@ class IBParams(TrainerParams):
         )
 
 
+class SharedBatchTrainer(CriticTrainer):
+    """A ``CriticTrainer`` that also steps on pairs it is handed (``IBCritics.update``): ``loss_on``, a
+    backward pass, then ``apply``.  Pre-training and evaluation are the base class's."""
+
+    def loss_on(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss of one update on the joint pairs u (n, d_u), y (n, d_y), its shuffled pairs drawn
+        from this trainer's stream, as ``step`` computes it on a batch of its own."""
+        perm = permutations(1, u.shape[0], self.perm_gen, self.ctx.device)
+        loss, _, self.log_ema = self._loss(u.unsqueeze(0), y.unsqueeze(0), perm, self.log_ema)
+        return loss
+
+    def apply(self) -> None:
+        """The optimiser step on the gradients now in the critic's parameters; counts the update."""
+        self.opt.step()
+        self.steps_done += 1
+
+
 class IBCritics:
     """D_y and/or D_x for the representation ``f`` (a network prefix, flattened).
 
@@ -137,7 +155,7 @@ class IBCritics:
             self.data["iyt"] = critic_data(train, cp, y_ctx, heldout=heldout)
             self.ceilings["iyt"] = self.label.mi_ceiling
             critic = Critic(data.n_classes, self.label.y_dim, cp)
-            self.y = CriticTrainer(critic, self.data["iyt"].train, cp, y_ctx, "D_y")
+            self.y = SharedBatchTrainer(critic, self.data["iyt"].train, cp, y_ctx, "D_y")
         if with_x:
             x_ctx = base.child("D_x")
             if p.ixt_critic == "aa-mine":
@@ -146,7 +164,7 @@ class IBCritics:
                 critic, sample = Critic(self.noisy.x_dim, self.noisy.y_dim, cp), self.noisy.sample
             self.data["ixt"] = critic_data(sample, cp, x_ctx)
             self.ceilings["ixt"] = self.noisy.mi_ceiling
-            self.x = CriticTrainer(critic, self.data["ixt"].train, cp, x_ctx, "D_x")
+            self.x = SharedBatchTrainer(critic, self.data["ixt"].train, cp, x_ctx, "D_x")
         self.noise_gen = base.generator("noise")
         self.batch_gen = base.generator("shared-batches")  # the inputs both critics' updates share
 
@@ -197,8 +215,8 @@ class IBCritics:
         (onehot, l_y), (u_x, z) = self._shared_batches(steps * n)
         for i in range(steps):
             rows = slice(i * n, (i + 1) * n)
-            loss_y, _ = self.y.loss_on(onehot[rows], l_y[rows])
-            loss_x, _ = self.x.loss_on(u_x[rows], z[rows])
+            loss_y = self.y.loss_on(onehot[rows], l_y[rows])
+            loss_x = self.x.loss_on(u_x[rows], z[rows])
             self.y.opt.zero_grad(set_to_none=True)
             self.x.opt.zero_grad(set_to_none=True)
             (loss_y + loss_x).backward()
@@ -262,12 +280,12 @@ class IBCritics:
             onehot = nn.functional.one_hot(y, self.n_classes).float()
             ly = z if self.dy_noise else l
             if momentum:
-                self.y.critic.follow(onehot, ly, mode, momentum)
+                self.y.critic.standardise(onehot, ly, mode, momentum)
             out["iyt"] = dv_bound(*self.y.critic.joint_and_marginal(onehot, ly, perm))
         if self.x is not None:
             view = l.detach() if self.p.ixt_critic == "aa-mine" else x  # AA-MINE sees F(x), no gradient
             if momentum:
-                self.x.critic.follow(view, z, mode, momentum)
+                self.x.critic.standardise(view, z, mode, momentum)
             out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(view, z, perm))
         return out
 
