@@ -27,7 +27,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,6 +52,9 @@ class ScriptRun(_Entry):
     command: str  # what regenerates the files, run from the repository root
     script: str  # the script file whose source (and the ibbench modules it imports) the files depend on
     files: list[str] = Field(min_length=1)
+    # a script that runs the command line in a subprocess: the plugin kinds its commands use (a
+    # script that estimates MI on arrays and sampled tasks runs no trainer); default every kind
+    plugin_kinds: list[Literal["task", "estimator", "trainer", "executor"]] | None = None
 
 
 class Result(_Entry):
@@ -175,7 +178,7 @@ def _script_problems(script: ScriptRun, root: Path, registry=None) -> list[str]:
         if _git(root, "status", "--porcelain", "--", name):
             problems.append(f"{name} has uncommitted changes")
             continue
-        roots = _script_roots(root / script.script, registry)
+        roots = _script_roots(root / script.script, registry, script.plugin_kinds)
         modules = tuple(closure(roots)) if roots else ()
         if RUNNER in modules and _carries_verdicts(path):  # the rules are part of what it wrote
             modules += (JUDGEMENT,)
@@ -238,22 +241,26 @@ def record_reproduced(root: Path, files: list[str], commit: str) -> list[str]:
     return same
 
 
-def _script_roots(path: Path, registry) -> list[str]:
+def _script_roots(path: Path, registry, kinds: list[str] | None = None) -> list[str]:
     """The modules a script runs: those it imports and, for a script that calls ``ibbench`` (or ``python
-    -m ibbench.cli``) in a subprocess, which no import shows, the runner and every registered plugin."""
+    -m ibbench.cli``) in a subprocess, which no import shows, the runner and every registered plugin
+    (of ``kinds`` only, where given)."""
     from .fingerprint import RUNNER
 
     roots = _script_imports(path)
     source = path.read_text(encoding="utf-8")
     if "ibbench.cli" in source or re.search(r"[\"']ibbench[\"']\s*,", source):
-        roots += [RUNNER] + (_plugin_modules(registry) if registry is not None else [])
+        roots += [RUNNER] + (_plugin_modules(registry, kinds) if registry is not None else [])
     return sorted(set(roots))
 
 
-def _plugin_modules(registry) -> list[str]:
-    """The module of every registered plugin (from its entry's target, without importing it)."""
+def _plugin_modules(registry, kinds: list[str] | None = None) -> list[str]:
+    """The module of every registered plugin of ``kinds`` (default all; from its entry's target, without
+    importing it)."""
     out = []
-    for entries in registry.entries.values():
+    for kind, entries in registry.entries.items():
+        if kinds is not None and kind not in kinds:
+            continue
         for entry in entries.values():
             target = entry.target
             out.append(target.partition(":")[0] if isinstance(target, str) else target.__module__)

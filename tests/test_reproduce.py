@@ -251,6 +251,11 @@ def test_a_script_that_runs_the_command_line_is_judged_by_the_code_that_command_
         roots = _script_roots(by_subprocess, registry)
         # no import shows what the subprocess runs: the runner and every plugin it may call
         assert {"ibbench.runner", "ibbench.estimators.mine", "ibbench.tasks.arrays"} <= set(roots)
+        assert any(r.startswith("ibbench.trainers.") for r in roots)
+        # a script whose manifest entry names the plugin kinds its commands use: those kinds only
+        estimating = _script_roots(by_subprocess, registry, ["task", "estimator"])
+        assert {"ibbench.runner", "ibbench.estimators.mine", "ibbench.tasks.arrays"} <= set(estimating)
+        assert not any(r.startswith("ibbench.trainers.") for r in estimating)
 
 
 def test_only_a_script_file_that_holds_verdicts_is_judged_by_the_verdict_rules(tmp_path):
