@@ -21,6 +21,12 @@ ROWS = [
     {"trainer": "ib-layerwise", "budget": "quick"},
     {"trainer": "ib-e2e", "budget": "quick"},
     {"trainer": "ib-layerwise", "budget": "paper"},
+    # what each change gives, where the code has the setting (older code: no row)
+    {"trainer": "ib-layerwise", "budget": "quick", "critic_precision": "fp32"},
+    {"trainer": "ib-e2e", "budget": "quick", "critic_precision": "fp32"},
+    {"trainer": "ib-layerwise", "budget": "paper", "critic_precision": "fp32"},
+    {"trainer": "ib-layerwise", "budget": "quick", "layer": 2},
+    {"trainer": "ib-layerwise", "budget": "quick", "layer": 3},
 ]
 
 
@@ -32,7 +38,10 @@ def measure(min_time: float) -> list[dict]:
     rows = []
     for params in ROWS:
         m = measure_in_subprocess("trainer-step", {**params, "device": "cpu"}, min_time=min_time)
-        rows.append({**params, "ms": 1e3 * m["median_s"], "calls": m["calls"], "ran": m["params"]})
+        if "error" in m:  # a setting this checkout's workload does not have
+            rows.append({**params, "ms": None, "error": m["error"]})
+        else:
+            rows.append({**params, "ms": 1e3 * m["median_s"], "calls": m["calls"], "ran": m["params"]})
     return [{"checkout": str(Path(ibbench.__file__).parents[1]), "git": git_state(), "rows": rows}]
 
 
@@ -41,13 +50,19 @@ def table(before: dict, after: dict) -> str:
         f"Before: commit {before['git']['commit'][:7]}; after: commit {after['git']['commit'][:7]}"
         f"{' (dirty tree)' if after['git']['dirty'] else ''}.  Median ms per iteration, one process per row.",
         "",
-        "| trainer | budget | before (ms) | after (ms) | before / after |",
-        "|---|---|---|---|---|",
+        "| trainer | budget | setting | before (ms) | after (ms) | before / after |",
+        "|---|---|---|---|---|---|",
     ]
+
+    def ms(row: dict) -> str:
+        return "-" if row["ms"] is None else f"{row['ms']:.1f}"
+
     for b, a in zip(before["rows"], after["rows"], strict=True):
-        lines.append(
-            f"| {b['trainer']} | {b['budget']} | {b['ms']:.1f} | {a['ms']:.1f} | {b['ms'] / a['ms']:.2f} |"
+        setting = (
+            ", ".join(f"{k}={v}" for k, v in a.items() if k in ("layer", "critic_precision")) or "default"
         )
+        ratio = f"{b['ms'] / a['ms']:.2f}" if b["ms"] and a["ms"] else "-"
+        lines.append(f"| {a['trainer']} | {a['budget']} | {setting} | {ms(b)} | {ms(a)} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
