@@ -371,3 +371,13 @@ def test_a_trainer_that_never_uses_the_probe_is_warned_about(registry, monkeypat
     with pytest.warns(ProbeUnusedWarning, match="trainer ce never measured with the information-plane probe"):
         record = digits_run("ce", registry, estimator="mine", steps=20)
     assert record.status == "ok" and record.training.info_plane is None and record.training.test_acc > 0
+
+
+def test_ce_with_weight_decay_is_ce_wd_and_without_it_is_plain_ce(registry):
+    """A tuned suite searches ce's weight_decay: the same seed gives ce-wd's numbers at the same
+    coefficient, and 0 (the default) gives plain CE, different from both."""
+    with_decay = digits_run("ce", registry, seed=3, weight_decay=0.1)
+    ce_wd = digits_run("ce-wd", registry, seed=3, weight_decay=0.1)
+    plain = digits_run("ce", registry, seed=3)
+    assert with_decay.training.model_dump()["evals"] == ce_wd.training.model_dump()["evals"]
+    assert with_decay.training.model_dump()["evals"] != plain.training.model_dump()["evals"]

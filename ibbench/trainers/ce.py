@@ -46,7 +46,8 @@ TRAINER_BUDGETS = {
 
 
 class CEParams(TrainerParams):
-    pass
+    # coefficient of (1/2) sum ||W||^2; 0 is the paper's plain CE, > 0 lets a tuned suite search it
+    weight_decay: float = Field(0.0, ge=0)
 
 
 class CEWDParams(TrainerParams):
@@ -113,12 +114,12 @@ def train_cross_entropy(
 
 
 class CrossEntropy(Trainer):
-    description = "cross-entropy, Adam lr 1e-3 (the paper's baseline)"
+    description = "cross-entropy, Adam lr 1e-3 (the paper's baseline); weight_decay 0 unless set"
     Params = CEParams
     budgets = TRAINER_BUDGETS
 
     def train(self, task, params: CEParams, ctx: RunContext, probe=None) -> dict[str, Any]:
-        return train_cross_entropy(task, params, ctx, probe, 0.0, "ce")
+        return train_cross_entropy(task, params, ctx, probe, params.weight_decay, "ce")
 
 
 class CrossEntropyWeightDecay(Trainer):
