@@ -127,3 +127,36 @@ def test_a_figure_with_stale_records_carries_the_note_in_small_text(today):
     fig, _ = plt.subplots()
     assert mark_figure(fig, [made(0, source=today)]) is None and not fig.texts
     plt.close(fig)
+
+
+def test_the_package_root_only_names_the_version_and_re_exports_so_its_edits_stale_nothing(today):
+    """``ibbench/__init__.py`` runs before every module but is left out of fingerprints: it may hold
+    imports, ``__version__``/``__all__`` and a module ``__getattr__`` (lazy exports), nothing that
+    computes.  A record whose fingerprint still lists the root with another digest stays current."""
+    import ast
+
+    from ibbench.fingerprint import PACKAGE, changed_modules
+
+    tree = ast.parse(module_file(PACKAGE).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # the docstring
+            continue
+        if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            continue
+        targets = (
+            [t.id for t in node.targets if isinstance(t, ast.Name)] if isinstance(node, ast.Assign) else []
+        )
+        if targets and set(targets) <= {"__version__", "__all__"}:
+            continue
+        if isinstance(node, ast.Try) and all(
+            isinstance(n, ast.Assign) and n.targets[0].id == "__version__"
+            for block in (node.body, *(h.body for h in node.handlers))
+            for n in block
+        ):
+            continue
+        raise AssertionError(f"ibbench/__init__.py line {node.lineno}: only imports and re-exports belong there")
+    assert PACKAGE not in today and "ibbench.api" in today
+    assert changed_modules({**today, PACKAGE: "0" * 12}) == []
+    assert changed_modules({**today, "ibbench.api": "0" * 12}) == ["ibbench.api"]
