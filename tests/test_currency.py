@@ -156,7 +156,9 @@ def test_the_package_root_only_names_the_version_and_re_exports_so_its_edits_sta
             for n in block
         ):
             continue
-        raise AssertionError(f"ibbench/__init__.py line {node.lineno}: only imports and re-exports belong there")
+        raise AssertionError(
+            f"ibbench/__init__.py line {node.lineno}: only imports and re-exports belong there"
+        )
     assert PACKAGE not in today and "ibbench.api" in today
     assert changed_modules({**today, PACKAGE: "0" * 12}) == []
     assert changed_modules({**today, "ibbench.api": "0" * 12}) == ["ibbench.api"]
