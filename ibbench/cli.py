@@ -545,10 +545,9 @@ def cmd_estimate(args) -> int:
     """Estimate I(X;Y) of two files (``--x``, ``--y``) or of one bmi CSV (``--sample``): every pair unless
     ``--set estimator.n_samples=N`` (N > rows: exit 2 before any work), the count used printed with the
     estimate."""
+    from .estimate import estimate_files
     from .results import ResultStore
-    from .runner import execute, resolve, store_record
-    from .specs import EstimatorSpec, RunSpec, TaskSpec, parse_sets
-    from .tasks.arrays import load_array, load_sample, too_many_pairs
+    from .specs import parse_sets
 
     if args.sample is not None and (args.x is not None or args.y is not None):
         raise IbbenchError("give --sample FILE.csv (X and Y in one bmi CSV) or --x X --y Y, not both")
@@ -567,28 +566,20 @@ def cmd_estimate(args) -> int:
         raise IbbenchError(
             "ibbench estimate takes only --set estimator.FIELD=VALUE and --preprocess (the task is your arrays)"
         )
-    store = ResultStore(args.out)
-    store.check_writable()
     files = {"sample": args.sample} if args.sample is not None else {"x": args.x, "y": args.y}
-    spec = RunSpec(
-        task=TaskSpec(name="arrays", params={**files, **sets["task"]}),
-        estimator=EstimatorSpec(name=args.estimator, params=sets["estimator"]),
+    record = estimate_files(
+        files,
+        args.estimator,
+        sets["estimator"],
         seed=args.seed,
         budget=args.budget,
         device=args.device,
         preprocess=args.preprocess,
+        threads=args.threads,
+        show_progress=_progress_enabled(args),
+        store=ResultStore(args.out),
+        confirm=lambda resolved: confirm_paper_cost([resolved], args.yes),
     )
-    resolved = resolve(spec, _registry())  # validated parameters, before any work
-    confirm_paper_cost([resolved], args.yes)
-    use_threads(args.threads)
-    asked = getattr(resolved.estimator.params, "n_samples", None)
-    if "n_samples" in sets["estimator"] and asked is not None:
-        data = args.sample if args.sample is not None else args.x
-        rows = (load_sample(data) if args.sample is not None else load_array(data))[0].shape[0]
-        if asked > rows:
-            raise too_many_pairs(asked, rows, Path(data).name)
-    record = execute(resolved, show_progress=_progress_enabled(args), bad_input_raises=True)
-    store_record(store, record, None)
     if args.json:
         print(record.model_dump_json())
     elif record.status == "ok":

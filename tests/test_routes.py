@@ -1,5 +1,6 @@
-"""One route for the data: a task's sample, the same sample saved as arrays and as a bmi CSV give
-every estimator the same numbers, so the same estimate to the last digit (issue 25).
+"""One route for the data: a task's sample, the same sample saved as arrays, as a bmi CSV and handed to
+``ibbench.estimate_mi`` in memory give every estimator the same numbers, so the same estimate to the
+last digit (issues 25 and 30).
 
 Before the preprocessing became the run's (``ibbench.preprocess``), only the arrays route applied the
 robust map: KSG read student-identity-2-2-1 (truth 0.432) as 0.250 through the task and 0.357 through
@@ -63,7 +64,19 @@ def saved(tmp_path_factory):
     return {
         "arrays": TaskSpec(name="arrays", params={"x": str(folder / "x.npy"), "y": str(folder / "y.npy")}),
         "bmi-csv": TaskSpec(name="arrays", params={"sample": str(folder / "sample.csv")}),
+        "python": (x, y),  # ibbench.estimate_mi on the arrays in memory
     }
+
+
+def through(route, estimator: str, seed: int = 1):
+    """The record of ``estimator`` on a saved route: a task spec, or arrays in memory (``estimate_mi``)."""
+    if isinstance(route, TaskSpec):
+        return estimate(route, estimator, seed=seed)
+    import ibbench
+
+    result = ibbench.estimate_mi(*route, estimator, budget="smoke", seed=seed, device="cpu", progress=False)
+    assert result.ok, result.error
+    return result.record
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # binning's saturation warning, on every route alike
@@ -71,7 +84,7 @@ def saved(tmp_path_factory):
 def test_every_route_gives_every_estimator_the_same_estimate(estimator, saved):
     through_task = estimate(TASK, estimator)
     for route, task in saved.items():
-        other = estimate(task, estimator)
+        other = through(task, estimator)
         assert (other.estimate, other.estimate_stderr) == (
             through_task.estimate,
             through_task.estimate_stderr,
@@ -154,3 +167,25 @@ def test_the_readme_example_saves_the_sample_both_routes_read_alike(tmp_path, mo
     arrays = TaskSpec(name="arrays", params={"x": str(tmp_path / "x.npy"), "y": str(tmp_path / "y.npy")})
     task = TaskSpec(name="student-identity-2-2-1")
     assert estimate(arrays, "ksg", seed=0).estimate == estimate(task, "ksg", seed=0).estimate
+
+
+@pytest.mark.parametrize("kind", ["torch", "pandas", "columns", "list"])
+def test_estimate_mi_reads_tensors_pandas_and_lists_as_the_same_numbers(kind, saved):
+    import ibbench
+
+    x, y = saved["python"]
+    if kind == "torch":
+        args, kwargs = (torch.from_numpy(x), torch.from_numpy(y)), {}
+    elif kind == "list":
+        args, kwargs = (x.tolist(), y.tolist()), {}
+    else:
+        pd = pytest.importorskip("pandas")
+        frame = pd.DataFrame(np.hstack([x, y]), columns=["a", "b", "c", "d"])
+        if kind == "pandas":
+            args, kwargs = (frame[["a", "b"]], frame[["c", "d"]]), {}
+        else:
+            args, kwargs = (), {"data": frame, "x": ["a", "b"], "y": ["c", "d"]}
+    result = ibbench.estimate_mi(
+        *args, estimator="ksg", **kwargs, budget="smoke", seed=1, device="cpu", progress=False
+    )
+    assert result.estimate == through(saved["python"], "ksg").estimate
