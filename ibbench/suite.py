@@ -223,5 +223,6 @@ def _run_claimed(
         store_record(store, record, checkpoints)
         claims.release(record_key(record))
         failed += record.status != "ok"
-        print(summarise(record), file=sys.stderr)
+        # the cell's result is the command's output (stdout); tqdm.write keeps a bar on stderr intact
+        tqdm.write(summarise(record), file=sys.stdout)
     return failed

@@ -217,9 +217,12 @@ def test_suite_runs_missing_cells_only(tmp_path):
         'tasks = [{ name = "gaussian" }]\nestimators = [{ name = "mixture" }]\n'
     )
     out = tmp_path / "runs.jsonl"
-    first = run_cli("suite", "run", str(suite), "--out", str(out))
+    first = run_cli("suite", "run", str(suite), "--out", str(out), "--quiet")
     assert first.returncode == 0, first.stderr
     assert len(ResultStore(out).records()) == 2
+    # each finished cell's one line is the command's output, on stdout, --quiet or not
+    lines = first.stdout.splitlines()
+    assert len(lines) == 2 and all(line.startswith("gaussian x mixture (seed ") for line in lines), lines
     second = run_cli("suite", "run", str(suite), "--out", str(out))
     assert "2 already in" in second.stderr and len(ResultStore(out).records()) == 2
 

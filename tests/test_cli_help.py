@@ -55,3 +55,34 @@ def test_every_help_page_renders():
     pages = {name: parser.format_help() for name, parser in parsers(build_parser())}
     assert all(page.startswith("usage:") for page in pages.values())
     assert "95 % Welch interval" in " ".join(pages["ibbench table"].split())
+
+
+def test_the_readme_synopsis_of_every_command_names_every_option_its_help_has():
+    """README, Commands: a command's rows list every option ``--help`` shows (issue 30: ``run`` lacked
+    four), so a reader of the table knows each exists."""
+    import argparse
+    import re
+
+    from ibbench.cli import build_parser
+
+    from .conftest import REPO
+
+    synopses = [
+        re.split(r"(?<!\\)\|", line)[1].strip()
+        for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `ibbench ")
+    ]
+
+    def commands(parser, path):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield " ".join(path), {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
+            return
+        for name, sub in subs[0].choices.items():
+            yield from commands(sub, [*path, name])
+
+    for command, options in commands(build_parser(), ["ibbench"]):
+        rows = " ".join(s for s in synopses if s.startswith(f"`{command} ") or s.startswith(f"`{command}`"))
+        assert rows, f"README's command table has no row for {command}"
+        missing = sorted(o for o in options - {"--help"} if o not in rows)
+        assert not missing, f"README's synopsis of {command} lacks {', '.join(missing)}"
