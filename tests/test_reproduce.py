@@ -118,7 +118,9 @@ def test_the_published_manifest_names_real_suites_stores_and_sections():
     readmes = {name: (root / name).read_text(encoding="utf-8") for name in ("README.md", "results/README.md")}
     for result in results:
         for run in result.runs:
-            assert (root / run.suite).is_file() and (root / run.store).is_file(), (result.name, run)
+            assert (root / run.suite).is_file(), (result.name, run)
+            # a store may be missing only while its result awaits the issue that is running it
+            assert (root / run.store).is_file() or result.awaiting, (result.name, run)
         for quote in result.quoted_in:
             file, _, section = quote.partition("#")
             anchors = {_anchor(line) for line in readmes[file].splitlines() if line.startswith("#")}
