@@ -307,8 +307,10 @@ def reliability_text(reliability: dict[str, Any]) -> str:
     return text
 
 
-def summarise(record: RunRecord) -> str:
-    """One line for a person: task x estimator, estimate and truth with errors, log2 ratio, time."""
+def summarise(record: RunRecord, show_test: bool = True) -> str:
+    """One line for a person: task x estimator, estimate and truth with errors, log2 ratio, time.
+    ``show_test`` False: a trained net's line gives its validation accuracy and withholds the test
+    accuracy (a tuning candidate's, which selection must not be seen to read)."""
     what = " x ".join(p.name for p in (record.spec.trainer, record.spec.estimator) if p is not None)
     head = f"{record.task_label} x {what} (seed {record.spec.seed}, {record.spec.budget}, {record.device})"
     if record.status != "ok":
@@ -324,7 +326,11 @@ def summarise(record: RunRecord) -> str:
             if trained.test_acc_final is not None
             else ""
         )
-        parts.append(f"test accuracy {100 * trained.test_acc:.2f}%" + (f" ({how})" if how else ""))
+        if show_test:
+            parts.append(f"test accuracy {100 * trained.test_acc:.2f}%" + (f" ({how})" if how else ""))
+        else:
+            val = f"{100 * trained.val_acc:.2f}%" if trained.val_acc is not None else "none"
+            parts.append(f"validation accuracy {val} (test accuracy withheld: a tuning candidate)")
     if trained is not None and trained.info_plane is not None:
         points = trained.info_plane.points
         on, flagged = critic_plateaus([p.model_dump() for p in points])

@@ -72,7 +72,7 @@ def run_suite(
     except ValidationError as exc:
         raise SpecError(describe_validation_error(exc, f"executor {executor!r}")) from None
 
-    def run(label: str, todo: list, into: ResultStore) -> int:
+    def run(label: str, todo: list, into: ResultStore, blind: bool = False) -> int:
         checkpoints = (
             None if checkpoint_every_s is None else CheckpointPolicy.for_store(into.path, checkpoint_every_s)
         )
@@ -85,6 +85,7 @@ def run_suite(
             executor=(plugin, params),
             checkpoints=checkpoints,
             cell_timeout=cell_timeout or suite.cell_timeout,
+            blind=blind,
         )
 
     failed = 0
@@ -92,7 +93,8 @@ def run_suite(
         from .tuning import candidate_cells, evaluation_cells, select, tuning_path
 
         tuning = ResultStore(tuning_path(store.path))
-        failed += run(f"{name}: tuning candidates", candidate_cells(suite), tuning)
+        # a candidate's line shows its validation accuracy only: test accuracy is read once, after selection
+        failed += run(f"{name}: tuning candidates", candidate_cells(suite), tuning, blind=True)
         selections = select(suite, tuning.records())
         waiting = [s for s in selections if s.chosen is None]
         for s in waiting:
@@ -144,8 +146,10 @@ def run_cells(
     executor: tuple[Executor, Params] | None = None,
     checkpoints: CheckpointPolicy | None = None,
     cell_timeout: float | None = None,
+    blind: bool = False,
 ) -> int:
     """Run the cells missing from ``store``, appending each record as it ends; returns failures.
+    ``blind``: each cell's printed line withholds test accuracy (tuning candidates).
 
     With ``checkpoints``, a training cell snapshots its state as it goes; a cell killed mid-way
     resumes from its snapshot when the suite is run again.
@@ -182,7 +186,9 @@ def run_cells(
             f"running {len(todo)}{where}",
             file=sys.stderr,
         )
-        failed = _run_claimed(name, todo, store, show_progress, executor, checkpoints, claims, cell_timeout)
+        failed = _run_claimed(
+            name, todo, store, show_progress, executor, checkpoints, claims, cell_timeout, blind
+        )
         if busy:
             print(
                 f"{name}: {len(missing) - len(todo)} cells were left to another run on {store.path}; run this "
@@ -203,6 +209,7 @@ def _run_claimed(
     checkpoints: CheckpointPolicy | None,
     claims: Claims,
     cell_timeout: float | None = None,
+    blind: bool = False,
 ) -> int:
     # a time limit needs a worker process that can be ended, so it ships cells even at jobs=1
     in_process = cell_timeout is None and (executor is None or getattr(executor[1], "jobs", None) == 1)
@@ -224,5 +231,5 @@ def _run_claimed(
         claims.release(record_key(record))
         failed += record.status != "ok"
         # the cell's result is the command's output (stdout); tqdm.write keeps a bar on stderr intact
-        tqdm.write(summarise(record), file=sys.stdout)
+        tqdm.write(summarise(record, show_test=not blind), file=sys.stdout)
     return failed

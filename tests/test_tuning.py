@@ -76,10 +76,15 @@ def test_a_tuning_block_that_is_not_fair_is_refused_naming_why(change, message):
         )
 
 
-def test_the_suite_selects_on_validation_accuracy_then_runs_only_the_selected_setting(tmp_path):
+def test_the_suite_selects_on_validation_accuracy_then_runs_only_the_selected_setting(tmp_path, capsys):
     path, store = tmp_path / "tune.toml", tmp_path / "runs.jsonl"
     path.write_text(SUITE)
     assert run_suite(path, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
+    # the printed lines: a candidate's gives its validation accuracy only; the evaluation cells' give test
+    lines = capsys.readouterr().out.splitlines()
+    blind = [line for line in lines if "seed 7," in line or "seed 8," in line]
+    assert len(blind) == 8 and all("test accuracy withheld" in line for line in blind), lines
+    assert all("test accuracy" in line and "withheld" not in line for line in lines if "seed 0," in line)
     candidates = ResultStore(tuning_path(store)).records()
     assert len(candidates) == 2 * 2 * 2 and {r.spec.seed for r in candidates} == {7, 8}
     suite = _suite()
