@@ -113,3 +113,17 @@ def test_every_trainer_step_workload_builds_and_steps(trainer, extra, recorded):
     w = build("trainer-step", trainer=trainer, budget="smoke", **extra)
     w()
     assert w.params == {"trainer": trainer, "budget": "smoke", **recorded} and w.samples > 0 and w.flops != 0
+
+
+def test_a_conv_layer_step_trains_d_y_alone_and_its_flops_are_counted():
+    """cifar-conv, layer 1 is a conv layer: at the paper's beta_conv = 0 only D_y is trained (issue 28's
+    cost rows); the FLOPs come from torch's counter, forward and backward included."""
+    conv = build("trainer-step", trainer="ib-layerwise", budget="smoke", network="cifar-conv", layer=1)
+    conv()
+    critics = next(
+        c.cell_contents for c in conv.run.__closure__ if type(c.cell_contents).__name__ == "IBCritics"
+    )
+    assert critics.y is not None and critics.x is None
+    assert conv.params["network"] == "cifar-conv" and conv.flops > 0
+    with pytest.raises(ValueError, match="unknown network"):
+        build("trainer-step", trainer="ce", network="svhn")

@@ -184,10 +184,37 @@ def mixture_truth(
     )
 
 
-def synthetic_classification(n: int = 2000, seed: int = 0) -> ClassificationData:
+def synthetic_classification(
+    n: int = 2000, seed: int = 0, features: int = MNIST_WIDTHS[0]
+) -> ClassificationData:
     g = torch.Generator().manual_seed(seed)
-    x, y = torch.rand(n, MNIST_WIDTHS[0], generator=g), torch.randint(10, (n,), generator=g)
+    x, y = torch.rand(n, features, generator=g), torch.randint(10, (n,), generator=g)
     return ClassificationData(x, y, x[:200], y[:200], x[:200], y[:200], 10, {"name": "synthetic"})
+
+
+#: the networks a trainer step can be timed on: MNIST's MLP and the paper's two CIFAR-10 conv nets
+NETWORKS = ("mnist-mlp", "cifar-conv", "cifar-conv6")
+
+
+def _network(name: str) -> tuple[torch.nn.Sequential, list[str], int]:
+    """(a fresh net with weights from seed 0, its layers' kinds ("conv" / "fc"), its flat input width)."""
+    if name == "mnist-mlp":
+        return mlp(MNIST_WIDTHS, seed=0), ["fc"] * (len(MNIST_WIDTHS) - 1), MNIST_WIDTHS[0]
+    from ..tasks.network_tasks import CIFARConv, CIFARConv6, ConvParams
+
+    task = {"cifar-conv": CIFARConv, "cifar-conv6": CIFARConv6}[name]()
+    p = ConvParams()
+    torch.manual_seed(0)
+    return task.build_network(p), task.layer_kinds(p), 3 * 32 * 32
+
+
+def _counted_flops(run: Callable[[], Any]) -> float:
+    """Matmul and convolution FLOPs of one call of ``run`` (forward and backward; torch's counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        run()
+    return float(counter.get_total_flops())
 
 
 def trainer_step(
@@ -196,13 +223,18 @@ def trainer_step(
     device: str | torch.device = "cpu",
     layer: int = 1,
     critic_precision: str | None = None,
+    network: str = "mnist-mlp",
 ) -> Workload:
-    """One training step of a trainer on an MNIST-sized MLP (784-512-512-10), synthetic inputs.
+    """One training step of a trainer on synthetic inputs to ``network``: an MNIST-sized MLP
+    (784-512-512-10, the default) or the paper's CIFAR-10 nets (``cifar-conv``: Table 2's
+    CONV16x3-FC512-512-10, ``cifar-conv6``: Table 3's CONV48-48-96-96-192-192-FC512-512-10).
 
-    ce / ce-wd: one Adam step.  ib-layerwise: one step of layer ``layer`` (1-3; the layers before it
-    frozen) on its IB objective plus k critic steps of D_y and D_x.  ib-e2e: one step of the
-    whole net plus k critic steps.  Critic width and k follow ``budget``; ``critic_precision``
-    overrides the IB trainers' (default "auto").
+    ce / ce-wd: one Adam step.  ib-layerwise: one step of layer ``layer`` (the layers before it
+    frozen) on its IB objective plus k critic steps of D_y and, where that layer's beta is above 0
+    (``beta`` on FC layers, ``beta_conv`` on conv layers: 0 by default, the paper's CIFAR setting),
+    of D_x.  ib-e2e: one step of the whole net plus k critic steps.  Critic width and k follow
+    ``budget``; ``critic_precision`` overrides the IB trainers' (default "auto").  FLOPs: counted
+    by hand for the MLP, by torch's FLOP counter over one extra step for the conv nets.
     """
     from ..plugins import load_registry
     from ..trainers.ce import ce_step
@@ -211,9 +243,12 @@ def trainer_step(
     dev = resolve(device)
     plugin = load_registry().get("trainer", trainer).load()
     p = plugin.params_for(budget, {"critic_precision": critic_precision} if critic_precision else {})
-    data = synthetic_classification()
+    if network not in NETWORKS:
+        raise ValueError(f"trainer_step: unknown network {network!r}; choose from {', '.join(NETWORKS)}")
+    net, kinds, width = _network(network)
+    net = net.to(dev).train()
+    data = synthetic_classification(features=width)
     torch.manual_seed(0)
-    net = mlp(MNIST_WIDTHS, seed=0).to(dev).train()
     g = torch.Generator().manual_seed(0)
     ctx = _ctx(dev)
     state = {"step": 0}
@@ -235,8 +270,15 @@ def trainer_step(
 
         f = layer_network(net.requires_grad_(False), layer)
         net[layer - 1].requires_grad_(True)
+        beta = p.beta_conv if kinds[layer - 1] == "conv" else p.beta
         critics = IBCritics(
-            *critics_view(net, layer, data, dev), 0.1, p, ctx, with_y=True, with_x=True, name=f"layer-{layer}"
+            *critics_view(net, layer, data, dev),
+            0.1,
+            p,
+            ctx,
+            with_y=True,
+            with_x=beta > 0,
+            name=f"layer-{layer}",
         )
         opt = torch.optim.Adam(net[layer - 1].parameters(), lr=p.lr)
         dims = critics.noisy.y_dim
@@ -255,7 +297,7 @@ def trainer_step(
         )
 
         def run():
-            return layer_step(f, critics, opt, *batch(), p.beta, p.critic_steps, "benchmark")
+            return layer_step(f, critics, opt, *batch(), beta, p.critic_steps, "benchmark")
     elif trainer == "ib-e2e":
         from ..trainers.ib_e2e import e2e_step
 
@@ -272,6 +314,8 @@ def trainer_step(
         flops = None  # k critic steps on the 10-d output plus the net: counted loosely, not reported
     else:
         raise ValueError(f"trainer_step: no benchmark for trainer {trainer!r}")
+    if network != "mnist-mlp":
+        flops = _counted_flops(run)
     return Workload(
         "trainer-step",
         dict(
@@ -279,6 +323,7 @@ def trainer_step(
             budget=budget,
             **({"layer": layer} if trainer == "ib-layerwise" else {}),
             **({"critic_precision": critic_precision} if critic_precision else {}),
+            **({"network": network} if network != "mnist-mlp" else {}),
         ),
         run,
         dev,
