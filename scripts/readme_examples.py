@@ -1,11 +1,12 @@
 """The README's suite example, regenerated from a committed suite so that it cannot drift.
 
-    python scripts/readme_examples.py          # run suites/readme-example.toml afresh, rewrite the README block
-    python scripts/readme_examples.py --check  # exit 1 if the README's block differs from the committed store
+    python scripts/readme_examples.py          # run suites/readme-example.toml afresh, rewrite the blocks
+    python scripts/readme_examples.py --check  # exit 1 if a block differs from the committed store
 
 The suite's four cells (digits-mlp, smoke budget, seeds 0-1; ce and ib-layerwise) go to
-results/readme-example/runs.jsonl; the README shows the suite file verbatim and the columns of
-`ibbench table accuracy` a new user looks at first.
+results/readme-example/runs.jsonl; the README and the user guide's Sweeps page (PAGES) show the suite
+file verbatim and the columns of `ibbench table accuracy` a new user looks at first, between the
+markers BEGIN and END.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "suites" / "readme-example.toml"
 STORE = ROOT / "results" / "readme-example" / "runs.jsonl"
 README = ROOT / "README.md"
+PAGES = (README, ROOT / "docs" / "guide" / "sweeps.md")  # every file that shows the example
 COLUMNS = ("task", "trainer", "info plane", "budget (as run)", "seeds", "test acc % (val-selected)", "failed")
 THREADS = 1  # the same numbers need the same thread count (float sums are reordered by another)
 BEGIN, END = "<!-- readme-example:begin -->", "<!-- readme-example:end -->"
@@ -67,15 +69,15 @@ def main() -> int:
         "--check", action="store_true", help="compare the README with the committed store only"
     )
     args = parser.parse_args()
-    text = README.read_text()
     if args.check:
-        same = current_block(text) == block(STORE)
+        expected = block(STORE)
+        differ = [p.relative_to(ROOT) for p in PAGES if current_block(p.read_text()) != expected]
         print(
-            "README suite example matches the store"
-            if same
-            else "README suite example differs from the store"
+            f"suite example differs from the store in {', '.join(map(str, differ))}"
+            if differ
+            else "suite example matches the store"
         )
-        return 0 if same else 1
+        return 1 if differ else 0
     STORE.parent.mkdir(parents=True, exist_ok=True)
     STORE.unlink(missing_ok=True)
     subprocess.run(
@@ -95,8 +97,10 @@ def main() -> int:
         ],
         check=True,
     )
-    README.write_text(text.replace(current_block(text), block(STORE)))
-    print(f"README suite example rewritten from {STORE}")
+    for page in PAGES:
+        text = page.read_text()
+        page.write_text(text.replace(current_block(text), block(STORE)))
+        print(f"{page.relative_to(ROOT)}: suite example rewritten from {STORE}")
     return 0
 
 

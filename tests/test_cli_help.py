@@ -57,9 +57,10 @@ def test_every_help_page_renders():
     assert "95 % Welch interval" in " ".join(pages["ibbench table"].split())
 
 
-def test_the_readme_synopsis_of_every_command_names_every_option_its_help_has():
-    """README, Commands: a command's rows list every option ``--help`` shows (issue 30: ``run`` lacked
-    four), so a reader of the table knows each exists."""
+def test_the_guide_synopsis_of_every_command_names_every_option_its_help_has():
+    """The user guide's Commands table (docs/guide/commands.md, once the README's): a command's rows list
+    every option ``--help`` shows (issue 30: ``run`` lacked four), so a reader of the table knows each
+    exists."""
     import argparse
     import re
 
@@ -69,7 +70,7 @@ def test_the_readme_synopsis_of_every_command_names_every_option_its_help_has():
 
     synopses = [
         re.split(r"(?<!\\)\|", line)[1].strip()
-        for line in (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+        for line in (REPO / "docs" / "guide" / "commands.md").read_text(encoding="utf-8").splitlines()
         if line.startswith("| `ibbench ")
     ]
 
@@ -83,6 +84,6 @@ def test_the_readme_synopsis_of_every_command_names_every_option_its_help_has():
 
     for command, options in commands(build_parser(), ["ibbench"]):
         rows = " ".join(s for s in synopses if s.startswith(f"`{command} ") or s.startswith(f"`{command}`"))
-        assert rows, f"README's command table has no row for {command}"
+        assert rows, f"docs/guide/commands.md's table has no row for {command}"
         missing = sorted(o for o in options - {"--help"} if o not in rows)
-        assert not missing, f"README's synopsis of {command} lacks {', '.join(missing)}"
+        assert not missing, f"docs/guide/commands.md's synopsis of {command} lacks {', '.join(missing)}"

@@ -1,4 +1,5 @@
-"""The README's suite example is the committed suite's output, and the suite still produces it."""
+"""The README's suite example (also on the user guide's Sweeps page) is the committed suite's output, and
+the suite still produces it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ spec.loader.exec_module(examples)
 
 
 def test_the_readme_block_is_the_committed_suite_and_its_store():
-    assert examples.current_block(examples.README.read_text()) == examples.block(examples.STORE)
+    """The README and the user guide's Sweeps page show the same block, made from the committed store."""
+    assert examples.README in examples.PAGES and len(examples.PAGES) == 2
+    for page in examples.PAGES:
+        assert examples.current_block(page.read_text()) == examples.block(examples.STORE), page
 
 
 def test_running_the_suite_again_gives_the_stored_accuracies(tmp_path, monkeypatch):

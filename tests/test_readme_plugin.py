@@ -1,4 +1,5 @@
-"""The README's plugin example, written out file by file as a reader would, registers and runs."""
+"""The plugin example of the user guide's "Writing a plugin" (docs/guide/plugins.md, once the README's),
+written out file by file as a reader would, registers and runs."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
 
 from .conftest import REPO
 
+PAGE = REPO / "docs" / "guide" / "plugins.md"
+
 
 def example_files() -> dict[str, str]:
-    """README code blocks that start with a '# path' comment -> {path: text}."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## Writing a plugin") :]
-    section = section[: section.index("\n## ", 5)]
-    blocks = re.findall(r"```(?:toml|python)\n# (\S+)\n(.*?)```", section, flags=re.S)
+    """The page's code blocks that start with a '# path' comment -> {path: text}."""
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.startswith("# Writing a plugin\n")
+    blocks = re.findall(r"```(?:toml|python)\n# (\S+)\n(.*?)```", text, flags=re.S)
     return {path: body for path, body in blocks}
 
 
@@ -39,7 +41,7 @@ def test_the_example_is_a_complete_distribution():
 
 
 def example_registry(tmp_path, monkeypatch):
-    """The README's files written out under tmp_path, imported, and registered as a plugin."""
+    """The page's files written out under tmp_path, imported, and registered as a plugin."""
     for path, body in example_files().items():
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -154,16 +154,16 @@ def test_a_suite_with_two_maps_has_twice_the_cells(tmp_path):
     assert len(keys) == 2  # the map is part of a cell's identity: the store holds both arms
 
 
-def test_the_readme_example_saves_the_sample_both_routes_read_alike(tmp_path, monkeypatch):
-    """README, Tasks: the snippet that saves a task's own sample as arrays runs as written, and the two
-    commands it names read the same estimate."""
+def test_the_guide_example_saves_the_sample_both_routes_read_alike(tmp_path, monkeypatch):
+    """The user guide's Tasks page (docs/guide/tasks.md): the snippet that saves a task's own sample as
+    arrays runs as written, and the two commands it names read the same estimate."""
     from .conftest import REPO
 
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "guide" / "tasks.md").read_text(encoding="utf-8")
     block = text[text.index("A task's own sample, as arrays") :]
     start = block.index("```python") + len("```python")
     monkeypatch.chdir(tmp_path)
-    exec(block[start : block.index("```", start)], {})  # noqa: S102 (the README's own example)
+    exec(block[start : block.index("```", start)], {})  # noqa: S102 (the guide's own example)
     arrays = TaskSpec(name="arrays", params={"x": str(tmp_path / "x.npy"), "y": str(tmp_path / "y.npy")})
     task = TaskSpec(name="student-identity-2-2-1")
     assert estimate(arrays, "ksg", seed=0).estimate == estimate(task, "ksg", seed=0).estimate

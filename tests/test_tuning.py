@@ -133,11 +133,12 @@ def test_no_setting_is_selected_while_a_candidate_is_missing_and_a_failed_one_ne
     assert again["ce-wd"].chosen is not None and again["ce-wd"].chosen.config != chosen
 
 
-def test_the_readme_tuning_block_is_a_valid_suite():
+def test_the_guide_tuning_block_is_a_valid_suite():
+    """The [tune] example of the user guide's Sweeps page (docs/guide/sweeps.md, once the README's)."""
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    block = readme.split("**Tuning every trainer alike.**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).parents[1] / "docs" / "guide" / "sweeps.md").read_text(encoding="utf-8")
+    block = page.split("**Tuning every trainer alike.**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
     suite = _suite('name = "x"\nseeds = [0, 1, 2]\ntasks = [{ name = "mnist-mlp" }]\n' + block)
     assert [len(configurations(suite, space)) for space in suite.tune.spaces] == [4, 4]
     for space in suite.tune.spaces:  # every searched and fixed value is a valid parameter of its trainer
