@@ -1,6 +1,11 @@
-"""Check every accuracy and MI figure quoted in the READMEs against the records of the stores each section cites.
+"""Check every accuracy and MI figure quoted in the READMEs and the user guide against the records of the stores
+each section cites.
 
-A section (a ``##`` or ``###`` heading and its text, fenced code left out) cites the stores it names:
+The texts checked (``texts()``): README.md, results/README.md and every page of the user guide,
+docs/guide/*.md, each by the same rules.
+
+A section (a ``##`` or ``###`` heading and its text, fenced code left out; a page's text before its first
+``##`` is a section too) cites the stores it names:
 ``results/<dir>/<file>.jsonl`` or, in results/README.md, ``<dir>/`` and ``<dir>/<file>.jsonl`` in
 backticks (a directory cites every store in it); a ``###`` section also cites its ``##`` parent's.
 The numbers a section may quote are those in what ibbench renders from the cited stores (every table
@@ -201,8 +206,13 @@ def check(readme: Path) -> list[str]:
     return problems
 
 
+def texts() -> list[Path]:
+    """Every text whose quoted numbers are checked: the two READMEs and the user guide's pages."""
+    return [ROOT / "README.md", RESULTS / "README.md", *sorted((ROOT / "docs" / "guide").glob("*.md"))]
+
+
 def main() -> int:
-    problems = [p for readme in (ROOT / "README.md", RESULTS / "README.md") for p in check(readme)]
+    problems = [p for text in texts() for p in check(text)]
     print(
         "\n".join(problems)
         if problems

@@ -1,5 +1,6 @@
-"""Every accuracy and MI figure the READMEs quote comes from a record of a store its section cites
-(scripts/check_quoted_numbers.py), and the check does catch a number that has no record."""
+"""Every accuracy and MI figure the READMEs and the user guide (docs/guide/) quote comes from a record of a
+store its section cites (scripts/check_quoted_numbers.py), and the check does catch a number that has no
+record."""
 
 from __future__ import annotations
 
@@ -15,11 +16,32 @@ checker = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(checker)
 
 
-def test_every_quoted_figure_in_the_readmes_has_a_source():
-    problems = [
-        p for readme in (ROOT / "README.md", ROOT / "results" / "README.md") for p in checker.check(readme)
-    ]
+def test_every_quoted_figure_in_the_readmes_and_the_user_guide_has_a_source():
+    texts = checker.texts()
+    guide = sorted((ROOT / "docs" / "guide").glob("*.md"))
+    assert texts == [ROOT / "README.md", ROOT / "results" / "README.md", *guide]
+    assert ROOT / "docs" / "guide" / "results.md" in guide  # the full Results section, moved out of README.md
+    problems = [p for text in texts for p in checker.check(text)]
     assert not problems, "\n".join(problems)
+
+
+def test_a_user_guide_page_is_checked_like_a_readme(tmp_path, monkeypatch):
+    """A page of docs/guide/ cites stores by their repository paths (``results/x/runs.jsonl``, also inside
+    a relative link ``../../results/x/runs.jsonl``), its text before the first ``##`` included."""
+    results = tmp_path / "results"
+    (results / "demo").mkdir(parents=True)
+    (results / "demo" / "table.md").write_text("| estimator | estimate |\n|---|---|\n| ksg | 0.973 |\n")
+    page = tmp_path / "docs" / "guide" / "page.md"
+    page.parent.mkdir(parents=True)
+    page.write_text(
+        "# Page\n\nKSG reads 0.97 nats ([table](../../results/demo/table.md)); 0.91 nats too.\n\n"
+        "## Uncited\n\nKSG reads 0.97 nats.\n"
+    )
+    monkeypatch.setattr(checker, "ROOT", tmp_path)
+    monkeypatch.setattr(checker, "RESULTS", results)
+    problems = checker.check(page)
+    assert len(problems) == 2, problems
+    assert "page.md:3: 0.91 " in problems[0] and "page.md:7: 0.97 (Uncited)" in problems[1]
 
 
 def test_a_figure_without_a_record_is_caught(tmp_path, monkeypatch):
