@@ -337,7 +337,7 @@ def summarise(record: RunRecord, show_test: bool = True) -> str:
         on_plateau = f" ({on} of {flagged} critic readings on a held-out plateau)" if flagged else ""
         parts.append(f"{len(points)} information-plane points{on_plateau}")
     if record.estimate is not None:
-        se = f" ± {record.estimate_stderr:.3f}" if record.estimate_stderr is not None else ""
+        se = f" ± {record.estimate_stderr:.4f}" if record.estimate_stderr is not None else ""
         parts.append(f"estimate {record.estimate:.4f}{se} nats")
         protocol = record.extras.get("estimator") or {}
         if "converged" in protocol:  # a critic estimator: held-out plateau or the step maximum?
