@@ -245,7 +245,9 @@ def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
     (record,), (reference,) = ResultStore(out).records(), ResultStore(clean).records()
     resumed = record.extras["resumed"]
     assert resumed["progress"]["layer"] >= 1 and resumed["progress"]["iteration"] >= 1
-    assert f"resumed from a checkpoint at layer {resumed['progress']['layer']} iteration" in rerun.stderr
+    assert (
+        f"resumed from a checkpoint at layer {resumed['progress']['layer']} iteration" in rerun.stdout
+    )  # the cell's line
     assert record.training.model_dump() == reference.training.model_dump()
     assert not snapshots.exists()  # the snapshot goes once the record is stored
     assert not checkpoint_dir_for(clean).exists()
