@@ -199,6 +199,31 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--json", action="store_true", help="print the record as one JSON object on stdout")
     _add_run_options(est)
 
+    smp = sub.add_parser(
+        "sample", help="save a task's fixed sample (the pairs a run estimates from) as bmi CSV or .npz"
+    )
+    smp.add_argument("--task", required=True, help="task name (see `ibbench list`)")
+    smp.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="task.FIELD=VALUE",
+        help="override a task parameter, e.g. --set task.n_pairs=1000",
+    )
+    smp.add_argument("--seed", type=_seed, default=0, help="the run's seed, an integer >= 0 (default 0)")
+    smp.add_argument("--budget", choices=BUDGETS, default="quick", help="the run's budget (default quick)")
+    smp.add_argument(
+        "--out",
+        type=_path,
+        required=True,
+        metavar="FILE.csv|FILE.npz",
+        help="where to write: .csv in bmi's layout (X0,...,Y0,...), .npz with arrays x and y",
+    )
+    smp.add_argument(
+        "--data-dir", type=_path, help="where datasets live (default $IBBENCH_DATA or ~/.cache/ibbench)"
+    )
+
     lst = sub.add_parser("list", help="list tasks, estimators and trainers with their distribution")
     lst.add_argument(
         "--json", action="store_true", help="print the registry as JSON (with each task's truth)"
@@ -539,6 +564,26 @@ def cmd_run(args) -> int:
     else:
         print(summarise(record) + f"; stored in {args.out} as run {record.id[:12]}")
     return 0 if record.status == "ok" else EXIT_FAILED_RUN
+
+
+def cmd_sample(args) -> int:
+    """Save the fixed pairs a run of ``--task`` at ``--seed`` estimates from; ``ibbench estimate`` on the
+    file gives that run's estimate."""
+    from .samples import sample_path, save_sample, task_sample
+    from .specs import parse_sets
+
+    sample_path(args.out)  # a bad suffix is an error before any work
+    sets = parse_sets(args.sets)
+    if sets["estimator"] or sets["trainer"]:
+        raise IbbenchError("ibbench sample takes only --set task.FIELD=VALUE (a sample has no estimator)")
+    x, y = task_sample(args.task, seed=args.seed, budget=args.budget, **sets["task"])
+    path = save_sample(x, y, args.out)
+    read = f"--sample {path}" if path.suffix.lower() == ".csv" else f"--x {path}:x --y {path}:y"
+    print(
+        f"wrote {x.shape[0]} pairs of {args.task} (seed {args.seed}; X {x.shape[1]}-d, Y {y.shape[1]}-d) "
+        f"to {path}; estimate them with `ibbench estimate {read} --estimator ksg --seed {args.seed}`"
+    )
+    return 0
 
 
 def cmd_estimate(args) -> int:
@@ -928,6 +973,7 @@ def cmd_bench(args) -> int:
 COMMANDS = {
     "bench": cmd_bench,
     "estimate": cmd_estimate,
+    "sample": cmd_sample,
     "run": cmd_run,
     "list": cmd_list,
     "table": cmd_table,

@@ -11,8 +11,10 @@ pandas, nested lists): it checks them with the arrays task's own checks, writes 
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,29 @@ class Result:
         se = f" ± {self.stderr:.4f}" if self.stderr is not None else ""
         verdict = f", reliability {self.reliability}" if self.reliability else ""
         return f"I(X;Y) = {self.estimate:.4f}{se} nats{verdict}"
+
+
+@contextlib.contextmanager
+def warnings_at_caller() -> Iterator[None]:
+    """Re-issue the warnings raised inside (reliability, data checks) as if from the first line outside
+    ibbench that led here, so Python shows the user's line, not ibbench's internals; each is filtered,
+    shown or raised by the user's warning filters as usual."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, *_caller())
+
+
+def _caller() -> tuple[str, int]:
+    import sys
+
+    package, frame = str(Path(__file__).parent), sys._getframe(1)
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(package) or frame.f_code.co_filename == contextlib.__file__
+    ):
+        frame = frame.f_back
+    return frame.f_code.co_filename, frame.f_lineno
 
 
 def run_spec(**fields: Any):
@@ -216,8 +241,8 @@ def estimate_mi(
     xs, ys = as_rows(x, "x"), as_rows(y, "y")
     if xs.shape[0] != ys.shape[0]:
         raise IbbenchError(f"x has {xs.shape[0]} rows but y has {ys.shape[0]}; the i-th rows must be a pair")
-    with tempfile.TemporaryDirectory(prefix="ibbench-arrays-") as folder:
-        files = {}
+    with tempfile.TemporaryDirectory(prefix="ibbench-arrays-") as folder, warnings_at_caller():
+        files = {"name": f"in memory: x {_shape(xs)}, y {_shape(ys)}"}  # labels, not the temporary paths
         for side, rows in (("x", xs), ("y", ys)):
             path = Path(folder) / f"{side}.npy"
             np.save(path, rows)
@@ -278,8 +303,13 @@ def run(
     if target is not None:
         target.check_writable()
     use_threads(threads)
-    record = run_cell(spec, load_registry(), store=target, show_progress=progress, bad_input_raises=True)
+    with warnings_at_caller():
+        record = run_cell(spec, load_registry(), store=target, show_progress=progress, bad_input_raises=True)
     return Result(record)
+
+
+def _shape(rows: np.ndarray) -> str:
+    return f"({rows.shape[0]} x {rows.shape[1]})"
 
 
 __all__: Sequence[str] = ["Result", "estimate_files", "estimate_mi", "run"]

@@ -58,6 +58,17 @@ def test_bad_input_is_a_one_line_error_before_any_work(call, error, words, tmp_p
     assert "\n" not in str(caught.value)
 
 
+def test_a_warning_points_at_the_callers_line_and_names_the_arrays_not_temporary_files():
+    r = np.random.default_rng(0)
+    x = r.normal(size=(500, 2))
+    with pytest.warns(ibbench.runner.ReliabilityWarning) as caught:
+        result = ibbench.estimate_mi(x, np.round(x[:, :1]), "ksg", progress=False)  # y discrete
+    assert result.reliability == "caution"
+    assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]
+    assert "discrete" in str(caught[0].message) and "ibbench-arrays" not in str(caught[0].message)
+    assert result.record.task_label == "arrays[in memory: x (500 x 2), y (500 x 1)]"
+
+
 def test_a_dataframe_by_column_names_and_a_missing_column_named():
     pd = pytest.importorskip("pandas")
     x, y = pairs(500)
@@ -122,3 +133,15 @@ def test_the_readme_python_example_runs_as_written(monkeypatch, capsys):
     exec(block[start : block.index("```", start)], {})  # noqa: S102 (the README's own example)
     printed = capsys.readouterr().out
     assert printed.startswith("I(X;Y) = ") and "ksg" not in printed.splitlines()[0]
+
+
+def test_task_sample_gives_a_tasks_fixed_pairs_and_refuses_a_sampler(tmp_path):
+    x, y = ibbench.task_sample("student-identity-2-2-1", seed=2, n_pairs=300)
+    assert x.shape == y.shape == (300, 2) and x.dtype == np.float64
+    again, _ = ibbench.task_sample("student-identity-2-2-1", seed=2, n_pairs=300)
+    other, _ = ibbench.task_sample("student-identity-2-2-1", seed=3, n_pairs=300)
+    assert np.array_equal(x, again) and not np.array_equal(x, other)  # the seed draws the sample
+    with pytest.raises(IbbenchError, match="draws fresh pairs"):
+        ibbench.task_sample("gaussian")
+    with pytest.raises(IbbenchError, match="unknown task 'no-such-task'"):
+        ibbench.task_sample("no-such-task")

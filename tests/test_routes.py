@@ -1,5 +1,5 @@
-"""One route for the data: a task's sample, the same sample saved as arrays, as a bmi CSV and handed to
-``ibbench.estimate_mi`` in memory give every estimator the same numbers, so the same estimate to the
+"""One route for the data: a task's sample, the same sample saved as arrays, as a bmi CSV, by ``ibbench
+sample`` (CSV and .npz) and handed to ``ibbench.estimate_mi`` in memory give every estimator the same numbers, so the same estimate to the
 last digit (issues 25 and 30).
 
 Before the preprocessing became the run's (``ibbench.preprocess``), only the arrays route applied the
@@ -61,9 +61,17 @@ def saved(tmp_path_factory):
         comments="",
         fmt="%.17g",
     )
+    from ibbench.cli import main
+
+    for out in ("command.csv", "command.npz"):  # `ibbench sample` writes the same pairs, both formats
+        assert main(["sample", "--task", TASK.name, "--set", "task.n_pairs=600", "--seed", "1",
+                     "--out", str(folder / out)]) == 0  # fmt: skip
+    npz = str(folder / "command.npz")
     return {
         "arrays": TaskSpec(name="arrays", params={"x": str(folder / "x.npy"), "y": str(folder / "y.npy")}),
         "bmi-csv": TaskSpec(name="arrays", params={"sample": str(folder / "sample.csv")}),
+        "sample-command-csv": TaskSpec(name="arrays", params={"sample": str(folder / "command.csv")}),
+        "sample-command-npz": TaskSpec(name="arrays", params={"x": f"{npz}:x", "y": f"{npz}:y"}),
         "python": (x, y),  # ibbench.estimate_mi on the arrays in memory
     }
 
