@@ -238,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
             "separation",
             "probes",
             "layers",
+            "beta",
             "verdict",
             "gaps",
             "failures",
@@ -249,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         "separation: per-layer cluster separation of the test set (paper Fig. 5); "
         "probes: per-layer linear-probe test accuracy of every trained net; "
         "layers: layer-wise IB critics per layer against the truth, and the IB terms' gradient ratio; "
+        "beta: layer-wise IB against beta (validation accuracy, test accuracy outside a tuning file, the "
+        "truth of I(X; L_i + eps) per layer, the gradient ratio); "
         "verdict: each trainer against ce, paired by seed: the mean paired difference with a 95 %% "
         "paired t interval, Wilcoxon and sign-test p values and the minimum detectable difference "
         "(a 95 %% Welch interval where the two share no seed); "
@@ -408,9 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="plot one stored run")
     plot.add_argument(
         "kind",
-        choices=("info-plane", "heatmap"),
+        choices=("info-plane", "heatmap", "beta-curve"),
         help="info-plane: one training run's trajectory; heatmap: tasks x estimators of a store, "
-        "coloured by log2(estimate / truth)",
+        "coloured by log2(estimate / truth); beta-curve: layer-wise IB's accuracy and the truth of "
+        "I(X; L_i + eps) against beta (validation accuracy only for a tuning file)",
     )
     plot.add_argument(
         "run_id", nargs="?", help="info-plane: the run's id (a unique prefix is enough) or 'last'"
@@ -429,7 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--out",
         type=_path,
-        help="PNG path (default: in the store's folder, info-plane-<id>.png or heatmap[-converged].png)",
+        help="PNG path (default: in the store's folder, info-plane-<id>.png, heatmap[-converged].png "
+        "or beta-curve.png)",
     )
     plot.add_argument(
         "--source",
@@ -751,7 +756,15 @@ def _mdd_targets(given: list[tuple[float | None, float]] | None):
 
 
 def cmd_table(args) -> int:
-    from .tables import accuracy_table, bias_table, failure_table, layer_table, probe_table, separation_table
+    from .tables import (
+        accuracy_table,
+        beta_table,
+        bias_table,
+        failure_table,
+        layer_table,
+        probe_table,
+        separation_table,
+    )
 
     records = _records(args.store)
     if args.budget:
@@ -770,6 +783,7 @@ def cmd_table(args) -> int:
         "separation": separation_table,
         "probes": probe_table,
         "layers": layer_table,
+        "beta": lambda rs, fmt: beta_table(rs, fmt, with_test=not args.store.name.endswith(".tuning.jsonl")),
         "failures": failure_table,
         "verdict": lambda rs, fmt: verdict_text(rs, mdd_target=target),
         "gaps": lambda rs, fmt: verdict_table(rs, fmt, mdd_target=target),
@@ -806,6 +820,8 @@ def cmd_plot(args) -> int:
             ) from None
         print(f"heatmap of {args.store} written to {written}")
         return 0
+    if args.kind == "beta-curve":
+        return _plot_beta_curve(args)
     from .figures.info_plane import find_record, plot_info_plane
 
     if args.run_id is None:
@@ -813,6 +829,23 @@ def cmd_plot(args) -> int:
     record = find_record(_records(args.store), args.run_id, args.source)
     out = args.out or args.store.parent / f"info-plane-{record.id[:12]}.png"  # beside the store, as heatmap
     print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out, args.source)}")
+    return 0
+
+
+def _plot_beta_curve(args) -> int:
+    from .figures.beta_curve import beta_curves, plot_beta_curve
+
+    if args.run_id is not None:
+        raise IbbenchError(
+            "ibbench plot beta-curve takes no run id: it plots every ib-layerwise run of --store"
+        )
+    records = _records(args.store)
+    curves = beta_curves(records, with_test=not args.store.name.endswith(".tuning.jsonl"))
+    if not curves:
+        raise IbbenchError(f"{args.store} has no ok ib-layerwise runs; plot a store of layer-wise IB runs")
+    out = args.out or args.store.parent / "beta-curve.png"
+    written = plot_beta_curve(curves, out, title=str(args.store), records=records)
+    print(f"beta curve of {args.store} written to {written}")
     return 0
 
 

@@ -478,6 +478,24 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
     return with_note(tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True), used)
 
 
+def beta_table(records: list[RunRecord], fmt: str = "github", with_test: bool = True) -> str:
+    """Layer-wise IB against beta (``ibbench.figures.beta_curve``): per setting and beta, validation
+    (and, outside a tuning file, test) accuracy, the truth of I(X; L_i + eps) per layer at the layer's
+    end and the median gradient ratio of the two IB terms."""
+    from .figures.beta_curve import beta_curves, beta_rows
+
+    curves = beta_curves(records, with_test)
+    if not curves:
+        return "no ok ib-layerwise runs in the store"
+    headers, rows = beta_rows(curves)
+    used = [
+        r
+        for r in unique_cells(records)
+        if r.spec.trainer is not None and r.spec.trainer.name == "ib-layerwise"
+    ]
+    return with_note(tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True), used)
+
+
 def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
     """Paper Fig. 5's cluster separation (mean distance between class means / mean class spread) per layer."""
     groups = _training_groups(records)
