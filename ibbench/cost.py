@@ -70,3 +70,21 @@ def describe(cost: Cost, runs: int = 1) -> str:
         f"{cost.width} (about {1000 * cost.seconds_per_update:.0f} ms each here), about {hours:.1f} h for "
         f"those alone"
     )
+
+
+def paper_cost_on_cpu(resolved_runs: list) -> str | None:
+    """What the paper-budget runs among ``resolved_runs`` that would run on the CPU will cost, in words
+    (``describe``), or None where there are none (or they update no critic)."""
+    from .runner import resolve_device
+
+    heavy = [
+        r for r in resolved_runs if r.spec.budget == "paper" and resolve_device(r.spec.device).type == "cpu"
+    ]
+    if not heavy:
+        return None
+    costs = [critic_updates(r) for r in heavy]
+    total = price(
+        Cost(sum(c.updates for c in costs), max(c.width for c in costs), max(c.batch for c in costs)),
+        resolve_device("cpu"),
+    )
+    return describe(total, len(heavy)) if total.updates else None

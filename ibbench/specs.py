@@ -250,15 +250,18 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``["task.dim=5", "estimator.hidden=64"]`` -> ``{"task": {"dim": 5}, "estimator": {...}}``."""
-    scopes: dict[str, dict[str, Any]] = {"task": {}, "estimator": {}, "trainer": {}}
+def parse_sets(
+    items: list[str], scopes: tuple[str, ...] = ("task", "estimator", "trainer"), command: str = ""
+) -> dict[str, dict[str, Any]]:
+    """``["task.dim=5", "estimator.hidden=64"]`` -> ``{"task": {"dim": 5}, "estimator": {...}}``, one
+    dict per scope of ``scopes``; SpecError naming the scopes ``command`` takes for any other."""
+    parsed: dict[str, dict[str, Any]] = {scope: {} for scope in scopes}
     for item in items:
         key, sep, value = item.partition("=")
         scope, dot, field = key.strip().partition(".")
-        if not sep or not dot or not field or scope not in scopes:
-            raise SpecError(
-                f"--set {item!r}: expected task.FIELD=VALUE, estimator.FIELD=VALUE or trainer.FIELD=VALUE"
-            )
-        scopes[scope][field] = parse_value(value.strip())
-    return scopes
+        if not sep or not dot or not field or scope not in parsed:
+            forms = ", ".join(f"{s}.FIELD=VALUE" for s in scopes[:-1])
+            forms = f"{forms} or {scopes[-1]}.FIELD=VALUE" if forms else f"{scopes[-1]}.FIELD=VALUE"
+            raise SpecError(f"--set {item!r}: {command + ' takes' if command else 'expected'} {forms}")
+        parsed[scope][field] = parse_value(value.strip())
+    return parsed
