@@ -49,13 +49,14 @@ def register(sub) -> dict:
         "--mdd-target 100%%=0.3",
     )
 
-    plot = sub.add_parser("plot", help="plot one stored run")
+    plot = sub.add_parser("plot", help="plot a stored run, or a figure of a whole store")
     plot.add_argument(
         "kind",
-        choices=("info-plane", "heatmap", "beta-curve"),
+        choices=("info-plane", "heatmap", "beta-curve", "learning-curves"),
         help="info-plane: one training run's trajectory; heatmap: tasks x estimators of a store, "
         "coloured by log2(estimate / truth); beta-curve: layer-wise IB's accuracy and the truth of "
-        "I(X; L_i + eps) against beta (validation accuracy only for a tuning file)",
+        "I(X; L_i + eps) against beta; learning-curves: accuracy against training steps per trainer "
+        "setting, mean and range over seeds (paper Fig. 6); a tuning file shows validation accuracy only",
     )
     plot.add_argument(
         "run_id", nargs="?", help="info-plane: the run's id (a unique prefix is enough) or 'last'"
@@ -69,8 +70,8 @@ def register(sub) -> dict:
     plot.add_argument(
         "--out",
         type=o.path,
-        help="PNG path (default: in the store's folder, info-plane-<id>.png, heatmap[-converged].png "
-        "or beta-curve.png)",
+        help="PNG path (default: in the store's folder, info-plane-<id>.png, heatmap[-converged].png, "
+        "beta-curve.png or learning-curves.png)",
     )
     plot.add_argument(
         "--source",
@@ -146,7 +147,12 @@ def cmd_table(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    plot = {"heatmap": _plot_heatmap, "beta-curve": _plot_beta_curve, "info-plane": _plot_info_plane}
+    plot = {
+        "heatmap": _plot_heatmap,
+        "beta-curve": _plot_beta_curve,
+        "learning-curves": _plot_learning_curves,
+        "info-plane": _plot_info_plane,
+    }
     return plot[args.kind](args)
 
 
@@ -191,4 +197,21 @@ def _plot_beta_curve(args) -> int:
     out = args.out or args.store.parent / "beta-curve.png"
     written = plot_beta_curve(curves, out, title=str(args.store), records=records)
     print(f"beta curve of {args.store} written to {written}")
+    return 0
+
+
+def _plot_learning_curves(args) -> int:
+    from ..figures.learning_curves import plot_learning_curves
+
+    if args.run_id is not None:
+        raise IbbenchError(
+            "ibbench plot learning-curves takes no run id: it plots every training run of --store"
+        )
+    out = args.out or args.store.parent / "learning-curves.png"
+    metric = "val_acc" if _is_tuning_file(args) else "test_acc"
+    try:
+        written = plot_learning_curves(o.records(args.store), out, metric, title=str(args.store))
+    except ValueError as exc:
+        raise IbbenchError(f"{args.store}: {exc}; plot a store of training runs") from None
+    print(f"learning curves of {args.store} written to {written}")
     return 0

@@ -1,0 +1,39 @@
+"""Accuracy against training steps (paper Fig. 6) from hand-made records' evaluation histories."""
+
+from __future__ import annotations
+
+import pytest
+
+from ibbench.figures.learning_curves import curves, plot_learning_curves
+from ibbench.results import RunRecord
+
+from .test_verdict import trained
+
+
+def with_history(trainer: str, seed: int, accs: list[float], params: dict | None = None):
+    data = trained(trainer, seed, accs[-1], params=params).model_dump()
+    data["training"]["evals"] = [
+        {"step": 100 * (i + 1), "test_acc": a, "val_acc": a + 0.05, "loss": 0.1} for i, a in enumerate(accs)
+    ]
+    return RunRecord.model_validate(data)
+
+
+RUNS = [
+    with_history("ce", 0, [0.5, 0.8]),
+    with_history("ce", 1, [0.7, 0.9]),
+    with_history("ib-e2e", 0, [0.4, 0.85], {"gamma": 0.001}),
+]
+
+
+def test_each_setting_gets_every_seeds_value_at_each_step():
+    (panel,) = curves(RUNS).values()
+    assert panel["ce"] == {100: [0.5, 0.7], 200: [0.8, 0.9]}
+    assert panel["ib-e2e[gamma=0.001]"] == {100: [0.4], 200: [0.85]}
+    (val,) = curves(RUNS, "val_acc").values()  # a tuning file: validation accuracy, never test
+    assert val["ce"][200] == pytest.approx([0.85, 0.95])
+
+
+def test_the_figure_is_written_and_a_store_without_history_is_refused(tmp_path):
+    assert plot_learning_curves(RUNS, tmp_path / "f.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="evaluation history"):
+        plot_learning_curves([trained("ce", 0, 0.9)], tmp_path / "g.png")
