@@ -103,13 +103,22 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 def add_store(p: argparse.ArgumentParser) -> None:
-    """``--store``: the store a report reads."""
+    """``--store``: the store a report reads; repeated, several read as one (``stores``)."""
     p.add_argument(
         "--store",
+        dest="stores",
+        action="append",
         type=path,
-        default=DEFAULT_STORE,
-        help="the JSON Lines results store to read (default results/runs.jsonl)",
+        help="the JSON Lines results store to read (default results/runs.jsonl); repeat it to read "
+        "several stores as one",
     )
+
+
+def stores(args) -> list[Path]:
+    """The stores ``--store`` named (the default where none), also set as ``args.store`` (the first)."""
+    args.stores = args.stores or [DEFAULT_STORE]
+    args.store = args.stores[0]
+    return args.stores
 
 
 def add_sets(p: argparse.ArgumentParser, metavar: str, help: str) -> None:

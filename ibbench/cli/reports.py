@@ -107,7 +107,19 @@ def _mdd_targets(given: list[tuple[float | None, float]] | None):
 
 
 def _is_tuning_file(args) -> bool:
-    return args.store.name.endswith(".tuning.jsonl")  # ibbench.tuning.tuning_path's naming
+    """Whether a store read is a tuning file, whose candidates' test accuracy is never shown."""
+    return any(
+        s.name.endswith(".tuning.jsonl") for s in o.stores(args)
+    )  # ibbench.tuning.tuning_path's naming
+
+
+def _records(args) -> list:
+    """Every record of the stores read, in the order given."""
+    return [r for store in o.stores(args) for r in o.records(store)]
+
+
+def _title(args) -> str:
+    return " + ".join(map(str, o.stores(args)))
 
 
 def _renderer(kind: str, args):
@@ -138,8 +150,9 @@ def _renderer(kind: str, args):
 
 
 def cmd_table(args) -> int:
+    o.stores(args)
     render = _renderer(args.kind, args)
-    records = o.records(args.store)
+    records = _records(args)
     if args.budget:
         records = [r for r in records if r.spec.budget == args.budget]
     print(render(records, fmt=args.format))
@@ -147,6 +160,7 @@ def cmd_table(args) -> int:
 
 
 def cmd_plot(args) -> int:
+    o.stores(args)
     plot = {
         "heatmap": _plot_heatmap,
         "beta-curve": _plot_beta_curve,
@@ -163,7 +177,7 @@ def _plot_heatmap(args) -> int:
         raise IbbenchError("ibbench plot heatmap takes no run id: it plots every estimator run of --store")
     out = args.out or args.store.parent / f"heatmap{'-converged' if args.converged_only else ''}.png"
     try:
-        written = plot_heatmap(o.records(args.store), out, args.converged_only, title=str(args.store))
+        written = plot_heatmap(_records(args), out, args.converged_only, title=_title(args))
     except ValueError as exc:
         raise IbbenchError(
             f"{args.store}: {exc}; plot a store of `ibbench run --estimator` or suite runs"
@@ -177,7 +191,7 @@ def _plot_info_plane(args) -> int:
 
     if args.run_id is None:
         raise IbbenchError("ibbench plot info-plane needs a run id (or 'last')")
-    record = find_record(o.records(args.store), args.run_id, args.source)
+    record = find_record(_records(args), args.run_id, args.source)
     out = args.out or args.store.parent / f"info-plane-{record.id[:12]}.png"  # beside the store, as heatmap
     print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out, args.source)}")
     return 0
@@ -190,13 +204,13 @@ def _plot_beta_curve(args) -> int:
         raise IbbenchError(
             "ibbench plot beta-curve takes no run id: it plots every ib-layerwise run of --store"
         )
-    records = o.records(args.store)
+    records = _records(args)
     curves = beta_curves(records, with_test=not _is_tuning_file(args))
     if not curves:
         raise IbbenchError(f"{args.store} has no ok ib-layerwise runs; plot a store of layer-wise IB runs")
     out = args.out or args.store.parent / "beta-curve.png"
-    written = plot_beta_curve(curves, out, title=str(args.store), records=records)
-    print(f"beta curve of {args.store} written to {written}")
+    written = plot_beta_curve(curves, out, title=_title(args), records=records)
+    print(f"beta curve of {_title(args)} written to {written}")
     return 0
 
 
@@ -210,7 +224,7 @@ def _plot_learning_curves(args) -> int:
     out = args.out or args.store.parent / "learning-curves.png"
     metric = "val_acc" if _is_tuning_file(args) else "test_acc"
     try:
-        written = plot_learning_curves(o.records(args.store), out, metric, title=str(args.store))
+        written = plot_learning_curves(_records(args), out, metric, title=_title(args))
     except ValueError as exc:
         raise IbbenchError(f"{args.store}: {exc}; plot a store of training runs") from None
     print(f"learning curves of {args.store} written to {written}")
