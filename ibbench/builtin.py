@@ -12,6 +12,13 @@ STAIRCASE_NATS = (2, 4, 6, 8, 10)  # Poole et al. 2019 / Song & Ermon 2020, d = 
 
 @hookimpl
 def ibbench_register_tasks(register) -> None:
+    _register_closed_form(register)
+    _register_beyond_normal(register)
+    _register_networks(register)
+
+
+def _register_closed_form(register) -> None:
+    """Synthetic tasks with closed-form or Monte-Carlo truth, and the arrays task."""
     register(
         "gaussian",
         "ibbench.tasks.gaussian:Gaussian",
@@ -47,6 +54,10 @@ def ibbench_register_tasks(register) -> None:
         "ibbench.tasks.arrays:Arrays",
         description="your own (x, y) pairs from .npy/.npz/.csv files (task.x, task.y); used by `ibbench estimate`",
     )
+
+
+def _register_beyond_normal(register) -> None:
+    """bmi's 40 tasks under bmi's ids (Czyz et al. 2023), and the family with every field open."""
     from .tasks.beyond_normal.catalogue import (
         BENCHMARK_IDS,
         BENCHMARK_PAIRS,
@@ -70,6 +81,10 @@ def ibbench_register_tasks(register) -> None:
             defaults={**params_from_id(task_id), "n_pairs": BENCHMARK_PAIRS},
             truth=BENCHMARK_TRUTHS[task_id],
         )
+
+
+def _register_networks(register) -> None:
+    """The paper's classification tasks (a dataset and a network) and the offline digits task."""
     tasks = "ibbench.tasks.network_tasks"
     register(
         "mnist-mlp",

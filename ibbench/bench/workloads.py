@@ -237,8 +237,6 @@ def trainer_step(
     by hand for the MLP, by torch's FLOP counter over one extra step for the conv nets.
     """
     from ..plugins import load_registry
-    from ..trainers.ce import ce_step
-    from ..trainers.ib_critics import IBCritics
 
     dev = resolve(device)
     plugin = load_registry().get("trainer", trainer).load()
@@ -251,69 +249,15 @@ def trainer_step(
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     ctx = _ctx(dev)
-    state = {"step": 0}
 
     def batch():
         idx = torch.randint(data.train_x.shape[0], (p.batch_size,), generator=g)
         return data.train_x[idx].to(dev), data.train_y[idx].to(dev)
 
-    flops = 3 * mlp_flops(MNIST_WIDTHS, p.batch_size)
-    if trainer in ("ce", "ce-wd"):
-        opt = torch.optim.Adam(net.parameters(), lr=p.lr)
-        decay = getattr(p, "weight_decay", 0.0)
-
-        def run():
-            state["step"] += 1
-            return ce_step(net, opt, *batch(), decay, state["step"])
-    elif trainer == "ib-layerwise":
-        from ..trainers.ib_layerwise import critics_view, layer_step
-
-        f = layer_network(net.requires_grad_(False), layer)
-        net[layer - 1].requires_grad_(True)
-        beta = p.beta_conv if kinds[layer - 1] == "conv" else p.beta
-        critics = IBCritics(
-            *critics_view(net, layer, data, dev),
-            0.1,
-            p,
-            ctx,
-            with_y=True,
-            with_x=beta > 0,
-            name=f"layer-{layer}",
-        )
-        opt = torch.optim.Adam(net[layer - 1].parameters(), lr=p.lr)
-        dims = critics.noisy.y_dim
-        # the layer's forward and backward on the net's batch (the frozen ones forward only), the sampler's
-        # pass of the layer over k critic batches (the frozen layers' outputs are cached), the critics' steps
-        block = mlp_flops(MNIST_WIDTHS[layer - 1 : layer + 1], p.batch_size)
-        flops = (
-            3 * block
-            + mlp_flops(MNIST_WIDTHS[:layer], p.batch_size)
-            + p.critic_steps * (block * p.critic_batch / p.batch_size)
-            + p.critic_steps
-            * (
-                critic_step_flops(10, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
-                + critic_step_flops(dims, dims, p.critic_hidden, p.critic_depth, p.critic_batch)
-            )
-        )
-
-        def run():
-            return layer_step(f, critics, opt, *batch(), beta, p.critic_steps, "benchmark")
-    elif trainer == "ib-e2e":
-        from ..trainers.ib_e2e import e2e_step
-
-        f = layer_network(net, len(net))
-        critics = IBCritics(
-            f, data, 0.1, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, name="e2e", dy_noise=p.dy_noise
-        )
-        opt = torch.optim.Adam(net.parameters(), lr=p.lr)
-
-        def run():
-            state["step"] += 1
-            return e2e_step(net, critics, opt, *batch(), p, state["step"])
-
-        flops = None  # k critic steps on the 10-d output plus the net: counted loosely, not reported
-    else:
+    builders = {"ce": _ce_run, "ce-wd": _ce_run, "ib-layerwise": _layerwise_run, "ib-e2e": _e2e_run}
+    if trainer not in builders:
         raise ValueError(f"trainer_step: no benchmark for trainer {trainer!r}")
+    run, flops = builders[trainer](net, kinds, p, data, dev, ctx, batch, layer)
     if network != "mnist-mlp":
         flops = _counted_flops(run)
     return Workload(
@@ -330,6 +274,71 @@ def trainer_step(
         flops=flops,
         samples=p.batch_size,
     )
+
+
+def _ce_run(net, kinds, p, data, dev, ctx, batch, layer):
+    """One Adam step of CE (with the trainer's weight decay), and its FLOPs (forward + backward)."""
+    from ..trainers.ce import ce_step
+
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+    decay, state = getattr(p, "weight_decay", 0.0), {"step": 0}
+
+    def run():
+        state["step"] += 1
+        return ce_step(net, opt, *batch(), decay, state["step"])
+
+    return run, 3 * mlp_flops(MNIST_WIDTHS, p.batch_size)
+
+
+def _layerwise_run(net, kinds, p, data, dev, ctx, batch, layer):
+    """One layer-wise IB iteration of layer ``layer``: its step plus k steps of D_y (and of D_x where
+    the layer's beta is above 0), and its FLOPs counted by hand for the MLP."""
+    from ..trainers.ib_critics import IBCritics
+    from ..trainers.ib_layerwise import critics_view, layer_step
+
+    f = layer_network(net.requires_grad_(False), layer)
+    net[layer - 1].requires_grad_(True)
+    beta = p.beta_conv if kinds[layer - 1] == "conv" else p.beta
+    critics = IBCritics(
+        *critics_view(net, layer, data, dev), 0.1, p, ctx, with_y=True, with_x=beta > 0, name=f"layer-{layer}"
+    )
+    opt = torch.optim.Adam(net[layer - 1].parameters(), lr=p.lr)
+    dims = critics.noisy.y_dim
+    # the layer's forward and backward on the net's batch (the frozen ones forward only), the sampler's
+    # pass of the layer over k critic batches (the frozen layers' outputs are cached), the critics' steps
+    block = mlp_flops(MNIST_WIDTHS[layer - 1 : layer + 1], p.batch_size)
+    critic = critic_step_flops(10, dims, p.critic_hidden, p.critic_depth, p.critic_batch) + critic_step_flops(
+        dims, dims, p.critic_hidden, p.critic_depth, p.critic_batch
+    )
+    flops = (
+        3 * block
+        + mlp_flops(MNIST_WIDTHS[:layer], p.batch_size)
+        + p.critic_steps * (block * p.critic_batch / p.batch_size + critic)
+    )
+
+    def run():
+        return layer_step(f, critics, opt, *batch(), beta, p.critic_steps, "benchmark")
+
+    return run, flops
+
+
+def _e2e_run(net, kinds, p, data, dev, ctx, batch, layer):
+    """One end-to-end CE + IB step with its k critic steps; FLOPs not counted for the MLP (None)."""
+    from ..trainers.ib_critics import IBCritics
+    from ..trainers.ib_e2e import e2e_step
+
+    f = layer_network(net, len(net))
+    critics = IBCritics(
+        f, data, 0.1, p, ctx, with_y=p.beta > 0, with_x=p.gamma > 0, name="e2e", dy_noise=p.dy_noise
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr)
+    state = {"step": 0}
+
+    def run():
+        state["step"] += 1
+        return e2e_step(net, critics, opt, *batch(), p, state["step"])
+
+    return run, None  # k critic steps on the 10-d output plus the net: counted loosely, not reported
 
 
 def snapshot(
