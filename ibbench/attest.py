@@ -21,7 +21,6 @@ whenever a canary differs.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -32,10 +31,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import IbbenchError
+from .attestations import (  # re-exported: the reading side of the file this module writes
+    ATTESTATIONS,
+    GONE,
+    names_of,
+)
 
-ATTESTATIONS = Path("results") / "attestations.jsonl"
-GONE = "-"  # the hash of a module whose file no longer exists
 #: record fields compared between a stored record and its canary
 MEASURED = (
     "status",
@@ -60,15 +61,6 @@ VOLATILE = frozenset(
         "check_seconds",
     }
 )
-
-
-def names_of(record) -> tuple[str, str, str]:
-    """(task, estimator, trainer) plugin names of a record ("" where it has none)."""
-    out = []
-    for part in ("task", "estimator", "trainer"):
-        plugin = getattr(record.spec, part, None)
-        out.append(plugin.name if plugin is not None else "")
-    return tuple(out)
 
 
 def measured(record) -> dict[str, Any]:
@@ -112,104 +104,6 @@ def differences(stored, rerun, path: str = "") -> list[str]:
         isinstance(stored, float) and isinstance(rerun, float) and math.isnan(stored) and math.isnan(rerun)
     )
     return [] if same else [f"{path}: {stored!r} != {rerun!r}"]
-
-
-# ---- the attestations file ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Edge:
-    """One attested change of one module's file, for the records of the names it covers."""
-
-    old: str
-    new: str
-    covers: frozenset[tuple[str, str, str]]
-    commit: str
-
-
-@dataclass(frozen=True)
-class AttestationsFile:
-    """What ``results/attestations.jsonl`` holds: the canary attestations, as {module: its attested
-    changes}, and the script files re-made byte for byte, as {(file, sha256): commits, oldest first}."""
-
-    edges: dict[str, list[Edge]]
-    reproduced: dict[tuple[str, str], list[str]]
-
-
-def read_attestations(path: Path = ATTESTATIONS) -> dict[str, list[Edge]]:
-    """{module: its attested changes} from ``path`` (empty when there is none)."""
-    return _read(str(path), path.stat().st_mtime_ns if path.exists() else None).edges
-
-
-def reproduced_at(path: Path, name: str, sha256: str) -> list[str]:
-    """The commits at which a script's re-run wrote file ``name`` with this ``sha256``, newest first."""
-    found = _read(str(path), path.stat().st_mtime_ns if path.exists() else None).reproduced
-    return found.get((name, sha256), [])[::-1]
-
-
-@functools.cache
-def _read(path: str, mtime: int | None) -> AttestationsFile:
-    """The one reader of the attestations file (cached per modification time)."""
-    edges: dict[str, list[Edge]] = defaultdict(list)
-    reproduced: dict[tuple[str, str], list[str]] = defaultdict(list)
-    if mtime is None:
-        return AttestationsFile(edges, reproduced)
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-            if "reproduced" in entry:  # a script's file re-made byte for byte (ibbench.reproduce)
-                reproduced[(entry["reproduced"], entry["sha256"])].append(entry["commit"])
-                continue
-            covers = frozenset(tuple(c) for c in entry["covers"])
-            for module, old, new in entry["changes"]:
-                edges[module].append(Edge(old, new, covers, entry["commit"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise IbbenchError(
-                f"{path}, line {number}: not an attestation ({exc}); restore the file from git"
-            ) from None
-    return AttestationsFile(edges, reproduced)
-
-
-def note_reproduced(path: Path, files: dict[str, str], commit: str) -> None:
-    """Append a ``reproduced`` line per {file: sha256} re-made byte for byte by a script at ``commit``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        for name, digest in files.items():
-            entry = {
-                "reproduced": name,
-                "sha256": digest,
-                "commit": commit,
-                "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-            fh.write(json.dumps(entry, sort_keys=True) + "\n")
-
-
-def attested_by(
-    source: dict[str, str],
-    changed: tuple[str, ...],
-    names: tuple[str, str, str],
-    today: dict[str, str],
-    edges: dict[str, list[Edge]],
-) -> str | None:
-    """The commit of the last attestation that carries every ``changed`` module of a record (its hashes in
-    ``source``) to ``today``'s hash through changes covering ``names``; None where one is missing."""
-    last = None
-    for module in changed:
-        start, goal = source[module], today.get(module, GONE)
-        reached, todo, commit_at = {start}, [start], {start: None}
-        while todo:
-            here = todo.pop()
-            for edge in edges.get(module, ()):
-                if edge.old == here and names in edge.covers and edge.new not in reached:
-                    reached.add(edge.new)
-                    commit_at[edge.new] = edge.commit
-                    todo.append(edge.new)
-        if goal not in reached:
-            return None
-        last = commit_at[goal] or last
-    return last
 
 
 # ---- making attestations -----------------------------------------------------------------------------

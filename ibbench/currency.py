@@ -101,7 +101,7 @@ def _status(record: RunRecord, registry):
         or getattr(getattr(record.spec, part, None), "name", None)
         for part in PARTS
     ]
-    from .attest import ATTESTATIONS
+    from .attestations import ATTESTATIONS
 
     attestations = ATTESTATIONS.stat().st_mtime_ns if ATTESTATIONS.exists() else None
     key = json.dumps(

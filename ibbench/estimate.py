@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import IbbenchError
+from .errors import DataError, IbbenchError
 from .results import ResultStore, RunRecord
 
 
@@ -137,8 +137,9 @@ def estimate_files(
     """Estimate I(X; Y) of the pairs in ``files`` ({"x": path, "y": path} or {"sample": bmi CSV}) with
     ``estimator`` (its ``params`` validated by the plugin) and return the record, also appended to
     ``store`` when given.  ``confirm(resolved_run)`` is called before any work (the command line asks
-    there before a run of the paper's budget).  ``label``: the record's ``task_label`` (default
-    ``arrays[x=PATH,y=PATH]``).
+    there before a run of the paper's budget).  ``label``: for pairs written to temporary files, the
+    record's ``task_label``; the files' paths are then replaced by "(in memory)" throughout the record
+    (its spec, expanded spec and data description, which keeps each array's shape and sha256).
 
     Raises ``SpecError`` / ``DataError`` (``IbbenchError``) for an unknown estimator, a bad parameter,
     unreadable or invalid arrays and ``n_samples`` above the number of rows, before any estimator work.
@@ -171,11 +172,22 @@ def estimate_files(
         if asked > rows:
             raise too_many_pairs(asked, rows, Path(data).name)
     record = execute(resolved, show_progress=show_progress, bad_input_raises=True)
-    if label is not None:  # the record's name for the pairs, instead of the files' paths
-        record = record.model_copy(update={"task_label": label})
+    if label is not None:  # in-memory pairs: the label names them, and no temporary path is kept
+        record = _forget_paths(record, files, label)
     if store is not None:
         store_record(store, record, None)
     return record
+
+
+def _forget_paths(record: RunRecord, files: dict[str, str], label: str) -> RunRecord:
+    """``record`` with every occurrence of the ``files``' paths replaced by "(in memory)" and ``label``
+    as its task label."""
+    import json
+
+    text = record.model_dump_json()
+    for path in files.values():
+        text = text.replace(json.dumps(path)[1:-1], "(in memory)")  # the path as JSON spells it
+    return RunRecord.model_validate_json(text).model_copy(update={"task_label": label})
 
 
 def as_rows(values: Any, name: str) -> np.ndarray:
@@ -190,7 +202,7 @@ def as_rows(values: Any, name: str) -> np.ndarray:
     try:
         array = np.asarray(values)
     except ValueError as exc:  # ragged nested lists
-        raise IbbenchError(f"{name}: not a rectangular array ({exc}); give one row per sample") from None
+        raise DataError(f"{name}: not a rectangular array ({exc}); give one row per sample") from None
     return _as_rows(array, name)
 
 
@@ -248,7 +260,7 @@ def estimate_mi(
         raise IbbenchError("estimate_mi needs both x and y (arrays), or data=DataFrame with column names")
     xs, ys = as_rows(x, "x"), as_rows(y, "y")
     if xs.shape[0] != ys.shape[0]:
-        raise IbbenchError(f"x has {xs.shape[0]} rows but y has {ys.shape[0]}; the i-th rows must be a pair")
+        raise DataError(f"x has {xs.shape[0]} rows but y has {ys.shape[0]}; the i-th rows must be a pair")
     from .runner import task_label
     from .specs import TaskSpec
 

@@ -39,6 +39,7 @@ NUMBER_NEUTRAL = (
     "ibbench.provenance",
     "ibbench.fingerprint",
     "ibbench.attest",
+    "ibbench.attestations",
     "ibbench.reproduce",
     "ibbench.rejudge",
     "ibbench.currency",
@@ -196,7 +197,7 @@ class RecordStatus:
 def record_status(record, registry=None) -> RecordStatus:
     """The status of a ``RunRecord`` against the working tree.
 
-    A record whose changed modules a canary attestation vouches for (``ibbench.attest``) is current,
+    A record whose changed modules a canary attestation vouches for (``ibbench.attest``, the file read by ``ibbench.attestations``) is current,
     with ``attested_at`` set.
 
     A fingerprinted record is stale when a file of its fingerprint changed; an older one when a file
@@ -225,7 +226,7 @@ def record_status(record, registry=None) -> RecordStatus:
 
 def _attested(record, source: dict[str, str], changed: tuple[str, ...]) -> str | None:
     """The commit whose canary attestation carries the record's changed modules to today (or None)."""
-    from .attest import GONE, attested_by, names_of, read_attestations
+    from .attestations import GONE, attested_by, names_of, read_attestations
 
     edges = read_attestations()
     if not edges:

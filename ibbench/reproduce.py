@@ -212,7 +212,7 @@ def _mtime(path: Path) -> int | None:
 def _reproduced_at(root: Path, name: str) -> list[str]:
     """Commits at which a re-run of its script rewrote file ``name`` byte for byte (``reproduced`` lines
     of the attestations file whose sha256 is the file's today), newest first."""
-    from .attest import ATTESTATIONS, reproduced_at
+    from .attestations import ATTESTATIONS, reproduced_at
 
     return reproduced_at(root / ATTESTATIONS, name, _sha256(root / name))
 
@@ -227,7 +227,7 @@ def record_reproduced(root: Path, files: list[str], commit: str) -> list[str]:
     """After a script re-ran at ``commit`` (a clean tree), note each of its ``files`` that it rewrote (the
     caller passes those whose mtime moved) and that came out byte for byte as committed (git sees no
     change, so no commit can say it was re-made); returns them."""
-    from .attest import ATTESTATIONS, note_reproduced
+    from .attestations import ATTESTATIONS, note_reproduced
 
     same = [
         f

@@ -21,10 +21,11 @@ FORMATS = (".csv", ".npz")
 
 
 def task_sample(
-    task: str, *, seed: int = 0, budget: str = "quick", **params: Any
+    task: str, *, seed: int = 0, budget: str = "quick", params: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The fixed pairs of task ``task`` (a name from ``ibbench list``, with its ``params``) at ``seed``:
-    float64 arrays of shape (n_pairs, d_x) and (n_pairs, d_y), row i of each a pair.
+    """The fixed pairs of task ``task`` (a name from ``ibbench list``, with its ``params``, as
+    ``--set task.FIELD=VALUE``) at ``seed``: float64 arrays of shape (n_pairs, d_x) and (n_pairs, d_y),
+    row i of each a pair.
 
     Raises ``SpecError`` for an unknown task or a bad parameter, and ``IbbenchError`` for a task with no
     fixed sample (one that draws fresh pairs, ``n_pairs = None``, or a classification task)."""
@@ -35,13 +36,13 @@ def task_sample(
     from .runner import _resolve_plugin
     from .specs import PluginSpec
 
-    resolved = _resolve_plugin(load_registry(), "task", PluginSpec(name=task, params=params), budget)
+    resolved = _resolve_plugin(load_registry(), "task", PluginSpec(name=task, params=params or {}), budget)
     fresh = f"task {task!r} draws fresh pairs, so it has no fixed sample to save"
     if hasattr(resolved.params, "n_pairs") and resolved.params.n_pairs is None:
         raise IbbenchError(f"{fresh}; give n_pairs=N (--set task.n_pairs=N) to save N pairs")
     instance = resolved.plugin.build(resolved.params, RunContext(seed, torch.device("cpu")))
     if instance.n_pairs is None:
-        raise IbbenchError(f"{fresh} (the bmi tasks and beyond-normal have one)")
+        raise IbbenchError(f"{fresh} (the bmi tasks have one, and beyond-normal with n_pairs=N)")
     return instance.fixed_pairs()
 
 

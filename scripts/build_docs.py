@@ -1,4 +1,4 @@
-"""Write the documentation site's generated pages into docs/, then (with ``--build``) build the site.
+r"""Write the documentation site's generated pages into docs/, then (with ``--build``) build the site.
 
     python scripts/build_docs.py            # the generated pages (below), in seconds
     python scripts/build_docs.py --build    # ... then mkdocs build --strict into site/ (or --site-dir DIR)

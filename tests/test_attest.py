@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from ibbench.attest import attest, attested_by, differences, measured, read_attestations
+from ibbench.attest import attest, differences, measured
+from ibbench.attestations import attested_by, read_attestations
 from ibbench.currency import provenance_note
 from ibbench.fingerprint import record_status
 from ibbench.plugins import load_registry

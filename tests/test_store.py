@@ -245,7 +245,7 @@ def test_a_v1_record_whose_training_does_not_fit_names_the_line_and_field(tmp_pa
 
 
 def test_every_committed_store_reads_with_typed_training_results():
-    from ibbench.attest import ATTESTATIONS
+    from ibbench.attestations import ATTESTATIONS
 
     root = Path(__file__).parents[1]
     # every JSON Lines file under results/ is a record store but the canary attestations (ibbench.attest)

@@ -131,7 +131,7 @@ def cmd_sample(args) -> int:
     sets = parse_sets(args.sets)
     if sets["estimator"] or sets["trainer"]:
         raise IbbenchError("ibbench sample takes only --set task.FIELD=VALUE (a sample has no estimator)")
-    x, y = task_sample(args.task, seed=args.seed, budget=args.budget, **sets["task"])
+    x, y = task_sample(args.task, seed=args.seed, budget=args.budget, params=sets["task"])
     path = save_sample(x, y, args.out)
     read = f"--sample {path}" if path.suffix.lower() == ".csv" else f"--x {path}:x --y {path}:y"
     print(
