@@ -103,76 +103,87 @@ def _find(rows: list[dict[str, Any]], name: str, **params: Any) -> dict[str, Any
 
 
 def targets(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    """The issue's speed targets, each as [target, setting, measured, met]: critic utilisation first,
-    then AA-MINE's comparisons, then the mixture truth."""
-    ok = [r for r in rows if "error" not in r]
-    critics = [r for r in ok if r["workload"] == "critic-step"]
-    return (
-        [t for r in critics for t in _utilisation_target(r)]
-        + [t for r in critics if r["params"].get("estimator") == "aa-mine" for t in _aa_mine_targets(r, rows)]
-        + [
-            t
-            for r in ok
-            if r["workload"] == "mixture-truth" and r["params"]["n"] >= 60000
-            for t in _mixture_targets(r)
-        ]
-    )
-
-
-def _plain(p: dict[str, Any]) -> bool:
-    """One critic, fp32, eager: the setting the targets are stated for."""
-    return p.get("ensemble", 1) == 1 and p.get("precision", "fp32") == "fp32" and not p.get("compile")
-
-
-def _utilisation_target(r: dict[str, Any]) -> list[list[Any]]:
-    p = r["params"]
-    if p["hidden"] != 1500 or p["batch"] < 256 or not _plain(p):
-        return []
-    pct = f"{100 * r['utilisation']:.1f}%"
-    return [["critic step FLOP utilisation >= 90% of matmul peak", setting(p), pct, r["utilisation"] >= 0.9]]
-
-
-def _aa_mine_targets(r: dict[str, Any], rows: list[dict[str, Any]]) -> list[list[Any]]:
-    """AA-MINE against MINE, an ensemble against one critic, bf16 / compile against fp32 eager."""
-    p, out = r["params"], []
-    base = {k: v for k, v in p.items() if k not in ("estimator", "device")}
-    mine = _find(rows, "critic-step", **{**base, "estimator": "mine"})
-    if mine is not None and _plain(p):
-        ratio = r["median_s"] / mine["median_s"]
-        out.append(["AA-MINE step <= 1.25 x MINE step", setting(base), f"{ratio:.2f}x", ratio <= 1.25])
-    single = _find(rows, "critic-step", estimator="aa-mine", hidden=p["hidden"], batch=p["batch"])
-    if single is None:
-        return out
-    k = p.get("ensemble", 1)
-    if k > 1:
-        ratio = r["median_s"] / (k * single["median_s"])
-        out.append([f"K={k} ensemble step <= 0.5 K x one critic", setting(p), f"{ratio:.2f} K", ratio <= 0.5])
-    if p.get("precision", "fp32") != "fp32" or p.get("compile"):
-        what = p["precision"] if p.get("precision", "fp32") != "fp32" else "torch.compile"
-        speed = f"{single['median_s'] / r['median_s']:.2f}x"
-        out.append([f"{what} speed-up over fp32 eager (informative)", setting(p), speed, None])
-    return out
-
-
-def _mixture_targets(r: dict[str, Any]) -> list[list[Any]]:
-    out = [
-        [
-            "mixture truth N=60000 in <= 10 s",
-            setting(r["params"]),
-            f"{r['median_s']:.2f} s",
-            r["median_s"] <= 10.0,
-        ]
-    ]
-    if r["params"]["dim"] >= 256:  # at d = 10 the exp of the N x M logits dominates, not the matmul
-        dtype = r.get("extras", {}).get("precision", "fp32")
-        out.append(
-            [
-                f"mixture truth FLOP utilisation >= 70% of the {dtype} matmul peak",
-                setting(r["params"]) + f", blocks in {dtype}",
-                f"{100 * r['utilisation']:.1f}%",
-                r["utilisation"] >= 0.7,
-            ]
-        )
+    """The issue's speed targets, each as [target, setting, measured, met]."""
+    out: list[list[Any]] = []
+    for r in rows:
+        p = r.get("params", {})
+        if (
+            r["workload"] == "critic-step"
+            and "error" not in r
+            and p["hidden"] == 1500
+            and p["batch"] >= 256
+            and p.get("ensemble", 1) == 1
+            and p.get("precision", "fp32") == "fp32"
+            and not p.get("compile")
+        ):
+            out.append(
+                [
+                    "critic step FLOP utilisation >= 90% of matmul peak",
+                    setting(p),
+                    f"{100 * r['utilisation']:.1f}%",
+                    r["utilisation"] >= 0.9,
+                ]
+            )
+    for r in rows:
+        p = r.get("params", {})
+        if r["workload"] == "critic-step" and p.get("estimator") == "aa-mine" and "error" not in r:
+            base = {k: v for k, v in p.items() if k not in ("estimator", "device")}
+            mine = _find(rows, "critic-step", **{**base, "estimator": "mine"})
+            if (
+                mine is not None
+                and p.get("ensemble", 1) == 1
+                and p.get("precision", "fp32") == "fp32"
+                and not p.get("compile")
+            ):
+                ratio = r["median_s"] / mine["median_s"]
+                out.append(
+                    ["AA-MINE step <= 1.25 x MINE step", setting(base), f"{ratio:.2f}x", ratio <= 1.25]
+                )
+            k = p.get("ensemble", 1)
+            if k > 1:
+                single = _find(rows, "critic-step", estimator="aa-mine", hidden=p["hidden"], batch=p["batch"])
+                if single is not None:
+                    ratio = r["median_s"] / (k * single["median_s"])
+                    out.append(
+                        [
+                            f"K={k} ensemble step <= 0.5 K x one critic",
+                            setting(p),
+                            f"{ratio:.2f} K",
+                            ratio <= 0.5,
+                        ]
+                    )
+            if p.get("precision", "fp32") != "fp32" or p.get("compile"):
+                fp32 = _find(rows, "critic-step", estimator="aa-mine", hidden=p["hidden"], batch=p["batch"])
+                if fp32 is not None:
+                    what = p["precision"] if p.get("precision", "fp32") != "fp32" else "torch.compile"
+                    out.append(
+                        [
+                            f"{what} speed-up over fp32 eager (informative)",
+                            setting(p),
+                            f"{fp32['median_s'] / r['median_s']:.2f}x",
+                            None,
+                        ]
+                    )
+    for r in rows:
+        if r["workload"] == "mixture-truth" and "error" not in r and r["params"]["n"] >= 60000:
+            out.append(
+                [
+                    "mixture truth N=60000 in <= 10 s",
+                    setting(r["params"]),
+                    f"{r['median_s']:.2f} s",
+                    r["median_s"] <= 10.0,
+                ]
+            )
+            if r["params"]["dim"] >= 256:  # at d = 10 the exp of the N x M logits dominates, not the matmul
+                dtype = r.get("extras", {}).get("precision", "fp32")
+                out.append(
+                    [
+                        f"mixture truth FLOP utilisation >= 70% of the {dtype} matmul peak",
+                        setting(r["params"]) + f", blocks in {dtype}",
+                        f"{100 * r['utilisation']:.1f}%",
+                        r["utilisation"] >= 0.7,
+                    ]
+                )
     return out
 
 
