@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ibbench.errors import IbbenchError
 from ibbench.figures.learning_curves import curves, plot_learning_curves
 from ibbench.results import RunRecord
 
@@ -37,3 +38,29 @@ def test_the_figure_is_written_and_a_store_without_history_is_refused(tmp_path):
     assert plot_learning_curves(RUNS, tmp_path / "f.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="evaluation history"):
         plot_learning_curves([trained("ce", 0, 0.9)], tmp_path / "g.png")
+
+
+def test_several_runs_share_the_information_plane_panels(tmp_path):
+    """Paper Fig. 4 over seeds: `ibbench plot info-plane all` draws each run's critic trace with its
+    held-out readings and the truth at each layer's start and end."""
+    from ibbench.figures.info_plane import find_records, layer_ends, plot_info_planes
+
+    def layerwise(seed: int, params: dict | None = None) -> RunRecord:
+        start = {"ixt": 0.5, "iyt": 1.0, "ixt_truth": 1.2}
+        layers = [
+            {"layer": i, "ixt": 2.0 + seed, "iyt": 1.5, "ixt_truth": 3.0, "at_start": start} for i in (1, 2)
+        ]
+        data = trained("ib-layerwise", seed, 0.8, params=params, layers=layers).model_dump()
+        data["training"]["trace"] = [
+            {"layer": i, "iteration": it, "iyt": 2.0, "ixt": 1.0 + it / 1000}
+            for i in (1, 2)
+            for it in (500, 1000)
+        ]
+        return RunRecord.model_validate(data)
+
+    runs = [layerwise(0), layerwise(1)]
+    assert layer_ends(runs[1])[2] == [(0.5, 1.0, 1.2), (3.0, 1.5, 3.0)]
+    assert find_records(runs, "all", "critics") == runs
+    assert plot_info_planes(runs, tmp_path / "p.png", "critics").stat().st_size > 10_000
+    with pytest.raises(IbbenchError, match="one setting"):  # two settings on one figure would mislead
+        find_records([*runs, layerwise(0, {"beta": 0.1})], "all", "critics")

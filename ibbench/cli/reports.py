@@ -59,7 +59,10 @@ def register(sub) -> dict:
         "setting, mean and range over seeds (paper Fig. 6); a tuning file shows validation accuracy only",
     )
     plot.add_argument(
-        "run_id", nargs="?", help="info-plane: the run's id (a unique prefix is enough) or 'last'"
+        "run_id",
+        nargs="?",
+        help="info-plane: the run's id (a unique prefix is enough), 'last', or 'all' (every run of a store "
+        "of one setting on the same panels, e.g. paper Fig. 4 over seeds)",
     )
     plot.add_argument(
         "--converged-only",
@@ -187,11 +190,18 @@ def _plot_heatmap(args) -> int:
 
 
 def _plot_info_plane(args) -> int:
-    from ..figures.info_plane import find_record, plot_info_plane
+    from ..figures.info_plane import find_records, plot_info_plane, plot_info_planes
 
     if args.run_id is None:
-        raise IbbenchError("ibbench plot info-plane needs a run id (or 'last')")
-    record = find_record(_records(args), args.run_id, args.source)
+        raise IbbenchError("ibbench plot info-plane needs a run id (or 'last', or 'all')")
+    records = find_records(_records(args), args.run_id, args.source)
+    if args.run_id == "all":
+        out = args.out or args.store.parent / "info-planes.png"
+        print(
+            f"information planes of {len(records)} runs written to {plot_info_planes(records, out, args.source)}"
+        )
+        return 0
+    (record,) = records
     out = args.out or args.store.parent / f"info-plane-{record.id[:12]}.png"  # beside the store, as heatmap
     print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out, args.source)}")
     return 0

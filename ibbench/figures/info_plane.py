@@ -125,12 +125,94 @@ def plot_info_plane(record: RunRecord, out: Path, source: str = "auto") -> Path:
     return out
 
 
+def layer_ends(record: RunRecord) -> dict[int, list[tuple[float, float, float]]]:
+    """A layer-wise IB record's held-out readings at each layer's start and end, with the truth:
+    {layer: [(critic I(X;L+eps), I(Y;L), truth of I(X;L+eps)) at the start, at the end]}; {} for
+    other records."""
+    out = {}
+    for i, layer in enumerate((record.training.get("layers") or []) if record.training else []):
+        ends = []
+        for when in (layer.get("at_start") or {}, layer):
+            if all(when.get(k) is not None for k in ("ixt", "iyt", "ixt_truth")):
+                ends.append((when["ixt"], when["iyt"], when["ixt_truth"]))
+        if ends:
+            out[i + 1] = ends
+    return out
+
+
+def plot_info_planes(records: list[RunRecord], out: Path, source: str = "auto") -> Path:
+    """Several runs' information planes on the same panels (paper Fig. 4 over seeds): a colour per run,
+    its readings joined in time order, a layer-wise IB run's held-out readings at each layer's start and
+    end as squares, and the Monte-Carlo truth of I(X; L + eps) there as hollow circles at the same
+    I(Y; L), joined to its reading by a dotted line (how far the critic reads below the truth)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    drawn = [(r, *trajectory(r, source)) for r in records]
+    layers = sorted({p["layer"] for _, points, _, _ in drawn for p in points})
+    fig, axes = plt.subplots(1, len(layers), figsize=(3.8 * len(layers), 3.6), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, layer in zip(axes[0], layers, strict=True):
+        for n, (record, points, _, _) in enumerate(drawn):
+            colour = colours(n % 10)
+            pts = sorted(
+                (p for p in points if p["layer"] == layer and p["ixt"] is not None and p["iyt"] is not None),
+                key=lambda p: p["step"],
+            )
+            ends = layer_ends(record).get(layer, [])
+            xs = [e[0] for e in ends[:1]] + [p["ixt"] for p in pts] + [e[0] for e in ends[1:]]
+            ys = [e[1] for e in ends[:1]] + [p["iyt"] for p in pts] + [e[1] for e in ends[1:]]
+            ax.plot(xs, ys, color=colour, lw=0.9, marker="o", ms=2.5, label=f"seed {record.spec.seed}")
+            for critic, iyt, truth in ends:
+                ax.scatter([critic], [iyt], marker="s", s=18, color=colour, zorder=3)
+                ax.scatter([truth], [iyt], facecolors="none", edgecolors=colour, s=30, zorder=3)
+                ax.plot([critic, truth], [iyt, iyt], ls=":", lw=0.8, color=colour)
+        ax.set_title(f"layer {layer}", fontsize=9)
+        ax.set_xlabel("I(X; L + eps) [nats]")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("I(Y; L) [nats]")
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    first = records[0].spec
+    fig.suptitle(
+        f"{records[0].task_label}, {first.trainer.name if first.trainer else '-'}, {len(records)} runs, "
+        f"{first.budget} budget; measured by {drawn[0][2]}\nsquares: held-out readings at a layer's start "
+        "and end; hollow circles: the truth of I(X; L + eps) there",
+        fontsize=8,
+    )
+    mark_figure(fig, records)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
 def _has_plane(record: RunRecord, source: str) -> bool:
     try:
         trajectory(record, source)
     except IbbenchError:
         return False
     return True
+
+
+def find_records(records: list[RunRecord], run_id: str, source: str = "auto") -> list[RunRecord]:
+    """``find_record``'s one record, or for 'all' every ok record with an information plane for
+    ``source`` (one trainer setting: a store of several asks for a run id)."""
+    if run_id != "all":
+        return [find_record(records, run_id, source)]
+    with_plane = [r for r in records if r.status == "ok" and _has_plane(r, source)]
+    if not with_plane:
+        raise IbbenchError("no training run with an information plane in the store")
+    settings = {
+        (r.task_label, r.spec.trainer.model_dump_json() if r.spec.trainer else "") for r in with_plane
+    }
+    if len(settings) > 1:
+        raise IbbenchError(
+            f"'all' draws one setting's runs, and the store has {len(settings)} (task x trainer settings); "
+            "give a run id, or a store of one setting"
+        )
+    return with_plane
 
 
 def find_record(records: list[RunRecord], run_id: str, source: str = "auto") -> RunRecord:
