@@ -308,13 +308,14 @@ def _mean_std(values: list[float], digits: int = 2) -> str:
 def budget_label(record: RunRecord) -> str:
     """What a training run actually ran: the budget's name and the numbers that set its cost.
 
-    ``quick: 300 it/layer, k=10, critics 2x256`` for a layer-wise run; ``quick: 2000 steps`` for a
-    stepped one; ``quick: fitted`` for one that only fits a readout (random-features).
+    ``quick: 300 it/layer, k=10, critics 2x256`` for a run that trained layer by layer (its result has
+    ``layers``); ``quick: 2000 steps`` for one that trained end to end; ``quick: fitted`` for one that
+    only fits a readout (random-features).
     """
     p = record.expanded["trainer"]["params"]
     if "steps" not in p:
         return f"{record.spec.budget}: fitted"
-    per_layer = record.spec.trainer.name in ("ib-layerwise", "greedy-ce")
+    per_layer = bool(record.training and record.training.get("layers"))  # a layer-by-layer trainer's summary
     parts = [f"{p['steps']} it/layer" if per_layer else f"{p['steps']} steps"]
     if "critic_steps" in p and "critic_hidden" in p:
         parts.append(f"k={p['critic_steps']}, critics {p.get('critic_depth', 2)}x{p['critic_hidden']}")

@@ -1,6 +1,7 @@
 """Is a training method on par with, better or worse than cross-entropy?  Worded from the records only.
 
-For each task x training fraction, every trainer setting is compared with the ``ce`` runs of the same
+For each task x training fraction, every trainer setting is compared with the reference trainer's
+runs (``ce`` in the paper's tables: the command line's ``--reference``) of the same
 task, fraction, data and budget name.  A seed fixes the data subset, the initialisation and the batch
 order for both trainers, so the runs are **paired by seed** (``record.spec.seed``; where a seed has
 several runs on one side, e.g. two ``ce`` settings, their mean stands for it).  Over the n seeds both
@@ -40,7 +41,6 @@ from .currency import with_note
 from .results import RunRecord
 from .tables import _setting_label, _training_groups, budget_label, training_runs
 
-REFERENCE = "ce"
 ALPHA = 0.05  # two-sided: the 95 % interval and the MDD's test
 POWER = 0.8  # the MDD's power, the usual convention (Cohen 1988)
 
@@ -97,6 +97,7 @@ class Comparison:
     reference: list[float]  # ce's, same task and fraction
     seeds: list[int]  # the seed of each of ``accuracies``
     reference_seeds: list[int]  # the seed of each of ``reference``
+    reference_name: str  # the reference trainer's name (e.g. ce)
 
     @property
     def paired_seeds(self) -> list[int]:
@@ -200,20 +201,21 @@ class Comparison:
         return "better" if ci[0] > 0 else "worse" if ci[1] < 0 else "on par (the interval includes 0)"
 
 
-def comparisons(records: list[RunRecord]) -> list[Comparison]:
-    """Every non-reference trainer setting next to ``ce`` on the same task and fraction (ok runs only)."""
+def comparisons(records: list[RunRecord], reference: str) -> list[Comparison]:
+    """Every trainer setting next to the runs of trainer ``reference`` (e.g. the paper's ``ce``) on the
+    same task, fraction, data and budget (ok runs only)."""
     groups = _training_groups(records)
     out = []
     for key, runs in groups.items():
         ok = [r for r in runs if r.status == "ok"]
-        if not ok or ok[0].spec.trainer.name == REFERENCE:
+        if not ok or ok[0].spec.trainer.name == reference:
             continue
         ref = [
             r
             for k, rs in groups.items()
             if k[:3] == key[:3] and k[4] == key[4]  # task, fraction, data, budget
             for r in rs
-            if r.status == "ok" and r.spec.trainer.name == REFERENCE
+            if r.status == "ok" and r.spec.trainer.name == reference
         ]
         if not ref:
             continue
@@ -227,6 +229,7 @@ def comparisons(records: list[RunRecord]) -> list[Comparison]:
                 [100 * r.training.test_acc for r in ref],
                 [r.spec.seed for r in ok],
                 [r.spec.seed for r in ref],
+                reference,
             )
         )
     return out
@@ -276,17 +279,18 @@ def _seeds_for_cell(c: Comparison, target: float | None, say_target: bool) -> st
 
 
 def _sentence(c: Comparison, target: float | None) -> str:
-    """One setting against ce in words, no stronger than its interval."""
+    """One setting against the reference in words, no stronger than its interval."""
     a, ref = c.shown()
     head = f"{c.setting} ({c.budget}): {_mean_sd(a)}"
     ci = c.interval()
     if not c.paired:
         where = f"unpaired Welch 95 % interval {_interval(ci)}" if ci else "no interval"
         return (
-            f"{head}, no seed in common with ce, {c.difference:+.2f} points against ce's mean "
+            f"{head}, no seed in common with {c.reference_name}, {c.difference:+.2f} points against "
+            f"{c.reference_name}'s mean "
             f"({where}): **{c.verdict()}**."
         )
-    on = f"against ce's {_mean_pm_sd(ref)} % on the same {'seeds' if len(a) > 1 else 'seed'}"
+    on = f"against {c.reference_name}'s {_mean_pm_sd(ref)} % on the same {'seeds' if len(a) > 1 else 'seed'}"
     if c.unpaired_seeds:
         on += f" ({c.unpaired_seeds} seeds run by one side only left out)"
     if ci is None:
@@ -304,32 +308,37 @@ def _sentence(c: Comparison, target: float | None) -> str:
     return f"{text}: **{c.verdict()}**."
 
 
-def verdict_text(records: list[RunRecord], mdd_target: MddTarget = None) -> str:
-    """One paragraph per task x fraction: each setting against CE on the seeds both ran, mean ± sd, the
-    mean paired difference with its 95 % interval, the two rank tests, the MDD and the verdict."""
-    rows = comparisons(records)
+def verdict_text(records: list[RunRecord], reference: str, mdd_target: MddTarget = None) -> str:
+    """One paragraph per task x fraction: each setting against trainer ``reference`` on the seeds both
+    ran, mean ± sd, the mean paired difference with its 95 % interval, the two rank tests, the MDD and
+    the verdict."""
+    rows = comparisons(records, reference)
     if not rows:
-        return "no training runs with a ce reference on the same task and fraction in the store"
+        return f"no training runs with a {reference} reference on the same task and fraction in the store"
     paragraphs = []
     for task, fraction in dict.fromkeys((c.task, c.fraction) for c in rows):
         mine = [c for c in rows if (c.task, c.fraction) == (task, fraction)]
-        lines = [f"**{task}, {100 * fraction:g} % of the training set**: ce {_mean_sd(mine[0].reference)}."]
+        lines = [
+            f"**{task}, {100 * fraction:g} % of the training set**: {reference} {_mean_sd(mine[0].reference)}."
+        ]
         lines += [_sentence(c, _target_for(mdd_target, fraction)) for c in mine]
         paragraphs.append(" ".join(lines))
     return with_note("\n\n".join(paragraphs), training_runs(_training_groups(records)))
 
 
-def verdict_table(records: list[RunRecord], fmt: str = "github", mdd_target: MddTarget = None) -> str:
+def verdict_table(
+    records: list[RunRecord], reference: str, fmt: str = "github", mdd_target: MddTarget = None
+) -> str:
     """The verdict as one row per trainer setting (a sweep reads down a column): the seeds paired, its
-    test accuracy and ce's on them (mean ± sd, %), the mean paired difference in points, its 95 % paired
+    test accuracy and the reference's on them (mean ± sd, %), the mean paired difference in points, its 95 % paired
     t interval (Welch where the sides share no seed: ``unpaired``), the Wilcoxon and sign-test p values,
     the MDD at these seeds and the verdict.  ``mdd_target`` (points; one for all, or per fraction) adds
     the seeds that would bring the MDD under it, with the observed sd of the differences as the pilot."""
-    rows = comparisons(records)
+    rows = comparisons(records, reference)
     if not rows:
-        return "no training runs with a ce reference on the same task and fraction in the store"
-    headers = ["task", "train", "trainer", "budget (as run)", "seeds paired", "test acc %", "ce %"]
-    headers += ["vs ce (points)", "95 % interval", "Wilcoxon p", "sign p", "MDD (points)"]
+        return f"no training runs with a {reference} reference on the same task and fraction in the store"
+    headers = ["task", "train", "trainer", "budget (as run)", "seeds paired", "test acc %", f"{reference} %"]
+    headers += [f"vs {reference} (points)", "95 % interval", "Wilcoxon p", "sign p", "MDD (points)"]
     one_target = isinstance(mdd_target, int | float)
     if mdd_target is not None:
         headers.append(f"seeds for MDD <= {mdd_target:g}" if one_target else "seeds for MDD <= target")

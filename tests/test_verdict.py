@@ -66,7 +66,7 @@ CE = [trained("ce", s, a) for s, a in enumerate((0.870, 0.880, 0.875))]
 def test_a_clear_gap_is_worse_and_a_small_one_on_par():
     far = [trained("ib-layerwise", s, a) for s, a in enumerate((0.800, 0.810, 0.805))]
     near = [trained("ce-wd", s, a) for s, a in enumerate((0.872, 0.879, 0.870))]
-    by_setting = {c.setting: c for c in comparisons(CE + far + near)}
+    by_setting = {c.setting: c for c in comparisons(CE + far + near, "ce")}
     assert by_setting["ib-layerwise"].verdict() == "worse"
     assert by_setting["ib-layerwise"].difference == pytest.approx(-7.0)
     lo, hi = by_setting["ce-wd"].interval()
@@ -82,7 +82,7 @@ def _rows(table: str) -> dict[str, list[str]]:
 def test_the_gap_table_has_a_row_per_setting_with_the_verdict_numbers():
     far = [trained("ib-layerwise", s, a) for s, a in enumerate((0.800, 0.810, 0.805))]
     one = [trained("ib-layerwise", 0, 0.86, params={"steps": 1000}, steps=1000)]
-    table = verdict_table(CE + far + one)
+    table = verdict_table(CE + far + one, "ce")
     assert [h.strip() for h in table.splitlines()[0].split("|")[5:-1]] == [
         "seeds paired",
         "test acc %",
@@ -122,7 +122,7 @@ def test_the_gap_table_has_a_row_per_setting_with_the_verdict_numbers():
 
 
 def test_one_seed_has_no_interval_and_says_so():
-    text = verdict_text(CE + [trained("greedy-ce", 0, 0.95)])
+    text = verdict_text(CE + [trained("greedy-ce", 0, 0.95)], "ce")
     assert (
         "too few seeds" in text
         and "no interval" in text
@@ -140,6 +140,7 @@ def test_the_accuracy_table_states_the_budget_as_run_and_the_readout_fit():
             {"steps": 5000},
             steps=5000,
             readout={"converged": s != 2, "loss": 0.1, "grad_norm": 1e-6},
+            layers=[{"layer": 1}],  # a layer-by-layer trainer says so by its per-layer summary
         )
         for s in range(3)
     ]
@@ -181,7 +182,7 @@ ABOVE = [trained("ce-wd", s, a + 0.004 + e) for s, (a, e) in enumerate(zip(OFFSE
 
 
 def test_pairing_by_seed_sees_a_small_steady_gain_that_welch_calls_on_par():
-    (c,) = comparisons(CE_SPREAD + ABOVE)
+    (c,) = comparisons(CE_SPREAD + ABOVE, "ce")
     paired, welch = c.interval(), c.welch_interval()
     assert c.paired and c.verdict() == "better" and paired[0] > 0
     assert welch[0] < 0 < welch[1]  # the unpaired interval drowns the 0.4 points in the seed spread
@@ -189,14 +190,14 @@ def test_pairing_by_seed_sees_a_small_steady_gain_that_welch_calls_on_par():
     assert c.difference == pytest.approx(0.4 + 100 * statistics.fmean(NOISE))
     # the same accuracies under seeds ce never ran: nothing to pair, and Welch calls it on par
     shifted = [trained("ce-wd", 100 + r.spec.seed, r.training.test_acc) for r in ABOVE]
-    (u,) = comparisons(CE_SPREAD + shifted)
+    (u,) = comparisons(CE_SPREAD + shifted, "ce")
     assert not u.paired and u.interval() == welch and u.verdict().startswith("on par")
 
 
 def test_the_paired_interval_tests_and_mdd_are_scipys_by_hand():
     ce = [trained("ce", s, a) for s, a in enumerate((0.870, 0.880, 0.875, 0.862, 0.891))]
     mine = [trained("ce-wd", s, a) for s, a in enumerate((0.876, 0.879, 0.885, 0.866, 0.893))]
-    (c,) = comparisons(ce + mine)
+    (c,) = comparisons(ce + mine, "ce")
     a = [100 * r.training.test_acc for r in mine]
     b = [100 * r.training.test_acc for r in ce]
     d = [x - y for x, y in zip(a, b, strict=True)]
@@ -207,7 +208,7 @@ def test_the_paired_interval_tests_and_mdd_are_scipys_by_hand():
     assert c.sign_p() == pytest.approx(stats.binomtest(4, 5).pvalue)  # 4 of 5 seeds above ce
     by_hand = (stats.t.ppf(0.975, 4) + stats.t.ppf(0.8, 4)) * statistics.stdev(d) / math.sqrt(5)
     assert c.mdd() == pytest.approx(by_hand)
-    row = _rows(verdict_table(ce + mine))["ce-wd"]
+    row = _rows(verdict_table(ce + mine, "ce"))["ce-wd"]
     assert row[7:12] == [
         f"{c.difference:+.2f}",
         f"[{lo:+.2f}, {hi:+.2f}]",
@@ -242,17 +243,19 @@ def test_seeds_needed_meets_the_target_with_the_fewest_seeds():
 
 def test_the_mdd_target_adds_the_seed_count_from_the_pilot():
     near = [trained("ce-wd", s, a) for s, a in enumerate((0.872, 0.879, 0.870))]
-    (c,) = comparisons(CE + near)
+    (c,) = comparisons(CE + near, "ce")
     needed = seeds_needed(c.sd_difference, 0.3)
     assert needed > 3 and minimum_detectable_difference(c.sd_difference, needed) <= 0.3 < c.mdd()
-    table = verdict_table(CE + near, mdd_target=0.3)
+    table = verdict_table(CE + near, "ce", mdd_target=0.3)
     assert "seeds for MDD <= 0.3" in table.splitlines()[0]
     assert _rows(table)["ce-wd"][12:] == [str(needed), "on par (the interval includes 0)"]
-    by_fraction = _rows(verdict_table(CE + near, mdd_target={0.01: 1.0, 1.0: 0.3}))["ce-wd"]
+    by_fraction = _rows(verdict_table(CE + near, "ce", mdd_target={0.01: 1.0, 1.0: 0.3}))["ce-wd"]
     assert by_fraction[12] == f"{seeds_needed(c.sd_difference, 1.0)} (<= 1)"
-    assert _rows(verdict_table(CE + near, mdd_target={1.0: 0.3}))["ce-wd"][12] == "-"  # not this fraction
+    assert (
+        _rows(verdict_table(CE + near, "ce", mdd_target={1.0: 0.3}))["ce-wd"][12] == "-"
+    )  # not this fraction
     assert f"{needed} seeds would give an MDD of at most 0.3 points" in verdict_text(
-        CE + near, mdd_target=0.3
+        CE + near, "ce", mdd_target=0.3
     )
 
 
@@ -264,7 +267,7 @@ def test_the_cli_takes_mdd_targets_per_fraction(tmp_path, capsys):
     near = [trained("ce-wd", s, a) for s, a in enumerate((0.872, 0.879, 0.870))]
     for record in CE + near:
         store.append(record)
-    (c,) = comparisons(CE + near)
+    (c,) = comparisons(CE + near, "ce")
     argv = ["table", "gaps", "--store", str(tmp_path / "runs.jsonl"), "--mdd-target", "1%=1"]
     assert main(argv + ["--mdd-target", "100%=0.3"]) == 0
     assert _rows(capsys.readouterr().out)["ce-wd"][12] == f"{seeds_needed(c.sd_difference, 1.0)} (<= 1)"
@@ -276,19 +279,28 @@ def test_the_cli_takes_mdd_targets_per_fraction(tmp_path, capsys):
 
 def test_seeds_that_do_not_match_fall_back_to_welch_and_say_unpaired():
     other = [trained("ce-wd", s, a) for s, a in zip((10, 11, 12), (0.800, 0.810, 0.805), strict=True)]
-    (c,) = comparisons(CE + other)
+    (c,) = comparisons(CE + other, "ce")
     assert not c.paired and c.interval() == c.welch_interval() and c.verdict() == "worse"
     assert c.difference == pytest.approx(-7.0) and c.mdd() is None and c.wilcoxon_p() is None
-    row = _rows(verdict_table(CE + other))["ce-wd"]
+    row = _rows(verdict_table(CE + other, "ce"))["ce-wd"]
     lo, hi = c.welch_interval()
     assert row[4] == "unpaired (3, ce 3)" and row[8] == f"[{lo:+.2f}, {hi:+.2f}]" and row[9:12] == ["-"] * 3
-    assert "no seed in common with ce" in verdict_text(CE + other)
-    assert "unpaired Welch 95 % interval" in verdict_text(CE + other)
+    assert "no seed in common with ce" in verdict_text(CE + other, "ce")
+    assert "unpaired Welch 95 % interval" in verdict_text(CE + other, "ce")
 
 
 def test_one_shared_seed_is_too_few_even_where_welch_would_give_an_interval():
     mine = [trained("ce-wd", s, a) for s, a in zip((0, 7, 8), (0.800, 0.810, 0.805), strict=True)]
-    (c,) = comparisons(CE + mine)
+    (c,) = comparisons(CE + mine, "ce")
     assert c.paired and c.paired_seeds == [0] and c.welch_interval() is not None
     assert c.interval() is None and c.verdict() == "too few seeds" and c.mdd() is None
-    assert _rows(verdict_table(CE + mine))["ce-wd"][4] == "1 (+4 unpaired)"
+    assert _rows(verdict_table(CE + mine, "ce"))["ce-wd"][4] == "1 (+4 unpaired)"
+
+
+def test_the_reference_is_data_any_trainer_can_be_it():
+    """The verdict names no trainer itself: pairing every setting with greedy-ce reads the same way."""
+    greedy = [trained("greedy-ce", s, a - 0.01) for s, a in enumerate(OFFSETS)]
+    (c,) = [c for c in comparisons(CE_SPREAD + greedy, "greedy-ce") if c.setting == "ce"]
+    assert c.reference_name == "greedy-ce" and c.difference == pytest.approx(1.0)
+    text = verdict_text(CE_SPREAD + greedy, "greedy-ce")
+    assert "against greedy-ce's" in text and "greedy-ce %" in verdict_table(CE_SPREAD + greedy, "greedy-ce")

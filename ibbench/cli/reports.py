@@ -39,6 +39,12 @@ def register(sub) -> dict:
     table.add_argument("--format", default="github", help="any tabulate format: github, plain, latex, ...")
     table.add_argument("--budget", choices=BUDGETS, help="only records of this budget")
     table.add_argument(
+        "--reference",
+        default="ce",
+        metavar="TRAINER",
+        help="verdict and gaps: the trainer every other setting is paired with (default ce, the paper's)",
+    )
+    table.add_argument(
         "--mdd-target",
         action="append",
         type=mdd_target,
@@ -144,8 +150,8 @@ def _renderer(kind: str, args):
         "layers": tables.layer_table,
         "beta": lambda rs, fmt: tables.beta_table(rs, fmt, with_test=not _is_tuning_file(args)),
         "failures": tables.failure_table,
-        "verdict": lambda rs, fmt: verdict_text(rs, mdd_target=target),
-        "gaps": lambda rs, fmt: verdict_table(rs, fmt, mdd_target=target),
+        "verdict": lambda rs, fmt: verdict_text(rs, args.reference, mdd_target=target),
+        "gaps": lambda rs, fmt: verdict_table(rs, args.reference, fmt, mdd_target=target),
         "preprocess": preprocess_table,
         "coverage": coverage_table,
         "tuning": tuning_table,
