@@ -56,7 +56,7 @@ def test_sigkilled_suite_resumes_without_loss_or_duplicates(tmp_path):
 def test_committed_suites_are_valid_and_fig2_suite_is_the_figure_grid():
     from pathlib import Path
 
-    from ibbench.figures.fig2 import fig2_cells
+    from ibbench.paper.fig2 import fig2_cells
     from ibbench.plugins import load_registry
     from ibbench.runner import resolve
     from ibbench.specs import load_suite
@@ -79,7 +79,7 @@ def test_committed_suites_are_valid_and_fig2_suite_is_the_figure_grid():
 def test_fig2_finds_its_stored_cells_as_resolved(tmp_path, registry):
     """The figure reads back the records of its cells by their resolved key: a spec the runner completes
     (the default preprocessing filled in) is still the figure's cell, so a second call only draws."""
-    from ibbench.figures.fig2 import make_fig2
+    from ibbench.paper.fig2 import make_fig2
 
     kw = dict(out_dir=tmp_path, budget="smoke", seeds=[0], noise_vars=[1.0], dataset="digits", device="cpu")
     make_fig2(**kw, registry=registry)

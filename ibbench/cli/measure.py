@@ -51,7 +51,7 @@ def register(sub) -> dict:
 
 
 def cmd_figure(args) -> int:
-    from ..figures.fig2 import make_fig2
+    from ..paper.fig2 import make_fig2
 
     make_fig2(
         out_dir=args.out_dir,

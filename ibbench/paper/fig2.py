@@ -4,9 +4,10 @@ Monte-Carlo truth and its error bar.
 
 X is uniform over the N = 60000 MNIST training images, so the truth is bounded by
 log N = 11.0 nats: as the noise vanishes it saturates there, not at infinity.
-Every cell is a stored run record (resumable); the table and the PNG are built
-from the records only, and both say how many records are stale at HEAD or made from a dirty tree
-(``ibbench.currency``).
+Every cell is a stored run record (resumable); the table and the PNG are built from the records
+only (``render``), and both say how many records are stale at HEAD or made from a dirty tree
+(``ibbench.currency``).  It lives with the paper's reproduction, not with the reports, because it
+runs its cells (``make_fig2``) and names the paper's three estimators.
 """
 
 from __future__ import annotations
