@@ -271,6 +271,16 @@ def _data_label(record: RunRecord) -> str:
     return task.get("dataset", "")
 
 
+def compute_note(records: list[RunRecord]) -> str:
+    """What the runs cost: 'Compute: 32 runs, 4.16 hours of wall time (ce 0.62 h, ib-e2e 3.54 h)', the
+    sum of the records' wall times (a run's own clock, resumed parts included)."""
+    hours: dict[str, float] = defaultdict(float)
+    for r in records:
+        hours[r.spec.trainer.name if r.spec.trainer else r.spec.estimator.name] += r.wall_time_s / 3600
+    split = ", ".join(f"{name} {h:.2f} h" for name, h in sorted(hours.items()))
+    return f"Compute: {len(records)} runs, {sum(hours.values()):.2f} hours of wall time ({split})."
+
+
 def _training_groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
     """(task label, fraction, data, trainer setting, budget, estimator) -> runs over seeds."""
     records = unique_cells(records)

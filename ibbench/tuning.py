@@ -159,7 +159,7 @@ def tuning_table(records: list[RunRecord], fmt: str = "github") -> str:
     from tabulate import tabulate
 
     from .currency import with_note
-    from .tables import _setting_label, budget_label
+    from .tables import _setting_label, budget_label, compute_note
 
     groups: dict[tuple[str, str], dict[str, list[RunRecord]]] = {}
     for r in records:
@@ -208,7 +208,8 @@ def tuning_table(records: list[RunRecord], fmt: str = "github") -> str:
     if not rows:
         return "no training runs in the tuning store"
     headers = ["task", "trainer", "setting (varied)", "seeds", "val acc % (mean ± sd)", "", "budget (as run)"]
-    return with_note(tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True), records)
+    text = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
+    return with_note(f"{text}\n\n{compute_note(records)}", records)
 
 
 def suite_cells(suite: SuiteSpec, store: Path) -> dict[Path, list[RunSpec]]:

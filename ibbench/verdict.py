@@ -39,7 +39,7 @@ from tabulate import tabulate
 
 from .currency import with_note
 from .results import RunRecord
-from .tables import _setting_label, _training_groups, budget_label, training_runs
+from .tables import _setting_label, _training_groups, budget_label, compute_note, training_runs
 
 ALPHA = 0.05  # two-sided: the 95 % interval and the MDD's test
 POWER = 0.8  # the MDD's power, the usual convention (Cohen 1988)
@@ -354,4 +354,5 @@ def verdict_table(
             row.append(_seeds_for_cell(c, _target_for(mdd_target, c.fraction), not one_target))
         table.append(row + [c.verdict()])
     text = tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True)
-    return with_note(text, training_runs(_training_groups(records)))
+    runs = training_runs(_training_groups(records))
+    return with_note(f"{text}\n\n{compute_note(runs)}", runs)

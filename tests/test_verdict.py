@@ -304,3 +304,13 @@ def test_the_reference_is_data_any_trainer_can_be_it():
     assert c.reference_name == "greedy-ce" and c.difference == pytest.approx(1.0)
     text = verdict_text(CE_SPREAD + greedy, "greedy-ce")
     assert "against greedy-ce's" in text and "greedy-ce %" in verdict_table(CE_SPREAD + greedy, "greedy-ce")
+
+
+def test_a_table_says_what_its_runs_cost():
+    from ibbench.tables import compute_note
+
+    runs = CE_SPREAD + ABOVE  # 5 + 5 runs of 1 s each
+    assert compute_note(runs) == "Compute: 10 runs, 0.00 hours of wall time (ce 0.00 h, ce-wd 0.00 h)."
+    long = [r.model_copy(update={"wall_time_s": 5400.0}) for r in CE_SPREAD[:2]]
+    assert compute_note(long) == "Compute: 2 runs, 3.00 hours of wall time (ce 3.00 h)."
+    assert "Compute: 10 runs" in verdict_table(runs, "ce")
