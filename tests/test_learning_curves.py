@@ -43,7 +43,7 @@ def test_the_figure_is_written_and_a_store_without_history_is_refused(tmp_path):
 def test_several_runs_share_the_information_plane_panels(tmp_path):
     """Paper Fig. 4 over seeds: `ibbench plot info-plane all` draws each run's critic trace with its
     held-out readings and the truth at each layer's start and end."""
-    from ibbench.figures.info_plane import find_records, layer_ends, plot_info_planes
+    from ibbench.figures.info_plane import layer_ends, plot_info_planes, settings_with_planes
 
     def layerwise(seed: int, params: dict | None = None) -> RunRecord:
         start = {"ixt": 0.5, "iyt": 1.0, "ixt_truth": 1.2}
@@ -60,7 +60,9 @@ def test_several_runs_share_the_information_plane_panels(tmp_path):
 
     runs = [layerwise(0), layerwise(1)]
     assert layer_ends(runs[1])[2] == [(0.5, 1.0, 1.2), (3.0, 1.5, 3.0)]
-    assert find_records(runs, "all", "critics") == runs
+    assert list(settings_with_planes(runs, "critics").values()) == [runs]
     assert plot_info_planes(runs, tmp_path / "p.png", "critics").stat().st_size > 10_000
-    with pytest.raises(IbbenchError, match="one setting"):  # two settings on one figure would mislead
-        find_records([*runs, layerwise(0, {"beta": 0.1})], "all", "critics")
+    groups = settings_with_planes([*runs, layerwise(0, {"beta": 0.1})], "critics")  # a figure per setting
+    assert [len(g) for g in groups.values()] == [2, 1] and "beta=0.1" in list(groups)[1]
+    with pytest.raises(IbbenchError, match="no training run"):
+        settings_with_planes([trained("ce", 0, 0.9)], "critics")

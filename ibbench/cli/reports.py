@@ -67,8 +67,8 @@ def register(sub) -> dict:
     plot.add_argument(
         "run_id",
         nargs="?",
-        help="info-plane: the run's id (a unique prefix is enough), 'last', or 'all' (every run of a store "
-        "of one setting on the same panels, e.g. paper Fig. 4 over seeds)",
+        help="info-plane: the run's id (a unique prefix is enough), 'last', or 'all' (a figure per setting, "
+        "its runs on the same panels, e.g. paper Fig. 4 over seeds: info-planes-N.png)",
     )
     plot.add_argument(
         "--converged-only",
@@ -196,18 +196,22 @@ def _plot_heatmap(args) -> int:
 
 
 def _plot_info_plane(args) -> int:
-    from ..figures.info_plane import find_records, plot_info_plane, plot_info_planes
+    from ..figures.info_plane import find_record, plot_info_plane, plot_info_planes, settings_with_planes
 
     if args.run_id is None:
         raise IbbenchError("ibbench plot info-plane needs a run id (or 'last', or 'all')")
-    records = find_records(_records(args), args.run_id, args.source)
-    if args.run_id == "all":
-        out = args.out or args.store.parent / "info-planes.png"
-        print(
-            f"information planes of {len(records)} runs written to {plot_info_planes(records, out, args.source)}"
-        )
+    if args.run_id == "all":  # a figure per setting, its runs on the same panels
+        groups = settings_with_planes(_records(args), args.source)
+        if args.out is not None and len(groups) > 1:
+            raise IbbenchError(
+                f"--out names one PNG and the store has {len(groups)} settings; leave --out out"
+            )
+        for n, (setting, runs) in enumerate(groups.items(), 1):
+            out = args.out or args.store.parent / f"info-planes-{n}.png"
+            written = plot_info_planes(runs, out, args.source)
+            print(f"information planes of {setting} ({len(runs)} runs) written to {written}")
         return 0
-    (record,) = records
+    record = find_record(_records(args), args.run_id, args.source)
     out = args.out or args.store.parent / f"info-plane-{record.id[:12]}.png"  # beside the store, as heatmap
     print(f"information plane of run {record.id[:12]} written to {plot_info_plane(record, out, args.source)}")
     return 0

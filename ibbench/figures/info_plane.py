@@ -196,23 +196,22 @@ def _has_plane(record: RunRecord, source: str) -> bool:
     return True
 
 
-def find_records(records: list[RunRecord], run_id: str, source: str = "auto") -> list[RunRecord]:
-    """``find_record``'s one record, or for 'all' every ok record with an information plane for
-    ``source`` (one trainer setting: a store of several asks for a run id)."""
-    if run_id != "all":
-        return [find_record(records, run_id, source)]
-    with_plane = [r for r in records if r.status == "ok" and _has_plane(r, source)]
-    if not with_plane:
+def settings_with_planes(records: list[RunRecord], source: str = "auto") -> dict[str, list[RunRecord]]:
+    """Every ok record with an information plane for ``source``, grouped by setting: {"task label x
+    trainer setting": its runs} (the runs 'all' draws on one figure each)."""
+    groups: dict[str, list[RunRecord]] = {}
+    for r in records:
+        if r.status == "ok" and _has_plane(r, source):
+            trainer = r.spec.trainer
+            setting = trainer.name + (
+                f"[{', '.join(f'{k}={v}' for k, v in sorted(trainer.params.items()))}]"
+                if trainer.params
+                else ""
+            )
+            groups.setdefault(f"{r.task_label} x {setting}", []).append(r)
+    if not groups:
         raise IbbenchError("no training run with an information plane in the store")
-    settings = {
-        (r.task_label, r.spec.trainer.model_dump_json() if r.spec.trainer else "") for r in with_plane
-    }
-    if len(settings) > 1:
-        raise IbbenchError(
-            f"'all' draws one setting's runs, and the store has {len(settings)} (task x trainer settings); "
-            "give a run id, or a store of one setting"
-        )
-    return with_plane
+    return groups
 
 
 def find_record(records: list[RunRecord], run_id: str, source: str = "auto") -> RunRecord:
