@@ -106,7 +106,7 @@ def test_records_without_git_status_are_not_called_current_or_dirty(today):
 def test_the_gap_table_notes_its_training_records_only():
     far = [trained("ib-layerwise", s, a) for s, a in enumerate((0.800, 0.810, 0.805))]
     estimator_only = [record("mine", 0, 1.8)]
-    last = verdict_table(CE + far + estimator_only).splitlines()[-1]
+    last = verdict_table(CE + far + estimator_only, "ce").splitlines()[-1]
     # the six training records, no provenance at all; the estimator run is not part of this table
     assert last.startswith("Not current at HEAD: 6 of 6 records of unknown tree state")
 
