@@ -10,6 +10,8 @@
 # pydantic travels as wheels in .whl/ (the image has torch, pluggy, tabulate, tqdm, scikit-learn):
 #   pip download -d .whl pydantic pydantic-core annotated-types typing-inspection typing-extensions
 # Checked on the CPU with SMOKE=1 (smoke budget, cpu, a few steps): SMOKE=1 scripts/device_cifar.sh out cifar.tar.gz 3
+# (2026-12-07, on the 2-core CPU beside two busy jobs: the import, the quick throughput table and the
+# shards ran; no smoke cell finished inside 5 minutes there, and the script stopped them and went on)
 set -uo pipefail
 out=$1; cifar=$2; minutes=${3:-12}
 mkdir -p "$out"
@@ -18,8 +20,8 @@ if [ -d .whl ]; then
 fi
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 IBBENCH_DATA=${IBBENCH_DATA:-/tmp/ibdata}
 ib() { python3 -m ibbench.cli "$@"; }
-device=cuda; procs=8   # per suite: 16 processes on the 16 cores beside the GPU
-if [ "${SMOKE:-0}" = 1 ]; then device=cpu; procs=2; fi
+procs=8   # per suite: 16 processes on the 16 cores beside the GPU
+if [ "${SMOKE:-0}" = 1 ]; then procs=2; fi
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 ib data import cifar10 "$cifar" --quiet || exit 4
 start=$(date +%s)
@@ -39,7 +41,12 @@ for t in 3 2; do   # Table 3's end-to-end rows first: whole rows even if Table 2
   fi
   suites+=("$t:$suite")
 done
-snapshot() { for t in 3 2; do cat /tmp/cifar_t${t}_*.jsonl > "$out/table$t.tmp" 2>/dev/null && mv "$out/table$t.tmp" "$out/table$t.jsonl"; done; }
+snapshot() {   # the finished cells so far, whole files only (no partial file is left in OUT_DIR)
+  for t in 3 2; do
+    ls /tmp/cifar_t${t}_*.jsonl >/dev/null 2>&1 || continue
+    cat /tmp/cifar_t${t}_*.jsonl > "$out/table$t.tmp" && mv "$out/table$t.tmp" "$out/table$t.jsonl"
+  done
+}
 ( while sleep 15; do snapshot; done ) &
 watcher=$!
 for entry in "${suites[@]}"; do
