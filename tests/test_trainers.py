@@ -381,29 +381,3 @@ def test_ce_with_weight_decay_is_ce_wd_and_without_it_is_plain_ce(registry):
     plain = digits_run("ce", registry, seed=3)
     assert with_decay.training.model_dump()["evals"] == ce_wd.training.model_dump()["evals"]
     assert with_decay.training.model_dump()["evals"] != plain.training.model_dump()["evals"]
-
-
-@pytest.mark.parametrize("trainer", ["ib-e2e", "ib-layerwise"])
-def test_a_critic_that_diverges_after_training_is_said_and_the_accuracy_kept(trainer, registry, monkeypatch):
-    """Table 3's first 100 % seed trained 5000 steps, then failed as a whole because D_x's held-out
-    reading at the end was -1.08 nats: the accuracy it had measured was lost.  A reading taken once the
-    network has trained now says the critic diverged and keeps the run's numbers; one taken after
-    pre-training, before any network step, still stops the run."""
-    from ibbench.errors import DivergenceError
-    from ibbench.trainers import ib_critics
-
-    real, calls = ib_critics.check_possible, {"D_x": 0}
-
-    def diverges_after_training(value, se, ceiling, name, extras=None):
-        if name == "D_x":
-            calls["D_x"] += 1
-            if calls["D_x"] == 2:  # the first is the reading after pre-training, the second at its end
-                raise DivergenceError(f"diverged: {name}'s held-out bound is -1.076 nats, below 0")
-        return real(value, se, ceiling, name, extras)
-
-    monkeypatch.setattr(ib_critics, "check_possible", diverges_after_training)
-    params = {"gamma": 0.1} if trainer == "ib-e2e" else {"beta": 0.1}
-    record = digits_run(trainer, registry, **params)
-    assert record.status == "ok" and record.training.test_acc > 2 * CHANCE
-    readings = [record.training.get("final")] if trainer == "ib-e2e" else record.training.get("layers")
-    assert "below 0" in readings[0]["ixt_diverged"] and "iyt_diverged" not in readings[0]

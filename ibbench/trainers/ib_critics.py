@@ -42,7 +42,6 @@ from ..critics import (
     permutations,
     precision_scope,
 )
-from ..errors import DivergenceError
 from ..estimators.aa_mine import AAMINE
 from ..hardware import native_bf16
 from ..infoplane import LabelLayerTask, NoisyLayerTask
@@ -290,23 +289,16 @@ class IBCritics:
             out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(view, z, perm))
         return out
 
-    def estimates(self, strict: bool = True) -> dict[str, Any]:
+    def estimates(self) -> dict[str, Any]:
         """Each critic's held-out DV estimate (D_y: validation pairs; D_x: fresh noise) with its
-        standard error.  An impossible value (NaN, below 0 or above the ceiling) raises DivergenceError;
-        with ``strict`` False (a reading taken after the network has trained, which must not discard
-        what the run measured) it is kept with ``{key}_diverged`` saying why instead."""
+        standard error; an impossible value raises DivergenceError."""
         out: dict[str, Any] = {}
         for key, t in self._named():
             p32 = t.p.model_copy(update={"precision": "fp32"})  # the reported number in full precision
             members = heldout_bound(t.critic, self.data[key].final(), p32, t.ctx, FINAL_PERM_STREAM)
             out[key], out[f"{key}_se"] = combine(members)
-            try:
-                check_finite(out[key], f"{t.name} held-out estimate")
-                check_possible(out[key], out[f"{key}_se"], self.ceilings[key], t.name)
-            except DivergenceError as exc:
-                if strict:
-                    raise
-                out[f"{key}_diverged"] = str(exc)
+            check_finite(out[key], f"{t.name} held-out estimate")
+            check_possible(out[key], out[f"{key}_se"], self.ceilings[key], t.name)
         return out
 
 
