@@ -98,6 +98,8 @@ class Comparison:
     seeds: list[int]  # the seed of each of ``accuracies``
     reference_seeds: list[int]  # the seed of each of ``reference``
     reference_name: str  # the reference trainer's name (e.g. ce)
+    failed: int = 0  # this setting's failed runs (left out of every number above, and said)
+    reference_failed: int = 0
 
     @property
     def paired_seeds(self) -> list[int]:
@@ -210,6 +212,13 @@ def comparisons(records: list[RunRecord], reference: str) -> list[Comparison]:
         ok = [r for r in runs if r.status == "ok"]
         if not ok or ok[0].spec.trainer.name == reference:
             continue
+        ref_runs = [
+            r
+            for k, rs in groups.items()
+            if k[:3] == key[:3] and k[4] == key[4]  # task, fraction, data, budget
+            for r in rs
+            if r.spec.trainer.name == reference
+        ]
         ref = [
             r
             for k, rs in groups.items()
@@ -230,6 +239,8 @@ def comparisons(records: list[RunRecord], reference: str) -> list[Comparison]:
                 [r.spec.seed for r in ok],
                 [r.spec.seed for r in ref],
                 reference,
+                failed=len(runs) - len(ok),
+                reference_failed=sum(r.status != "ok" for r in ref_runs),
             )
         )
     return out
@@ -264,10 +275,21 @@ def _interval(ci: tuple[float, float] | None) -> str:
 
 
 def _seeds_cell(c: Comparison) -> str:
+    failed = _failed_text(c)
     if not c.paired:
-        return f"unpaired ({len(c.accuracies)}, ce {len(c.reference)})"
-    left = f" (+{c.unpaired_seeds} unpaired)" if c.unpaired_seeds else ""
-    return f"{len(c.paired_seeds)}{left}"
+        return f"unpaired ({len(c.accuracies)}, {c.reference_name} {len(c.reference)})" + (
+            f" ({failed})" if failed else ""
+        )
+    left = [f"+{c.unpaired_seeds} unpaired"] if c.unpaired_seeds else []
+    left += [failed] if failed else []
+    return f"{len(c.paired_seeds)}" + (f" ({', '.join(left)})" if left else "")
+
+
+def _failed_text(c: Comparison) -> str:
+    """'1 failed run of ib-e2e left out' (either side's), '' where none failed."""
+    sides = ((c.failed, c.setting.split("[")[0]), (c.reference_failed, c.reference_name))
+    parts = [f"{n} failed run{'s' if n > 1 else ''} of {who}" for n, who in sides if n]
+    return f"{' and '.join(parts)} left out" if parts else ""
 
 
 def _seeds_for_cell(c: Comparison, target: float | None, say_target: bool) -> str:
@@ -293,6 +315,8 @@ def _sentence(c: Comparison, target: float | None) -> str:
     on = f"against {c.reference_name}'s {_mean_pm_sd(ref)} % on the same {'seeds' if len(a) > 1 else 'seed'}"
     if c.unpaired_seeds:
         on += f" ({c.unpaired_seeds} seeds run by one side only left out)"
+    if failed := _failed_text(c):
+        on += f" ({failed}; `ibbench table failures` says why)"
     if ci is None:
         return f"{head} {on}, {c.difference:+.2f} points (no interval): **{c.verdict()}**."
     text = (

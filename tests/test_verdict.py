@@ -314,3 +314,17 @@ def test_a_table_says_what_its_runs_cost():
     long = [r.model_copy(update={"wall_time_s": 5400.0}) for r in CE_SPREAD[:2]]
     assert compute_note(long) == "Compute: 2 runs, 3.00 hours of wall time (ce 3.00 h)."
     assert "Compute: 10 runs" in verdict_table(runs, "ce")
+
+
+def test_failed_runs_are_left_out_and_said():
+    """A run that failed (e.g. its critic diverged) has no accuracy to pair; the verdict says it left it
+    out, so a setting that fails on some seeds is not read as if it had run them all."""
+    failed = trained("ce-wd", 4, 0.9).model_copy(update={"status": "failed", "training": None})
+    mine = [trained("ce-wd", s, a + 0.004) for s, a in enumerate(OFFSETS[:4])] + [failed]
+    (c,) = comparisons(CE_SPREAD + mine, "ce")
+    assert c.failed == 1 and c.reference_failed == 0 and len(c.accuracies) == 4
+    assert "1 failed run of ce-wd left out" in verdict_text(CE_SPREAD + mine, "ce")
+    assert (
+        _rows(verdict_table(CE_SPREAD + mine, "ce"))["ce-wd"][4]
+        == "4 (+1 unpaired, 1 failed run of ce-wd left out)"
+    )
