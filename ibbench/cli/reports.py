@@ -179,11 +179,16 @@ def cmd_plot(args) -> int:
     return plot[args.kind](args)
 
 
+def _whole_store(args, what: str) -> None:
+    """A plot of a whole store takes no run id; a one-line error naming what it plots otherwise."""
+    if args.run_id is not None:
+        raise IbbenchError(f"ibbench plot {args.kind} takes no run id: {what}")
+
+
 def _plot_heatmap(args) -> int:
     from ..figures.heatmap import plot_heatmap
 
-    if args.run_id is not None:
-        raise IbbenchError("ibbench plot heatmap takes no run id: it plots every estimator run of --store")
+    _whole_store(args, "it plots every estimator run of --store")
     out = args.out or args.store.parent / f"heatmap{'-converged' if args.converged_only else ''}.png"
     try:
         written = plot_heatmap(_records(args), out, args.converged_only, title=_title(args))
@@ -220,10 +225,7 @@ def _plot_info_plane(args) -> int:
 def _plot_beta_curve(args) -> int:
     from ..figures.beta_curve import beta_curves, plot_beta_curve
 
-    if args.run_id is not None:
-        raise IbbenchError(
-            "ibbench plot beta-curve takes no run id: it plots every ib-layerwise run of --store"
-        )
+    _whole_store(args, "it plots every ib-layerwise run of --store")
     records = _records(args)
     curves = beta_curves(records, with_test=not _is_tuning_file(args))
     if not curves:
@@ -237,10 +239,7 @@ def _plot_beta_curve(args) -> int:
 def _plot_learning_curves(args) -> int:
     from ..figures.learning_curves import plot_learning_curves
 
-    if args.run_id is not None:
-        raise IbbenchError(
-            "ibbench plot learning-curves takes no run id: it plots every training run of --store"
-        )
+    _whole_store(args, "it plots every training run of --store")
     out = args.out or args.store.parent / "learning-curves.png"
     metric = "val_acc" if _is_tuning_file(args) else "test_acc"
     try:
