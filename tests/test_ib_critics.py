@@ -81,3 +81,44 @@ def test_held_out_estimates_are_taken_in_fp32_whatever_the_critics_train_in():
     for t in critics.trainers():
         t.p = t.p.model_copy(update={"precision": "fp32"})
     assert critics.estimates() == in_bf16_training
+
+
+def test_a_diverged_reading_fails_strictly_and_is_a_note_otherwise(monkeypatch):
+    """An impossible held-out bound (here forced: -5 nats) raises during training; read after training
+    (``strict=False``) it is no estimate: its key is absent and the error and value are kept beside."""
+    from ibbench.errors import DivergenceError
+
+    critics = digits_critics()
+    monkeypatch.setattr(ib_critics, "combine", lambda members: (-5.0, 0.01))
+    with pytest.raises(DivergenceError, match="below 0"):
+        critics.estimates()
+    noted = critics.estimates(strict=False)
+    assert "iyt" not in noted and "ixt" not in noted
+    assert noted["ixt_diverged_value"] == -5.0 and "below 0" in noted["ixt_diverged"]
+
+
+@pytest.mark.parametrize("trainer", ["ib-e2e", "ib-layerwise"])
+def test_a_critic_that_diverges_after_training_keeps_the_run(monkeypatch, registry, trainer):
+    """Table 3's seed 1 at 100 %: D_x's final reading was -1.08 nats after all 5000 steps, and the whole
+    run failed.  The net is trained by then; the run is ok, its accuracy kept, the reading noted."""
+    from tests.test_trainers import digits_run
+
+    real_combine, after_training = ib_critics.combine, []
+
+    def combine(members):  # the readings after training read -5 nats; those during training are real
+        return (-5.0, 0.01) if after_training else real_combine(members)
+
+    real = IBCritics.estimates
+
+    def diverging_after_training(self, strict=True):
+        after_training[:] = [] if strict else [True]
+        return real(self, strict=strict)
+
+    monkeypatch.setattr(ib_critics, "combine", combine)
+    monkeypatch.setattr(IBCritics, "estimates", diverging_after_training)
+    record = digits_run(trainer, registry)
+    assert record.status == "ok", record.error
+    out = record.training.model_dump()
+    assert out["test_acc"] > 0.2
+    readings = out["final"] if trainer == "ib-e2e" else out["layers"][0]
+    assert "ixt" not in readings and readings["ixt_diverged_value"] == -5.0

@@ -42,6 +42,7 @@ from ..critics import (
     permutations,
     precision_scope,
 )
+from ..errors import DivergenceError
 from ..estimators.aa_mine import AAMINE
 from ..hardware import native_bf16
 from ..infoplane import LabelLayerTask, NoisyLayerTask
@@ -289,16 +290,29 @@ class IBCritics:
             out["ixt"] = dv_bound(*self.x.critic.joint_and_marginal(view, z, perm))
         return out
 
-    def estimates(self) -> dict[str, Any]:
+    def estimates(self, strict: bool = True) -> dict[str, Any]:
         """Each critic's held-out DV estimate (D_y: validation pairs; D_x: fresh noise) with its
-        standard error; an impossible value raises DivergenceError."""
+        standard error (keys 'iyt', 'iyt_se', 'ixt', 'ixt_se'; nats).
+
+        An impossible value (NaN, inf, below 0 or above the ceiling) raises DivergenceError when
+        ``strict``.  Readings taken after the net is trained pass ``strict=False``: the net and its
+        accuracy do not depend on them, so a diverged reading is not an estimate (its key is left
+        out) but a note, ``{key}_diverged`` (the error) and ``{key}_diverged_value`` (what it read).
+        """
         out: dict[str, Any] = {}
         for key, t in self._named():
             p32 = t.p.model_copy(update={"precision": "fp32"})  # the reported number in full precision
             members = heldout_bound(t.critic, self.data[key].final(), p32, t.ctx, FINAL_PERM_STREAM)
-            out[key], out[f"{key}_se"] = combine(members)
-            check_finite(out[key], f"{t.name} held-out estimate")
-            check_possible(out[key], out[f"{key}_se"], self.ceilings[key], t.name)
+            value, se = combine(members)
+            try:
+                check_finite(value, f"{t.name} held-out estimate")
+                check_possible(value, se, self.ceilings[key], t.name)
+            except DivergenceError as exc:
+                if strict:
+                    raise
+                out[f"{key}_diverged"], out[f"{key}_diverged_value"] = str(exc), value
+                continue
+            out[key], out[f"{key}_se"] = value, se
         return out
 
 
