@@ -223,7 +223,6 @@ class _Plugin(ABC):  # noqa: B024 (its subclasses declare the abstract methods)
     Params: ClassVar[type[Params]] = Params
     #: budget name -> parameter overrides; what ``--budget`` expands to
     budgets: ClassVar[dict[str, dict[str, Any]]] = {}
-    description: ClassVar[str] = ""
 
     @classmethod
     def params_for(cls, budget: str, overrides: dict[str, Any] | None = None) -> Params:
@@ -281,9 +280,12 @@ class RestartingMeter(Meter):
 class Estimator(_Plugin):
     """A mutual-information estimator, in nats."""
 
-    #: True when the estimator needs ``task.channel`` (y = F(x) + known noise); the information
-    #: plane then measures I(Y; L_i), which has no such channel, with MINE instead
+    #: True when the estimator needs ``task.channel`` (y = F(x) + known noise)
     needs_channel: ClassVar[bool] = False
+    #: a channel estimator's partner for the information plane's I(Y; L_i), which has no channel:
+    #: the registered name of an estimator that needs none (AA-MINE and the mixture name MINE, as the
+    #: paper measures I(Y; L_i)); required where ``needs_channel``
+    label_estimator: ClassVar[str | None] = None
 
     @abstractmethod
     def estimate(self, task: TaskInstance, params: Params, ctx: RunContext) -> Estimate:

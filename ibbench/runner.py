@@ -104,9 +104,6 @@ def _resolve_plugin(
     return ResolvedPlugin(kind, spec.name, plugin, params, entry.distribution)
 
 
-LABEL_ESTIMATOR = "mine"  # the paper measures I(Y; L_i) with plain MINE
-
-
 def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
     """Look every name up and validate every parameter; raises SpecError / UnknownNameError.
 
@@ -140,8 +137,14 @@ def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
     estimator = _resolve_plugin(registry, "estimator", estimator_spec, spec.budget)
     trainer = _resolve_plugin(registry, "trainer", spec.trainer, spec.budget)
     label = None
-    if trainer is not None and estimator is not None and getattr(estimator.plugin, "needs_channel", False):
-        label = _resolve_plugin(registry, "estimator", PluginSpec(name=LABEL_ESTIMATOR), spec.budget)
+    if trainer is not None and estimator is not None and estimator.plugin.needs_channel:
+        partner = estimator.plugin.label_estimator
+        if partner is None:
+            raise SpecError(
+                f"estimator {estimator.name!r} needs a channel and names no label_estimator for the "
+                f"information plane's I(Y; L_i); set its label_estimator class attribute (e.g. 'mine')"
+            )
+        label = _resolve_plugin(registry, "estimator", PluginSpec(name=partner), spec.budget)
     return ResolvedRun(
         spec=spec,
         task=task,
@@ -391,7 +394,7 @@ def estimator_view(instance, resolved: ResolvedRun, ctx: RunContext):
     from .preprocess import Preprocessed
 
     method = resolved.spec.preprocess
-    if getattr(resolved.estimator.plugin, "needs_channel", False):
+    if resolved.estimator.plugin.needs_channel:
         return instance, {
             "method": "not applied",
             "asked": method,

@@ -93,3 +93,30 @@ def test_not_applicable_is_what_a_channel_estimator_raises_without_a_channel():
         _, instance = build("gaussian", dim=2, mi=1.0, structure="dense")
         instance.channel = None
         estimator.estimate(instance, estimator.params_for("smoke"), CTX)
+
+
+@pytest.mark.parametrize("name", REGISTRY.names("estimator"))
+def test_every_channel_estimator_names_a_label_partner_that_needs_no_channel(name):
+    """The information plane's I(Y; L_i) has no channel: a channel estimator declares who measures it."""
+    plugin = REGISTRY.entries["estimator"][name].load()
+    if plugin.needs_channel:
+        partner = REGISTRY.entries["estimator"][plugin.label_estimator].load()
+        assert not partner.needs_channel
+
+
+def test_a_channel_estimator_without_a_label_partner_is_refused_before_training(monkeypatch):
+    from ibbench.errors import SpecError
+    from ibbench.estimators.aa_mine import AAMINE
+    from ibbench.runner import resolve
+
+    monkeypatch.setattr(AAMINE, "label_estimator", None)
+    spec = RunSpec(
+        task=TaskSpec(name="digits-mlp"),
+        trainer=TrainerSpec(name="ce"),
+        estimator=EstimatorSpec(name="aa-mine"),
+        seed=0,
+        budget="smoke",
+        device="cpu",
+    )
+    with pytest.raises(SpecError, match="names no label_estimator"):
+        resolve(spec, REGISTRY)

@@ -25,10 +25,10 @@ class AAMINEParams(CriticParams):
 
 
 class AAMINE(Estimator):
-    description = "AA-MINE: MINE whose critic sees the noise-free F_i(x) (no gradient into F_i)"
     Params = AAMINEParams
     budgets = CRITIC_BUDGETS
     needs_channel = True
+    label_estimator = "mine"  # the paper measures I(Y; L_i) with plain MINE
 
     def critic_for(self, task: TaskInstance, params: CriticParams, ctx: RunContext) -> Critic:
         """A critic on (F(x), z) pairs; train it with ``task.sample_features``."""

@@ -120,9 +120,6 @@ def layer_information(
 
 
 class Binning(Estimator):
-    description = (
-        "binning plug-in estimator, equal-width bins over a robust range (Shwartz-Ziv & Tishby 2017)"
-    )
     Params = BinningParams
 
     def estimate(self, task: TaskInstance, params: BinningParams, ctx: RunContext) -> Estimate:

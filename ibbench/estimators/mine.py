@@ -19,7 +19,6 @@ MINE_BUDGETS = {**CRITIC_BUDGETS, "quick": {**CRITIC_BUDGETS["quick"], "lr": 3e-
 
 
 class MINE(Estimator):
-    description = "MINE: Donsker-Varadhan bound, MLP critic on [x, y] (optional EMA-corrected gradient)"
     Params = MINEParams
     budgets = MINE_BUDGETS
 

@@ -45,9 +45,9 @@ class MixtureParams(Params):
 
 
 class MixtureEstimator(Estimator):
-    description = "known-noise Gaussian-mixture plug-in estimator (needs y = F(x) + Gaussian noise)"
     Params = MixtureParams
     needs_channel = True
+    label_estimator = "mine"  # the paper measures I(Y; L_i) with plain MINE
 
     def estimate(self, task: TaskInstance, params: MixtureParams, ctx: RunContext) -> Estimate:
         ch = task.channel

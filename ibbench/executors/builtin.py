@@ -48,7 +48,6 @@ def _init_worker(threads: int) -> None:
 
 
 class Local(Executor):
-    description = "this machine: in-process (jobs=1) or a pool of worker processes (--jobs N)"
     Params = LocalParams
 
     def map(self, cells: list[dict[str, Any]], params: LocalParams) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -143,7 +142,6 @@ class SlurmParams(Params):
 
 
 class Slurm(Executor):
-    description = "a Slurm cluster through submitit: one job per cell (pip install ibbench[slurm])"
     Params = SlurmParams
 
     def map(self, cells: list[dict[str, Any]], params: SlurmParams) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -312,7 +312,6 @@ class ArraysInstance(TaskInstance):
 
 
 class Arrays(Task):
-    description = "your own pairs from .npy / .npz / .csv files or one bmi sample CSV (no ground truth)"
     Params = ArraysParams
 
     def build(self, params: ArraysParams, ctx: RunContext) -> ArraysInstance:

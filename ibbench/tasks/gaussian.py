@@ -137,7 +137,6 @@ class GaussianInstance(TaskInstance):
 
 
 class Gaussian(Task):
-    description = "correlated Gaussians, sparse or dense, closed-form MI -k/2 log(1-rho^2)"
     Params = GaussianParams
 
     def build(self, params: GaussianParams, ctx: RunContext) -> GaussianInstance:

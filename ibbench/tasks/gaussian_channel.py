@@ -63,7 +63,6 @@ class GaussianChannelInstance(TaskInstance):
 
 
 class GaussianChannel(Task):
-    description = "X ~ N(0,Sx), Z = W X + b + eps: closed-form 1/2 log det(I + W Sx W^T / s^2)"
     Params = GaussianChannelParams
 
     def build(self, params: GaussianChannelParams, ctx: RunContext) -> GaussianChannelInstance:

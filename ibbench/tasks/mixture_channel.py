@@ -134,7 +134,6 @@ class MixtureChannelInstance(TaskInstance):
 
 
 class MixtureChannel(Task):
-    description = "X uniform over a finite set, Z = F_i(X) + eps for a network prefix; Monte-Carlo truth"
     Params = MixtureChannelParams
     budgets = {
         "smoke": {"truth_samples": 1000},

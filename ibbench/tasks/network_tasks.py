@@ -53,7 +53,6 @@ def _mnist_arrays():
 
 
 class MNISTMLP(ClassificationTask):
-    description = "MNIST, MLP 784-512-512-10 ReLU (paper Table 1, Figs. 3-5); train_fraction 0.01 or 1"
     Params = MLPParams
     architecture = "MLP"
 
@@ -74,7 +73,6 @@ class DigitsMLP(ClassificationTask):
     images) is the test set for every run; the rest is the training set.
     """
 
-    description = "scikit-learn 8x8 digits (embedded, offline), MLP 64-64-32-10; fixed 1/3 test split"
     Params = MLPParams
     architecture = "MLP"
 
@@ -153,7 +151,6 @@ def fc_block(a: int, b: int, relu: bool, dropout: float = 0.0, flatten: bool = F
 
 
 class CIFARConv(ClassificationTask):
-    description = "CIFAR-10, CONV16x3 (ReLU, 2x2 max-pool each) + FC512-512-10 (paper Table 2)"
     Params = ConvParams
     architecture = "CONV16-CONV16-CONV16-FC512-FC512-FC10"
 
@@ -176,10 +173,6 @@ class CIFARConv(ClassificationTask):
 
 
 class CIFARConv6(ClassificationTask):
-    description = (
-        "CIFAR-10, CONV48-48-96-96-192-192 (2x2 max-pool every second), dropout 0.25 conv / "
-        "0.5 FC, FC512-512-10 (paper Table 3)"
-    )
     Params = ConvParams
     architecture = "CONV48-48-96-96-192-192-FC512-FC512-FC10, dropout"
 

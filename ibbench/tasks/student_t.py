@@ -148,10 +148,6 @@ class StudentTInstance(TaskInstance):
 
 
 class StudentT(Task):
-    description = (
-        "multivariate Student-t (Gaussian dispersion, dof nu), closed-form MI "
-        "I_Gauss + c(nu, dx, dy); mi is the total"
-    )
     Params = StudentTParams
 
     def build(self, params: StudentTParams, ctx: RunContext) -> StudentTInstance:

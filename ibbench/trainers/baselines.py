@@ -63,7 +63,6 @@ class RandomFeaturesParams(LinearProbeParams):
 
 
 class RandomFeatures(Trainer):
-    description = "control: layers 1..n-1 frozen at init, the last layer fitted with cross-entropy (L-BFGS)"
     Params = RandomFeaturesParams
     budgets: ClassVar = {
         "smoke": SMOKE_LINEAR_PROBES,
@@ -94,9 +93,6 @@ class GreedyCEParams(TrainerParams):
 
 
 class GreedyCE(Trainer):
-    description = (
-        "control: greedy layer-wise CE (each layer with its own linear head, then frozen), fitted readout"
-    )
     Params = GreedyCEParams
     budgets: ClassVar = {
         "smoke": {"steps": 40, "batch_size": 64, "measure_points": 2, **SMOKE_LINEAR_PROBES},

@@ -114,7 +114,6 @@ def train_cross_entropy(
 
 
 class CrossEntropy(Trainer):
-    description = "cross-entropy, Adam lr 1e-3 (the paper's baseline); weight_decay 0 unless set"
     Params = CEParams
     budgets = TRAINER_BUDGETS
 
@@ -123,7 +122,6 @@ class CrossEntropy(Trainer):
 
 
 class CrossEntropyWeightDecay(Trainer):
-    description = "cross-entropy + L2 weight decay (Fig. 3b; the control the paper's Sec. 3 suggests)"
     Params = CEWDParams
     budgets = TRAINER_BUDGETS
 

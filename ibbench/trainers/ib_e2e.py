@@ -79,7 +79,6 @@ def e2e_step(
 
 
 class EndToEndIB(Trainer):
-    description = "end-to-end IB (App. B): a CE - b I(Y;Yhat) + g I(X;Yhat+eps), k critic steps per net step"
     Params = EndToEndParams
     budgets = critic_budgets(
         smoke={"steps": 60, "batch_size": 64, "eval_points": 3, "measure_points": 2},

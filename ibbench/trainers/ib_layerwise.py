@@ -58,9 +58,6 @@ class LayerwiseParams(IBParams):
 
 
 class LayerwiseIB(Trainer):
-    description = (
-        "layer-by-layer IB: max I(Y;L_i) - beta I(X;L_i+eps), MINE + AA-MINE critics, then a linear readout"
-    )
     Params = LayerwiseParams
     budgets = critic_budgets(
         smoke={"steps": 40, "batch_size": 64, "eval_points": 3, "measure_points": 2, "trace_points": 4},

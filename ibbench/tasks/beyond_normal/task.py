@@ -184,7 +184,6 @@ class BeyondNormalInstance(TaskInstance):
 
 
 class BeyondNormal(Task):
-    description = "Beyond Normal (bmi) catalogue: a base of closed-form MI through invertible transforms"
     Params = BeyondNormalParams
 
     def build(self, params: BeyondNormalParams, ctx: RunContext) -> BeyondNormalInstance:

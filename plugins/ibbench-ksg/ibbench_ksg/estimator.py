@@ -15,7 +15,7 @@ loop over samples.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -93,7 +93,6 @@ def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3) -> tuple[float, np.ndarray]
 class KSG(Estimator):
     """Kraskov-Stoegbauer-Grassberger k-NN estimator of I(X;Y), algorithm 1, in nats."""
 
-    description: ClassVar[str] = "Kraskov-Stoegbauer-Grassberger k-NN estimator (algorithm 1)"
 
     class Params(Params):
         # k=3 is Kraskov et al.'s recommendation: small k has low bias but high

@@ -120,7 +120,6 @@ class _AllPairsBound(Estimator):
 
 
 class InfoNCE(_AllPairsBound):
-    description: ClassVar[str] = "InfoNCE bound, separable critic f(x).g(y) on all n^2 pairs (at most log n)"
     Params: ClassVar = InfoNCEParams
     name: ClassVar[str] = "infonce"
 
@@ -134,7 +133,6 @@ class InfoNCE(_AllPairsBound):
 
 
 class NWJ(_AllPairsBound):
-    description: ClassVar[str] = "NWJ bound E_P[T] - E_Q[e^(T-1)], MLP critic"
     name: ClassVar[str] = "nwj"
 
     def bound(self, scores, params):
@@ -142,9 +140,6 @@ class NWJ(_AllPairsBound):
 
 
 class SMILE(_AllPairsBound):
-    description: ClassVar[str] = (
-        "SMILE: clipped DV estimate (not a bound), critic trained on the JS objective"
-    )
     Params: ClassVar = SMILEParams
     name: ClassVar[str] = "smile"
     lower_bound: ClassVar[bool] = False
