@@ -3,4 +3,5 @@
 
 from .cifar import CIFAR10_CLASSES, cifar10_source_description, import_cifar10, load_cifar10
 from .common import default_data_dir
-from .mnist import MNIST_MD5, ensure_mnist, load_mnist, mnist_raw_dir, mnist_source_description, verify_mnist
+from .mnist import ensure_mnist, load_mnist, mnist_source_description, verify_mnist
+from .mnist_files import MNIST_MD5, mnist_raw_dir

