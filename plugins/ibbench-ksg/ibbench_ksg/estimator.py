@@ -93,7 +93,6 @@ def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3) -> tuple[float, np.ndarray]
 class KSG(Estimator):
     """Kraskov-Stoegbauer-Grassberger k-NN estimator of I(X;Y), algorithm 1, in nats."""
 
-
     class Params(Params):
         # k=3 is Kraskov et al.'s recommendation: small k has low bias but high
         # variance, large k the reverse; k in 2..4 is the usual sweet spot.
