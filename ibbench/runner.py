@@ -281,68 +281,11 @@ def execute(
     status, error = "ok", None
     start = time.perf_counter()
     try:
-        set_seed(spec.seed)
-        instance = resolved.task.plugin.build(resolved.task.params, ctx)
-        if show_progress == "lines" and time.perf_counter() - start >= MIN_PHASE_S:
-            # after the build, not before: bad data found while building stays the only line on stderr
-            phase_line(
-                f"{resolved.label}: task built (data, ground truth) in {time.perf_counter() - start:.0f} s"
-            )
-        fields["extras"]["task"] = instance.describe()
-        truth = instance.truth(ctx)
-        if truth is not None:
-            fields.update(truth=truth.value, truth_stderr=truth.stderr)
-            if truth.extras:
-                fields["extras"]["truth"] = truth.extras
+        instance = _build_task(resolved, ctx, fields, start)
         if resolved.estimator is not None and resolved.trainer is None:
-            set_seed(spec.seed)  # the estimate does not depend on how much randomness the truth used
-            seen, fields["extras"]["preprocess"] = estimator_view(instance, resolved, ctx)
-            data = getattr(seen, "data", None)  # a finite sample's checks (ibbench.datachecks)
-            if data is not None:
-                fields["extras"]["data"] = data.record()
-                for finding in data.findings:
-                    warn_reliability(resolved, finding.level, finding.text)
-            est = resolved.estimator.plugin.estimate(seen, resolved.estimator.params, ctx)
-            name = resolved.estimator.name
-            check_finite(est.value, f"{name}'s estimate")  # a NaN or inf is a failed run, never ok
-            if est.stderr is not None:
-                check_finite(est.stderr, f"{name}'s standard error")
-            fields.update(
-                estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr)
-            )
-            fields["extras"]["estimator"] = est.extras
-            # after the estimate: the half fit draws its own streams, the estimate is unchanged
-            verdict = run_check(
-                resolved.estimator.plugin,
-                name,
-                seen,
-                resolved.estimator.params,
-                est,
-                ctx,
-                data,
-                resolved.check,
-            )
-            fields["reliability"] = plain_json(verdict.record(), "the reliability verdict")
-            for reason in verdict.reasons:
-                if data is None or reason.code not in {f.code for f in data.findings}:
-                    warn_reliability(resolved, reason.level, reason.text)
+            _estimate(instance, resolved, ctx, fields)
         if resolved.trainer is not None:  # with an estimator, the estimator measures the information plane
-            set_seed(spec.seed)
-            probe = make_probe(resolved, ctx)
-            result = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx, probe=probe)
-            fields["extras"]["invalid_training_result"] = (
-                result  # kept, as plain JSON, only if it fails to validate
-            )
-            fields["training"] = training_result(result, resolved.trainer.name)
-            del fields["extras"]["invalid_training_result"]
-            if probe is not None and fields["training"].info_plane is None:
-                warnings.warn(
-                    f"trainer {resolved.trainer.name} never measured with the information-plane probe, so "
-                    "the record has none; call probe.measure(step) in its loop, or drop the estimator",
-                    ProbeUnusedWarning,
-                    stacklevel=2,
-                )
-            check_above_chance(fields["training"], instance, resolved.trainer.name)  # kept if it fails
+            _train(instance, resolved, ctx, fields)
         fields["extras"] = plain_json(fields["extras"], "the run's extras")  # numpy / torch values included
     except (KeyboardInterrupt, DataError):
         raise  # Ctrl-C stops (resumably); missing or corrupt data is the user's to fix: a one-line error
@@ -377,13 +320,81 @@ def execute(
     )
 
 
+def _build_task(resolved: ResolvedRun, ctx: RunContext, fields: dict[str, Any], start: float) -> Any:
+    """The task instance, its description and (where it has one) its ground truth into ``fields``."""
+    set_seed(resolved.spec.seed)
+    instance = resolved.task.plugin.build(resolved.task.params, ctx)
+    if ctx.show_progress == "lines" and time.perf_counter() - start >= MIN_PHASE_S:
+        # after the build, not before: bad data found while building stays the only line on stderr
+        phase_line(
+            f"{resolved.label}: task built (data, ground truth) in {time.perf_counter() - start:.0f} s"
+        )
+    fields["extras"]["task"] = instance.describe()
+    truth = instance.truth(ctx)
+    if truth is not None:
+        fields.update(truth=truth.value, truth_stderr=truth.stderr)
+        if truth.extras:
+            fields["extras"]["truth"] = truth.extras
+    return instance
+
+
+def _estimate(instance: Any, resolved: ResolvedRun, ctx: RunContext, fields: dict[str, Any]) -> None:
+    """An estimation run: the estimate on the task as preprocessed, its data checks and reliability
+    verdict (warned about) into ``fields``; a NaN or inf estimate raises DivergenceError."""
+    set_seed(resolved.spec.seed)  # the estimate does not depend on how much randomness the truth used
+    seen, fields["extras"]["preprocess"] = estimator_view(instance, resolved, ctx)
+    data = getattr(seen, "data", None)  # a finite sample's checks (ibbench.datachecks)
+    if data is not None:
+        fields["extras"]["data"] = data.record()
+        for finding in data.findings:
+            warn_reliability(resolved, finding.level, finding.text)
+    est = resolved.estimator.plugin.estimate(seen, resolved.estimator.params, ctx)
+    name = resolved.estimator.name
+    check_finite(est.value, f"{name}'s estimate")  # a NaN or inf is a failed run, never ok
+    if est.stderr is not None:
+        check_finite(est.stderr, f"{name}'s standard error")
+    fields.update(
+        estimate=float(est.value), estimate_stderr=None if est.stderr is None else float(est.stderr)
+    )
+    fields["extras"]["estimator"] = est.extras
+    # after the estimate: the half fit draws its own streams, the estimate is unchanged
+    verdict = run_check(
+        resolved.estimator.plugin, name, seen, resolved.estimator.params, est, ctx, data, resolved.check
+    )
+    fields["reliability"] = plain_json(verdict.record(), "the reliability verdict")
+    for reason in verdict.reasons:
+        if data is None or reason.code not in {f.code for f in data.findings}:
+            warn_reliability(resolved, reason.level, reason.text)
+
+
+def _train(instance: Any, resolved: ResolvedRun, ctx: RunContext, fields: dict[str, Any]) -> None:
+    """A training run: the trainer's validated result into ``fields["training"]``, the information plane
+    measured by the run's estimator where it names one; a net at chance raises (the record is kept)."""
+    set_seed(resolved.spec.seed)
+    probe = make_probe(resolved, ctx)
+    result = resolved.trainer.plugin.train(instance, resolved.trainer.params, ctx, probe=probe)
+    fields["extras"]["invalid_training_result"] = result  # kept, as plain JSON, only if it fails to validate
+    fields["training"] = training_result(result, resolved.trainer.name)
+    del fields["extras"]["invalid_training_result"]
+    if probe is not None and fields["training"].info_plane is None:
+        warnings.warn(
+            f"trainer {resolved.trainer.name} never measured with the information-plane probe, so "
+            "the record has none; call probe.measure(step) in its loop, or drop the estimator",
+            ProbeUnusedWarning,
+            stacklevel=3,
+        )
+    check_above_chance(fields["training"], instance, resolved.trainer.name)  # kept if it fails
+
+
 class ReliabilityWarning(UserWarning):
     """A data check or the reliability verdict found something (``ibbench.datachecks``, ``ibbench.judgement``)."""
 
 
 def warn_reliability(resolved: ResolvedRun, level: str, text: str) -> None:
     warnings.warn(
-        f"{resolved.estimator.name} on {resolved.label}: {level}: {text}", ReliabilityWarning, stacklevel=3
+        f"{resolved.estimator.name} on {resolved.label}: {level}: {text}",
+        ReliabilityWarning,
+        stacklevel=4,  # execute's caller (warn_reliability, _estimate, execute)
     )
 
 

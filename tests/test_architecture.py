@@ -17,7 +17,6 @@ LONGEST = 80  # lines per function, the parser builder included
 #: (file, function) over LONGEST lines, owed to the attested step
 LONG_OWED = {
     ("trainers/ib_layerwise.py", "fit_layerwise"),
-    ("runner.py", "execute"),
     ("tasks/arrays.py", "load_sample"),
     ("judgement.py", "judge"),  # its edits re-version every verdict (ibbench.judgement.rules_version)
     ("bench/throughput.py", "targets"),  # its edits stale the throughput table: with the next quiet re-run
