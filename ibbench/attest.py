@@ -189,7 +189,7 @@ def attest(
 ) -> bool:
     """Re-run canaries of the stale ``records`` of result ``name``; append an attestation to ``path`` and
     return True when every one reproduces its stored values, else write nothing and return False."""
-    from .fingerprint import file_hash, module_file
+    from .fingerprint import file_hash, module_file, record_status
 
     stale = stale_records(records, registry)
     if not stale:
@@ -213,11 +213,10 @@ def attest(
     for record in stale:
         if names_of(record) not in chosen:
             continue
-        for module, old in record.provenance["source"].items():
+        for module in record_status(record, registry).changed:  # GONE -> hash: a module it never ran
             file = module_file(module)
             new = file_hash(file) if file is not None else GONE
-            if new != old:
-                changes.add((module, old, new))
+            changes.add((module, record.provenance["source"].get(module, GONE), new))
     entry = {
         "result": name,
         "commit": commit,

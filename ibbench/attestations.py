@@ -110,7 +110,7 @@ def attested_by(
     ``source``) to ``today``'s hash through changes covering ``names``; None where one is missing."""
     last = None
     for module in changed:
-        start, goal = source[module], today.get(module, GONE)
+        start, goal = source.get(module, GONE), today.get(module, GONE)  # GONE: a module it never ran
         reached, todo, commit_at = {start}, [start], {start: None}
         while todo:
             here = todo.pop()

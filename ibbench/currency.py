@@ -116,9 +116,9 @@ def _status(record: RunRecord, registry):
 
 def classify(records: list[RunRecord], registry=None) -> Currency:
     """Tally ``records`` against the working tree.  ``registry`` (``ibbench.plugins.load_registry()``)
-    is loaded here when a record without a fingerprint needs it and none is given."""
+    is loaded here when none is given: today's code path of each record's plugins is compared with it."""
     tally = Currency(total=len(records))
-    if registry is None and any(not r.provenance.get("source") for r in records):
+    if registry is None and records:  # a record's plugins' code path today: what it never ran
         registry = _default_registry()
     for record in records:
         status = _status(record, registry)

@@ -53,7 +53,6 @@ NUMBER_NEUTRAL = (
     "ibbench.errors",
     "ibbench.atomic",
     "ibbench.specs",
-    "ibbench.cost",
     "ibbench.plugins",
     "ibbench.hookspecs",
     "ibbench.builtin",
@@ -200,15 +199,17 @@ def record_status(record, registry=None) -> RecordStatus:
     A record whose changed modules a canary attestation vouches for (``ibbench.attest``, the file read by ``ibbench.attestations``) is current,
     with ``attested_at`` set.
 
-    A fingerprinted record is stale when a file of its fingerprint changed; an older one when a file
-    of the modules its plugins run today (``registry`` resolves their names) changed since its commit.
+    A fingerprinted record is stale when a file of its fingerprint changed, or (given ``registry``)
+    when its plugins run a module today that it never ran (code added since, e.g. a data check the
+    runner now calls: its later edits would otherwise go unseen); an older record when a file of the
+    modules its plugins run today (``registry`` resolves their names) changed since its commit.
     A dirty-tree record is ``dirty`` whatever its fingerprint says: published numbers come from a
     commit."""
     git = record.provenance.get("git") or {}
     dirty = git.get("dirty") is not False
     source = record.provenance.get("source")
     if source:
-        changed = tuple(changed_modules(source))
+        changed = tuple(changed_modules(source)) + _never_ran(record, source, registry)
     else:
         commit = git.get("commit")
         modules = _modules_of(record, registry) if commit and registry is not None else None
@@ -222,6 +223,15 @@ def record_status(record, registry=None) -> RecordStatus:
     if changed:
         return RecordStatus("stale", changed, dirty)
     return RecordStatus("dirty" if dirty else "current", dirty=dirty)
+
+
+def _never_ran(record, source: dict[str, str], registry) -> tuple[str, ...]:
+    """The modules today's code path of the record's plugins runs that its fingerprint lacks (sorted;
+    none without a registry, or where a plugin is no longer registered: ``changed_modules`` tells)."""
+    if registry is None:
+        return ()
+    today = _modules_of(record, registry) or []
+    return tuple(m for m in today if m not in source and not _neutral(m))
 
 
 def _attested(record, source: dict[str, str], changed: tuple[str, ...]) -> str | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ibbench.currency import classify, figure_note, mark_figure, provenance_note
 from ibbench.fingerprint import RUNNER, file_hash, module_file, source_fingerprint
+from ibbench.plugins import load_registry
 from ibbench.results import ResultStore, RunRecord
 from ibbench.tables import bias_table, failure_table
 from ibbench.verdict import verdict_table
@@ -15,6 +18,7 @@ from .test_verdict import CE, trained
 
 COMMIT = "abc1234" + "0" * 33
 OTHER = "def5678" + "0" * 33
+REGISTRY = load_registry()
 
 
 def made(seed: int, *, source: dict, dirty: bool | None = False, commit: str = COMMIT) -> RunRecord:
@@ -26,8 +30,10 @@ def made(seed: int, *, source: dict, dirty: bool | None = False, commit: str = C
 
 @pytest.fixture(scope="module")
 def today() -> dict[str, str]:
-    """The fingerprint of the runner's modules as they are in the working tree now."""
-    source = source_fingerprint([])
+    """The fingerprint of a mine-on-gaussian run's modules as they are in the working tree now."""
+    source = source_fingerprint(
+        [REGISTRY.get("task", "gaussian").load(), REGISTRY.get("estimator", "mine").load()]
+    )
     assert source[RUNNER] == file_hash(module_file(RUNNER))
     return source
 
@@ -162,3 +168,33 @@ def test_the_package_root_only_names_the_version_and_re_exports_so_its_edits_sta
     assert PACKAGE not in today and "ibbench.api" in today
     assert changed_modules({**today, PACKAGE: "0" * 12}) == []
     assert changed_modules({**today, "ibbench.api": "0" * 12}) == ["ibbench.api"]
+
+
+def test_a_record_is_stale_where_its_plugins_now_run_code_it_never_ran(tmp_path, today):
+    """A module added to the code path since (a data check the runner now calls) is code the record never
+    ran: stale, named, until an attestation from 'never ran' to its hash covers the record."""
+    from ibbench.attestations import GONE
+    from ibbench.fingerprint import record_status
+
+    added = "ibbench.estimators.mine"
+    older = {m: h for m, h in today.items() if m != added}
+    record = stored(tmp_path, [made(0, source=older)])[0]
+    status = record_status(record, REGISTRY)
+    assert (status.state, status.changed) == ("stale", (added,))
+    assert record_status(record).current  # without the registry only the fingerprint's own files count
+
+    edge = {
+        "result": "r",
+        "commit": OTHER,
+        "covers": [["gaussian", "mine", ""]],
+        "records": 1,
+        "canaries": [],
+    }
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "attestations.jsonl").write_text(
+        json.dumps({**edge, "changes": [[added, GONE, today[added]]]}) + "\n"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)  # the attestations file is read from results/ where the command runs
+        status = record_status(record, REGISTRY)
+    assert status.current and status.attested_at == OTHER
