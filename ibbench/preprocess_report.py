@@ -14,11 +14,11 @@ from statistics import mean
 
 from tabulate import tabulate
 
-#: the estimators whose pooled bias chooses the default map (results/README, "One route for the data")
-POOLED = ("ksg", "mine", "infonce")
 
-
-def preprocess_table(records, fmt: str = "github") -> str:
+def preprocess_table(records, fmt: str = "github", pooled: tuple[str, ...] = ()) -> str:
+    """Mean |estimate - truth| per estimator and map over task groups; with ``pooled`` (estimator names:
+    those whose pooled bias chose the default map, results/README "One route for the data") a last row
+    pooling them."""
     ok = [r for r in records if r.status == "ok" and r.truth is not None and r.spec.preprocess]
     # (estimator, task, seed) -> map -> estimate
     cells: dict[tuple, dict[str, float]] = defaultdict(dict)
@@ -58,7 +58,7 @@ def preprocess_table(records, fmt: str = "github") -> str:
 
     estimators = sorted({e for e, _ in per_task})
     rows = [row(est, sorted(k for k in per_task if k[0] == est)) for est in estimators]
-    pooled = [e for e in POOLED if e in estimators]
+    pooled = [e for e in pooled if e in estimators]
     if pooled:  # what the default is chosen on: binning saturates at log n from 5 dimensions on either map
         rows.append(row(" + ".join(pooled), sorted(k for k in per_task if k[0] in pooled)))
     headers = (

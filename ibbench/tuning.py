@@ -150,16 +150,35 @@ def evaluation_cells(suite: SuiteSpec, selections: list[Selection]) -> list[RunS
     ]
 
 
-def tuning_table(records: list[RunRecord], fmt: str = "github") -> str:
+def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec | None = None) -> str:
     """Every candidate of a tuning file (``runs.tuning.jsonl``): per task and trainer, the values its
-    grid varied, the mean ± sd validation accuracy over the tuning seeds and which was selected (the
-    highest, as ``select`` chooses; a candidate with a failed seed never is), with what one candidate
-    ran.  Test accuracy is left out on purpose: it is read for the selected setting only, on the
-    evaluation seeds (``ibbench table accuracy`` of the store itself)."""
+    grid varied, the mean ± sd validation accuracy over the tuning seeds and the best (the highest, as
+    ``select`` chooses; a candidate with a failed seed never is), with what one candidate ran.
+
+    With the ``suite`` that made the file the best is marked "selected" only once every candidate of
+    its task and trainer has run on every tuning seed (``select``), else "leading (k of n runs)";
+    without it the table cannot know whether candidates are missing and marks "best so far".  Test
+    accuracy is left out on purpose: it is read for the selected setting only, on the evaluation seeds
+    (``ibbench table accuracy`` of the store itself)."""
     from tabulate import tabulate
 
     from .currency import with_note
     from .tables import _setting_label, budget_label, compute_note
+
+    progress: dict[tuple[str, str], tuple[bool, int, int]] = {}  # (task, trainer) -> complete, done, all
+    for sel in select(suite, records) if suite is not None else []:
+        done = sum(min(c.runs, sel.seeds) for c in sel.candidates)
+        progress[(_setting_label(sel.task.name, sel.task.params), sel.space.trainer)] = (
+            sel.chosen is not None or sel.missing == 0,
+            done,
+            len(sel.candidates) * sel.seeds,
+        )
+
+    def mark(task: str, trainer: str) -> str:
+        if (task, trainer) not in progress:
+            return "best so far"
+        complete, done, total = progress[(task, trainer)]
+        return "selected" if complete else f"leading ({done} of {total} runs)"
 
     groups: dict[tuple[str, str], dict[str, list[RunRecord]]] = {}
     for r in records:
@@ -201,7 +220,7 @@ def tuning_table(records: list[RunRecord], fmt: str = "github") -> str:
                     ", ".join(f"{k}={json.loads(key).get(k)}" for k in varied) or "-",
                     len(runs),
                     shown + (f" ({failed} failed)" if failed else ""),
-                    "selected" if key == best else "",
+                    mark(task, trainer) if key == best else "",
                     budget_label(runs[0]),
                 ]
             )

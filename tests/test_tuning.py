@@ -101,8 +101,9 @@ def test_the_suite_selects_on_validation_accuracy_then_runs_only_the_selected_se
     }
     assert tuned == {s.space.trainer: {**s.space.params, **s.chosen.config} for s in selections}
     # the table shows validation accuracy and the selection, never the candidates' test accuracy
-    table = tuning_table(candidates)
+    table = tuning_table(candidates, suite=suite)
     assert table.count("selected") == 2 and "test" not in table.split("\n\n")[0].lower()
+    assert tuning_table(candidates).count("best so far") == 2  # without the suite it cannot know
     # the reproduce check counts the candidates and the selected cells: nothing missing now
     (state,) = check(
         [Result(name="t", kind="training", runs=[SuiteRun(suite=str(path), store=str(store))])], REGISTRY
@@ -131,6 +132,9 @@ def test_no_setting_is_selected_while_a_candidate_is_missing_and_a_failed_one_ne
     ]
     again = {s.space.trainer: s for s in select(suite, failed)}
     assert again["ce-wd"].chosen is not None and again["ce-wd"].chosen.config != chosen
+    # the table says the same: ce leads on 2 of its 4 runs, ce-wd is selected
+    table = tuning_table(partial, suite=suite)
+    assert table.count("selected") == 1 and table.count("leading (2 of 4 runs)") == 1
 
 
 def test_the_guide_tuning_block_is_a_valid_suite():

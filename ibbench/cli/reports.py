@@ -45,6 +45,17 @@ def register(sub) -> dict:
         help="verdict and gaps: the trainer every other setting is paired with (default ce, the paper's)",
     )
     table.add_argument(
+        "--suite",
+        metavar="SUITE.toml",
+        help="tuning only: the tuned suite that made the file, so a setting is called selected only once "
+        "every candidate has run (else: leading, k of n runs)",
+    )
+    table.add_argument(
+        "--pooled",
+        metavar="ESTIMATORS",
+        help="preprocess only: a last row pooling these estimators (comma-separated, e.g. ksg,mine,infonce)",
+    )
+    table.add_argument(
         "--mdd-target",
         action="append",
         type=mdd_target,
@@ -139,6 +150,10 @@ def _renderer(kind: str, args):
     from ..tuning import tuning_table
     from ..verdict import verdict_table, verdict_text
 
+    if getattr(args, "suite", None) and kind != "tuning":
+        raise IbbenchError("--suite goes with `ibbench table tuning`")
+    if getattr(args, "pooled", None) and kind != "preprocess":
+        raise IbbenchError("--pooled goes with `ibbench table preprocess`")
     target = _mdd_targets(args.mdd_target)
     if target is not None and kind not in ("verdict", "gaps"):
         raise IbbenchError("--mdd-target goes with `ibbench table verdict` or `ibbench table gaps`")
@@ -152,10 +167,20 @@ def _renderer(kind: str, args):
         "failures": tables.failure_table,
         "verdict": lambda rs, fmt: verdict_text(rs, args.reference, mdd_target=target),
         "gaps": lambda rs, fmt: verdict_table(rs, args.reference, fmt, mdd_target=target),
-        "preprocess": preprocess_table,
+        "preprocess": lambda rs, fmt: preprocess_table(rs, fmt, pooled=_pooled(args)),
         "coverage": coverage_table,
-        "tuning": tuning_table,
+        "tuning": lambda rs, fmt: tuning_table(rs, fmt, suite=_tuned_suite(args)),
     }[kind]
+
+
+def _tuned_suite(args):
+    from ..specs import load_suite
+
+    return load_suite(args.suite) if getattr(args, "suite", None) else None
+
+
+def _pooled(args) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (getattr(args, "pooled", None) or "").split(",") if n.strip())
 
 
 def cmd_table(args) -> int:
@@ -229,7 +254,9 @@ def _plot_beta_curve(args) -> int:
     records = _records(args)
     curves = beta_curves(records, with_test=not _is_tuning_file(args))
     if not curves:
-        raise IbbenchError(f"{args.store} has no ok ib-layerwise runs; plot a store of layer-wise IB runs")
+        raise IbbenchError(
+            f"{args.store} has no ok layer-wise runs with a beta; plot a store of layer-wise IB runs"
+        )
     out = args.out or args.store.parent / "beta-curve.png"
     written = plot_beta_curve(curves, out, title=_title(args), records=records)
     print(f"beta curve of {_title(args)} written to {written}")
