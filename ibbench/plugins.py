@@ -10,6 +10,7 @@ reported (plugin, distribution, error) and skipped; the rest keep working.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.metadata as md
 import inspect
@@ -17,6 +18,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -111,11 +113,25 @@ class Failure:
     error: str
 
 
-# estimators of the out-of-tree example plugins in this repository: an unknown name among them says where
-EXAMPLE_PLUGINS = {
-    "ksg": "plugins/ibbench-ksg",
-    **{name: "plugins/ibbench-variational" for name in ("infonce", "nwj", "smile")},
-}
+def example_plugin_for(kind: str, name: str) -> str | None:
+    """The folder (``plugins/NAME``) of this checkout's example plugin that registers ``name`` as a
+    ``kind``: read from the ``register("name", ...)`` calls inside its ``ibbench_register_<kind>s`` hook.
+    None outside a checkout (an installed wheel has no such folder) or where none does."""
+    root = Path(__file__).resolve().parents[1] / "plugins"
+    for init in sorted(root.glob("*/*/__init__.py")) if root.is_dir() else ():
+        try:
+            tree = ast.parse(init.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        hooks = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef) and n.name == f"ibbench_register_{kind}s"
+        ]
+        for call in (c for hook in hooks for c in ast.walk(hook) if isinstance(c, ast.Call) and c.args):
+            if isinstance(call.args[0], ast.Constant) and call.args[0].value == name:
+                return f"plugins/{init.parent.parent.name}"
+    return None
 
 
 class Registry:
@@ -140,8 +156,7 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self.entries[kind])) or "none"
             hint = ""
-            if kind == "estimator" and name in EXAMPLE_PLUGINS:
-                folder = EXAMPLE_PLUGINS[name]
+            if folder := example_plugin_for(kind, name):
                 hint = f"; {name} comes with the example plugin {folder} of the ibbench repository: pip install -e ./{folder}"
             raise UnknownNameError(
                 f"unknown {kind} {name!r}; known {kind}s: {known} (see `ibbench list`){hint}"

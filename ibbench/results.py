@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .api.records import TrainingResult
 from .errors import StoreError
 from .specs import RunSpec
-from .training_result import TrainingResult
 
 SCHEMA_VERSION = (
     2  # 2: the trainer's numbers in the typed ``training`` field (1: untyped ``extras["trainer"]``)
@@ -318,7 +318,7 @@ def summarise(record: RunRecord, show_test: bool = True) -> str:
     parts = []
     trained = record.training
     if trained is not None:
-        fit = trained.get("readout")
+        fit = trained.readout
         how = (
             f"fitted readout, {'converged' if fit.get('converged') else 'NOT converged'}"
             if isinstance(fit, dict)

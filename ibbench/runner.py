@@ -22,6 +22,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from .api import Params, RunContext, check_finite
+from .api.probe import ProbeParams
+from .api.records import TrainingResult
 from .checkpoints import CheckpointPolicy
 from .errors import DataError, DivergenceError, NotApplicableError, PluginError, SpecError
 from .fingerprint import source_fingerprint
@@ -31,7 +33,6 @@ from .provenance import provenance
 from .reliability import run_check
 from .results import ResultStore, RunRecord, cell_key, record_key
 from .specs import DEFAULT_PREPROCESS, PluginSpec, RunSpec, TrainerSpec, describe_validation_error
-from .training_result import TrainingResult
 
 
 def resolve_device(name: str):
@@ -142,7 +143,7 @@ def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
         if partner is None:
             raise SpecError(
                 f"estimator {estimator.name!r} needs a channel and names no label_estimator for the "
-                f"information plane's I(Y; L_i); set its label_estimator class attribute (e.g. 'mine')"
+                f"information plane's I(Y; L_i); set its label_estimator class attribute to an estimator that needs no channel"
             )
         label = _resolve_plugin(registry, "estimator", PluginSpec(name=partner), spec.budget)
     return ResolvedRun(
@@ -180,11 +181,8 @@ def make_probe(resolved: ResolvedRun, ctx: RunContext):
         return None
     from .infoplane import InfoPlaneProbe, MeasuringEstimator
 
-    tp = resolved.trainer.params
-    steps = {
-        "steps": getattr(tp, "probe_first_steps", None),
-        "refresh_steps": getattr(tp, "probe_refresh_steps", None),
-    }
+    tp = resolved.trainer.params if isinstance(resolved.trainer.params, ProbeParams) else ProbeParams()
+    steps = {"steps": tp.probe_first_steps, "refresh_steps": tp.probe_refresh_steps}
 
     def measuring(part: ResolvedPlugin | None):
         if part is None:
@@ -197,8 +195,8 @@ def make_probe(resolved: ResolvedRun, ctx: RunContext):
         measuring(resolved.estimator),
         measuring(resolved.label_estimator),
         ctx,
-        n_points=getattr(tp, "probe_points", 2000),
-        truth=getattr(tp, "probe_truth", True),
+        n_points=tp.probe_points,
+        truth=tp.probe_truth,
     )
 
 
@@ -416,18 +414,22 @@ def estimator_view(instance, resolved: ResolvedRun, ctx: RunContext):
 
 
 def training_result(result: Any, trainer: str) -> TrainingResult:
-    """A trainer's returned dict, made plain JSON and validated; PluginError names a field that is
-    missing or of the wrong type (the cell fails; its record keeps the result under
+    """A trainer's returned ``TrainingResult`` or dict, made plain JSON and validated; PluginError names
+    a field that is missing or of the wrong type (the cell fails; its record keeps the result under
     ``extras["invalid_training_result"]``)."""
+    if isinstance(result, TrainingResult):
+        result = result.model_dump()
     if not isinstance(result, dict):
-        raise PluginError(f"trainer {trainer} returned {type(result).__name__}, not a dict of its results")
+        raise PluginError(
+            f"trainer {trainer} returned {type(result).__name__}, not a TrainingResult or a dict of its results"
+        )
     try:
         return TrainingResult.model_validate(plain_json(result, f"{trainer}'s result"))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise PluginError(
             f"trainer {trainer} returned an invalid result: {'.'.join(map(str, first['loc']))}: "
-            f"{first['msg']} (see ibbench.training_result.TrainingResult)"
+            f"{first['msg']} (see ibbench.api.TrainingResult)"
         ) from None
 
 

@@ -20,6 +20,7 @@ import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tabulate import tabulate
 
@@ -281,16 +282,27 @@ def compute_note(records: list[RunRecord]) -> str:
     return f"Compute: {len(records)} runs, {sum(hours.values()):.2f} hours of wall time ({split})."
 
 
-def _training_groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
-    """(task label, fraction, data, trainer setting, budget, estimator) -> runs over seeds."""
+class TrainingGroup(NamedTuple):
+    """What a training table's row stands for: the runs over seeds of one setting."""
+
+    task: str  # the task's label, its train fraction left out
+    fraction: float  # of the training set
+    data: str  # the data's source (``_data_label``)
+    trainer: str  # the trainer's label with its parameters
+    budget: str
+    estimator: str  # the information plane's estimator, "" where none
+
+
+def _training_groups(records: list[RunRecord]) -> dict[TrainingGroup, list[RunRecord]]:
+    """Each ``TrainingGroup`` -> its runs over seeds, ordered by task, fraction, budget, trainer, estimator."""
     records = unique_cells(records)
-    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
+    groups: dict[TrainingGroup, list[RunRecord]] = defaultdict(list)
     for r in records:
         if r.spec.trainer is None or "trainer" not in r.expanded:
             continue
         task_params = {k: v for k, v in r.spec.task.params.items() if k != "train_fraction"}
         fraction = r.expanded["task"]["params"].get("train_fraction", 1.0)
-        key = (
+        key = TrainingGroup(
             _setting_label(r.spec.task.name, task_params),
             fraction,
             _data_label(r),
@@ -299,10 +311,15 @@ def _training_groups(records: list[RunRecord]) -> dict[tuple, list[RunRecord]]:
             r.spec.estimator.name if r.spec.estimator else "",
         )
         groups[key].append(r)
-    return dict(sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][4], kv[0][3], kv[0][5])))
+    return dict(
+        sorted(
+            groups.items(),
+            key=lambda kv: (kv[0].task, kv[0].fraction, kv[0].budget, kv[0].trainer, kv[0].estimator),
+        )
+    )
 
 
-def training_runs(groups: dict[tuple, list[RunRecord]]) -> list[RunRecord]:
+def training_runs(groups: dict[TrainingGroup, list[RunRecord]]) -> list[RunRecord]:
     """Every record of ``_training_groups``' groups: what a training table is built from."""
     return [r for runs in groups.values() for r in runs]
 
@@ -325,7 +342,7 @@ def budget_label(record: RunRecord) -> str:
     p = record.expanded["trainer"]["params"]
     if "steps" not in p:
         return f"{record.spec.budget}: fitted"
-    per_layer = bool(record.training and record.training.get("layers"))  # a layer-by-layer trainer's summary
+    per_layer = bool(record.training and record.training.layers)  # a layer-by-layer trainer's summary
     parts = [f"{p['steps']} it/layer" if per_layer else f"{p['steps']} steps"]
     if "critic_steps" in p and "critic_hidden" in p:
         parts.append(f"k={p['critic_steps']}, critics {p.get('critic_depth', 2)}x{p['critic_hidden']}")
@@ -335,7 +352,7 @@ def budget_label(record: RunRecord) -> str:
 def _readout_label(ok: list[RunRecord]) -> str:
     """``fitted, converged 3/3`` where the runs fitted a readout (trainers/readout.py); older records
     say how many Adam steps their readout took; ``-`` where there is no readout (CE)."""
-    fits = [r.training.get("readout") for r in ok if isinstance(r.training.get("readout"), dict)]
+    fits = [r.training.readout for r in ok if r.training.readout is not None]
     stepped = sorted(
         {r.training.get("readout_steps") for r in ok if r.training.get("readout_steps") is not None}
     )
@@ -362,17 +379,17 @@ def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
         finals = [100 * r.training.test_acc_final for r in ok if r.training.test_acc_final is not None]
         first = runs[0]
         paper = paper_accuracy(
-            first.spec.task.name, key[1], first.spec.trainer.name, first.expanded["trainer"]["params"]
+            first.spec.task.name, key.fraction, first.spec.trainer.name, first.expanded["trainer"]["params"]
         )
         failed = len(runs) - len(ok)
         budgets = sorted({budget_label(r) for r in runs})
         table.append(
             [
-                key[0],
-                f"{100 * key[1]:g}%",
-                key[2],
-                key[3],
-                key[5] or "-",
+                key.task,
+                f"{100 * key.fraction:g}%",
+                key.data,
+                key.trainer,
+                key.estimator or "-",
                 "; ".join(budgets),
                 len(ok),
                 _mean_std(accs),
@@ -421,7 +438,7 @@ def probe_table(records: list[RunRecord], fmt: str = "github") -> str:
                 if i < len(r.training.linear_probes) and r.training.linear_probes[i].test_acc is not None
             ]
             cells.append(_mean_std(accs) or "not probed")
-        table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(runs), *cells])
+        table.append([key.task, f"{100 * key.fraction:g}%", key.trainer, key.budget, len(runs), *cells])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
     return with_note(
         tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True), training_runs(groups)
@@ -441,14 +458,12 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
     rows, used = [], []
     for key, runs in _training_groups(records).items():
         ok = [
-            r
-            for r in runs
-            if r.status == "ok" and r.training.get("layers") and "at_start" in r.training.get("layers")[0]
+            r for r in runs if r.status == "ok" and r.training.layers and "at_start" in r.training.layers[0]
         ]
         used += ok
-        depth = max((len(r.training.get("layers")) for r in ok), default=0)
+        depth = max((len(r.training.layers) for r in ok), default=0)
         for i in range(depth):
-            per = [r.training.get("layers")[i] for r in ok if i < len(r.training.get("layers"))]
+            per = [r.training.layers[i] for r in ok if i < len(r.training.layers)]
             start = [layer["at_start"] for layer in per]
 
             def col(items, name, fmt=".3f"):
@@ -456,10 +471,10 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
 
             rows.append(
                 [
-                    key[0],
-                    f"{100 * key[1]:g}%",
-                    key[3],
-                    key[4],
+                    key.task,
+                    f"{100 * key.fraction:g}%",
+                    key.trainer,
+                    key.budget,
                     len(per),
                     i + 1,
                     f"{col(start, 'iyt')} -> {col(per, 'iyt')}",
@@ -497,13 +512,9 @@ def beta_table(records: list[RunRecord], fmt: str = "github", with_test: bool = 
 
     curves = beta_curves(records, with_test)
     if not curves:
-        return "no ok ib-layerwise runs in the store"
+        return "no ok layer-wise runs (with a summary per layer) in the store"
     headers, rows = beta_rows(curves)
-    used = [
-        r
-        for r in unique_cells(records)
-        if r.spec.trainer is not None and r.spec.trainer.name == "ib-layerwise"
-    ]
+    used = [r for r in unique_cells(records) if r.training is not None and r.training.layers]
     return with_note(tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True), used)
 
 
@@ -528,7 +539,7 @@ def separation_table(records: list[RunRecord], fmt: str = "github") -> str:
             )
             for i in range(depth)
         ]
-        table.append([key[0], f"{100 * key[1]:g}%", key[3], key[4], len(ok), *layers])
+        table.append([key.task, f"{100 * key.fraction:g}%", key.trainer, key.budget, len(ok), *layers])
     headers = ["task", "train", "trainer", "budget", "seeds", *[f"L{i + 1}" for i in range(depth)]]
     return with_note(
         tabulate(table, headers=headers, tablefmt=fmt, disable_numparse=True), training_runs(groups)

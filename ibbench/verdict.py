@@ -212,26 +212,20 @@ def comparisons(records: list[RunRecord], reference: str) -> list[Comparison]:
         ok = [r for r in runs if r.status == "ok"]
         if not ok or ok[0].spec.trainer.name == reference:
             continue
-        ref_runs = [
+        ref_runs = [  # the reference's runs on the same task, fraction, data and budget
             r
             for k, rs in groups.items()
-            if k[:3] == key[:3] and k[4] == key[4]  # task, fraction, data, budget
+            if (k.task, k.fraction, k.data, k.budget) == (key.task, key.fraction, key.data, key.budget)
             for r in rs
             if r.spec.trainer.name == reference
         ]
-        ref = [
-            r
-            for k, rs in groups.items()
-            if k[:3] == key[:3] and k[4] == key[4]  # task, fraction, data, budget
-            for r in rs
-            if r.status == "ok" and r.spec.trainer.name == reference
-        ]
+        ref = [r for r in ref_runs if r.status == "ok"]
         if not ref:
             continue
         out.append(
             Comparison(
-                key[0],
-                key[1],
+                key.task,
+                key.fraction,
                 _setting_label(ok[0].spec.trainer.name, ok[0].spec.trainer.params),
                 "; ".join(sorted({budget_label(r) for r in ok})),
                 [100 * r.training.test_acc for r in ok],

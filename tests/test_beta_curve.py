@@ -46,7 +46,7 @@ def test_the_table_gives_mean_and_se_and_withholds_test_accuracy_of_a_tuning_fil
 def test_the_figure_is_written_and_no_layerwise_run_is_said(tmp_path):
     out = plot_beta_curve(beta_curves(RUNS, with_test=True), tmp_path / "b.png")
     assert out.stat().st_size > 10_000
-    assert beta_table([]) == "no ok ib-layerwise runs in the store"
+    assert beta_table([]) == "no ok layer-wise runs (with a summary per layer) in the store"
 
 
 @pytest.mark.parametrize("store_name", ["runs.jsonl", "runs.tuning.jsonl"])

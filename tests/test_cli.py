@@ -407,7 +407,7 @@ def test_a_paper_run_on_the_cpu_says_its_cost_and_needs_yes(tmp_path):
 
 def test_the_paper_cost_counts_every_critic_update_the_run_may_make(registry, capsys):
     from ibbench.cli import confirm_paper_cost
-    from ibbench.cost import critic_updates
+    from ibbench.paper.cost import critic_updates
     from ibbench.runner import resolve
     from ibbench.specs import RunSpec
 

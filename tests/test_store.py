@@ -214,7 +214,7 @@ def test_a_schema_1_store_is_read_as_schema_2_and_never_rewritten(tmp_path):
     (record,) = ResultStore(path).records()
     assert record.schema_version == 2 and record.training.test_acc == 0.9
     assert record.training.evals[0].val_acc == 0.88 and record.training.linear_probes[0].dims == 64
-    assert record.training.info_plane.points[0].ixt == 1.0 and record.training.get("layers") == [{"layer": 1}]
+    assert record.training.info_plane.points[0].ixt == 1.0 and record.training.layers == [{"layer": 1}]
     assert "trainer" not in record.extras and record.extras["task"] == {"dataset": "digits"}
     assert path.read_bytes() == before
     ResultStore(path).append(

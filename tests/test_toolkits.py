@@ -10,13 +10,19 @@ import pytest
 
 
 def test_importing_the_api_imports_no_torch_and_no_toolkit():
+    """The contracts load without torch; the torch-backed classification types load on first use, from
+    the api's own module, and still pull in no toolkit."""
     code = (
         "import sys, ibbench.api as api; "
+        "print('torch' in sys.modules, 'ibbench.critics' in sys.modules, 'ibbench.training' in sys.modules); "
+        "cls = api.ClassificationInstance; "
         "print('torch' in sys.modules, 'ibbench.critics' in sys.modules, 'ibbench.training' in sys.modules, "
-        "hasattr(api, '__getattr__'))"
+        "cls.__module__)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False", "False", "False"]
+    before, after = out.splitlines()
+    assert before.split() == ["False", "False", "False"]
+    assert after.split() == ["True", "False", "False", "ibbench.api.classification"]
 
 
 def test_the_api_exports_the_interface_only():
@@ -66,10 +72,11 @@ def test_the_critic_toolkit_and_the_protocol_are_one_package():
 
 
 def test_the_trainer_toolkit_has_what_a_trainer_receives():
-    from ibbench.tasks.classification import ClassificationInstance as defined
+    from ibbench.api import ClassificationInstance as contract
+    from ibbench.tasks.classification import ClassificationInstance as built_in
     from ibbench.training import ClassificationInstance, TrainingLoop, classification_instance, schedule
 
-    assert ClassificationInstance is defined
+    assert ClassificationInstance is contract is built_in
     assert max(schedule(100, 3)) == 100 and len(schedule(100, 3)) == 3
     assert callable(TrainingLoop.run)
     with pytest.raises(Exception, match="needs a network task"):
@@ -89,14 +96,19 @@ def internal_imports(path) -> set[str]:
     return found
 
 
-def test_the_interface_module_imports_no_implementation_module():
-    """api.py may import only two leaf utilities (its errors, and the progress lines RunContext hands
-    out), and they import nothing of ibbench: no cycle can run through the interface."""
+def test_the_interface_package_imports_no_implementation_module():
+    """The api package's modules import each other and only two leaf utilities (its errors, and the
+    progress lines RunContext hands out), which import nothing of ibbench: no cycle runs through it."""
     from .conftest import REPO
 
     package = REPO / "ibbench"
-    leaves = {".errors": package / "errors.py", ".progress": package / "progress.py"}
-    assert internal_imports(package / "api.py") <= set(leaves), internal_imports(package / "api.py")
+    leaves = {"..errors": package / "errors.py", "..progress": package / "progress.py"}
+    api = sorted((package / "api").glob("*.py"))
+    own = {f".{p.stem}" for p in api if p.stem != "__init__"}
+    assert own >= {".plugins", ".context", ".data", ".values", ".classification", ".probe", ".records"}
+    for path in api:
+        outside = internal_imports(path) - own - {"."}
+        assert outside <= set(leaves), f"{path.name} imports {outside - set(leaves)}"
     for name, path in leaves.items():
         assert not internal_imports(path), f"{name} imports {internal_imports(path)}"
 

@@ -1,4 +1,5 @@
-"""What a trainer returns, typed: the ``training`` part of a run record (schema 2).
+"""What a trainer returns, typed: the ``training`` part of a run record (schema 2).  Part of the plugin
+API (``ibbench.api.TrainingResult``).
 
 A trainer's ``train`` returns a dict; the runner validates it into ``TrainingResult``, so a field a
 table reads (``test_acc``, ``evals``, ``linear_probes``, ``info_plane`` ...) has one name and one type
@@ -110,7 +111,16 @@ class TrainingResult(_Open):
     separation: list[float | None] = Field(default_factory=list)  # per layer (paper Fig. 5); None: undefined
     linear_probes: list[LinearProbe] = Field(default_factory=list)
     info_plane: InfoPlane | None = None
+    #: a layer-by-layer trainer's summary of each layer as it froze (``ib-layerwise``: beta, the critics'
+    #: held-out readings and the truth of I(X; L_i + eps), now and at the layer's start); empty otherwise
+    layers: list[dict[str, Any]] = Field(default_factory=list)
+    #: a fitted readout's fit (``trainers/readout.py``: L2 strength, gradient norm, converged)
+    readout: dict[str, Any] | None = None
 
     def get(self, key: str, default: Any = None) -> Any:
-        """A trainer-specific field (one not typed above), or ``default``."""
+        """A field by name, typed above or trainer-specific (kept as given), or ``default`` (also for a
+        typed field left unset: None)."""
+        if key in type(self).model_fields:
+            value = getattr(self, key)
+            return default if value is None else value
         return (self.model_extra or {}).get(key, default)

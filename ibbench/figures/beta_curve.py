@@ -20,8 +20,6 @@ from pathlib import Path
 
 from ..results import RunRecord, unique_cells
 
-TRAINER = "ib-layerwise"
-
 
 @dataclass
 class BetaPoint:
@@ -42,23 +40,26 @@ def _mean_se(values: list[float]) -> tuple[float, float | None]:
 
 
 def beta_curves(records: list[RunRecord], with_test: bool) -> dict[str, list[BetaPoint]]:
-    """Setting label (everything but beta) -> its points in increasing beta, from the ok ``ib-layerwise``
-    runs of ``records``.  ``with_test`` False (a tuning file): test accuracy is left unread."""
+    """Setting label (everything but beta) -> its points in increasing beta, from the ok runs of
+    ``records`` by a layer-wise trainer with a ``beta`` (``ib-layerwise``: a summary per layer).  ``with_test`` False (a tuning file): test accuracy is left unread."""
     points: dict[str, dict[float, BetaPoint]] = defaultdict(dict)
     for r in unique_cells(records):
-        if r.status != "ok" or r.spec.trainer is None or r.spec.trainer.name != TRAINER or r.training is None:
+        if r.status != "ok" or r.training is None or not r.training.layers:
             continue
         params = dict(r.expanded["trainer"]["params"])
+        if "beta" not in params:  # a layer-wise trainer without the IB coefficient (greedy CE)
+            continue
         beta = float(params.pop("beta"))
         fraction = r.expanded["task"]["params"].get("train_fraction", 1.0)
         shown = {k: params[k] for k in ("lr", "steps", "critic_steps") if k in params}
-        label = f"{r.spec.task.name} {100 * fraction:g}%, " + ", ".join(f"{k}={v}" for k, v in shown.items())
+        setting = ", ".join(f"{k}={v}" for k, v in shown.items())
+        label = f"{r.spec.trainer.name} on {r.spec.task.name} {100 * fraction:g}%, {setting}"
         point = points[label].setdefault(beta, BetaPoint(beta))
         point.seeds.append(r.spec.seed)
         point.val_acc.append(r.training.val_acc)
         if with_test:
             point.test_acc.append(r.training.test_acc)
-        for i, layer in enumerate(r.training.get("layers") or []):
+        for i, layer in enumerate(r.training.layers):
             if layer.get("ixt_truth") is not None:
                 point.ixt_truth[i + 1].append(layer["ixt_truth"])
             if layer.get("grad_ratio_median") is not None:
@@ -140,7 +141,7 @@ def plot_beta_curve(
         ax.legend(fontsize=7)
     fig.suptitle(title or "layer-wise IB against beta (mean ± se over seeds)", fontsize=10)
     fig.tight_layout()
-    mark_figure(fig, [r for r in records if r.spec.trainer is not None and r.spec.trainer.name == TRAINER])
+    mark_figure(fig, [r for r in records if r.training is not None and r.training.layers])
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)

@@ -130,7 +130,7 @@ def layer_ends(record: RunRecord) -> dict[int, list[tuple[float, float, float]]]
     {layer: [(critic I(X;L+eps), I(Y;L), truth of I(X;L+eps)) at the start, at the end]}; {} for
     other records."""
     out = {}
-    for i, layer in enumerate((record.training.get("layers") or []) if record.training else []):
+    for i, layer in enumerate(record.training.layers if record.training else []):
         ends = []
         for when in (layer.get("at_start") or {}, layer):
             if all(when.get(k) is not None for k in ("ixt", "iyt", "ixt_truth")):

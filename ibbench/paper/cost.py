@@ -55,8 +55,8 @@ def price(cost: Cost, device) -> Cost:
     """Time one update of a 2 x ``width`` critic at ``batch`` here (about a second) and set its price."""
     if cost.updates == 0:
         return cost
-    from .bench.timing import time_calls
-    from .bench.workloads import critic_step
+    from ..bench.timing import time_calls
+    from ..bench.workloads import critic_step
 
     work = critic_step("mine", hidden=cost.width, batch=cost.batch, device=device)
     cost.seconds_per_update = time_calls(work, work.device, min_time=1.0, warmup=1)["median_s"]
@@ -75,7 +75,7 @@ def describe(cost: Cost, runs: int = 1) -> str:
 def paper_cost_on_cpu(resolved_runs: list) -> str | None:
     """What the paper-budget runs among ``resolved_runs`` that would run on the CPU will cost, in words
     (``describe``), or None where there are none (or they update no critic)."""
-    from .runner import resolve_device
+    from ..runner import resolve_device
 
     heavy = [
         r for r in resolved_runs if r.spec.budget == "paper" and resolve_device(r.spec.device).type == "cpu"

@@ -8,8 +8,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..api.classification import Init
+
 Activation = Literal["relu", "tanh"]
-Init = Literal["glorot", "torch"]
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 

@@ -18,7 +18,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..api import RunContext, Trainer
+from ..api import ClassificationInstance, Probe, RunContext, Trainer
 from ..errors import NotApplicableError
 from ..infoplane import layer_network
 from ..training import (
@@ -70,7 +70,13 @@ class RandomFeatures(Trainer):
         "paper": {},
     }  # the fit runs to its tolerance at every budget
 
-    def train(self, task, params: RandomFeaturesParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+    def train(
+        self,
+        task: ClassificationInstance,
+        params: RandomFeaturesParams,
+        ctx: RunContext,
+        probe: Probe | None = None,
+    ) -> dict[str, Any]:
         inst = classification_instance(task, "random-features")
         if probe is not None:
             raise NotApplicableError(
@@ -100,7 +106,13 @@ class GreedyCE(Trainer):
         "paper": {"steps": 5000},
     }
 
-    def train(self, task, params: GreedyCEParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+    def train(
+        self,
+        task: ClassificationInstance,
+        params: GreedyCEParams,
+        ctx: RunContext,
+        probe: Probe | None = None,
+    ) -> dict[str, Any]:
         inst = classification_instance(task, "greedy-ce")
         p, data, device = params, inst.data, ctx.device
         net = inst.network(seed=ctx.seed).to(device).requires_grad_(False)

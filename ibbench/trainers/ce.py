@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..api import RunContext, TaskInstance, Trainer
+from ..api import ClassificationInstance, Probe, RunContext, TaskInstance, Trainer
 from ..training import (
     BATCHES_STREAM,
     BatchStream,
@@ -117,7 +117,9 @@ class CrossEntropy(Trainer):
     Params = CEParams
     budgets = TRAINER_BUDGETS
 
-    def train(self, task, params: CEParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+    def train(
+        self, task: ClassificationInstance, params: CEParams, ctx: RunContext, probe: Probe | None = None
+    ) -> dict[str, Any]:
         return train_cross_entropy(task, params, ctx, probe, params.weight_decay, "ce")
 
 
@@ -125,5 +127,7 @@ class CrossEntropyWeightDecay(Trainer):
     Params = CEWDParams
     budgets = TRAINER_BUDGETS
 
-    def train(self, task, params: CEWDParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+    def train(
+        self, task: ClassificationInstance, params: CEWDParams, ctx: RunContext, probe: Probe | None = None
+    ) -> dict[str, Any]:
         return train_cross_entropy(task, params, ctx, probe, params.weight_decay, "ce-wd")

@@ -22,7 +22,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..api import RunContext, Trainer, check_finite
+from ..api import ClassificationInstance, Probe, RunContext, Trainer, check_finite
 from ..infoplane import layer_network
 from ..training import (
     BATCHES_STREAM,
@@ -85,7 +85,13 @@ class EndToEndIB(Trainer):
         quick={"steps": 2000, "critic_steps": 2, "eval_points": 10, "measure_points": 6},
     )
 
-    def train(self, task, params: EndToEndParams, ctx: RunContext, probe=None) -> dict[str, Any]:
+    def train(
+        self,
+        task: ClassificationInstance,
+        params: EndToEndParams,
+        ctx: RunContext,
+        probe: Probe | None = None,
+    ) -> dict[str, Any]:
         inst = classification_instance(task, "ib-e2e")
         p, data, device = params, inst.data, ctx.device
         if p.alpha == 0 and p.beta == 0:
@@ -112,16 +118,8 @@ class EndToEndIB(Trainer):
         at_start = critics.pretrain() if state is None else state["at_start"]  # to a held-out plateau
         selection = Selection()
         attach_probe(probe, net, inst)
-        loop.use(
-            {
-                "net": net,
-                "opt": opt,
-                "stream": stream,
-                "critics": critics,
-                "selection": selection,
-                "probe": probe,
-            }
-        )
+        parts = {"net": net, "opt": opt, "stream": stream, "critics": critics, "selection": selection}
+        loop.use({**parts, "probe": probe})
         start = 0 if state is None else state["step"]
         trace = [] if state is None else state["trace"]
 

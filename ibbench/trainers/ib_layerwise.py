@@ -22,13 +22,13 @@ import dataclasses
 import math
 import statistics
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from ..api import RunContext, Trainer, check_finite
+from ..api import ClassificationInstance, Probe, RunContext, Trainer, check_finite
 from ..gaussian_mixture import mixture_mi
 from ..infoplane import layer_network
 from ..tasks.networks import features
@@ -64,8 +64,14 @@ class LayerwiseIB(Trainer):
         quick={"steps": 300, "critic_steps": 10, "measure_points": 2, "trace_points": 10},
     )
 
-    def train(self, task, params: LayerwiseParams, ctx: RunContext, probe=None) -> dict[str, Any]:
-        return fit_layerwise(task, params, ctx, probe)[2]
+    def train(
+        self,
+        task: ClassificationInstance,
+        params: LayerwiseParams,
+        ctx: RunContext,
+        probe: Probe | None = None,
+    ) -> dict[str, Any]:
+        return fit_layerwise(task, params, ctx, probe).result
 
 
 def _norm(grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -107,130 +113,207 @@ def layer_step(
     return b
 
 
+class LayerwiseFit(NamedTuple):
+    """What ``fit_layerwise`` returns: the trained net (frozen), its fitted C -> C readout and the result."""
+
+    net: nn.Sequential
+    readout: nn.Module
+    result: dict[str, Any]
+
+
+@dataclasses.dataclass
+class LayerwiseProgress:
+    """What layer-wise training has to show so far; every snapshot holds it (``state``), so a killed run
+    resumes with it (``from_state``)."""
+
+    layers: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # each frozen layer's summary
+    trace: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # the critics' bounds over time
+    fingerprints: dict[int, dict[str, str]] = dataclasses.field(
+        default_factory=dict
+    )  # layer -> weights' hashes
+    at_start: dict[int, dict[str, Any]] = dataclasses.field(
+        default_factory=dict
+    )  # the critics' first reading
+    window: list[list[float]] = dataclasses.field(
+        default_factory=list
+    )  # (iyt, ixt) since the last trace point
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LayerwiseProgress:
+        return cls(**{f.name: state[f.name] for f in dataclasses.fields(cls)})
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "window": self.window,
+            "layers": self.layers,
+            "trace": self.trace,
+            "fingerprints": self.fingerprints,
+            "at_start": self.at_start,
+        }
+
+
+@dataclasses.dataclass
+class _Fit:
+    """One layer-wise training run: the net, its batches, the loop that snapshots it and the progress."""
+
+    inst: Any  # the ClassificationInstance
+    p: LayerwiseParams
+    ctx: RunContext
+    net: nn.Sequential
+    stream: BatchStream
+    truth_idx: torch.Tensor  # the training inputs the truth of I(X; L_i + eps) is uniform over
+    loop: TrainingLoop
+    progress: LayerwiseProgress
+    resume_at: tuple[int, int]  # (layer, iteration done) a killed run left; (1, 0) for a fresh run
+    probe: Any = None
+
+    @classmethod
+    def start(cls, task, p: LayerwiseParams, ctx: RunContext, probe) -> _Fit:
+        inst = classification_instance(task, "ib-layerwise")
+        data = inst.data
+        net = inst.network(seed=ctx.seed).to(ctx.device).requires_grad_(False)
+        stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(BATCHES_STREAM))
+        points = torch.randperm(data.train_x.shape[0], generator=ctx.generator("layerwise.truth-points"))
+        attach_probe(probe, net, inst)
+        loop = TrainingLoop(ctx, "ib-layerwise", p.steps * len(net), stream, probe)
+        state = loop.state
+        if state is None:
+            progress, resume_at = LayerwiseProgress(), (1, 0)
+        else:  # a killed run: the frozen layers come back with the net's weights, the current one mid-way
+            progress, resume_at = LayerwiseProgress.from_state(state), (state["layer"], state["iteration"])
+        fit = cls(inst, p, ctx, net, stream, points[: p.truth_points], loop, progress, resume_at, probe)
+        loop.begin(initial=(resume_at[0] - 1) * p.steps + resume_at[1], layer_trained=0)
+        return fit
+
+    def truth(self, f: nn.Module, layer: int) -> dict[str, float]:
+        return layer_truth(f, self.inst.data, self.truth_idx, self.inst.noise_std, self.ctx, layer)
+
+
+class _LayerRun:
+    """Layer i's turn: its critics (pre-trained on the layer, or restored), its iterations, its summary."""
+
+    def __init__(self, fit: _Fit, i: int) -> None:
+        self.fit, self.i, p, progress = fit, i, fit.p, fit.progress
+        self.beta = p.beta_conv if fit.inst.layer_kinds[i - 1] == "conv" else p.beta
+        self.block = fit.net[i - 1].requires_grad_(True)
+        self.f = layer_network(fit.net, i)
+        resuming = fit.loop.state is not None and i == fit.resume_at[0]
+        if resuming:  # the frozen layers as the killed run left them: the view reads them
+            fit.net.load_state_dict(fit.loop.state["net"])
+        # MINE as D_x reads x itself: its pairs need the raw inputs
+        data = fit.inst.data
+        view = critics_view(fit.net, i, data, fit.ctx.device) if p.ixt_critic == "aa-mine" else (self.f, data)
+        self.critics = IBCritics(
+            *view,
+            fit.inst.noise_std,
+            p,
+            fit.ctx,
+            with_y=True,
+            with_x=self.beta > 0 or p.track_ixt,
+            name=f"layer-{i}",
+        )
+        self.opt = torch.optim.Adam(self.block.parameters(), lr=p.lr)
+        parts = {
+            "net": fit.net,
+            "opt": self.opt,
+            "stream": fit.stream,
+            "critics": self.critics,
+            "probe": fit.probe,
+        }
+        if fit.loop.use(parts):
+            self.first = fit.resume_at[1] + 1  # the window since the last trace point came back with it
+        else:
+            self.first = 1
+            progress.fingerprints[i] = {"initial": fingerprint(self.block)}
+            # pre-train on the initial layer until the held-out bounds plateau, as the paper does;
+            # what the critics read then, next to the truth, says whether they were ready
+            progress.at_start[i] = {**self.critics.pretrain(), **fit.truth(self.f, i)}
+            progress.window = []
+        self.weights = list(self.block.parameters())
+        self.every = max(1, p.steps // p.trace_points)
+
+    def step(self, it: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One iteration of layer i; every ``every`` iterations the mean bounds since the last trace point
+        and this step's gradient ratio go into the trace."""
+        p, progress = self.fit.p, self.fit.progress
+        log = it % self.every == 0 or it == p.steps
+        b = layer_step(
+            self.f,
+            self.critics,
+            self.opt,
+            x,
+            y,
+            self.beta,
+            p.critic_steps,
+            f"IB objective of layer {self.i} at iteration {it}",
+            weights=self.weights if log else None,
+        )
+        progress.window.append([b["iyt"].item(), b["ixt"].item() if "ixt" in b else float("nan")])
+        if log:
+            mean = torch.tensor(progress.window).mean(0).tolist()
+            ratio = {"grad_ratio": b["grad_ratio"].item()} if "grad_ratio" in b else {}
+            progress.trace.append({"layer": self.i, "iteration": it, "iyt": mean[0], "ixt": mean[1], **ratio})
+            progress.window = []
+
+    def train(self) -> None:
+        """The layer's iterations (snapshotted, resumable), then frozen and summarised."""
+        fit, i = self.fit, self.i
+        fit.loop.run(
+            self.step,
+            self.first,
+            fit.p.steps,
+            measures=schedule(fit.p.steps, fit.p.measure_points),
+            offset=(i - 1) * fit.p.steps,
+            tags={"layer_trained": i},
+            where=lambda it: {"layer": i, "iteration": it},
+            extra_state=fit.progress.state,
+        )
+        self.block.requires_grad_(False)
+        fit.progress.fingerprints[i]["frozen"] = fingerprint(self.block)
+        fit.progress.layers.append(self.summary())
+
+    def summary(self) -> dict[str, Any]:
+        """The frozen layer: the critics' held-out readings and the truth, now and at the layer's start."""
+        progress, i = self.fit.progress, self.i
+        summary = {
+            "layer": i,
+            "beta": self.beta,
+            **self.critics.estimates(strict=False),  # the layer is trained: a diverged reading is noted
+            **self.fit.truth(self.f, i),
+            "at_start": progress.at_start[i],
+        }
+        ratios = [t["grad_ratio"] for t in progress.trace if t["layer"] == i and "grad_ratio" in t]
+        if ratios:  # ||beta grad I(X;L+eps)|| / ||grad I(Y;L)|| on the layer's weights, over the logged steps
+            summary["grad_ratio_median"] = statistics.median(ratios)
+            summary["grad_ratio_max"] = max(ratios)
+        for when in (summary, progress.at_start[i]):  # how much of the truth AA-MINE's critic reads
+            if "ixt" in when and when["ixt_truth"] > 3 * when["ixt_truth_se"]:  # a truth resolved from 0
+                when["ixt_fraction_of_truth"] = when["ixt"] / when["ixt_truth"]
+        return summary
+
+
 def fit_layerwise(
     task,
     p: LayerwiseParams,
     ctx: RunContext,
     probe=None,
     on_layer_frozen: Callable[[int, nn.Sequential], None] | None = None,
-):
-    """Train; returns (net, readout, result).  ``on_layer_frozen(i, net)`` is called as layer i freezes."""
-    inst = classification_instance(task, "ib-layerwise")
-    data, device = inst.data, ctx.device
-    net = inst.network(seed=ctx.seed).to(device).requires_grad_(False)
-    stream = BatchStream(data.train_x, data.train_y, p.batch_size, ctx.generator(BATCHES_STREAM))
-    truth_idx = torch.randperm(data.train_x.shape[0], generator=ctx.generator("layerwise.truth-points"))[
-        : p.truth_points
-    ]
-    attach_probe(probe, net, inst)
-    measures = schedule(p.steps, p.measure_points)
-    loop = TrainingLoop(ctx, "ib-layerwise", p.steps * len(net), stream, probe)
-    state = loop.state
-    if state is None:
-        start = {"layer": 1, "iteration": 0}
-        layers, trace, fingerprints, at_start = [], [], {}, {}
-    else:  # a killed run: the frozen layers come back with the net's weights, the current one mid-way
-        start = {"layer": state["layer"], "iteration": state["iteration"]}
-        layers, trace, fingerprints = state["layers"], state["trace"], state["fingerprints"]
-        at_start = state["at_start"]
-    loop.begin(initial=(start["layer"] - 1) * p.steps + start["iteration"], layer_trained=0)
-    every = max(1, p.steps // p.trace_points)
-    for i in range(start["layer"], len(net) + 1):
-        beta = p.beta_conv if inst.layer_kinds[i - 1] == "conv" else p.beta
-        block = net[i - 1].requires_grad_(True)
-        f = layer_network(net, i)
-        if state is not None and i == start["layer"]:
-            net.load_state_dict(
-                state["net"]
-            )  # the frozen layers as the killed run left them: the view reads them
-        # MINE as D_x reads x itself: its pairs need the raw inputs
-        view = critics_view(net, i, data, device) if p.ixt_critic == "aa-mine" else (f, data)
-        critics = IBCritics(
-            *view,
-            inst.noise_std,
-            p,
-            ctx,
-            with_y=True,
-            with_x=beta > 0 or p.track_ixt,
-            name=f"layer-{i}",
-        )
-        opt = torch.optim.Adam(block.parameters(), lr=p.lr)
-        first = 1
-        if loop.use({"net": net, "opt": opt, "stream": stream, "critics": critics, "probe": probe}):
-            first, window = start["iteration"] + 1, state["window"]
-        else:
-            fingerprints[i] = {"initial": fingerprint(block)}
-            # pre-train on the initial layer until the held-out bounds plateau, as the paper does;
-            # what the critics read then, next to the truth, says whether they were ready
-            at_start[i] = {**critics.pretrain(), **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i)}
-            window: list[list[float]] = []
-        weights = list(block.parameters())
-
-        def step(it: int, x: torch.Tensor, y: torch.Tensor) -> None:  # one iteration of layer i
-            nonlocal window
-            log = it % every == 0 or it == p.steps
-            b = layer_step(
-                f,
-                critics,
-                opt,
-                x,
-                y,
-                beta,
-                p.critic_steps,
-                f"IB objective of layer {i} at iteration {it}",
-                weights=weights if log else None,
-            )
-            window.append([b["iyt"].item(), b["ixt"].item() if "ixt" in b else float("nan")])
-            if log:  # the mean of the critics' bounds since the last log, and this step's gradient ratio
-                mean = torch.tensor(window).mean(0).tolist()
-                trace.append(
-                    {
-                        "layer": i,
-                        "iteration": it,
-                        "iyt": mean[0],
-                        "ixt": mean[1],
-                        **({"grad_ratio": b["grad_ratio"].item()} if "grad_ratio" in b else {}),
-                    }
-                )
-                window = []
-
-        loop.run(
-            step,
-            first,
-            p.steps,
-            measures=measures,
-            offset=(i - 1) * p.steps,
-            tags={"layer_trained": i},
-            where=lambda it: {"layer": i, "iteration": it},
-            extra_state=lambda: {
-                "window": window,
-                "layers": layers,
-                "trace": trace,
-                "fingerprints": fingerprints,
-                "at_start": at_start,
-            },
-        )
-        block.requires_grad_(False)
-        fingerprints[i]["frozen"] = fingerprint(block)
-        summary = {
-            "layer": i,
-            "beta": beta,
-            **critics.estimates(strict=False),  # the layer is trained: a diverged reading is noted
-            **layer_truth(f, data, truth_idx, inst.noise_std, ctx, i),
-            "at_start": at_start[i],
-        }
-        ratios = [t["grad_ratio"] for t in trace if t["layer"] == i and "grad_ratio" in t]
-        if ratios:  # ||beta grad I(X;L+eps)|| / ||grad I(Y;L)|| on the layer's weights, over the logged steps
-            summary["grad_ratio_median"] = statistics.median(ratios)
-            summary["grad_ratio_max"] = max(ratios)
-        for when in (summary, at_start[i]):  # how much of the truth AA-MINE's critic reads
-            if "ixt" in when and when["ixt_truth"] > 3 * when["ixt_truth_se"]:  # a truth resolved from 0
-                when["ixt_fraction_of_truth"] = when["ixt"] / when["ixt_truth"]
-        layers.append(summary)
+) -> LayerwiseFit:
+    """Train layer by layer, then fit the readout.  ``on_layer_frozen(i, net)`` is called as layer i freezes."""
+    fit = _Fit.start(task, p, ctx, probe)
+    for i in range(fit.resume_at[0], len(fit.net) + 1):
+        _LayerRun(fit, i).train()
         if on_layer_frozen is not None:
-            on_layer_frozen(i, net)
-    loop.end()
+            on_layer_frozen(i, fit.net)
+    fit.loop.end()
+    return _finish(fit)
+
+
+def _finish(fit: _Fit) -> LayerwiseFit:
+    """The frozen net's C -> C readout, fitted, and the run's result (accuracy, layers, Fig. 5's separation)."""
+    net, data, device, p = fit.net, fit.inst.data, fit.ctx.device, fit.p
     readout, readout_result = post_train_readout(net, data, p.readout_max_iter, device)
+    fingerprints = fit.progress.fingerprints
     for i in fingerprints:
         fingerprints[i]["final"] = fingerprint(net[i - 1])
     model = nn.Sequential(net, readout)
@@ -242,18 +325,20 @@ def fit_layerwise(
         **readout_result,
         "steps_per_layer": p.steps,
         "critic_precision": p.critic_params(device).precision,  # the critics' matmuls as run
-        "layers": layers,
-        "trace": trace,
+        "layers": fit.progress.layers,
+        "trace": fit.progress.trace,
         "train_acc": train_accuracy(model, data, device),
         "frozen_unchanged": all(v["frozen"] == v["final"] for v in fingerprints.values()),
         "readout_merge_max_abs_diff": merge_gap,
         # paper Fig. 5 on the network as deployed: the readout merged into the last layer
         "separation": layer_separations(merged, data.test_x, data.test_y, device),
-        "linear_probes": linear_probes(net, data, device, p.linear_probe_rows, progress=ctx.show_progress),
+        "linear_probes": linear_probes(
+            net, data, device, p.linear_probe_rows, progress=fit.ctx.show_progress
+        ),
     }
-    if probe is not None:
-        result["info_plane"] = probe.result()
-    return net, readout, result
+    if fit.probe is not None:
+        result["info_plane"] = fit.probe.result()
+    return LayerwiseFit(net, readout, result)
 
 
 #: the most memory the frozen layers' outputs on the training and validation inputs may take

@@ -7,8 +7,8 @@ from typing import Any
 
 from torch import nn
 
+from ..api.classification import ClassificationData, ClassificationInstance
 from ..errors import NotApplicableError
-from ..tasks.classification import ClassificationData, ClassificationInstance
 
 __all__ = ["ClassificationData", "ClassificationInstance", "attach_probe", "classification_instance"]
 

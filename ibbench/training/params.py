@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..api import Params
+from ..api.probe import ProbeParams
 
 
 class LinearProbeParams(Params):
@@ -17,15 +18,8 @@ class LinearProbeParams(Params):
 SMOKE_LINEAR_PROBES = {"linear_probe_rows": 2000}
 
 
-class TrainerParams(LinearProbeParams):
+class TrainerParams(LinearProbeParams, ProbeParams):
     lr: float = Field(1e-3, gt=0)  # Adam on the network; the paper's 1e-3
     batch_size: int = Field(128, ge=2)  # not given in the paper
     steps: int = Field(5000, ge=1)  # network updates (Table 3: 5000 for MNIST, 20000 for CIFAR)
     eval_points: int = Field(10, ge=1)  # validation/test evaluations along the way (model selection)
-    measure_points: int = Field(10, ge=1)  # information-plane measurements when the run names an estimator
-    probe_points: int = Field(2000, ge=2)  # the training inputs X is uniform over for the information plane
-    probe_truth: bool = True  # also record the Monte-Carlo truth of I(X; L_i + eps) at each measurement
-    # a critic estimator's training in the probe: steps before the first point, warm steps per later
-    # point (None: the estimator's own `steps` / `refresh_steps`)
-    probe_first_steps: int | None = Field(None, ge=1)
-    probe_refresh_steps: int | None = Field(None, ge=0)
