@@ -196,8 +196,9 @@ class RecordStatus:
 def record_status(record, registry=None) -> RecordStatus:
     """The status of a ``RunRecord`` against the working tree.
 
-    A record whose changed modules a canary attestation vouches for (``ibbench.attest``, the file read by ``ibbench.attestations``) is current,
-    with ``attested_at`` set.
+    An ok record whose changed modules a canary attestation vouches for (``ibbench.attest``, the file
+    read by ``ibbench.attestations``) is current, with ``attested_at`` set; a failed one never is (re-run
+    it: a change may have fixed its failure, as one of Table 3's critic readings showed).
 
     A fingerprinted record is stale when a file of its fingerprint changed, or (given ``registry``)
     when its plugins run a module today that it never ran (code added since, e.g. a data check the
@@ -216,7 +217,9 @@ def record_status(record, registry=None) -> RecordStatus:
         changed = changed_since(commit, tuple(modules)) if modules else None
         if changed is None:
             return RecordStatus("dirty" if dirty else "unknown", dirty=dirty)
-    if changed and source and not dirty:
+    # canaries are ok runs: what they vouch for is ok runs.  A failed one is where a code change is most
+    # likely to matter (a fix of the very failure), so it stays stale and is re-run
+    if changed and source and not dirty and record.status == "ok":
         commit = _attested(record, source, changed)
         if commit is not None:
             return RecordStatus("current", dirty=False, attested_at=commit)

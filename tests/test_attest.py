@@ -56,6 +56,23 @@ def test_identical_canaries_make_the_stale_records_current(stale, tmp_path):
     )
 
 
+def test_a_failed_record_is_never_a_canary_nor_attested_but_re_run(stale, tmp_path):
+    """Table 3's seed 1 failed on a critic reading that a later change reports instead: an attestation
+    from ok canaries must not carry that failure to today as if the change could not touch it."""
+    failed = stale[0].model_copy(
+        update={"status": "failed", "error": "DivergenceError: diverged", "wall_time_s": 0.0}
+    )
+    records = [failed, *stale[1:]]
+    said = []
+    assert attest("tiny", records, REGISTRY, commit="b" * 40, per_names=2, say=said.append)
+    (entry,) = [
+        json.loads(line) for line in (tmp_path / "results" / "attestations.jsonl").read_text().splitlines()
+    ]
+    assert entry["records"] == len(stale) - 1 and all(c["id"] != failed.id for c in entry["canaries"])
+    assert record_status(failed, REGISTRY).state == "stale"  # the same hashes: still to be re-run
+    assert all(record_status(r, REGISTRY).current for r in stale[1:])
+
+
 def test_an_attestation_covers_only_the_names_its_canaries_ran(stale, tmp_path):
     assert attest("tiny", stale, REGISTRY, commit="b" * 40, per_names=1, say=lambda _: None)
     other = stale[0].model_copy(
