@@ -105,7 +105,15 @@ def _status(record: RunRecord, registry):
 
     attestations = ATTESTATIONS.stat().st_mtime_ns if ATTESTATIONS.exists() else None
     key = json.dumps(
-        [record.provenance.get("source"), record.provenance.get("git"), names, id(registry), attestations],
+        # status: attestations carry ok records only (``record_status``)
+        [
+            record.provenance.get("source"),
+            record.provenance.get("git"),
+            names,
+            id(registry),
+            attestations,
+            record.status == "ok",
+        ],  # fmt: skip
         sort_keys=True,
         default=str,
     )

@@ -70,6 +70,10 @@ def test_a_failed_record_is_never_a_canary_nor_attested_but_re_run(stale, tmp_pa
     ]
     assert entry["records"] == len(stale) - 1 and all(c["id"] != failed.id for c in entry["canaries"])
     assert record_status(failed, REGISTRY).state == "stale"  # the same hashes: still to be re-run
+    from ibbench.currency import classify
+
+    tally = classify(records, REGISTRY)  # its tally too, though it shares the ok records' fingerprint
+    assert (tally.current, tally.stale) == (len(stale) - 1, 1)
     assert all(record_status(r, REGISTRY).current for r in stale[1:])
 
 
