@@ -165,6 +165,14 @@ class ResultStore:
                 f"({'.'.join(map(str, first['loc']))}: {first['msg']}); it was printed above, not "
                 f"stored; this is a bug in ibbench or the plugin that made it"
             ) from None
+        self._append_line(line, record.id)
+
+    def append_verbatim(self, line: str, record_id: str) -> None:
+        """Append one stored line as it was read (``lines_by_id``): a record moved between stores keeps
+        its bytes, so its file diff shows only that it moved."""
+        self._append_line((line.rstrip("\n") + "\n").encode("utf-8"), record_id)
+
+    def _append_line(self, line: bytes, record_id: str) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "ab+") as fh:
@@ -178,7 +186,7 @@ class ResultStore:
                     _unlock(fh)
         except OSError as exc:
             sys.stderr.write(
-                f"ibbench: could not append run {record.id} to {self.path}; the record follows, "
+                f"ibbench: could not append run {record_id} to {self.path}; the record follows, "
                 f"save it with `>> other.jsonl`:\n{line.decode('utf-8')}"
             )
             raise StoreError(
@@ -210,6 +218,22 @@ class ResultStore:
         else:  # a whole record whose newline was lost (e.g. an editor): keep it
             fh.seek(0, os.SEEK_END)
             fh.write(b"\n")
+
+    def lines_by_id(self) -> dict[str, str]:
+        """Each record's stored line (no newline), by record id, first occurrence kept; for moving
+        records without re-serialising them (a newer schema would add fields to every line)."""
+        out: dict[str, str] = {}
+        if not self.path.exists():
+            return out
+        with open(self.path, encoding="utf-8") as fh:
+            for _, line, _ in _numbered_lines(fh):
+                try:
+                    data = json.loads(line)
+                except json.JSONDecodeError:  # a half-written last line; records() warns of it
+                    continue
+                if isinstance(data, dict) and isinstance(data.get("id"), str):
+                    out.setdefault(data["id"], line)
+        return out
 
     def records(self) -> list[RunRecord]:
         """Every record, read line by line; a record id seen twice counts once (with a warning)."""

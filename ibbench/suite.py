@@ -127,12 +127,13 @@ def set_aside_stale(store: Path, registry: Registry) -> int:
     keep = [r for r, ok in zip(records, current, strict=True) if ok]
     if len(keep) == len(records):
         return 0
+    lines = ResultStore(store).lines_by_id()  # moved and kept records keep their bytes
     aside = ResultStore(stale_path(store))
     for r, ok in zip(records, current, strict=True):
         if not ok:
-            aside.append(r)
+            aside.append_verbatim(lines[r.id], r.id)
     with atomic_write(store) as fh:
-        fh.write("".join(r.model_dump_json() + "\n" for r in keep).encode("utf-8"))
+        fh.write("".join(lines[r.id] + "\n" for r in keep).encode("utf-8"))
     return len(records) - len(keep)
 
 

@@ -110,6 +110,22 @@ def test_rerun_stale_sets_aside_only_what_is_not_current_and_runs_those_cells(ma
     assert kept[1].spec.seed == dirty.spec.seed
 
 
+def test_setting_aside_moves_and_keeps_stored_lines_byte_for_byte(made):
+    """A record written by an older ibbench lacks fields today's schema adds: re-serialising it on a
+    set-aside would rewrite every kept line of a published store."""
+    from ibbench.suite import set_aside_stale
+
+    _, store, records = made
+    clean = with_provenance(records[0], git={"commit": "abc", "dirty": False})
+    dirty = with_provenance(records[1], git={"commit": "abc", "dirty": True})
+    # spaced separators: a spelling model_dump_json never writes, so a re-serialised line would differ
+    lines = [json.dumps(json.loads(r.model_dump_json()), separators=(", ", ": ")) for r in (clean, dirty)]
+    store.write_text("".join(line + "\n" for line in lines))
+    assert set_aside_stale(store, REGISTRY) == 1
+    assert store.read_text() == lines[0] + "\n"
+    assert stale_path(store).read_text() == lines[1] + "\n"
+
+
 def test_the_published_manifest_names_real_suites_stores_and_sections():
     from ibbench.reproduce import load_manifest
 
