@@ -15,8 +15,9 @@ from its hash to today's, each covering the record's (task, estimator, trainer).
 
 This is evidence, not proof: a change that alters only inputs no canary drew (duplicated rows, a
 dimension no canary has) passes.  Hence one canary per (task, estimator, trainer) at least, the
-record's own thread count (CPU reductions depend on it), and a regeneration (``ibbench reproduce NAME``)
-whenever a canary differs.
+record's own thread count and processor (CPU reductions depend on both: a record made on another
+processor is no canary here, and an attestation carries only records of its canaries' processor),
+and a regeneration (``ibbench reproduce NAME``) whenever a canary differs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 import math
 import os
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from .attestations import (  # re-exported: the reading side of the file this mo
     ATTESTATIONS,
     GONE,
     names_of,
+    processor_of,
 )
 
 #: record fields compared between a stored record and its canary
@@ -165,6 +167,13 @@ def rerun(record, registry) -> Any:
             os.environ["OMP_NUM_THREADS"] = environment
 
 
+def this_processor() -> str:
+    """This machine's CPU as a record names it (``ibbench.attestations.processor_of``)."""
+    from .provenance import cpu_model
+
+    return f"cpu:{cpu_model()}"
+
+
 def stale_records(records: list, registry) -> list:
     """The records that only a source change makes not current (clean tree, fingerprinted, stale)."""
     from .fingerprint import record_status
@@ -195,6 +204,19 @@ def attest(
     if not stale:
         say(f"{name}: no stale clean-tree record to attest")
         return True
+    # a canary is compared on the processor its record was made on: elsewhere its last bits differ
+    # whatever the code (measured on the readme example's cells: docs/guide/commands.md)
+    here = this_processor()
+    elsewhere = Counter(processor_of(r) for r in stale if processor_of(r) != here)
+    stale = [r for r in stale if processor_of(r) == here]
+    if elsewhere:
+        made = ", ".join(f"{n} on {p or 'an unnamed processor'}" for p, n in elsewhere.most_common())
+        say(
+            f"{name}: {sum(elsewhere.values())} stale records were made on another processor ({made}), "
+            f"not this {here}: attest them on that processor, or regenerate them with ibbench reproduce {name}"
+        )
+        if not stale:
+            return False
     chosen = choose_canaries(stale, per_names)
     canaries = []
     for names, group in chosen.items():
@@ -222,6 +244,7 @@ def attest(
         "commit": commit,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "covers": sorted(list(n) for n in chosen),
+        "processor": here,
         "changes": sorted(list(c) for c in changes),
         "records": len(stale),
         "canaries": [

@@ -21,6 +21,14 @@ ATTESTATIONS = Path("results") / "attestations.jsonl"
 GONE = "-"  # the hash of a module whose file no longer exists
 
 
+def processor_of(record) -> str:
+    """The processor a record ran on, from ``provenance.device`` less its thread count: e.g.
+    ``cpu:AMD EPYC`` or ``cuda:NVIDIA H100``.  Its floating-point kernels (AVX2, AVX-512, AMX on a CPU)
+    decide the last bits of every sum, so a re-run is compared only on the processor its record names."""
+    text = str(record.provenance.get("device", ""))
+    return text.rsplit(" (", 1)[0] if text.endswith(" threads)") else text
+
+
 def names_of(record) -> tuple[str, str, str]:
     """(task, estimator, trainer) plugin names of a record ("" where it has none)."""
     out = []
@@ -32,12 +40,15 @@ def names_of(record) -> tuple[str, str, str]:
 
 @dataclass(frozen=True)
 class Edge:
-    """One attested change of one module's file, for the records of the names it covers."""
+    """One attested change of one module's file, for the records of the names it covers made on the
+    processor its canaries ran on (``None``: an attestation from before processors were compared, when
+    every record was made on one)."""
 
     old: str
     new: str
     covers: frozenset[tuple[str, str, str]]
     commit: str
+    processor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ def _read(path: str, mtime: int | None) -> AttestationsFile:
                 continue
             covers = frozenset(tuple(c) for c in entry["covers"])
             for module, old, new in entry["changes"]:
-                edges[module].append(Edge(old, new, covers, entry["commit"]))
+                edges[module].append(Edge(old, new, covers, entry["commit"], entry.get("processor")))
         except (ValueError, KeyError, TypeError) as exc:
             raise IbbenchError(
                 f"{path}, line {number}: not an attestation ({exc}); restore the file from git"
@@ -105,9 +116,11 @@ def attested_by(
     names: tuple[str, str, str],
     today: dict[str, str],
     edges: dict[str, list[Edge]],
+    processor: str | None = None,
 ) -> str | None:
     """The commit of the last attestation that carries every ``changed`` module of a record (its hashes in
-    ``source``) to ``today``'s hash through changes covering ``names``; None where one is missing."""
+    ``source``) to ``today``'s hash through changes covering ``names`` on the record's ``processor``;
+    None where one is missing."""
     last = None
     for module in changed:
         start, goal = source.get(module, GONE), today.get(module, GONE)  # GONE: a module it never ran
@@ -115,7 +128,8 @@ def attested_by(
         while todo:
             here = todo.pop()
             for edge in edges.get(module, ()):
-                if edge.old == here and names in edge.covers and edge.new not in reached:
+                same_processor = edge.processor is None or edge.processor == processor
+                if edge.old == here and names in edge.covers and same_processor and edge.new not in reached:
                     reached.add(edge.new)
                     commit_at[edge.new] = edge.commit
                     todo.append(edge.new)

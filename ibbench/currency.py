@@ -92,8 +92,8 @@ _STATUS: dict[str, object] = {}  # what record_status reads of a record -> its R
 
 
 def _status(record: RunRecord, registry):
-    """``record_status``, once per distinct input: it reads only the record's fingerprint, its git state
-    and (without a fingerprint) its plugins' names, which a store's records mostly share."""
+    """``record_status``, once per distinct input: it reads only the record's fingerprint, its git state,
+    status, processor and (without a fingerprint) its plugins' names, which a store's records mostly share."""
     from .fingerprint import record_status
 
     names = [
@@ -101,11 +101,11 @@ def _status(record: RunRecord, registry):
         or getattr(getattr(record.spec, part, None), "name", None)
         for part in PARTS
     ]
-    from .attestations import ATTESTATIONS
+    from .attestations import ATTESTATIONS, processor_of
 
     attestations = ATTESTATIONS.stat().st_mtime_ns if ATTESTATIONS.exists() else None
     key = json.dumps(
-        # status: attestations carry ok records only (``record_status``)
+        # status and processor: attestations carry ok records made on their canaries' processor
         [
             record.provenance.get("source"),
             record.provenance.get("git"),
@@ -113,6 +113,7 @@ def _status(record: RunRecord, registry):
             id(registry),
             attestations,
             record.status == "ok",
+            processor_of(record),
         ],  # fmt: skip
         sort_keys=True,
         default=str,

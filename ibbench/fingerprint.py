@@ -239,7 +239,7 @@ def _never_ran(record, source: dict[str, str], registry) -> tuple[str, ...]:
 
 def _attested(record, source: dict[str, str], changed: tuple[str, ...]) -> str | None:
     """The commit whose canary attestation carries the record's changed modules to today (or None)."""
-    from .attestations import GONE, attested_by, names_of, read_attestations
+    from .attestations import GONE, attested_by, names_of, processor_of, read_attestations
 
     edges = read_attestations()
     if not edges:
@@ -248,7 +248,7 @@ def _attested(record, source: dict[str, str], changed: tuple[str, ...]) -> str |
     for module in changed:
         path = module_file(module)
         today[module] = file_hash(path) if path is not None else GONE
-    return attested_by(source, changed, names_of(record), today, edges)
+    return attested_by(source, changed, names_of(record), today, edges, processor_of(record))
 
 
 def _modules_of(record, registry) -> list[str] | None:

@@ -57,10 +57,10 @@ def device_description(device) -> str:
 
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{_cpu_model()} ({torch.get_num_threads()} threads)"
+    return f"cpu:{cpu_model()} ({torch.get_num_threads()} threads)"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     """The CPU's model name (Linux /proc/cpuinfo), else what platform knows."""
     try:
         with open("/proc/cpuinfo") as f:

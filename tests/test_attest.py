@@ -9,8 +9,8 @@ import math
 import pytest
 
 from ibbench.attest import attest, differences, measured
-from ibbench.attestations import attested_by, read_attestations
-from ibbench.currency import provenance_note
+from ibbench.attestations import attested_by, processor_of, read_attestations
+from ibbench.currency import classify, provenance_note
 from ibbench.fingerprint import record_status
 from ibbench.plugins import load_registry
 from ibbench.results import ResultStore
@@ -70,7 +70,6 @@ def test_a_failed_record_is_never_a_canary_nor_attested_but_re_run(stale, tmp_pa
     ]
     assert entry["records"] == len(stale) - 1 and all(c["id"] != failed.id for c in entry["canaries"])
     assert record_status(failed, REGISTRY).state == "stale"  # the same hashes: still to be re-run
-    from ibbench.currency import classify
 
     tally = classify(records, REGISTRY)  # its tally too, though it shares the ok records' fingerprint
     assert (tally.current, tally.stale) == (len(stale) - 1, 1)
@@ -87,6 +86,46 @@ def test_an_attestation_covers_only_the_names_its_canaries_ran(stale, tmp_path):
         }
     )
     assert record_status(other, REGISTRY).state == "stale"
+
+
+def on_processor(record, processor: str):
+    return with_provenance(record, device=f"{processor} (1 threads)")
+
+
+def test_a_record_made_on_another_processor_is_no_canary_and_not_attested_here(stale, tmp_path):
+    """The readme example's cells re-run on an Intel Xeon differ from their AMD EPYC records in the last
+    bits (and a layer-wise run's test accuracy by 0.3 points) at the same commit: a canary compared
+    across processors would blame the code for the machine."""
+    elsewhere = [on_processor(r, "cpu:Other CPU 9000") for r in stale]
+    said = []
+    assert not attest("tiny", elsewhere, REGISTRY, commit="b" * 40, per_names=1, say=said.append)
+    assert "2 stale records were made on another processor (2 on cpu:Other CPU 9000)" in said[0]
+    assert "ibbench reproduce tiny" in said[0]
+    assert not (tmp_path / "results" / "attestations.jsonl").exists()
+    # beside records made here, those are attested and the others stay stale
+    assert attest("tiny", [stale[0], elsewhere[1]], REGISTRY, commit="b" * 40, per_names=1, say=said.append)
+    (entry,) = [
+        json.loads(line) for line in (tmp_path / "results" / "attestations.jsonl").read_text().splitlines()
+    ]
+    assert entry["records"] == 1 and entry["processor"] == processor_of(stale[0])
+    assert record_status(stale[0], REGISTRY).state == "current"
+    assert record_status(elsewhere[1], REGISTRY).state == "stale"
+    assert classify(elsewhere, REGISTRY).stale == 2  # the status cache tells processors apart
+
+
+def test_an_attestation_without_a_processor_carries_records_of_any(tmp_path):
+    """Attestations written before processors were compared came from one machine with every record."""
+    names = ("gaussian", "binning", "")
+    lines = [
+        {"commit": "c1", "covers": [list(names)], "changes": [["m", "h0", "h1"]]},
+        {"commit": "c2", "covers": [list(names)], "changes": [["m", "h1", "h2"]], "processor": "cpu:A"},
+    ]
+    path = tmp_path / "att.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    edges = read_attestations(path)
+    assert attested_by({"m": "h0"}, ("m",), names, {"m": "h1"}, edges, "cpu:B") == "c1"
+    assert attested_by({"m": "h0"}, ("m",), names, {"m": "h2"}, edges, "cpu:A") == "c2"
+    assert attested_by({"m": "h0"}, ("m",), names, {"m": "h2"}, edges, "cpu:B") is None
 
 
 def test_a_canary_that_differs_in_any_stored_value_writes_nothing(stale, tmp_path):
