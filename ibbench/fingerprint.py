@@ -29,26 +29,16 @@ PACKAGE = "ibbench"
 #: modules whose edits cannot change a measured number (see the module docstring)
 NUMBER_NEUTRAL = (
     "ibbench.cli",
-    "ibbench.tables",
-    "ibbench.figures",
-    "ibbench.verdict",
+    "ibbench.reports",  # tables, verdicts, coverage, figures, currency
+    "ibbench.reproduction",  # reproduce, attest, attestations, rejudge
+    "ibbench.sweeps",  # suites, tuning, claims
     "ibbench.judgement",  # verdicts are versioned by their rules and re-judged (ibbench.judgement)
     "ibbench.paper",
     "ibbench.bench",
     "ibbench.results",
     "ibbench.provenance",
     "ibbench.fingerprint",
-    "ibbench.attest",
-    "ibbench.attestations",
-    "ibbench.reproduce",
-    "ibbench.rejudge",
-    "ibbench.currency",
-    "ibbench.preprocess_report",
-    "ibbench.coverage",
-    "ibbench.suite",
-    "ibbench.tuning",
     "ibbench.executors",
-    "ibbench.claims",
     "ibbench.progress",
     "ibbench.errors",
     "ibbench.atomic",
@@ -185,7 +175,7 @@ class RecordStatus:
     changed: tuple[str, ...] = ()
     dirty: bool = False
     attested_at: str | None = (
-        None  # current through canary attestations (ibbench.attest), the last one's commit
+        None  # current through canary attestations (ibbench.reproduction.attest), the last one's commit
     )
 
     @property
@@ -196,8 +186,8 @@ class RecordStatus:
 def record_status(record, registry=None) -> RecordStatus:
     """The status of a ``RunRecord`` against the working tree.
 
-    An ok record whose changed modules a canary attestation vouches for (``ibbench.attest``, the file
-    read by ``ibbench.attestations``) is current, with ``attested_at`` set; a failed one never is (re-run
+    An ok record whose changed modules a canary attestation vouches for (``ibbench.reproduction.attest``, the file
+    read by ``ibbench.reproduction.attestations``) is current, with ``attested_at`` set; a failed one never is (re-run
     it: a change may have fixed its failure, as one of Table 3's critic readings showed).
 
     A fingerprinted record is stale when a file of its fingerprint changed, or (given ``registry``)
@@ -239,7 +229,7 @@ def _never_ran(record, source: dict[str, str], registry) -> tuple[str, ...]:
 
 def _attested(record, source: dict[str, str], changed: tuple[str, ...]) -> str | None:
     """The commit whose canary attestation carries the record's changed modules to today (or None)."""
-    from .attestations import GONE, attested_by, names_of, processor_of, read_attestations
+    from .reproduction.attestations import GONE, attested_by, names_of, processor_of, read_attestations
 
     edges = read_attestations()
     if not edges:

@@ -99,7 +99,7 @@ class TuneSpace(_Spec):
 
 
 class TuneSpec(_Spec):
-    """A fair tuning protocol (``ibbench.tuning``): every trainer setting gets the same number of
+    """A fair tuning protocol (``ibbench.sweeps.tuning``): every trainer setting gets the same number of
     ``configurations``, each trained on the tuning ``seeds``; the one with the highest mean validation
     accuracy is selected and only then trained on the suite's evaluation seeds, whose test accuracy is
     the one reported."""
@@ -128,7 +128,7 @@ class TuneSpec(_Spec):
 
 class SuiteSpec(_Spec):
     """A grid: every task x every estimator (x every trainer) x every seed; with ``tune``, the trainers
-    of its spaces are tuned first (``ibbench.tuning``) and their selected settings join the grid."""
+    of its spaces are tuned first (``ibbench.sweeps.tuning``) and their selected settings join the grid."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -142,7 +142,7 @@ class SuiteSpec(_Spec):
     cell_timeout: float | None = Field(None, gt=0)
     #: the estimators' preprocessing (ibbench.preprocess); a list makes it an axis of the grid
     preprocess: list[Preprocess] | None = None
-    #: tune these trainers on validation accuracy before the evaluation seeds run (ibbench.tuning)
+    #: tune these trainers on validation accuracy before the evaluation seeds run (ibbench.sweeps.tuning)
     tune: TuneSpec | None = None
 
     @field_validator("preprocess", mode="before")
@@ -165,7 +165,7 @@ class SuiteSpec(_Spec):
         return self
 
     def cells(self) -> list[RunSpec]:
-        """The grid's cells (a tuned trainer's cells come from ``ibbench.tuning`` once it is selected)."""
+        """The grid's cells (a tuned trainer's cells come from ``ibbench.sweeps.tuning`` once it is selected)."""
         if not self.estimators and not self.trainers:
             return []
         estimators = self.estimators or [None]

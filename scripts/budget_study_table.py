@@ -11,8 +11,8 @@ import argparse
 import statistics
 from pathlib import Path
 
+from ibbench.reports.tables import setting_labels
 from ibbench.results import ResultStore
-from ibbench.tables import setting_labels
 
 
 def summary(store: Path) -> str:

@@ -9,7 +9,7 @@ the other files under docs/):
 * ``docs/reference/commands.md``: every command and subcommand of ``ibbench.cli.build_parser()``, with
   the usage and options argparse prints for ``--help`` (never copied by hand);
 * ``docs/results/``: for each result of ``results/manifest.toml`` a section with its state at this tree
-  (``ibbench.reproduce.check``, what ``ibbench reproduce --check`` prints), its stores, the commands that
+  (``ibbench.reproduction.reproduce.check``, what ``ibbench reproduce --check`` prints), its stores, the commands that
   make its tables and figures, the committed tables (the ``.md`` files under ``results/`` it writes,
   embedded as they are) and its PNG figures (copied into ``docs/results/img/``).  A table a manifest
   command prints without writing a file (``ibbench table ... --store S``) is rendered here from the
@@ -463,7 +463,7 @@ def result_section(
 class Placed:
     """The manifest's results and where each committed table and figure under results/ is shown."""
 
-    manifest: object  # ibbench.reproduce.Manifest
+    manifest: object  # ibbench.reproduction.reproduce.Manifest
     made: dict[str, Produced]
     assigned: dict[str, list[str]]  # result name -> the files its section shows
     rest: list[str]  # shown on the page of files no result names
@@ -474,7 +474,7 @@ def place_results(site: Site) -> Placed:
     """Read results/manifest.toml and record in ``site`` the page (and anchor) of every committed table and
     figure under results/; nothing is checked or run (the mkdocs hook calls this for the links of the
     hand-written pages)."""
-    from ibbench.reproduce import load_manifest
+    from ibbench.reproduction.reproduce import load_manifest
 
     manifest = load_manifest(ROOT / "results" / "manifest.toml")
     unknown = sorted({r.kind for r in manifest.result} - set(KIND_PAGES))
@@ -502,7 +502,7 @@ def place_results(site: Site) -> Placed:
 def results_pages(site: Site) -> dict[str, str]:
     """docs/results/*.md, from results/manifest.toml, the committed files and today's check."""
     from ibbench.plugins import load_registry
-    from ibbench.reproduce import check, dirty_tree, head_commit
+    from ibbench.reproduction.reproduce import check, dirty_tree, head_commit
 
     placed = place_results(site)
     manifest, made = placed.manifest, placed.made

@@ -123,8 +123,7 @@ def record_numbers(record: dict) -> Iterator[float]:
 
 def rendered(store: Path) -> str:
     """Everything ibbench renders from one store."""
-    from ibbench.results import ResultStore
-    from ibbench.tables import (
+    from ibbench.reports.tables import (
         accuracy_table,
         bias_table,
         failure_table,
@@ -132,7 +131,8 @@ def rendered(store: Path) -> str:
         probe_table,
         separation_table,
     )
-    from ibbench.verdict import verdict_table, verdict_text
+    from ibbench.reports.verdict import verdict_table, verdict_text
+    from ibbench.results import ResultStore
 
     records = ResultStore(store).records()
     return "\n".join(

@@ -30,8 +30,8 @@ def table(store: Path) -> str:
     """`ibbench table accuracy` of the store, cut to COLUMNS (a github table)."""
     from tabulate import tabulate
 
+    from ibbench.reports.tables import accuracy_table
     from ibbench.results import ResultStore
-    from ibbench.tables import accuracy_table
 
     rows = [
         [c.strip() for c in line.strip().strip("|").split("|")]

@@ -131,7 +131,7 @@ NAMES_OWED = {
     ("judgement.py", "smile"),
 }
 #: the executor a suite runs on when none is named: a default has to be named somewhere
-DEFAULT_EXECUTOR = {("suite.py", "local"), ("reproduce.py", "local")}
+DEFAULT_EXECUTOR = {("sweeps/suite.py", "local"), ("reproduction/reproduce.py", "local")}
 
 
 def built_in_names() -> set[str]:

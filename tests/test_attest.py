@@ -1,4 +1,4 @@
-"""Canary attestations (``ibbench.attest``): a stale record whose cell re-runs identically at HEAD
+"""Canary attestations (``ibbench.reproduction.attest``): a stale record whose cell re-runs identically at HEAD
 counts as current; one whose re-run differs in any stored value does not, and nothing is written."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import math
 
 import pytest
 
-from ibbench.attest import attest, differences, measured
-from ibbench.attestations import attested_by, processor_of, read_attestations
-from ibbench.currency import classify, provenance_note
 from ibbench.fingerprint import record_status
 from ibbench.plugins import load_registry
+from ibbench.reports.currency import classify, provenance_note
+from ibbench.reproduction.attest import attest, differences, measured
+from ibbench.reproduction.attestations import attested_by, processor_of, read_attestations
 from ibbench.results import ResultStore
-from ibbench.suite import run_suite
+from ibbench.sweeps.suite import run_suite
 
 from .test_reproduce import SUITE, with_provenance
 
@@ -195,7 +195,7 @@ def test_reproduce_attest_at_a_clean_commit_then_check_passes(stale, tmp_path, c
 def test_canaries_spread_over_a_groups_settings_before_taking_more_of_one():
     from types import SimpleNamespace as NS
 
-    from ibbench.attest import choose_canaries
+    from ibbench.reproduction.attest import choose_canaries
 
     def record(i, setting, seconds):
         spec = NS(task=NS(name="t"), estimator=NS(name="e"), trainer=None)

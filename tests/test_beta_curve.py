@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ibbench.figures.beta_curve import beta_curves, plot_beta_curve
-from ibbench.tables import beta_table
+from ibbench.reports.figures.beta_curve import beta_curves, plot_beta_curve
+from ibbench.reports.tables import beta_table
 
 from .test_verdict import trained
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from ibbench.reports.tables import aggregate, bias_table
 from ibbench.results import SCHEMA_VERSION, ResultStore, RunRecord, StoreWarning
 from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
-from ibbench.tables import aggregate, bias_table
 
 from .conftest import run_cli, stderr_lines
 

@@ -1,4 +1,4 @@
-"""Tables and figures say whether the records they were built from are current at HEAD (ibbench.currency)."""
+"""Tables and figures say whether the records they were built from are current at HEAD (ibbench.reports.currency)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from ibbench.currency import classify, figure_note, mark_figure, provenance_note
 from ibbench.fingerprint import RUNNER, file_hash, module_file, source_fingerprint
 from ibbench.plugins import load_registry
+from ibbench.reports.currency import classify, figure_note, mark_figure, provenance_note
+from ibbench.reports.tables import bias_table, failure_table
+from ibbench.reports.verdict import verdict_table
 from ibbench.results import ResultStore, RunRecord
-from ibbench.tables import bias_table, failure_table
-from ibbench.verdict import verdict_table
 
 from .test_tables import record
 from .test_verdict import CE, trained
@@ -173,8 +173,8 @@ def test_the_package_root_only_names_the_version_and_re_exports_so_its_edits_sta
 def test_a_record_is_stale_where_its_plugins_now_run_code_it_never_ran(tmp_path, today):
     """A module added to the code path since (a data check the runner now calls) is code the record never
     ran: stale, named, until an attestation from 'never ran' to its hash covers the record."""
-    from ibbench.attestations import GONE
     from ibbench.fingerprint import record_status
+    from ibbench.reproduction.attestations import GONE
 
     added = "ibbench.estimators.mine"
     older = {m: h for m, h in today.items() if m != added}

@@ -89,7 +89,7 @@ def test_command_reference_names_every_command_and_option(site):
 
 
 def test_results_pages_cover_the_manifest(site):
-    from ibbench.reproduce import load_manifest
+    from ibbench.reproduction.reproduce import load_manifest
 
     pages = {p.name: p.read_text(encoding="utf-8") for p in (DOCS / "results").glob("*.md")}
     every = "\n".join(pages.values())

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ibbench.cli import main
-from ibbench.figures.heatmap import CLIP, _colour_value, _label, converged_runs, plot_heatmap
-from ibbench.tables import aggregate
+from ibbench.reports.figures.heatmap import CLIP, _colour_value, _label, converged_runs, plot_heatmap
+from ibbench.reports.tables import aggregate
 
 from .test_tables import record
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ibbench.reports.tables import accuracy_table
 from ibbench.runner import run
 from ibbench.specs import RunSpec
-from ibbench.tables import accuracy_table
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ibbench.errors import IbbenchError
-from ibbench.figures.learning_curves import curves, plot_learning_curves
+from ibbench.reports.figures.learning_curves import curves, plot_learning_curves
 from ibbench.results import RunRecord
 
 from .test_verdict import trained
@@ -43,7 +43,7 @@ def test_the_figure_is_written_and_a_store_without_history_is_refused(tmp_path):
 def test_several_runs_share_the_information_plane_panels(tmp_path):
     """Paper Fig. 4 over seeds: `ibbench plot info-plane all` draws each run's critic trace with its
     held-out readings and the truth at each layer's start and end."""
-    from ibbench.figures.info_plane import layer_ends, plot_info_planes, settings_with_planes
+    from ibbench.reports.figures.info_plane import layer_ends, plot_info_planes, settings_with_planes
 
     def layerwise(seed: int, params: dict | None = None) -> RunRecord:
         start = {"ixt": 0.5, "iyt": 1.0, "ixt_truth": 1.2}

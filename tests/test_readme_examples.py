@@ -7,7 +7,7 @@ import importlib.util
 
 from ibbench.plugins import load_registry
 from ibbench.results import ResultStore
-from ibbench.suite import run_suite
+from ibbench.sweeps.suite import run_suite
 from ibbench.threads import use_threads
 
 from .conftest import REPO

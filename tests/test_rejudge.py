@@ -1,15 +1,15 @@
 """A verdict is a function of what the run measured: changed rules re-judge a store without re-running
-it (``ibbench.rejudge``), and the currency check counts verdicts made by other rules."""
+it (``ibbench.reproduction.rejudge``), and the currency check counts verdicts made by other rules."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ibbench.attest import measured
-from ibbench.currency import classify
 from ibbench.judgement import rules_version
 from ibbench.plugins import load_registry
-from ibbench.rejudge import outdated, rejudge_store
+from ibbench.reports.currency import classify
+from ibbench.reproduction.attest import measured
+from ibbench.reproduction.rejudge import outdated, rejudge_store
 from ibbench.results import ResultStore
 
 from .test_verdicts import estimate, gaussian

@@ -12,7 +12,7 @@ from ibbench.cli import main
 from ibbench.fingerprint import closure, record_status, source_fingerprint
 from ibbench.plugins import load_registry
 from ibbench.results import ResultStore, RunRecord
-from ibbench.suite import run_suite, stale_path
+from ibbench.sweeps.suite import run_suite, stale_path
 
 REGISTRY = load_registry()
 SUITE = """
@@ -51,7 +51,9 @@ def test_a_record_knows_the_source_it_ran():
 
     modules = closure(["ibbench.runner", Binning.__module__])
     assert "ibbench.estimators.binning" in modules and "ibbench.preprocess" in modules
-    assert not any(m.startswith(("ibbench.cli", "ibbench.tables", "ibbench.figures")) for m in modules)
+    assert not any(
+        m.startswith(("ibbench.cli", "ibbench.reports.tables", "ibbench.reports.figures")) for m in modules
+    )
     assert set(source_fingerprint([Binning])) == set(modules)
 
 
@@ -113,7 +115,7 @@ def test_rerun_stale_sets_aside_only_what_is_not_current_and_runs_those_cells(ma
 def test_setting_aside_moves_and_keeps_stored_lines_byte_for_byte(made):
     """A record written by an older ibbench lacks fields today's schema adds: re-serialising it on a
     set-aside would rewrite every kept line of a published store."""
-    from ibbench.suite import set_aside_stale
+    from ibbench.sweeps.suite import set_aside_stale
 
     _, store, records = made
     clean = with_provenance(records[0], git={"commit": "abc", "dirty": False})
@@ -127,7 +129,7 @@ def test_setting_aside_moves_and_keeps_stored_lines_byte_for_byte(made):
 
 
 def test_the_published_manifest_names_real_suites_stores_and_sections():
-    from ibbench.reproduce import load_manifest
+    from ibbench.reproduction.reproduce import load_manifest
 
     root = Path(__file__).resolve().parents[1]
     results = load_manifest(root / "results" / "manifest.toml").result
@@ -158,7 +160,7 @@ def _anchor(heading: str) -> str:
 def test_a_store_being_filled_is_no_dirty_tree(tmp_path):
     import subprocess
 
-    from ibbench.reproduce import dirty_tree
+    from ibbench.reproduction.reproduce import dirty_tree
 
     def git(*args):
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
@@ -179,7 +181,7 @@ def test_two_suites_on_one_store_keep_each_others_records(tmp_path, monkeypatch)
     """The store is cleared of what is not current once, before either suite runs: here every record
     counts as made from a dirty tree, so a second clearing would drop the first suite's records."""
     import ibbench.fingerprint
-    from ibbench.reproduce import Result, SuiteRun, regenerate
+    from ibbench.reproduction.reproduce import Result, SuiteRun, regenerate
 
     monkeypatch.setattr(
         ibbench.fingerprint,
@@ -202,7 +204,7 @@ def test_manifest_commands_run_with_this_interpreter_without_an_activated_enviro
     import shlex
     import sys
 
-    from ibbench.reproduce import _this_python
+    from ibbench.reproduction.reproduce import _this_python
 
     python = shlex.quote(sys.executable)
     assert (
@@ -218,7 +220,7 @@ def test_manifest_commands_run_with_this_interpreter_without_an_activated_enviro
 def test_a_script_file_remade_byte_for_byte_is_current_through_its_reproduced_line(tmp_path):
     import subprocess
 
-    from ibbench.reproduce import ScriptRun, _script_problems, record_reproduced
+    from ibbench.reproduction.reproduce import ScriptRun, _script_problems, record_reproduced
 
     def git(*args):
         out = subprocess.run(
@@ -255,7 +257,7 @@ def test_a_script_file_remade_byte_for_byte_is_current_through_its_reproduced_li
 
 def test_a_script_that_runs_the_command_line_is_judged_by_the_code_that_command_runs(tmp_path):
     from ibbench.plugins import load_registry
-    from ibbench.reproduce import _script_roots
+    from ibbench.reproduction.reproduce import _script_roots
 
     registry = load_registry()
     by_import = tmp_path / "imports.py"
@@ -281,7 +283,7 @@ def test_a_script_that_runs_the_command_line_is_judged_by_the_code_that_command_
 
 
 def test_only_a_script_file_that_holds_verdicts_is_judged_by_the_verdict_rules(tmp_path):
-    from ibbench.reproduce import _carries_verdicts
+    from ibbench.reproduction.reproduce import _carries_verdicts
 
     with_verdict, without = tmp_path / "a.json", tmp_path / "b.md"
     with_verdict.write_text('{"printed": "I(X;Y) = 0.5 nats (ksg); reliability: ok"}')

@@ -245,10 +245,10 @@ def test_a_v1_record_whose_training_does_not_fit_names_the_line_and_field(tmp_pa
 
 
 def test_every_committed_store_reads_with_typed_training_results():
-    from ibbench.attestations import ATTESTATIONS
+    from ibbench.reproduction.attestations import ATTESTATIONS
 
     root = Path(__file__).parents[1]
-    # every JSON Lines file under results/ is a record store but the canary attestations (ibbench.attest)
+    # every JSON Lines file under results/ is a record store but the canary attestations (ibbench.reproduction.attest)
     stores = sorted(p for p in (root / "results").rglob("*.jsonl") if p != root / ATTESTATIONS)
     assert stores
     for path in stores:
@@ -276,7 +276,7 @@ def _suite(tmp_path, text: str, name: str = "s.toml"):
 
 
 def test_reordered_or_respelled_parameters_are_the_same_cell(tmp_path, registry, capsys):
-    from ibbench.suite import run_suite
+    from ibbench.sweeps.suite import run_suite
 
     out = tmp_path / "runs.jsonl"
     run_suite(
@@ -295,10 +295,10 @@ def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_stale_claim_is_taken_o
 ):
     import json as _json
 
-    from ibbench.claims import Claims
     from ibbench.runner import resolve, spec_key
     from ibbench.specs import load_suite
-    from ibbench.suite import run_suite
+    from ibbench.sweeps.claims import Claims
+    from ibbench.sweeps.suite import run_suite
 
     suite = _suite(tmp_path, 'tasks = [{ name = "gaussian" }]\n')
     out = tmp_path / "runs.jsonl"
@@ -331,8 +331,8 @@ def test_a_trainer_that_ends_at_chance_is_a_failed_run_that_keeps_its_result(reg
 
 
 def test_a_cell_finished_by_another_run_while_claiming_is_not_run_again(tmp_path, registry, monkeypatch):
-    from ibbench.claims import Claims
-    from ibbench.suite import run_suite
+    from ibbench.sweeps.claims import Claims
+    from ibbench.sweeps.suite import run_suite
 
     suite = _suite(tmp_path, 'tasks = [{ name = "gaussian" }]\n')
     other = tmp_path / "other.jsonl"
@@ -387,7 +387,7 @@ def test_a_worker_that_dies_is_a_failed_cell_and_the_suite_goes_on(tmp_path):
 
 
 def test_plot_last_takes_the_newest_run_with_an_information_plane_not_a_later_estimate(tmp_path):
-    from ibbench.figures.info_plane import find_record
+    from ibbench.reports.figures.info_plane import find_record
 
     path = tmp_path / "runs.jsonl"
     path.write_text(json.dumps(V1_TRAINING) + "\n")
@@ -539,7 +539,7 @@ def test_a_diverged_trainer_leaves_a_store_every_table_still_reads(tmp_path):
 
 
 def test_a_claim_is_never_empty_and_a_claim_that_is_no_object_is_stale(tmp_path, monkeypatch):
-    from ibbench import claims as claims_mod
+    from ibbench.sweeps import claims as claims_mod
 
     holder = claims_mod.Claims(tmp_path / "runs.jsonl")
     assert holder.take("cell") and json.loads(holder._path("cell").read_text())["pid"] == os.getpid()
@@ -563,7 +563,7 @@ def test_a_claim_is_never_empty_and_a_claim_that_is_no_object_is_stale(tmp_path,
 
 
 def test_an_empty_claim_left_by_an_older_ibbench_goes_stale(tmp_path):
-    from ibbench import claims as claims_mod
+    from ibbench.sweeps import claims as claims_mod
 
     first = claims_mod.Claims(tmp_path / "runs.jsonl")
     path = first._path("cell")
@@ -578,7 +578,7 @@ def test_an_empty_claim_left_by_an_older_ibbench_goes_stale(tmp_path):
 
 
 def test_info_plane_figure_marks_readings_whose_critic_stopped_short(tmp_path):
-    from ibbench.figures.info_plane import plateau_note, plot_info_plane, short_of_plateau, trajectory
+    from ibbench.reports.figures.info_plane import plateau_note, plot_info_plane, short_of_plateau, trajectory
 
     data = json.loads(json.dumps(V1_TRAINING))
     data["extras"]["trainer"]["info_plane"]["points"] = [

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from ibbench.reports.tables import aggregate, bias_table, protocol_table
 from ibbench.results import RunRecord
-from ibbench.tables import aggregate, bias_table, protocol_table
 
 
 def record(

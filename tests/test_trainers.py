@@ -10,7 +10,7 @@ from ibbench.api import RunContext
 from ibbench.results import ResultStore
 from ibbench.runner import run
 from ibbench.specs import RunSpec
-from ibbench.suite import run_cells
+from ibbench.sweeps.suite import run_cells
 from ibbench.tasks.classification import balanced_split
 from ibbench.tasks.network_tasks import CIFARConv, CIFARConv6, DigitsMLP
 from ibbench.tasks.networks import features

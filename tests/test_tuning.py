@@ -1,4 +1,4 @@
-"""A fair tuning protocol (``ibbench.tuning``): the same number of configurations for every trainer,
+"""A fair tuning protocol (``ibbench.sweeps.tuning``): the same number of configurations for every trainer,
 selection on validation accuracy only, the selected setting alone trained on the evaluation seeds."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import pytest
 
 from ibbench.errors import SpecError
 from ibbench.plugins import load_registry
-from ibbench.reproduce import Result, SuiteRun, check
+from ibbench.reproduction.reproduce import Result, SuiteRun, check
 from ibbench.results import ResultStore
 from ibbench.specs import suite_from_data
-from ibbench.suite import run_suite
-from ibbench.tuning import configurations, select, tuning_path, tuning_table
+from ibbench.sweeps.suite import run_suite
+from ibbench.sweeps.tuning import configurations, select, tuning_path, tuning_table
 
 REGISTRY = load_registry()
 

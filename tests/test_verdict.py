@@ -8,15 +8,15 @@ import statistics
 import pytest
 from scipy import stats
 
-from ibbench.results import RunRecord
-from ibbench.tables import accuracy_table
-from ibbench.verdict import (
+from ibbench.reports.tables import accuracy_table
+from ibbench.reports.verdict import (
     comparisons,
     minimum_detectable_difference,
     seeds_needed,
     verdict_table,
     verdict_text,
 )
+from ibbench.results import RunRecord
 
 
 def trained(
@@ -166,7 +166,7 @@ def test_the_layer_table_shows_what_the_critics_read_against_the_truth():
         },
     }
     runs = [trained("ib-layerwise", s, 0.8, layers=[layer]) for s in range(2)]
-    from ibbench.tables import layer_table
+    from ibbench.reports.tables import layer_table
 
     table = layer_table(CE + runs)
     assert "1.000 -> 2.100" in table and "20% -> 25%" in table and "3.00e-06" in table
@@ -307,7 +307,7 @@ def test_the_reference_is_data_any_trainer_can_be_it():
 
 
 def test_a_table_says_what_its_runs_cost():
-    from ibbench.tables import compute_note
+    from ibbench.reports.tables import compute_note
 
     runs = CE_SPREAD + ABOVE  # 5 + 5 runs of 1 s each
     assert compute_note(runs) == "Compute: 10 runs, 0.00 hours of wall time (ce 0.00 h, ce-wd 0.00 h)."

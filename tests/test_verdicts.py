@@ -168,7 +168,7 @@ def test_a_good_estimate_is_ok(tmp_path, capsys):
 def test_the_coverage_table_counts_truths_inside_each_interval():
     from types import SimpleNamespace as NS
 
-    from ibbench.coverage import coverage_rows, honest_label
+    from ibbench.reports.coverage import coverage_rows, honest_label
 
     def record(estimate, se, drift, verdict):
         check = {"drift": drift, "check_seconds": 0.5}

@@ -7,7 +7,7 @@ as a failed record and exits 1.
 
 # One module per command group, each with ``register(subparsers) -> {command: handler}``; the options
 # several commands share are built once in ``options``.  Handlers parse and dispatch only: what a
-# command does lives in the package (ibbench.runner, ibbench.estimate, ibbench.reproduce, ...).
+# command does lives in the package (ibbench.runner, ibbench.estimate, ibbench.reproduction.reproduce, ...).
 
 from __future__ import annotations
 

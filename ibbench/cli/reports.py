@@ -130,7 +130,7 @@ def _is_tuning_file(args) -> bool:
     """Whether a store read is a tuning file, whose candidates' test accuracy is never shown."""
     return any(
         s.name.endswith(".tuning.jsonl") for s in o.stores(args)
-    )  # ibbench.tuning.tuning_path's naming
+    )  # ibbench.sweeps.tuning.tuning_path's naming
 
 
 def _records(args) -> list:
@@ -144,11 +144,11 @@ def _title(args) -> str:
 
 def _renderer(kind: str, args):
     """The function ``(records, fmt) -> text`` of table ``kind``."""
-    from .. import tables
-    from ..coverage import coverage_table
-    from ..preprocess_report import preprocess_table
-    from ..tuning import tuning_table
-    from ..verdict import verdict_table, verdict_text
+    from ..reports import tables
+    from ..reports.coverage import coverage_table
+    from ..reports.preprocess_report import preprocess_table
+    from ..reports.verdict import verdict_table, verdict_text
+    from ..sweeps.tuning import tuning_table
 
     if getattr(args, "suite", None) and kind != "tuning":
         raise IbbenchError("--suite goes with `ibbench table tuning`")
@@ -211,7 +211,7 @@ def _whole_store(args, what: str) -> None:
 
 
 def _plot_heatmap(args) -> int:
-    from ..figures.heatmap import plot_heatmap
+    from ..reports.figures.heatmap import plot_heatmap
 
     _whole_store(args, "it plots every estimator run of --store")
     out = args.out or args.store.parent / f"heatmap{'-converged' if args.converged_only else ''}.png"
@@ -226,7 +226,12 @@ def _plot_heatmap(args) -> int:
 
 
 def _plot_info_plane(args) -> int:
-    from ..figures.info_plane import find_record, plot_info_plane, plot_info_planes, settings_with_planes
+    from ..reports.figures.info_plane import (
+        find_record,
+        plot_info_plane,
+        plot_info_planes,
+        settings_with_planes,
+    )
 
     if args.run_id is None:
         raise IbbenchError("ibbench plot info-plane needs a run id (or 'last', or 'all')")
@@ -248,7 +253,7 @@ def _plot_info_plane(args) -> int:
 
 
 def _plot_beta_curve(args) -> int:
-    from ..figures.beta_curve import beta_curves, plot_beta_curve
+    from ..reports.figures.beta_curve import beta_curves, plot_beta_curve
 
     _whole_store(args, "it plots every ib-layerwise run of --store")
     records = _records(args)
@@ -264,7 +269,7 @@ def _plot_beta_curve(args) -> int:
 
 
 def _plot_learning_curves(args) -> int:
-    from ..figures.learning_curves import plot_learning_curves
+    from ..reports.figures.learning_curves import plot_learning_curves
 
     _whole_store(args, "it plots every training run of --store")
     out = args.out or args.store.parent / "learning-curves.png"

@@ -129,7 +129,7 @@ def _executor_params(args) -> dict:
 def cmd_suite(args) -> int:
     from ..runner import resolve
     from ..specs import load_suite
-    from ..suite import parse_shard, run_suite
+    from ..sweeps.suite import parse_shard, run_suite
 
     params = _executor_params(args)
     if params.get("jobs", 1) == 1 and args.executor == "local":
@@ -153,7 +153,7 @@ def cmd_suite(args) -> int:
 
 def _check(results, registry) -> int:
     """``reproduce --check``: a table of every result's state; 1 when one not awaiting an issue is stale."""
-    from ..reproduce import check, render
+    from ..reproduction.reproduce import check, render
 
     states = check(results, registry)
     print(render(states))
@@ -172,7 +172,7 @@ def _check(results, registry) -> int:
 
 
 def _attest(args, results, registry) -> int:
-    from ..reproduce import attest_results
+    from ..reproduction.reproduce import attest_results
 
     if not args.names:
         results = [r for r in results if not r.awaiting]
@@ -189,7 +189,7 @@ def _attest(args, results, registry) -> int:
 def cmd_reproduce(args) -> int:
     """``--check``: a table of every result's state, exit 1 when one not awaiting an issue is not current.
     Otherwise regenerate the named (default: every not-current, not-awaiting) results from a clean tree."""
-    from ..reproduce import check, load_manifest, refuse_dirty, regenerate, rejudge_results
+    from ..reproduction.reproduce import check, load_manifest, refuse_dirty, regenerate, rejudge_results
 
     results = load_manifest(args.manifest).select(args.names)
     registry = o.registry()

@@ -6,7 +6,7 @@ X is uniform over the N = 60000 MNIST training images, so the truth is bounded b
 log N = 11.0 nats: as the noise vanishes it saturates there, not at infinity.
 Every cell is a stored run record (resumable); the table and the PNG are built from the records
 only (``render``), and both say how many records are stale at HEAD or made from a dirty tree
-(``ibbench.currency``).  It lives with the paper's reproduction, not with the reports, because it
+(``ibbench.reports.currency``).  It lives with the paper's reproduction, not with the reports, because it
 runs its cells (``make_fig2``) and names the paper's three estimators.
 """
 
@@ -19,13 +19,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ..currency import mark_figure, with_note
 from ..errors import IbbenchError
 from ..plugins import Registry
+from ..reports.currency import mark_figure, with_note
 from ..results import ResultStore, RunRecord, record_key
 from ..runner import resolve, spec_key
 from ..specs import EstimatorSpec, RunSpec, TaskSpec
-from ..suite import run_cells
+from ..sweeps.suite import run_cells
 
 NOISE_VARS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # the paper's range, one point per decade
 ESTIMATORS = ("mine", "aa-mine", "mixture")

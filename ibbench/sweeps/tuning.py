@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .results import RunRecord
-from .specs import RunSpec, SuiteSpec, TaskSpec, TrainerSpec, TuneSpace
+from ..results import RunRecord
+from ..specs import RunSpec, SuiteSpec, TaskSpec, TrainerSpec, TuneSpace
 
 
 def tuning_path(store: Path) -> Path:
@@ -162,8 +162,8 @@ def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec
     (``ibbench table accuracy`` of the store itself)."""
     from tabulate import tabulate
 
-    from .currency import with_note
-    from .tables import _setting_label, budget_label, compute_note
+    from ..reports.currency import with_note
+    from ..reports.tables import _setting_label, budget_label, compute_note
 
     progress: dict[tuple[str, str], tuple[bool, int, int]] = {}  # (task, trainer) -> complete, done, all
     for sel in select(suite, records) if suite is not None else []:
@@ -238,7 +238,7 @@ def suite_cells(suite: SuiteSpec, store: Path) -> dict[Path, list[RunSpec]]:
     out = {store: list(suite.cells())}
     if suite.tune is None:
         return out
-    from .results import ResultStore
+    from ..results import ResultStore
 
     tuning = tuning_path(store)
     out[tuning] = candidate_cells(suite)

@@ -152,8 +152,8 @@ def rerun(record, registry) -> Any:
     """The record's spec run again here (at its own thread count), not stored."""
     import torch
 
-    from .runner import execute, resolve
-    from .threads import use_threads
+    from ..runner import execute, resolve
+    from ..threads import use_threads
 
     before, environment = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     use_threads(record_threads(record) or before)
@@ -168,15 +168,15 @@ def rerun(record, registry) -> Any:
 
 
 def this_processor() -> str:
-    """This machine's CPU as a record names it (``ibbench.attestations.processor_of``)."""
-    from .provenance import cpu_model
+    """This machine's CPU as a record names it (``ibbench.reproduction.attestations.processor_of``)."""
+    from ..provenance import cpu_model
 
     return f"cpu:{cpu_model()}"
 
 
 def stale_records(records: list, registry) -> list:
     """The records that only a source change makes not current (clean tree, fingerprinted, stale)."""
-    from .fingerprint import record_status
+    from ..fingerprint import record_status
 
     out = []
     for record in records:
@@ -198,7 +198,7 @@ def attest(
 ) -> bool:
     """Re-run canaries of the stale ``records`` of result ``name``; append an attestation to ``path`` and
     return True when every one reproduces its stored values, else write nothing and return False."""
-    from .fingerprint import file_hash, module_file, record_status
+    from ..fingerprint import file_hash, module_file, record_status
 
     stale = [r for r in stale_records(records, registry) if r.status == "ok"]  # failed ones are re-run
     if not stale:

@@ -1,7 +1,7 @@
 """Are the records behind a table or a figure current at HEAD?  One tally, one line of text.
 
-Every table kind (``ibbench table``: ibbench/tables.py, ibbench/verdict.py) ends with
-``provenance_note`` of the records it was built from, and every figure (ibbench/figures/) carries
+Every table kind (``ibbench table``: ibbench/reports/tables.py, ibbench/reports/verdict.py) ends with
+``provenance_note`` of the records it was built from, and every figure (ibbench/reports/figures/) carries
 ``figure_note`` in small text where any of them is not current.  A record is judged by
 ``ibbench.fingerprint.record_status``: *stale* where a module it ran has changed since (the modules
 that changed most often are named), *made from a dirty tree* where git saw uncommitted changes when
@@ -19,8 +19,8 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .rejudge import outdated
-from .results import PARTS, RunRecord
+from ..reproduction.rejudge import outdated
+from ..results import PARTS, RunRecord
 
 REGENERATE = "regenerate with ibbench reproduce"
 NAMED = 2  # changed modules named in a note; the rest are counted
@@ -36,7 +36,9 @@ class Currency:
     dirty: int = 0  # git status recorded uncommitted changes
     tree_unknown: int = 0  # no git status recorded: no commit is known to hold its code
     unknown: int = 0  # no fingerprint, and its commit cannot be compared here
-    old_rules: int = 0  # a reliability verdict made by other rules than today's (ibbench.rejudge)
+    old_rules: int = (
+        0  # a reliability verdict made by other rules than today's (ibbench.reproduction.rejudge)
+    )
     attested: Counter = field(default_factory=Counter)  # short commit of a canary attestation -> records
     changed: Counter = field(default_factory=Counter)  # module -> records it makes stale
     commits: Counter = field(default_factory=Counter)  # short commit -> records
@@ -80,7 +82,7 @@ class Currency:
 def _default_registry():
     """The installed plugins, for records without a fingerprint (None where they cannot be loaded:
     those records then count as not checkable, and the table still renders)."""
-    from .plugins import load_registry
+    from ..plugins import load_registry
 
     try:
         return load_registry()
@@ -94,14 +96,14 @@ _STATUS: dict[str, object] = {}  # what record_status reads of a record -> its R
 def _status(record: RunRecord, registry):
     """``record_status``, once per distinct input: it reads only the record's fingerprint, its git state,
     status, processor and (without a fingerprint) its plugins' names, which a store's records mostly share."""
-    from .fingerprint import record_status
+    from ..fingerprint import record_status
 
     names = [
         (record.expanded.get(part) or {}).get("name")
         or getattr(getattr(record.spec, part, None), "name", None)
         for part in PARTS
     ]
-    from .attestations import ATTESTATIONS, processor_of
+    from ..reproduction.attestations import ATTESTATIONS, processor_of
 
     attestations = ATTESTATIONS.stat().st_mtime_ns if ATTESTATIONS.exists() else None
     key = json.dumps(

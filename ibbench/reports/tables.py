@@ -10,7 +10,7 @@ test accuracy (selected on validation) mean +- std over seeds, next to the
 paper's number where it has one.
 
 Every table kind ``ibbench table`` renders ends with one line saying whether the records it was built
-from are current at HEAD, or how many are stale or made from a dirty tree (``ibbench.currency``).
+from are current at HEAD, or how many are stale or made from a dirty tree (``ibbench.reports.currency``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 from tabulate import tabulate
 
+from ..results import RunRecord, unique_cells
 from .currency import with_note
-from .results import RunRecord, unique_cells
 
 
 @dataclass
@@ -367,7 +367,7 @@ def accuracy_table(records: list[RunRecord], fmt: str = "github") -> str:
     Each row states the budget it actually ran (``budget_label``) and, for trainers that fit a
     readout, how many of its fits converged; ``final`` is the last evaluation where training had a
     trajectory to select from."""
-    from .paper import paper_accuracy
+    from ..paper import paper_accuracy
 
     groups = _training_groups(records)
     if not groups:
@@ -505,7 +505,7 @@ def layer_table(records: list[RunRecord], fmt: str = "github") -> str:
 
 
 def beta_table(records: list[RunRecord], fmt: str = "github", with_test: bool = True) -> str:
-    """Layer-wise IB against beta (``ibbench.figures.beta_curve``): per setting and beta, validation
+    """Layer-wise IB against beta (``ibbench.reports.figures.beta_curve``): per setting and beta, validation
     (and, outside a tuning file, test) accuracy, the truth of I(X; L_i + eps) per layer at the layer's
     end and the median gradient ratio of the two IB terms."""
     from .figures.beta_curve import beta_curves, beta_rows

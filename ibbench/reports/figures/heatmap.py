@@ -4,11 +4,11 @@ coloured by log2(mean estimate / truth) and labelled with the mean estimate in n
 log2 of the ratio is 0 for an unbiased estimator, -1 where it reads half the truth and +1 where it
 reads twice it; the colour scale is clipped to +-2 (a factor of 4).  A cell whose mean estimate is
 not above 0 has no log ratio: it takes the bottom colour and its estimate is printed.  Cells come
-from ``ibbench.tables.aggregate`` (one cell per task and estimator setting, seeds pooled, a cell
+from ``ibbench.reports.tables.aggregate`` (one cell per task and estimator setting, seeds pooled, a cell
 stored twice counted once).  The converged-only view keeps the runs whose critic reached its
 held-out plateau (and every run of an estimator without a critic); a cell left empty says so.
 A footer says how many of the estimator runs are stale at HEAD or made from a dirty tree
-(``ibbench.currency``), where any is.
+(``ibbench.reports.currency``), where any is.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ...results import RunRecord
 from ..currency import mark_figure
-from ..results import RunRecord
 from ..tables import Cell, aggregate, estimator_runs
 
 CLIP = 2.0  # |log2 ratio| beyond which the colour saturates
@@ -29,7 +29,7 @@ def converged_runs(records: list[RunRecord]) -> list[RunRecord]:
 
 
 def _row_order(rows: set[str]) -> list[str]:
-    from ..tasks.beyond_normal.catalogue import BENCHMARK_IDS
+    from ...tasks.beyond_normal.catalogue import BENCHMARK_IDS
 
     rank = {name: i for i, name in enumerate(BENCHMARK_IDS)}
     return sorted(rows, key=lambda r: (rank.get(r, len(rank)), r))

@@ -2,7 +2,7 @@
 
 For every ``ib-layerwise`` setting of a store that differs only in beta (same task, fraction, learning
 rate, steps, ...), one point per beta over its seeds: the validation accuracy (always; a tuning
-candidate's test accuracy is never read, ``ibbench.tuning``), the test accuracy where the store is not
+candidate's test accuracy is never read, ``ibbench.sweeps.tuning``), the test accuracy where the store is not
 a tuning file, and per layer i the Monte-Carlo truth of I(X; L_i + eps) when the layer's training
 ended (``ixt_truth``: X uniform over the truth points, the Gaussian-mixture formula; nats) and the
 median ratio ||beta grad I(X; L_i + eps)|| / ||grad I(Y; L_i)|| on the layer's weights (near 0: beta
@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..results import RunRecord, unique_cells
+from ...results import RunRecord, unique_cells
 
 
 @dataclass
@@ -101,7 +101,7 @@ def plot_beta_curve(
 ) -> Path:
     """Accuracy and the truth of I(X; L_i + eps) against beta, one line per setting (and layer).  beta = 0
     sits one decade left of the smallest positive beta, at a tick labelled 0.  A footer says so where
-    ``records`` are stale at HEAD or from a dirty tree (``ibbench.currency``)."""
+    ``records`` are stale at HEAD or from a dirty tree (``ibbench.reports.currency``)."""
     import matplotlib
 
     from ..currency import mark_figure

@@ -17,7 +17,7 @@ import socket
 import time
 from pathlib import Path
 
-from .errors import StoreError
+from ..errors import StoreError
 
 
 def claims_dir(store_path: Path) -> Path:

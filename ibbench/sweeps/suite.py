@@ -17,15 +17,15 @@ from typing import Any
 from pydantic import ValidationError
 from tqdm.auto import tqdm
 
-from .api import Executor, Params
-from .checkpoints import DEFAULT_EVERY_S, CheckpointPolicy
+from ..api import Executor, Params
+from ..checkpoints import DEFAULT_EVERY_S, CheckpointPolicy
+from ..errors import SpecError
+from ..executors.builtin import Local, LocalParams
+from ..plugins import Registry
+from ..results import ResultStore, RunRecord, record_key, summarise
+from ..runner import ResolvedRun, execute, resolve, spec_key, store_record
+from ..specs import RunSpec, describe_validation_error, load_suite
 from .claims import Claims
-from .errors import SpecError
-from .executors.builtin import Local, LocalParams
-from .plugins import Registry
-from .results import ResultStore, RunRecord, record_key, summarise
-from .runner import ResolvedRun, execute, resolve, spec_key, store_record
-from .specs import RunSpec, describe_validation_error, load_suite
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -117,8 +117,8 @@ def set_aside_stale(store: Path, registry: Registry) -> int:
     dirty-tree or unknown) to ``<store>.stale.jsonl``; returns how many.  They are appended there
     (fsync'ed) before the store is atomically rewritten without them: a crash between the two leaves a
     record in both files, never in neither."""
-    from .atomic import atomic_write
-    from .fingerprint import record_status
+    from ..atomic import atomic_write
+    from ..fingerprint import record_status
 
     if not store.exists():
         return 0

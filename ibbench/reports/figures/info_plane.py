@@ -8,16 +8,16 @@ A reading whose critic (for either axis) stopped short of its held-out plateau
 is drawn as a cross, and the title counts the readings that reached it.
 Without a measuring estimator, a layer-wise IB record falls back to its own
 critics' training bounds (the paper's Fig. 4 shows those).  A footer says so where the record
-is stale at HEAD or was made from a dirty tree (``ibbench.currency``).
+is stale at HEAD or was made from a dirty tree (``ibbench.reports.currency``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ...errors import IbbenchError
+from ...results import RunRecord, critic_plateaus
 from ..currency import mark_figure
-from ..errors import IbbenchError
-from ..results import RunRecord, critic_plateaus
 
 
 def trajectory(record: RunRecord, source: str = "auto") -> tuple[list[dict], str, str]:

@@ -31,9 +31,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .currency import Currency, classify
-from .errors import IbbenchError, SpecError
-from .specs import describe_validation_error, read_toml
+from ..errors import IbbenchError, SpecError
+from ..reports.currency import Currency, classify
+from ..specs import describe_validation_error, read_toml
 
 MANIFEST = Path("results") / "manifest.toml"
 JUDGEMENT = "ibbench.judgement"  # number-neutral for stores (verdicts are re-judged), not for script output
@@ -123,10 +123,10 @@ class ResultState:
 
 def check(results: list[Result], registry, root: Path = Path(".")) -> list[ResultState]:
     """The state of each result against the working tree under ``root``."""
-    from .results import ResultStore, record_key
-    from .runner import resolve, spec_key
-    from .specs import load_suite
-    from .tuning import suite_cells
+    from ..results import ResultStore, record_key
+    from ..runner import resolve, spec_key
+    from ..specs import load_suite
+    from ..sweeps.tuning import suite_cells
 
     states = []
     for result in results:
@@ -163,7 +163,7 @@ def _script_problems(script: ScriptRun, root: Path, registry=None) -> list[str]:
     """Why a script's files may not be what the script makes today (empty: current).  A script is judged
     by the ibbench modules it imports and, where it runs the command line in a subprocess, by the
     runner's and every registered plugin's (``_script_roots``)."""
-    from .fingerprint import RUNNER, changed_since, closure
+    from ..fingerprint import RUNNER, changed_since, closure
 
     problems = []
     for name in script.files:
@@ -245,7 +245,7 @@ def _script_roots(path: Path, registry, kinds: list[str] | None = None) -> list[
     """The modules a script runs: those it imports and, for a script that calls ``ibbench`` (or ``python
     -m ibbench.cli``) in a subprocess, which no import shows, the runner and every registered plugin
     (of ``kinds`` only, where given)."""
-    from .fingerprint import RUNNER
+    from ..fingerprint import RUNNER
 
     roots = _script_imports(path)
     source = path.read_text(encoding="utf-8")
@@ -300,7 +300,7 @@ def render(states: list[ResultState]) -> str:
 def dirty_tree(root: Path = Path(".")) -> list[str]:
     """Tracked files outside results/ with uncommitted changes (the code a published store must not be made
     from; the stores themselves change as they are filled)."""
-    from .provenance import RESULTS
+    from ..provenance import RESULTS
 
     return _git(
         root, "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}"
@@ -319,8 +319,8 @@ def regenerate(
 ) -> int:
     """Re-run what is not current of each result (stale and dirty records set aside, missing cells run),
     then its outputs; returns how many cells or commands failed."""
+    from ..sweeps.suite import run_suite, set_aside_stale
     from .rejudge import rejudge_store
-    from .suite import run_suite, set_aside_stale
 
     failed = 0
     for result in results:
@@ -381,10 +381,10 @@ def _this_python(command: str) -> str:
 
 
 def attest_results(results: list[Result], registry, *, per_names: int, quiet: bool) -> list[str]:
-    """Canary attestations (``ibbench.attest``) for the stale records of each result's stores, then its
+    """Canary attestations (``ibbench.reproduction.attest``) for the stale records of each result's stores, then its
     tables and figures remade (their currency lines change); returns the results whose canaries differ."""
+    from ..results import ResultStore
     from .attest import attest
-    from .results import ResultStore
 
     commit = head_commit()
     say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr))
@@ -407,7 +407,7 @@ def attest_results(results: list[Result], registry, *, per_names: int, quiet: bo
 
 
 def rejudge_results(results: list[Result], registry, *, quiet: bool) -> None:
-    """Today's reliability rules applied to every store of each result (``ibbench.rejudge``), then its
+    """Today's reliability rules applied to every store of each result (``ibbench.reproduction.rejudge``), then its
     tables and figures remade where a verdict was re-judged."""
     from .rejudge import rejudge_store
 

@@ -4,7 +4,7 @@ One panel per task, training fraction and data source; one line per trainer sett
 seeds of the accuracy each run logged at its evaluation steps (``training.evals``), with a band from
 the lowest to the highest seed.  Test accuracy, except for a tuning file (``STORE.tuning.jsonl``),
 whose candidates' test accuracy is never read: there the validation accuracy is drawn.  A footer
-says so where the records are stale at HEAD or from a dirty tree (``ibbench.currency``).
+says so where the records are stale at HEAD or from a dirty tree (``ibbench.reports.currency``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from ..results import RunRecord
+from ...results import RunRecord
 
 
 def curves(

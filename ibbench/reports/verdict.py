@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from scipy import stats
 from tabulate import tabulate
 
+from ..results import RunRecord
 from .currency import with_note
-from .results import RunRecord
 from .tables import _setting_label, _training_groups, budget_label, compute_note, training_runs
 
 ALPHA = 0.05  # two-sided: the 95 % interval and the MDD's test

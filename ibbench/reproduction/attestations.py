@@ -1,8 +1,8 @@
 """The attestations file, ``results/attestations.jsonl``: reading it and asking whom it vouches for.
 
-``ibbench.attest`` writes canary attestations (a code change re-ran cheap cells bit for bit) and
-``ibbench.reproduce`` notes script files re-made byte for byte; ``ibbench.fingerprint`` reads the
-first to call a stale record current, ``ibbench.reproduce`` the second.  This module only reads and
+``ibbench.reproduction.attest`` writes canary attestations (a code change re-ran cheap cells bit for bit) and
+``ibbench.reproduction.reproduce`` notes script files re-made byte for byte; ``ibbench.fingerprint`` reads the
+first to call a stale record current, ``ibbench.reproduction.reproduce`` the second.  This module only reads and
 appends lines, so the fingerprint check needs nothing that runs an experiment (no import cycle).
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import IbbenchError
+from ..errors import IbbenchError
 
 ATTESTATIONS = Path("results") / "attestations.jsonl"
 GONE = "-"  # the hash of a module whose file no longer exists
@@ -83,7 +83,9 @@ def _read(path: str, mtime: int | None) -> AttestationsFile:
             continue
         try:
             entry = json.loads(line)
-            if "reproduced" in entry:  # a script's file re-made byte for byte (ibbench.reproduce)
+            if (
+                "reproduced" in entry
+            ):  # a script's file re-made byte for byte (ibbench.reproduction.reproduce)
                 reproduced[(entry["reproduced"], entry["sha256"])].append(entry["commit"])
                 continue
             covers = frozenset(tuple(c) for c in entry["covers"])

@@ -16,8 +16,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from .judgement import judge_record, rules_version
-from .results import ResultStore, RunRecord
+from ..judgement import judge_record, rules_version
+from ..results import ResultStore, RunRecord
 
 
 def outdated(record: RunRecord) -> bool:
@@ -35,8 +35,8 @@ class TaskDims:
     def __call__(self, record: RunRecord) -> tuple[int, int]:
         import torch
 
-        from .api import RunContext
-        from .runner import resolve
+        from ..api import RunContext
+        from ..runner import resolve
 
         key = json.dumps(record.expanded.get("task"), sort_keys=True, default=str)
         if key not in self.cache:
@@ -50,7 +50,7 @@ class TaskDims:
 def rejudge_store(store: Path, registry) -> Counter:
     """Re-judge every record of ``store`` with a verdict; returns a count of "old -> new" verdicts (and
     interval kinds) for the records whose verdict changed, with "records" and "rejudged" totals."""
-    from .atomic import atomic_write
+    from ..atomic import atomic_write
 
     records = ResultStore(store).records()
     dims = TaskDims(registry)
