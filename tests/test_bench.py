@@ -47,6 +47,22 @@ def test_targets_compare_the_right_rows():
     assert any("70% of the fp64 matmul peak" in t[0] and "blocks in fp64" in t[1] for t in targets(rows))
 
 
+def test_a_trainer_step_with_bf16_critics_has_no_share_of_a_peak():
+    """Its fp32 network and bf16 critics have no single peak: against the fp32 one an AMX Xeon's
+    layer-wise step read 105 %."""
+    m = {"median_s": 0.1, "flops": 1e10, "params": {}, "samples": 10}
+    peaks = {"fp32": 100.0, "bf16": 500.0}
+    mixed = derive({**m, "extras": {"critic_precision": "bf16"}}, peaks)
+    assert mixed["gflops"] == 100.0 and "utilisation" not in mixed
+    assert derive({**m, "extras": {"critic_precision": "fp32"}}, peaks)["utilisation"] == 1.0
+
+
+def test_the_ib_trainer_step_says_its_critics_precision():
+    w = build("trainer-step", trainer="ib-e2e", budget="smoke", critic_precision="fp32")
+    assert w.extras == {"critic_precision": "fp32"}
+    assert build("trainer-step", trainer="ce", budget="smoke").extras == {}
+
+
 def test_matmul_peak_skips_larger_sizes_once_one_call_is_slow():
     """A CPU without native bf16 took minutes on the 3072-square matmuls: the sweep must stop early."""
     peak = matmul_peak("cpu", sizes=(4096, 64), min_time=1e-9)  # every call is "slow": only the smallest runs
@@ -80,7 +96,7 @@ def test_throughput_command_writes_table_and_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "throughput-cpu.md").read_text()
     data = json.loads((tmp_path / "throughput-cpu.json").read_text())
-    assert data["command"] == "ibbench bench throughput --device cpu --quick"
+    assert data["command"] == f"ibbench bench throughput --device cpu --quick --out-dir {tmp_path}"
     assert data["matmul_peak"]["gflops"] > 0 and len(data["rows"]) == 3
     assert all("error" not in r and r["median_s"] > 0 for r in data["rows"])
     assert "AA-MINE step <= 1.25 x MINE step" in md and data["provenance"]["git"]["commit"]

@@ -260,6 +260,8 @@ def trainer_step(
     run, flops = builders[trainer](net, kinds, p, data, dev, ctx, batch, layer)
     if network != "mnist-mlp":
         flops = _counted_flops(run)
+    # the IB trainers' critics' matmul precision ("auto" resolved for this device)
+    extras = {"critic_precision": p.critic_params(dev).precision} if hasattr(p, "critic_params") else {}
     return Workload(
         "trainer-step",
         dict(
@@ -273,6 +275,7 @@ def trainer_step(
         dev,
         flops=flops,
         samples=p.batch_size,
+        extras=extras,
     )
 
 
