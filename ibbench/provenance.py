@@ -52,12 +52,22 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def device_description(device) -> str:
+def processor(device) -> str:
+    """The processor a run on ``device`` uses, as records name it: ``cpu:<model>`` or ``cuda:<name>``."""
     import torch
 
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{cpu_model()} ({torch.get_num_threads()} threads)"
+    return f"cpu:{cpu_model()}"
+
+
+def device_description(device) -> str:
+    """``processor(device)``, on a CPU with torch's thread count: e.g. ``cpu:AMD EPYC (1 threads)``."""
+    import torch
+
+    if device.type == "cuda":
+        return processor(device)
+    return f"{processor(device)} ({torch.get_num_threads()} threads)"
 
 
 def cpu_model() -> str:

@@ -169,9 +169,11 @@ def rerun(record, registry) -> Any:
 
 def this_processor() -> str:
     """This machine's CPU as a record names it (``ibbench.reproduction.attestations.processor_of``)."""
-    from ..provenance import cpu_model
+    import torch
 
-    return f"cpu:{cpu_model()}"
+    from ..provenance import processor
+
+    return processor(torch.device("cpu"))
 
 
 def stale_records(records: list, registry) -> list:
