@@ -149,3 +149,33 @@ def test_the_guide_tuning_block_is_a_valid_suite():
         plugin = REGISTRY.get("trainer", space.trainer).load()
         for config in configurations(suite, space):
             plugin.params_for("quick", {**space.params, **config})
+
+
+def test_a_stale_candidate_is_seen_by_the_check_and_set_aside_to_run_again(tmp_path):
+    """A candidate decides which setting the evaluation seeds run: one today's code would not reproduce
+    is reported by ``reproduce --check`` (even before the evaluation store exists) and re-run."""
+    import json
+
+    from ibbench.sweeps.suite import set_aside_stale, stale_path
+
+    path, store = tmp_path / "tune.toml", tmp_path / "runs.jsonl"
+    path.write_text(SUITE)
+    assert run_suite(path, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
+    tuning = tuning_path(store)
+    rows = [json.loads(line) for line in tuning.read_text().splitlines()]
+    for row in rows:  # made from a clean tree (this test may run in a dirty one)
+        row["provenance"]["git"] = {"commit": "abc", "dirty": False}
+    stale = rows[0]
+    stale["provenance"]["source"] = {**stale["provenance"]["source"], "ibbench.api": "0" * 12}
+    lines = [json.dumps(row) for row in rows]
+    tuning.write_text("\n".join(lines) + "\n")
+    store.unlink()
+    result = Result(name="t", kind="training", runs=[SuiteRun(suite=str(path), store=str(store))])
+    (state,) = check([result], REGISTRY)
+    assert f"store {store} missing" in state.problems
+    assert state.records.total == len(lines) and state.records.current == len(lines) - 1
+    assert set_aside_stale(store, REGISTRY) == 1
+    assert [r.id for r in ResultStore(stale_path(tuning)).records()] == [stale["id"]]
+    assert run_suite(path, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
+    rerun = ResultStore(tuning).records()
+    assert len(rerun) == len(lines) and stale["id"] not in {r.id for r in rerun}

@@ -59,7 +59,8 @@ def run_suite(
     if rerun_stale:
         moved = set_aside_stale(store.path, registry)
         print(
-            f"{suite.name}: {moved} records not current at this tree set aside in {stale_path(store.path)}",
+            f"{suite.name}: {moved} records not current at this tree set aside in {stale_path(store.path)} "
+            "(and its tuning file's)",
             file=sys.stderr,
         )
     k, n = shard
@@ -113,10 +114,19 @@ def stale_path(store: Path) -> Path:
 
 
 def set_aside_stale(store: Path, registry: Registry) -> int:
-    """Move the records of ``store`` that are not current (``ibbench.fingerprint.record_status``: stale,
-    dirty-tree or unknown) to ``<store>.stale.jsonl``; returns how many.  They are appended there
-    (fsync'ed) before the store is atomically rewritten without them: a crash between the two leaves a
-    record in both files, never in neither."""
+    """Move the records of ``store``, and of its tuning file (``runs.tuning.jsonl``: a tuned suite's
+    candidates decide which settings run, so a stale one is re-run too), that are not current
+    (``ibbench.fingerprint.record_status``: stale, dirty-tree or unknown) to ``<file>.stale.jsonl``;
+    returns how many."""
+    from .tuning import tuning_path
+
+    return _set_aside_stale_in(store, registry) + _set_aside_stale_in(tuning_path(store), registry)
+
+
+def _set_aside_stale_in(store: Path, registry: Registry) -> int:
+    """``set_aside_stale`` for one file.  The records are appended to ``<store>.stale.jsonl`` (fsync'ed)
+    before the store is atomically rewritten without them: a crash between the two leaves a record in
+    both files, never in neither."""
     from ..atomic import atomic_write
     from ..fingerprint import record_status
 
