@@ -11,7 +11,7 @@ import pytest
 from ibbench.fingerprint import record_status
 from ibbench.plugins import load_registry
 from ibbench.reports.currency import classify, provenance_note
-from ibbench.reproduction.attest import attest, differences, measured
+from ibbench.reproduction.attest import attest, changes_since, differences, measured
 from ibbench.reproduction.attestations import attested_by, processor_of, read_attestations
 from ibbench.results import ResultStore
 from ibbench.sweeps.suite import run_suite
@@ -229,3 +229,117 @@ def test_a_canary_must_also_repeat_the_half_sample_fit_behind_its_verdict(stale,
     # the verdict's own fields are the rules' business (ibbench.judgement), not a measurement
     relabelled = record.model_copy(update={"reliability": {**record.reliability, "verdict": "unreliable"}})
     assert attest("tiny", [relabelled], REGISTRY, commit="b" * 40, per_names=1, say=said.append)
+
+
+# ---- a change since a base commit, attested on another processor --------------------------------------
+
+
+def _since(monkeypatch, base_hash: dict[str, str]):
+    """``attest_since`` with the base commit's hashes of the modules named given (the others unchanged)
+    and the base's code taken to be today's (no worktree; ``run_at`` is tested for real below)."""
+    import contextlib
+
+    from ibbench.reproduction import attest as module
+
+    monkeypatch.setattr(module, "hash_at", lambda commit, name, root=None: base_hash.get(name, "same"))
+    monkeypatch.setattr(module, "changes_since", _changes_with(module, base_hash))
+    monkeypatch.setattr(module, "base_tree", lambda commit: contextlib.nullcontext("tree"))
+    monkeypatch.setattr(module, "run_at", lambda tree, record: module.rerun(record, REGISTRY))
+    return module.attest_since
+
+
+def _changes_with(module, base_hash: dict[str, str]):
+    def changes(base, records, registry):  # the real one (this module's name), its hashes patched
+        return {
+            c for c in changes_since(base, records, registry) if c[0] in base_hash
+        }  # only the modules named
+
+    return changes
+
+
+def test_a_change_since_a_base_commit_is_attested_for_records_of_any_processor(stale, tmp_path, monkeypatch):
+    """A store made on an AMD EPYC follows a refactor attested on an Intel Xeon: the same cells run by
+    the base's code and by today's agree here, so the change leaves numbers alone."""
+    elsewhere = [on_processor(r, "cpu:Other CPU 9000") for r in stale]
+    attest_since = _since(monkeypatch, {"ibbench.estimators.binning": OLD})
+    said = []
+    assert attest_since(
+        "tiny", elsewhere, REGISTRY, base="c" * 40, commit="b" * 40, per_names=1, say=said.append
+    )
+    (entry,) = [
+        json.loads(line) for line in (tmp_path / "results" / "attestations.jsonl").read_text().splitlines()
+    ]
+    assert entry["processor"] is None and entry["measured_on"] == processor_of(stale[0])
+    assert entry["method"] == "since" and entry["base"] == "c" * 40 and entry["records"] == 2
+    assert [c[:2] for c in entry["changes"]] == [["ibbench.estimators.binning", OLD]]
+    assert (
+        "identical here" in said[0] and "values apart from the record made on cpu:Other CPU 9000" in said[0]
+    )
+    assert all(record_status(r, REGISTRY).state == "current" for r in elsewhere)
+
+
+def test_a_change_since_a_base_that_alters_a_canary_or_picks_arithmetic_by_processor_is_not_attested(
+    stale, tmp_path, monkeypatch
+):
+    from ibbench.reproduction import attest as module
+
+    elsewhere = [on_processor(r, "cpu:Other CPU 9000") for r in stale]
+    moved = lambda tree, record: module.rerun(record, REGISTRY).model_copy(update={"estimate": 1.0})  # noqa: E731
+    attest_since = _since(monkeypatch, {"ibbench.estimators.binning": OLD})
+    monkeypatch.setattr(module, "run_at", moved)
+    said = []
+    assert not attest_since("tiny", elsewhere, REGISTRY, base="c" * 40, commit="b" * 40, say=said.append)
+    assert "DIFFERS" in said[0] and "estimate" in said[0]
+    # a processor-dispatching module among the changes: refused before any canary runs
+    dispatch = [
+        with_provenance(r, source={**r.provenance["source"], "ibbench.hardware": OLD}) for r in elsewhere
+    ]
+    attest_since = _since(monkeypatch, {"ibbench.hardware": OLD})
+    monkeypatch.setattr(module, "run_at", lambda tree, record: pytest.fail("no canary should run"))
+    said.clear()
+    assert not attest_since("tiny", dispatch, REGISTRY, base="c" * 40, commit="b" * 40, say=said.append)
+    assert "ibbench.hardware changed since ccccccc" in said[0]
+    assert not (tmp_path / "results" / "attestations.jsonl").exists()
+
+
+def _code_differs_from_head() -> bool:
+    import subprocess
+
+    from ibbench.reproduction.attest import repository_root
+
+    root = repository_root()
+    done = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--", "ibbench", "plugins"],
+        capture_output=True,
+        text=True,
+    )
+    return bool(done.stdout.strip())
+
+
+def test_the_base_commits_code_runs_a_cell_in_its_own_worktree_as_today_does(stale):
+    """``run_at`` for real: the repository's HEAD checked out in a temporary worktree runs a canary's
+    spec in a new interpreter and makes the record today's code makes (the tree here holds HEAD's code)."""
+    from ibbench.reproduction.attest import base_tree, hash_at, repository_root, rerun, run_at
+
+    if _code_differs_from_head():
+        pytest.skip("this working tree's ibbench code differs from HEAD's: the two runs need not agree")
+    root = repository_root()
+    head = subprocess_head(root)
+    with base_tree(head) as tree:
+        assert (tree / "ibbench" / "runner.py").is_file()
+        base = run_at(tree, stale[0])
+    assert not (tree).exists()  # removed on exit
+    assert differences(measured(base), measured(rerun(stale[0], REGISTRY))) == []
+    assert base.provenance["git"]["commit"] == head
+    from ibbench.fingerprint import file_hash, module_file
+
+    assert hash_at(head, "ibbench.runner") == file_hash(module_file("ibbench.runner"))
+    assert hash_at(head, "ibbench.no_such_module") == "-"
+
+
+def subprocess_head(root) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()

@@ -101,6 +101,13 @@ def _add_reproduce(rep) -> None:
         "function of what the run measured: no cell is re-run)",
     )
     rep.add_argument(
+        "--since",
+        metavar="COMMIT",
+        help="--attest for stores made on another processor: run each canary here by COMMIT's code and by "
+        "today's, and attest the change between them where the two agree to the last bit (COMMIT: one at "
+        "which the records were current, e.g. the commit before the change)",
+    )
+    rep.add_argument(
         "--canaries",
         type=o.positive_int,
         default=2,
@@ -176,7 +183,7 @@ def _attest(args, results, registry) -> int:
 
     if not args.names:
         results = [r for r in results if not r.awaiting]
-    differ = attest_results(results, registry, per_names=args.canaries, quiet=args.quiet)
+    differ = attest_results(results, registry, per_names=args.canaries, quiet=args.quiet, since=args.since)
     if differ:
         print(
             f"ibbench: a canary of {', '.join(differ)} does not reproduce its record: the change alters "
@@ -199,6 +206,8 @@ def cmd_reproduce(args) -> int:
     if args.rejudge:
         rejudge_results(results, registry, quiet=args.quiet)
         return 0
+    if args.since and not args.attest:
+        raise IbbenchError("--since goes with --attest (ibbench reproduce --attest --since COMMIT)")
     if args.attest:
         return _attest(args, results, registry)
     if not args.names:  # everything not current, except what an issue is to regenerate

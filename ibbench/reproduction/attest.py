@@ -18,15 +18,27 @@ dimension no canary has) passes.  Hence one canary per (task, estimator, trainer
 record's own thread count and processor (CPU reductions depend on both: a record made on another
 processor is no canary here, and an attestation carries only records of its canaries' processor),
 and a regeneration (``ibbench reproduce NAME``) whenever a canary differs.
+
+A store made on another processor can still follow a code change: ``attest_since`` re-runs each canary
+here twice, by the code of a base commit (a temporary git worktree, its own interpreter) and by today's,
+and attests the change from the base's files to today's when the two agree to the last bit.  It vouches
+for a change of code, not for a record, so it carries records of every processor; a change to a module
+that picks its arithmetic by the processor (``PROCESSOR_DISPATCH``) is refused, as only a canary on each
+processor could show it leaves their numbers alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import math
 import os
+import subprocess
 import sys
+import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +75,11 @@ VOLATILE = frozenset(
         "check_seconds",
     }
 )
+
+
+#: modules whose code picks its arithmetic by the processor it runs on (bf16 only where it is native): a
+#: change to one can alter the numbers of one processor and not another's (``attest_since`` refuses it)
+PROCESSOR_DISPATCH = frozenset({"ibbench.hardware"})
 
 
 def measured(record) -> dict[str, Any]:
@@ -215,7 +232,8 @@ def attest(
         made = ", ".join(f"{n} on {p or 'an unnamed processor'}" for p, n in elsewhere.most_common())
         say(
             f"{name}: {sum(elsewhere.values())} stale records were made on another processor ({made}), "
-            f"not this {here}: attest them on that processor, or regenerate them with ibbench reproduce {name}"
+            f"not this {here}: attest them on that processor, or here with --since COMMIT (the commit before "
+            f"the change), or regenerate them with ibbench reproduce {name}"
         )
         if not stale:
             return False
@@ -241,14 +259,21 @@ def attest(
             file = module_file(module)
             new = file_hash(file) if file is not None else GONE
             changes.add((module, record.provenance["source"].get(module, GONE), new))
-    entry = {
+    _append(path, _entry(name, commit, chosen, changes, stale, canaries, processor=here))
+    say(f"{name}: {len(canaries)} canaries identical; {len(stale)} records attested at commit {commit[:7]}")
+    return True
+
+
+def _entry(name, commit, chosen, changes, records, canaries, *, processor) -> dict[str, Any]:
+    """An attestation line: the changes (module, old hash, new hash) vouched for the names ``chosen``."""
+    return {
         "result": name,
         "commit": commit,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "covers": sorted(list(n) for n in chosen),
-        "processor": here,
+        "processor": processor,
         "changes": sorted(list(c) for c in changes),
-        "records": len(stale),
+        "records": len(records),
         "canaries": [
             {
                 "id": c.record.id,
@@ -260,8 +285,180 @@ def attest(
             for c in canaries
         ],
     }
+
+
+def _append(path: Path, entry: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(entry, sort_keys=True) + "\n")
-    say(f"{name}: {len(canaries)} canaries identical; {len(stale)} records attested at commit {commit[:7]}")
+
+
+# ---- attesting a change since a base commit, on any processor -----------------------------------------
+
+#: run by a base commit's interpreter: the spec on stdin, its record after the marker on stdout.  Only
+#: names every ibbench since the first published store has (runner.resolve/execute, specs.RunSpec).
+_DRIVER = """
+import sys
+import torch
+torch.set_num_threads(int(sys.argv[1]))
+from ibbench.plugins import load_registry
+from ibbench.runner import execute, resolve
+from ibbench.specs import RunSpec
+record = execute(resolve(RunSpec.model_validate_json(sys.stdin.read()), load_registry()))
+print("\\n" + sys.argv[2] + record.model_dump_json())
+"""
+_MARK = "ibbench-record: "
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        from ..errors import IbbenchError
+
+        raise IbbenchError(f"git {' '.join(args)}: {done.stderr.strip() or 'failed'}")
+    return done.stdout
+
+
+def repository_root() -> Path:
+    """The git work tree the ibbench package is imported from."""
+    return Path(_git(Path(__file__).resolve().parent, "rev-parse", "--show-toplevel").strip())
+
+
+@contextlib.contextmanager
+def base_tree(commit: str, root: Path | None = None) -> Iterator[Path]:
+    """A temporary detached git worktree of ``commit`` (removed on exit)."""
+    root = root or repository_root()
+    with tempfile.TemporaryDirectory(prefix="ibbench-base-") as tmp:
+        tree = Path(tmp) / "tree"
+        _git(root, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        try:
+            yield tree
+        finally:
+            _git(root, "worktree", "remove", "--force", str(tree))
+
+
+def run_at(tree: Path, record) -> Any:
+    """The record's spec run here by the code checked out in ``tree`` (``base_tree``), in a new process
+    at the record's thread count; its ``RunRecord`` (not stored).  Raises IbbenchError when it fails."""
+    from ..errors import IbbenchError
+    from ..results import RunRecord
+
+    threads = record_threads(record) or 1
+    paths = [tree, *sorted(p for p in (tree / "plugins").glob("*") if p.is_dir())]  # the repo's own plugins
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths)), "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run(
+        [sys.executable, "-c", _DRIVER, str(threads), _MARK],
+        input=record.spec.model_dump_json(),
+        capture_output=True,
+        text=True,
+        cwd=tree,
+        env=env,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(_MARK)]
+    if done.returncode != 0 or not lines:
+        last = (done.stderr.strip().splitlines() or ["no record printed"])[-1]
+        raise IbbenchError(
+            f"the base commit's code could not run {record.task_label} seed {record.spec.seed}: {last}"
+        )
+    return RunRecord.model_validate_json(lines[-1][len(_MARK) :])
+
+
+@functools.cache
+def _files_at(root: Path, commit: str) -> tuple[str, ...]:
+    return tuple(_git(root, "ls-tree", "-r", "--name-only", commit).split("\n"))
+
+
+def hash_at(commit: str, module: str, root: Path | None = None) -> str:
+    """The fingerprint hash (``ibbench.fingerprint.file_hash``) of ``module``'s file at ``commit``: the
+    file whose path ends in the module's dotted name (``GONE`` where the commit has none)."""
+    import hashlib
+
+    from ..fingerprint import HASH_CHARS
+
+    root = root or repository_root()
+    stem = module.replace(".", "/")
+    for path in _files_at(root, commit):
+        if path in (f"{stem}.py", f"{stem}/__init__.py") or path.endswith(
+            (f"/{stem}.py", f"/{stem}/__init__.py")
+        ):
+            blob = subprocess.run(
+                ["git", "-C", str(root), "show", f"{commit}:{path}"], capture_output=True, check=True
+            )
+            return hashlib.sha256(blob.stdout).hexdigest()[:HASH_CHARS]
+    return GONE
+
+
+def changes_since(base: str, records: list, registry) -> set[tuple[str, str, str]]:
+    """(module, its hash at ``base``, today's) for each module whose file differs between the two among
+    those that make ``records`` stale."""
+    from ..fingerprint import file_hash, module_file, record_status
+
+    out = set()
+    for record in records:
+        for module in record_status(record, registry).changed:
+            file = module_file(module)
+            old, new = hash_at(base, module), (file_hash(file) if file is not None else GONE)
+            if old != new:
+                out.add((module, old, new))
+    return out
+
+
+def attest_since(
+    name: str,
+    records: list,
+    registry,
+    *,
+    base: str,
+    commit: str,
+    per_names: int = 2,
+    path: Path = ATTESTATIONS,
+    say=lambda text: print(text, file=sys.stderr),
+) -> bool:
+    """Attest the code change from commit ``base`` to this clean ``commit`` for the stale ``records`` of
+    result ``name``, whatever processor made them: each canary is run here by ``base``'s code and by
+    today's, and the two must agree in every measured value.  Appends an attestation (``processor``
+    null: any; ``measured_on`` this one) and returns True, or writes nothing and returns False.  Records
+    that were not current at ``base`` are not helped: the attested change starts from ``base``'s files."""
+    stale = [r for r in stale_records(records, registry) if r.status == "ok"]
+    if not stale:
+        say(f"{name}: no stale clean-tree record to attest")
+        return True
+    here = this_processor()
+    kind = here.split(":", 1)[0]
+    stale = [r for r in stale if processor_of(r).split(":", 1)[0] == kind]  # cuda records need a GPU here
+    chosen = choose_canaries(stale, per_names)
+    covered = [r for r in stale if names_of(r) in chosen]
+    changes = changes_since(base, covered, registry)
+    dispatch = sorted({module for module, _, _ in changes} & PROCESSOR_DISPATCH)
+    if dispatch:
+        say(
+            f"{name}: {', '.join(dispatch)} changed since {base[:7]}: it picks arithmetic by processor, so "
+            "attest on each processor that made records (ibbench reproduce --attest) or regenerate them"
+        )
+        return False
+    if not changes:
+        say(f"{name}: nothing its stale records ran changed since {base[:7]}: attest from an older base")
+        return False
+    canaries = []
+    with base_tree(base) as tree:
+        for names, group in chosen.items():
+            for stored in group:
+                before, after = run_at(tree, stored), rerun(stored, registry)
+                diff = differences(measured(before), measured(after))
+                apart = len(differences(measured(stored), measured(before)))  # the processor's share, if any
+                canaries.append(Canary(stored, stored.task_label, diff, after.wall_time_s))
+                verdict = "identical" if not diff else f"DIFFERS ({len(diff)}: {diff[0]})"
+                say(
+                    f"{name}: canary {'/'.join(n for n in names if n)} {stored.task_label} seed {stored.spec.seed}: "
+                    f"{base[:7]} and {commit[:7]} {verdict} here ({after.wall_time_s:.1f} s; "
+                    f"{apart} values apart from the record made on {processor_of(stored)})"
+                )
+    if any(c.differences for c in canaries):
+        return False
+    entry = _entry(name, commit, chosen, changes, covered, canaries, processor=None)
+    entry.update({"method": "since", "base": base, "measured_on": here})
+    _append(path, entry)
+    say(
+        f"{name}: {len(canaries)} canaries identical at {base[:7]} and {commit[:7]}; {len(covered)} records attested"
+    )
     return True

@@ -41,8 +41,9 @@ def names_of(record) -> tuple[str, str, str]:
 @dataclass(frozen=True)
 class Edge:
     """One attested change of one module's file, for the records of the names it covers made on the
-    processor its canaries ran on (``None``: an attestation from before processors were compared, when
-    every record was made on one)."""
+    processor its canaries ran on (``None``: any processor; an attestation of a change since a base
+    commit, ``attest_since``, whose canaries compared two codes on one processor, or one from before
+    processors were compared, when every record was made on one)."""
 
     old: str
     new: str

@@ -379,26 +379,48 @@ def _this_python(command: str) -> str:
     return "".join(parts)
 
 
-def attest_results(results: list[Result], registry, *, per_names: int, quiet: bool) -> list[str]:
-    """Canary attestations (``ibbench.reproduction.attest``) for the stale records of each result's stores, then its
-    tables and figures remade (their currency lines change); returns the results whose canaries differ."""
+def result_files(result: Result) -> list[Path]:
+    """The record files of a result that exist: its stores and their tuning files (a tuned suite's
+    candidates are published numbers too)."""
+    from ..sweeps.tuning import tuning_path
+
+    stores = [Path(store) for store in dict.fromkeys(run.store for run in result.runs)]
+    return [path for store in stores for path in (store, tuning_path(store)) if path.exists()]
+
+
+def _resolve_commit(name: str) -> str:
+    """The full hash of a commit name (``HEAD~1``, a short hash); IbbenchError when git knows none."""
+    found = _git(Path("."), "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}")
+    if not found:
+        raise IbbenchError(f"--since {name}: no such commit in this repository (give a hash or HEAD~N)")
+    return found
+
+
+def attest_results(
+    results: list[Result], registry, *, per_names: int, quiet: bool, since: str | None = None
+) -> list[str]:
+    """Canary attestations (``ibbench.reproduction.attest``: ``attest``, or ``attest_since`` the commit
+    ``since``) for the stale records of each result's stores and tuning files, then its tables and
+    figures remade (their currency lines change); returns the results whose canaries differ."""
     from ..results import ResultStore
-    from .attest import attest
+    from .attest import attest, attest_since
 
     commit = head_commit()
+    base = _resolve_commit(since) if since else None
     say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr))
     differ = []
     for result in results:
         if not result.runs:
             say(f"{result.name}: made by a script; re-run it (ibbench reproduce {result.name})")
             continue
-        records = [
-            r
-            for store in dict.fromkeys(run.store for run in result.runs)
-            if Path(store).exists()
-            for r in ResultStore(Path(store)).records()
-        ]
-        if attest(result.name, records, registry, commit=commit, per_names=per_names, say=say):
+        records = [r for store in result_files(result) for r in ResultStore(store).records()]
+        if base:
+            done = attest_since(
+                result.name, records, registry, base=base, commit=commit, per_names=per_names, say=say
+            )
+        else:
+            done = attest(result.name, records, registry, commit=commit, per_names=per_names, say=say)
+        if done:
             run_commands(result, result.outputs, quiet)
         else:
             differ.append(result.name)
@@ -414,9 +436,8 @@ def rejudge_results(results: list[Result], registry, *, quiet: bool) -> None:
         if not result.runs:  # made by a script: its verdicts are in its files, re-made by re-running it
             continue
         changes = Counter()
-        for store in dict.fromkeys(run.store for run in result.runs):
-            if Path(store).exists():
-                changes += rejudge_store(Path(store), registry)
+        for store in result_files(result):
+            changes += rejudge_store(store, registry)
         if not quiet:
             moved = sorted((k, n) for k, n in changes.items() if "->" in k)
             detail = "; ".join(f"{k}: {n}" for k, n in moved) or "no verdict changed"
