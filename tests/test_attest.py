@@ -8,6 +8,7 @@ import math
 
 import pytest
 
+from ibbench.errors import IbbenchError
 from ibbench.fingerprint import record_status
 from ibbench.plugins import load_registry
 from ibbench.reports.currency import classify, provenance_note
@@ -343,3 +344,13 @@ def subprocess_head(root) -> str:
     return subprocess.run(
         ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
+
+
+def test_since_without_attest_or_with_an_unknown_commit_is_refused_in_one_line(capsys):
+    from ibbench.cli import main
+    from ibbench.reproduction.reproduce import _resolve_commit
+
+    assert main(["reproduce", "--since", "HEAD"]) != 0
+    assert "--since goes with --attest" in capsys.readouterr().err
+    with pytest.raises(IbbenchError, match="--since nosuchcommit: no such commit"):
+        _resolve_commit("nosuchcommit")

@@ -202,12 +202,12 @@ def cmd_reproduce(args) -> int:
     registry = o.registry()
     if args.check:
         return _check(results, registry)
+    if args.since and not args.attest:
+        raise IbbenchError("--since goes with --attest (ibbench reproduce --attest --since COMMIT)")
     refuse_dirty()
     if args.rejudge:
         rejudge_results(results, registry, quiet=args.quiet)
         return 0
-    if args.since and not args.attest:
-        raise IbbenchError("--since goes with --attest (ibbench reproduce --attest --since COMMIT)")
     if args.attest:
         return _attest(args, results, registry)
     if not args.names:  # everything not current, except what an issue is to regenerate
