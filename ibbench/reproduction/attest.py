@@ -363,6 +363,21 @@ def run_at(tree: Path, record) -> Any:
     return RunRecord.model_validate_json(lines[-1][len(_MARK) :])
 
 
+def _both_codes(tree: Path, record, registry) -> tuple[Any, Any]:
+    """(the base's record, today's record) of one canary: the two run side by side where this machine has
+    the cores for both at the record's thread count, else one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..threads import available_cpus
+
+    if 2 * (record_threads(record) or 1) > available_cpus():
+        return run_at(tree, record), rerun(record, registry)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the base runs in its own process: no GIL shared
+        base = pool.submit(run_at, tree, record)
+        today = rerun(record, registry)
+        return base.result(), today
+
+
 @functools.cache
 def _files_at(root: Path, commit: str) -> tuple[str, ...]:
     return tuple(_git(root, "ls-tree", "-r", "--name-only", commit).split("\n"))
@@ -443,7 +458,7 @@ def attest_since(
     with base_tree(base) as tree:
         for names, group in chosen.items():
             for stored in group:
-                before, after = run_at(tree, stored), rerun(stored, registry)
+                before, after = _both_codes(tree, stored, registry)
                 diff = differences(measured(before), measured(after))
                 apart = len(differences(measured(stored), measured(before)))  # the processor's share, if any
                 canaries.append(Canary(stored, stored.task_label, diff, after.wall_time_s))
