@@ -3,6 +3,7 @@ selection on validation accuracy only, the selected setting alone trained on the
 
 from __future__ import annotations
 
+import json
 import statistics
 
 import pytest
@@ -179,3 +180,30 @@ def test_a_stale_candidate_is_seen_by_the_check_and_set_aside_to_run_again(tmp_p
     assert run_suite(path, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
     rerun = ResultStore(tuning).records()
     assert len(rerun) == len(lines) and stale["id"] not in {r.id for r in rerun}
+
+
+def test_two_spaces_of_one_trainer_are_tuned_and_shown_apart(tmp_path):
+    """Table 2's rows IB on I(Y; L) (beta = 0) and full IB are both ib-layerwise: each is its own space,
+    with its own selection and its own rows in the tuning table."""
+    from ibbench.sweeps.tuning import space_labels
+
+    text = SUITE.split("[[tune.spaces]]")[0] + (
+        '[[tune.spaces]]\ntrainer = "ce"\nparams = { steps = 60, weight_decay = 0.0 }\n'
+        "grid = { lr = [3e-2, 3e-3] }\n\n"
+        '[[tune.spaces]]\ntrainer = "ce"\nparams = { steps = 60 }\n'
+        "grid = { lr = [3e-2, 3e-3], weight_decay = [1e-4, 1e-3] }\n"
+    )
+    path, store = tmp_path / "tune.toml", tmp_path / "runs.jsonl"
+    path.write_text(text)
+    suite = _suite(text)
+    assert space_labels(suite) == ["ce[weight_decay=0.0]", "ce"]
+    assert run_suite(path, out=store, registry=REGISTRY, checkpoint_every_s=None) == 0
+    candidates = ResultStore(tuning_path(store)).records()
+    chosen = [s.chosen for s in select(suite, candidates)]
+    assert all(c is not None for c in chosen) and chosen[0].config != chosen[1].config
+    table = tuning_table(candidates, suite=suite).split("\n\n")[0]
+    rows = [line for line in table.splitlines()[2:]]
+    assert sum("| ce[weight_decay=0.0] " in r for r in rows) == 2 and sum("| ce " in r for r in rows) == 2
+    assert table.count("selected") == 2
+    evaluated = {json.dumps(r.spec.trainer.params, sort_keys=True) for r in ResultStore(store).records()}
+    assert len(evaluated) == 3  # random-features and one setting per space

@@ -100,6 +100,35 @@ class Selection:
         return sum(max(self.seeds - c.runs, 0) for c in self.candidates)
 
 
+def space_labels(suite: SuiteSpec) -> list[str]:
+    """How tables name each space of a suite's ``[tune]``: its trainer, and where several spaces share a
+    trainer, the parameters that space fixes and the others do not (e.g. ``ib-layerwise[beta=0.0]``
+    beside ``ib-layerwise``, Table 2's IB on I(Y; L) beside full IB)."""
+    labels = []
+    for space in suite.tune.spaces:
+        others = [s for s in suite.tune.spaces if s is not space and s.trainer == space.trainer]
+        own = {k: v for k, v in space.params.items() if any(o.params.get(k, _ABSENT) != v for o in others)}
+        labels.append(
+            space.trainer + (f"[{', '.join(f'{k}={v}' for k, v in sorted(own.items()))}]" if own else "")
+        )
+    return labels
+
+
+_ABSENT = object()
+
+
+def space_of(suite: SuiteSpec, trainer: TrainerSpec) -> int | None:
+    """The index of the ``[tune]`` space a candidate's trainer setting comes from (None: none of them)."""
+    for i, space in enumerate(suite.tune.spaces):
+        params = trainer.params
+        fixed = all(params.get(k, _ABSENT) == v for k, v in space.params.items())
+        searched = set(params) - set(space.params)
+        if space.trainer == trainer.name and fixed and searched <= set(space.grid):
+            if all(params[k] in space.grid[k] for k in searched):
+                return i
+    return None
+
+
 def _key(task: TaskSpec, trainer: TrainerSpec) -> str:
     return json.dumps([task.model_dump(), trainer.model_dump()], sort_keys=True, default=str)
 
@@ -156,7 +185,8 @@ def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec
     ``select`` chooses; a candidate with a failed seed never is), with what one candidate ran.
 
     With the ``suite`` that made the file the best is marked "selected" only once every candidate of
-    its task and trainer has run on every tuning seed (``select``), else "leading (k of n runs)";
+    its task and space has run on every tuning seed (``select``), else "leading (k of n runs)" (spaces
+    that share a trainer are told apart: ``space_labels``);
     without it the table cannot know whether candidates are missing and marks "best so far".  Test
     accuracy is left out on purpose: it is read for the selected setting only, on the evaluation seeds
     (``ibbench table accuracy`` of the store itself)."""
@@ -165,10 +195,18 @@ def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec
     from ..reports.currency import with_note
     from ..reports.tables import _setting_label, budget_label, compute_note
 
-    progress: dict[tuple[str, str], tuple[bool, int, int]] = {}  # (task, trainer) -> complete, done, all
+    labels = space_labels(suite) if suite is not None else []
+
+    def trainer_label(trainer: TrainerSpec) -> str:  # its space's label (the trainer's name without a suite)
+        i = space_of(suite, trainer) if suite is not None else None
+        return trainer.name if i is None else labels[i]
+
+    progress: dict[tuple[str, str], tuple[bool, int, int]] = {}  # (task, space) -> complete, done, all
     for sel in select(suite, records) if suite is not None else []:
         done = sum(min(c.runs, sel.seeds) for c in sel.candidates)
-        progress[(_setting_label(sel.task.name, sel.task.params), sel.space.trainer)] = (
+        progress[
+            (_setting_label(sel.task.name, sel.task.params), labels[suite.tune.spaces.index(sel.space)])
+        ] = (
             sel.chosen is not None or sel.missing == 0,
             done,
             len(sel.candidates) * sel.seeds,
@@ -186,7 +224,7 @@ def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec
             continue
         task = _setting_label(r.spec.task.name, r.spec.task.params)
         setting = json.dumps(r.spec.trainer.params, sort_keys=True, default=str)
-        groups.setdefault((task, r.spec.trainer.name), {}).setdefault(setting, []).append(r)
+        groups.setdefault((task, trainer_label(r.spec.trainer)), {}).setdefault(setting, []).append(r)
     rows = []
     for (task, trainer), settings in groups.items():
         params = [json.loads(k) for k in settings]
