@@ -201,23 +201,7 @@ def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec
         i = space_of(suite, trainer) if suite is not None else None
         return trainer.name if i is None else labels[i]
 
-    progress: dict[tuple[str, str], tuple[bool, int, int]] = {}  # (task, space) -> complete, done, all
-    for sel in select(suite, records) if suite is not None else []:
-        done = sum(min(c.runs, sel.seeds) for c in sel.candidates)
-        progress[
-            (_setting_label(sel.task.name, sel.task.params), labels[suite.tune.spaces.index(sel.space)])
-        ] = (
-            sel.chosen is not None or sel.missing == 0,
-            done,
-            len(sel.candidates) * sel.seeds,
-        )
-
-    def mark(task: str, trainer: str) -> str:
-        if (task, trainer) not in progress:
-            return "best so far"
-        complete, done, total = progress[(task, trainer)]
-        return "selected" if complete else f"leading ({done} of {total} runs)"
-
+    marks = _marks(suite, records, labels) if suite is not None else {}
     groups: dict[tuple[str, str], dict[str, list[RunRecord]]] = {}
     for r in records:
         if r.spec.trainer is None:
@@ -231,19 +215,11 @@ def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec
         varied = sorted({k for p in params for k in p if len({json.dumps(q.get(k)) for q in params}) > 1})
         scores = {}
         for key, runs in settings.items():
-            accs = [
-                r.training.val_acc
-                for r in runs
-                if r.status == "ok" and r.training and r.training.val_acc is not None
-            ]
+            accs = _val_accs(runs)
             scores[key] = statistics.fmean(accs) if accs and len(accs) == len(runs) else None
         best = max((k for k in settings if scores[k] is not None), key=lambda k: scores[k], default=None)
         for key, runs in settings.items():
-            accs = [
-                100 * r.training.val_acc
-                for r in runs
-                if r.status == "ok" and r.training and r.training.val_acc is not None
-            ]
+            accs = [100 * a for a in _val_accs(runs)]
             shown = (
                 "-"
                 if not accs
@@ -258,7 +234,7 @@ def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec
                     ", ".join(f"{k}={json.loads(key).get(k)}" for k in varied) or "-",
                     len(runs),
                     shown + (f" ({failed} failed)" if failed else ""),
-                    mark(task, trainer) if key == best else "",
+                    marks.get((task, trainer), "best so far") if key == best else "",
                     budget_label(runs[0]),
                 ]
             )
@@ -267,6 +243,26 @@ def tuning_table(records: list[RunRecord], fmt: str = "github", suite: SuiteSpec
     headers = ["task", "trainer", "setting (varied)", "seeds", "val acc % (mean ± sd)", "", "budget (as run)"]
     text = tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
     return with_note(f"{text}\n\n{compute_note(records)}", records)
+
+
+def _val_accs(runs: list[RunRecord]) -> list[float]:
+    return [
+        r.training.val_acc for r in runs if r.status == "ok" and r.training and r.training.val_acc is not None
+    ]
+
+
+def _marks(suite: SuiteSpec, records: list[RunRecord], labels: list[str]) -> dict[tuple[str, str], str]:
+    """(task, space label) -> the mark of its best candidate: "selected" once every candidate has run
+    on every tuning seed, else "leading (k of n runs)"."""
+    from ..reports.tables import _setting_label
+
+    out = {}
+    for sel in select(suite, records):
+        done, total = sum(min(c.runs, sel.seeds) for c in sel.candidates), len(sel.candidates) * sel.seeds
+        complete = sel.chosen is not None or sel.missing == 0
+        key = (_setting_label(sel.task.name, sel.task.params), labels[suite.tune.spaces.index(sel.space)])
+        out[key] = "selected" if complete else f"leading ({done} of {total} runs)"
+    return out
 
 
 def suite_cells(suite: SuiteSpec, store: Path) -> dict[Path, list[RunSpec]]:
