@@ -3,6 +3,7 @@ counts as current; one whose re-run differs in any stored value does not, and no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 
@@ -238,14 +239,12 @@ def test_a_canary_must_also_repeat_the_half_sample_fit_behind_its_verdict(stale,
 def _since(monkeypatch, base_hash: dict[str, str]):
     """``attest_since`` with the base commit's hashes of the modules named given (the others unchanged)
     and the base's code taken to be today's (no worktree; ``run_at`` is tested for real below)."""
-    import contextlib
-
     from ibbench.reproduction import attest as module
 
     monkeypatch.setattr(module, "hash_at", lambda commit, name, root=None: base_hash.get(name, "same"))
     monkeypatch.setattr(module, "changes_since", _changes_with(module, base_hash))
-    monkeypatch.setattr(module, "base_tree", lambda commit: contextlib.nullcontext("tree"))
-    monkeypatch.setattr(module, "run_at", lambda tree, record: module.rerun(record, REGISTRY))
+    today = contextlib.nullcontext(lambda record: module.rerun(record, REGISTRY))
+    monkeypatch.setattr(module, "base_runner", lambda commit: today)
     return module.attest_since
 
 
@@ -285,9 +284,9 @@ def test_a_change_since_a_base_that_alters_a_canary_or_picks_arithmetic_by_proce
     from ibbench.reproduction import attest as module
 
     elsewhere = [on_processor(r, "cpu:Other CPU 9000") for r in stale]
-    moved = lambda tree, record: module.rerun(record, REGISTRY).model_copy(update={"estimate": 1.0})  # noqa: E731
+    moved = lambda record: module.rerun(record, REGISTRY).model_copy(update={"estimate": 1.0})  # noqa: E731
     attest_since = _since(monkeypatch, {"ibbench.estimators.binning": OLD})
-    monkeypatch.setattr(module, "run_at", moved)
+    monkeypatch.setattr(module, "base_runner", lambda commit: contextlib.nullcontext(moved))
     said = []
     assert not attest_since("tiny", elsewhere, REGISTRY, base="c" * 40, commit="b" * 40, say=said.append)
     assert "DIFFERS" in said[0] and "estimate" in said[0]
@@ -296,7 +295,7 @@ def test_a_change_since_a_base_that_alters_a_canary_or_picks_arithmetic_by_proce
         with_provenance(r, source={**r.provenance["source"], "ibbench.hardware": OLD}) for r in elsewhere
     ]
     attest_since = _since(monkeypatch, {"ibbench.hardware": OLD})
-    monkeypatch.setattr(module, "run_at", lambda tree, record: pytest.fail("no canary should run"))
+    monkeypatch.setattr(module, "base_runner", lambda commit: pytest.fail("no canary should run"))
     said.clear()
     assert not attest_since("tiny", dispatch, REGISTRY, base="c" * 40, commit="b" * 40, say=said.append)
     assert "ibbench.hardware changed since ccccccc" in said[0]
@@ -317,23 +316,33 @@ def _code_differs_from_head() -> bool:
     return bool(done.stdout.strip())
 
 
-def test_the_base_commits_code_runs_a_cell_in_its_own_worktree_as_today_does(stale):
-    """``run_at`` for real: the repository's HEAD checked out in a temporary worktree runs a canary's
-    spec in a new interpreter and makes the record today's code makes (the tree here holds HEAD's code)."""
-    from ibbench.reproduction.attest import base_tree, hash_at, repository_root, rerun, run_at
+def test_the_base_commits_code_runs_canaries_in_its_own_worktree_as_today_does(stale):
+    """``base_runner`` for real: the repository's HEAD checked out in a temporary worktree runs canary
+    specs, one after another in one interpreter, and makes the records today's code makes (the tree
+    here holds HEAD's code); a spec its code cannot run is a one-line error, and the next still runs."""
+    from ibbench.errors import IbbenchError
+    from ibbench.fingerprint import file_hash, module_file
+    from ibbench.reproduction.attest import base_runner, hash_at, repository_root, rerun
 
     if _code_differs_from_head():
         pytest.skip("this working tree's ibbench code differs from HEAD's: the two runs need not agree")
     root = repository_root()
     head = subprocess_head(root)
-    with base_tree(head) as tree:
-        assert (tree / "ibbench" / "runner.py").is_file()
-        base = run_at(tree, stale[0])
-    assert not (tree).exists()  # removed on exit
-    assert differences(measured(base), measured(rerun(stale[0], REGISTRY))) == []
-    assert base.provenance["git"]["commit"] == head
-    from ibbench.fingerprint import file_hash, module_file
-
+    unknown = stale[1].model_copy(
+        update={
+            "spec": stale[1].spec.model_copy(
+                update={"estimator": stale[1].spec.estimator.model_copy(update={"name": "no-such"})}
+            )
+        }
+    )
+    with base_runner(head) as run:
+        first = run(stale[0])
+        with pytest.raises(IbbenchError, match="the base commit's code could not run .*no-such"):
+            run(unknown)
+        second = run(stale[1])
+    for base, record in ((first, stale[0]), (second, stale[1])):
+        assert differences(measured(base), measured(rerun(record, REGISTRY))) == []
+        assert base.provenance["git"]["commit"] == head
     assert hash_at(head, "ibbench.runner") == file_hash(module_file("ibbench.runner"))
     assert hash_at(head, "ibbench.no_such_module") == "-"
 

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -295,19 +295,33 @@ def _append(path: Path, entry: dict[str, Any]) -> None:
 
 # ---- attesting a change since a base commit, on any processor -----------------------------------------
 
-#: run by a base commit's interpreter: the spec on stdin, its record after the marker on stdout.  Only
-#: names every ibbench since the first published store has (runner.resolve/execute, specs.RunSpec).
+#: run by a base commit's interpreter, one canary per line of stdin ("THREADS SPEC_JSON"), each answered on
+#: stdout by its record after _MARK or its error after _FAILED.  It names only what every ibbench since
+#: the first published store has (runner.resolve/execute, specs.RunSpec, plugins.load_registry), at the
+#: top level before the layer folders and in ``ibbench.running`` since.
 _DRIVER = """
 import sys
 import torch
-torch.set_num_threads(int(sys.argv[1]))
-from ibbench.plugins import load_registry
-from ibbench.runner import execute, resolve
-from ibbench.specs import RunSpec
-record = execute(resolve(RunSpec.model_validate_json(sys.stdin.read()), load_registry()))
-print("\\n" + sys.argv[2] + record.model_dump_json())
+try:
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import execute, resolve
+    from ibbench.running.specs import RunSpec
+except ImportError:
+    from ibbench.plugins import load_registry
+    from ibbench.runner import execute, resolve
+    from ibbench.specs import RunSpec
+registry = load_registry()
+for line in sys.stdin:
+    threads, spec = line.split(" ", 1)
+    torch.set_num_threads(int(threads))
+    try:
+        record = execute(resolve(RunSpec.model_validate_json(spec), registry))
+        print("\\n" + sys.argv[1] + record.model_dump_json(), flush=True)
+    except Exception as exc:
+        print("\\n" + sys.argv[2] + (type(exc).__name__ + ": " + str(exc)).replace("\\n", " "), flush=True)
 """
 _MARK = "ibbench-record: "
+_FAILED = "ibbench-failed: "
 
 
 def _git(root: Path, *args: str) -> str:
@@ -337,33 +351,66 @@ def base_tree(commit: str, root: Path | None = None) -> Iterator[Path]:
             _git(root, "worktree", "remove", "--force", str(tree))
 
 
-def run_at(tree: Path, record) -> Any:
-    """The record's spec run here by the code checked out in ``tree`` (``base_tree``), in a new process
-    at the record's thread count; its ``RunRecord`` (not stored).  Raises IbbenchError when it fails."""
-    from ..errors import IbbenchError
-    from ..results import RunRecord
+class _BaseProcess:
+    """One interpreter running the code checked out in ``tree`` for every canary: torch's import and the
+    plugin registry's load are paid once, not per canary."""
 
-    threads = record_threads(record) or 1
-    paths = [tree, *sorted(p for p in (tree / "plugins").glob("*") if p.is_dir())]  # the repo's own plugins
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths)), "OMP_NUM_THREADS": str(threads)}
-    done = subprocess.run(
-        [sys.executable, "-c", _DRIVER, str(threads), _MARK],
-        input=record.spec.model_dump_json(),
-        capture_output=True,
-        text=True,
-        cwd=tree,
-        env=env,
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith(_MARK)]
-    if done.returncode != 0 or not lines:
-        last = (done.stderr.strip().splitlines() or ["no record printed"])[-1]
-        raise IbbenchError(
-            f"the base commit's code could not run {record.task_label} seed {record.spec.seed}: {last}"
+    def __init__(self, tree: Path) -> None:
+        paths = [
+            tree,
+            *sorted(p for p in (tree / "plugins").glob("*") if p.is_dir()),
+        ]  # the repo's own plugins
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, paths))}
+        self.errors = tempfile.TemporaryFile(mode="w+")  # its warnings and tracebacks, read on a failure
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _DRIVER, _MARK, _FAILED],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
+            cwd=tree,
+            env=env,
         )
-    return RunRecord.model_validate_json(lines[-1][len(_MARK) :])
+
+    def run(self, record) -> Any:
+        """The record's spec run by the base's code at the record's thread count: its ``RunRecord`` (not
+        stored).  Raises IbbenchError when it fails."""
+        from ..errors import IbbenchError
+        from ..results import RunRecord
+
+        what = f"{record.task_label} seed {record.spec.seed}"
+        self.process.stdin.write(f"{record_threads(record) or 1} {record.spec.model_dump_json()}\n")
+        self.process.stdin.flush()
+        for line in self.process.stdout:
+            if line.startswith(_MARK):
+                return RunRecord.model_validate_json(line[len(_MARK) :])
+            if line.startswith(_FAILED):
+                raise IbbenchError(
+                    f"the base commit's code could not run {what}: {line[len(_FAILED) :].strip()}"
+                )
+        self.errors.seek(0)
+        last = (self.errors.read().strip().splitlines() or ["it exited"])[-1]
+        raise IbbenchError(f"the base commit's interpreter stopped before running {what}: {last}")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+        self.errors.close()
 
 
-def _both_codes(tree: Path, record, registry) -> tuple[Any, Any]:
+@contextlib.contextmanager
+def base_runner(commit: str, root: Path | None = None) -> Iterator[Callable[[Any], Any]]:
+    """``run(record)``: the record's spec run here by ``commit``'s code (a temporary worktree, its own
+    interpreter, ``_BaseProcess``); the worktree is removed on exit."""
+    with base_tree(commit, root) as tree:
+        process = _BaseProcess(tree)
+        try:
+            yield process.run
+        finally:
+            process.close()
+
+
+def _both_codes(run_base: Callable[[Any], Any], record, registry) -> tuple[Any, Any]:
     """(the base's record, today's record) of one canary: the two run side by side where this machine has
     the cores for both at the record's thread count, else one after the other."""
     from concurrent.futures import ThreadPoolExecutor
@@ -371,9 +418,9 @@ def _both_codes(tree: Path, record, registry) -> tuple[Any, Any]:
     from ..threads import available_cpus
 
     if 2 * (record_threads(record) or 1) > available_cpus():
-        return run_at(tree, record), rerun(record, registry)
+        return run_base(record), rerun(record, registry)
     with ThreadPoolExecutor(max_workers=1) as pool:  # the base runs in its own process: no GIL shared
-        base = pool.submit(run_at, tree, record)
+        base = pool.submit(run_base, record)
         today = rerun(record, registry)
         return base.result(), today
 
@@ -455,10 +502,10 @@ def attest_since(
         say(f"{name}: nothing its stale records ran changed since {base[:7]}: attest from an older base")
         return False
     canaries = []
-    with base_tree(base) as tree:
+    with base_runner(base) as run_base:
         for names, group in chosen.items():
             for stored in group:
-                before, after = _both_codes(tree, stored, registry)
+                before, after = _both_codes(run_base, stored, registry)
                 diff = differences(measured(before), measured(after))
                 apart = len(differences(measured(stored), measured(before)))  # the processor's share, if any
                 canaries.append(Canary(stored, stored.task_label, diff, after.wall_time_s))
