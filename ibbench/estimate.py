@@ -1,8 +1,8 @@
 """Estimating I(X; Y) of your own pairs: the one route behind ``ibbench estimate`` and ``ibbench.estimate_mi``.
 
 Both build the same run spec on the ``arrays`` task (``ibbench.tasks.arrays``), validate it the same
-way, map the pairs through the same preprocessing (``ibbench.preprocess``) and run the same
-estimator through ``ibbench.runner.execute``.  ``estimate_mi`` takes arrays in memory (numpy, torch,
+way, map the pairs through the same preprocessing (``ibbench.methods.preprocess``) and run the same
+estimator through ``ibbench.running.runner.execute``.  ``estimate_mi`` takes arrays in memory (numpy, torch,
 pandas, nested lists): it checks them with the arrays task's own checks, writes them as float64
 ``.npy`` files (lossless: the task holds its pairs in float64 anyway) and hands the files to
 ``estimate_files``, so a sample gives the same estimate, to the last digit, whichever way it enters
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, IbbenchError
-from .results import ResultStore, RunRecord
+from .store.results import ResultStore, RunRecord
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Result:
 
     @property
     def reliability(self) -> str | None:
-        """The estimate's verdict: "ok", "caution" or "unreliable" (``ibbench.judgement``; the reasons
+        """The estimate's verdict: "ok", "caution" or "unreliable" (``ibbench.verdicts.judgement``; the reasons
         are in ``record.reliability["reasons"]``), None where the check did not run."""
         return (self.record.reliability or {}).get("verdict")
 
@@ -111,7 +111,7 @@ def run_spec(**fields: Any):
     from pydantic import ValidationError
 
     from .errors import SpecError
-    from .specs import RunSpec, describe_validation_error
+    from .running.specs import RunSpec, describe_validation_error
 
     try:
         return RunSpec(**fields)
@@ -144,11 +144,11 @@ def estimate_files(
     Raises ``SpecError`` / ``DataError`` (``IbbenchError``) for an unknown estimator, a bad parameter,
     unreadable or invalid arrays and ``n_samples`` above the number of rows, before any estimator work.
     """
-    from .plugins import load_registry
-    from .runner import execute, resolve, store_record
-    from .specs import EstimatorSpec, TaskSpec
+    from .running.plugins import load_registry
+    from .running.runner import execute, resolve, store_record
+    from .running.specs import EstimatorSpec, TaskSpec
+    from .running.threads import use_threads
     from .tasks.arrays import load_array, load_sample, too_many_pairs
-    from .threads import use_threads
 
     params = dict(params or {})
     spec = run_spec(
@@ -261,8 +261,8 @@ def estimate_mi(
     xs, ys = as_rows(x, "x"), as_rows(y, "y")
     if xs.shape[0] != ys.shape[0]:
         raise DataError(f"x has {xs.shape[0]} rows but y has {ys.shape[0]}; the i-th rows must be a pair")
-    from .runner import task_label
-    from .specs import TaskSpec
+    from .running.runner import task_label
+    from .running.specs import TaskSpec
 
     label = f"arrays[in memory: x {_shape(xs)}, y {_shape(ys)}]"  # not the temporary files' paths
     with tempfile.TemporaryDirectory(prefix="ibbench-arrays-") as folder:
@@ -306,10 +306,10 @@ def run(
     estimation run.  Returns a ``Result`` (``.estimate``, ``.truth``, ``.record.training``, ...), the
     record also appended to ``store`` when given.  Raises ``IbbenchError`` for an unknown name, a bad
     parameter or missing data before any work; a run that fails while running returns ``ok`` False."""
-    from .plugins import load_registry
-    from .runner import run as run_cell
-    from .specs import EstimatorSpec, TaskSpec, TrainerSpec
-    from .threads import use_threads
+    from .running.plugins import load_registry
+    from .running.runner import run as run_cell
+    from .running.specs import EstimatorSpec, TaskSpec, TrainerSpec
+    from .running.threads import use_threads
 
     if estimator is None and trainer is None:
         raise IbbenchError("name an estimator (estimator='ksg') or a trainer (trainer='ce'), or both")

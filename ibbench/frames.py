@@ -3,7 +3,7 @@
     >>> df = ibbench.load_results("results/bias/runs.jsonl")
     >>> df[df.status == "ok"].groupby(["task_label", "estimator"]).estimate.mean().unstack()
 
-Each row is one ``RunRecord`` (``ibbench.results``) read through the store (older schemas migrated,
+Each row is one ``RunRecord`` (``ibbench.store.results``) read through the store (older schemas migrated,
 a torn last line skipped with a warning).  Columns:
 
 * identity: ``id``, ``created`` (datetime, UTC), ``status``, ``error``, ``store`` (the file it came from);
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import IbbenchError
-from .results import ResultStore, RunRecord
+from .store.results import ResultStore, RunRecord
 
 TRAINING_COLUMNS = ("test_acc", "val_acc", "train_acc", "test_acc_final", "steps")
 

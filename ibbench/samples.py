@@ -32,9 +32,9 @@ def task_sample(
     import torch
 
     from .api import RunContext
-    from .plugins import load_registry
-    from .runner import _resolve_plugin
-    from .specs import PluginSpec
+    from .running.plugins import load_registry
+    from .running.runner import _resolve_plugin
+    from .running.specs import PluginSpec
 
     resolved = _resolve_plugin(load_registry(), "task", PluginSpec(name=task, params=params or {}), budget)
     fresh = f"task {task!r} draws fresh pairs, so it has no fixed sample to save"

@@ -40,7 +40,7 @@ def ibbench_sample(task_id: str, n: int, seed: int, folder: Path) -> tuple[Path,
     import torch
 
     from ibbench.api import RunContext
-    from ibbench.plugins import load_registry
+    from ibbench.running.plugins import load_registry
 
     entry = load_registry().entries["task"][task_id]
     task = entry.load()
@@ -55,9 +55,9 @@ def ibbench_sample(task_id: str, n: int, seed: int, folder: Path) -> tuple[Path,
 
 
 def ksg(x: Path, y: Path, seed: int) -> float | None:
-    from ibbench.plugins import load_registry
-    from ibbench.runner import run
-    from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import run
+    from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 
     spec = RunSpec(
         task=TaskSpec(name="arrays", params={"x": str(x), "y": str(y)}),
@@ -71,7 +71,7 @@ def ksg(x: Path, y: Path, seed: int) -> float | None:
 
 
 def truth_of(task_id: str) -> float:
-    from ibbench.plugins import load_registry
+    from ibbench.running.plugins import load_registry
 
     entry = load_registry().entries["task"][task_id]
     task = entry.load()

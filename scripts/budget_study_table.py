@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 
 from ibbench.reports.tables import setting_labels
-from ibbench.results import ResultStore
+from ibbench.store.results import ResultStore
 
 
 def summary(store: Path) -> str:

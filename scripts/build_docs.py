@@ -501,8 +501,8 @@ def place_results(site: Site) -> Placed:
 
 def results_pages(site: Site) -> dict[str, str]:
     """docs/results/*.md, from results/manifest.toml, the committed files and today's check."""
-    from ibbench.plugins import load_registry
     from ibbench.reproduction.reproduce import check, dirty_tree, head_commit
+    from ibbench.running.plugins import load_registry
 
     placed = place_results(site)
     manifest, made = placed.manifest, placed.made

@@ -105,7 +105,7 @@ def numbers_in(value, key: str = "") -> Iterator[float]:
 
 
 def record_numbers(record: dict) -> Iterator[float]:
-    from ibbench.results import migrate
+    from ibbench.store.results import migrate
 
     record = migrate(record)  # a schema-1 record's trainer numbers move to "training"
     for key in RECORD_KEYS:
@@ -132,7 +132,7 @@ def rendered(store: Path) -> str:
         separation_table,
     )
     from ibbench.reports.verdict import verdict_table, verdict_text
-    from ibbench.results import ResultStore
+    from ibbench.store.results import ResultStore
 
     records = ResultStore(store).records()
     return "\n".join(

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ibbench.checkpoints import Checkpointer, CheckpointPolicy
-from ibbench.plugins import load_registry
-from ibbench.runner import execute, resolve, spec_key
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
+from ibbench.running.checkpoints import Checkpointer, CheckpointPolicy
+from ibbench.running.plugins import load_registry
+from ibbench.running.runner import cell_of, execute, resolve
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
 
 SHRINK = {
     "steps": 3,
@@ -61,9 +61,9 @@ def main() -> None:
         policy = CheckpointPolicy(tmp, every_s=0)
         record = execute(resolved, checkpoints=policy)
         assert record.status == "ok", record.error
-        path = Path(policy.checkpointer(spec_key(resolved)).path)
+        path = Path(policy.checkpointer(cell_of(resolved)).path)
         start = time.perf_counter()
-        state = Checkpointer(path, spec_key(resolved)).load()
+        state = Checkpointer(path, cell_of(resolved)).load()
         load_s = time.perf_counter() - start
     assert state is not None
     print(

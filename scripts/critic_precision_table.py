@@ -18,7 +18,7 @@ import sys
 
 from scipy import stats
 
-from ibbench.results import ResultStore
+from ibbench.store.results import ResultStore
 
 
 def quantities(training: dict, trainer: str) -> dict[str, tuple[float, float | None]]:

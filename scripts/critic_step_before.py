@@ -14,7 +14,7 @@ from ibbench.estimators.critics import Critic, CriticParams, CriticTrainer
 import ibbench.api as api
 from ibbench.api import RunContext
 from ibbench.estimators.aa_mine import AAMINE
-from ibbench.infoplane import NoisyLayerTask, layer_network
+from ibbench.methods.infoplane import NoisyLayerTask, layer_network
 from ibbench.tasks.networks import mlp
 
 print("ibbench from", api.__file__)

@@ -11,7 +11,7 @@ in process, no start-up cost) on the very same arrays.  Without ``--bmi-python``
 there) the benchmark is skipped with a message.  Run it on a quiet machine: it is a timing table.
 
 Both sides see the same numbers: ``--preprocess robust`` maps the sampled files once with ibbench's
-robust map (``ibbench.preprocess``) before either side estimates, and ibbench then runs with
+robust map (``ibbench.methods.preprocess``) before either side estimates, and ibbench then runs with
 ``preprocess = "none"`` on them; ``--preprocess none`` leaves them raw for both.
 """
 
@@ -47,7 +47,7 @@ def map_files(folder: Path, method: str) -> None:
     """Each sampled .npy through ibbench's ``method`` map, fitted on its own columns, in float64."""
     import numpy as np
 
-    from ibbench.preprocess import fit
+    from ibbench.methods.preprocess import fit
 
     for path in sorted(folder.glob("*.npy")):
         a = np.load(path)
@@ -57,9 +57,9 @@ def map_files(folder: Path, method: str) -> None:
 def ibbench_rows(
     folder: Path, tasks: list[str], seeds: list[int], budget: str, estimators: tuple[str, ...] = ESTIMATORS
 ) -> list[dict]:
-    from ibbench.plugins import load_registry
-    from ibbench.runner import run
-    from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import run
+    from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 
     registry, rows = load_registry(), []
     for task in tasks:

@@ -31,7 +31,7 @@ def table(store: Path) -> str:
     from tabulate import tabulate
 
     from ibbench.reports.tables import accuracy_table
-    from ibbench.results import ResultStore
+    from ibbench.store.results import ResultStore
 
     rows = [
         [c.strip() for c in line.strip().strip("|").split("|")]

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "reliability"
 sys.path.insert(0, str(ROOT))
 
-from ibbench.results import ResultStore, RunRecord, record_key  # noqa: E402
+from ibbench.store.cells import CellKey  # noqa: E402
+from ibbench.store.results import ResultStore, RunRecord  # noqa: E402
 from tests.test_cli import make_record  # noqa: E402
 from tests.test_plugins import make_distribution  # noqa: E402
 
@@ -121,13 +122,13 @@ def _suite(tmp: Path, name: str, body: str) -> Path:
     return path
 
 
-def _expected_cells(suite: Path) -> set[str]:
-    from ibbench.plugins import load_registry
-    from ibbench.runner import resolve, spec_key
-    from ibbench.specs import load_suite
+def _expected_cells(suite: Path) -> set[CellKey]:
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import cell_of, resolve
+    from ibbench.running.specs import load_suite
 
     registry = load_registry()
-    return {spec_key(resolve(c, registry)) for c in load_suite(suite).cells()}
+    return {cell_of(resolve(c, registry)) for c in load_suite(suite).cells()}
 
 
 def same_suite_twice(trials: Trials, tmp: Path) -> None:
@@ -150,7 +151,7 @@ def same_suite_twice(trials: Trials, tmp: Path) -> None:
     for p in procs:
         p.wait()
     records = _read(out)
-    lost, dup = trials.count(_expected_cells(suite), records, key=record_key)
+    lost, dup = trials.count(_expected_cells(suite), records, key=CellKey.of_record)
     trials.add(
         "store",
         "the same 8-cell suite started twice at once on one store",
@@ -180,7 +181,7 @@ def kill_and_resume(trials: Trials, tmp: Path) -> None:
     before = len(out.read_text().splitlines())
     _cli("suite", "run", str(suite), "--out", str(out))
     records = _read(out)
-    lost, dup = trials.count(_expected_cells(suite), records, key=record_key)
+    lost, dup = trials.count(_expected_cells(suite), records, key=CellKey.of_record)
     trials.add(
         "runner",
         f"a 6-cell suite (--jobs 2) killed with SIGKILL after {before} records, then run again",

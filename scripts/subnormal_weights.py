@@ -16,9 +16,9 @@ import time
 import torch
 
 import ibbench.trainers.ce as ce
-from ibbench.plugins import load_registry
-from ibbench.runner import execute, resolve
-from ibbench.specs import RunSpec
+from ibbench.running.plugins import load_registry
+from ibbench.running.runner import execute, resolve
+from ibbench.running.specs import RunSpec
 
 TINY = torch.finfo(torch.float32).tiny  # the smallest normal float32, 1.18e-38
 

@@ -31,9 +31,9 @@ def measure() -> list[dict]:
     import torch
 
     from ibbench.api import RunContext
-    from ibbench.plugins import load_registry
-    from ibbench.runner import resolve, set_seed
-    from ibbench.specs import RunSpec
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import resolve, set_seed
+    from ibbench.running.specs import RunSpec
 
     registry = load_registry()
     rows = []

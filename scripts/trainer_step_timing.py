@@ -36,7 +36,7 @@ ROWS = [
 def measure(min_time: float) -> dict:
     import ibbench
     from ibbench.bench.timing import measure_in_subprocess
-    from ibbench.provenance import git_state
+    from ibbench.store.provenance import git_state
 
     rows = []
     for params in ROWS:

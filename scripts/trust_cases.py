@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ibbench.results import ResultStore
+from ibbench.store.results import ResultStore
 
 HALF_LOG_101 = 0.5 * math.log(101)  # I(x; y) of the two precision pairs
 
@@ -152,9 +152,9 @@ def case_ib_critics() -> list[dict]:
     import torch
 
     from ibbench.api import RunContext
-    from ibbench.gaussian_mixture import mixture_mi
-    from ibbench.infoplane import layer_network
-    from ibbench.runner import set_seed
+    from ibbench.methods.gaussian_mixture import mixture_mi
+    from ibbench.methods.infoplane import layer_network
+    from ibbench.running.runner import set_seed
     from ibbench.tasks.network_tasks import MNISTMLP
     from ibbench.tasks.networks import features
     from ibbench.trainers.ib_critics import IBCritics

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ibbench.api import RunContext
-from ibbench.plugins import load_registry
+from ibbench.running.plugins import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 # the integration tests' data: MNIST's 4 IDX files and the CIFAR-10 JPEG copy, read only

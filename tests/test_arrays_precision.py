@@ -21,9 +21,9 @@ from ibbench.api import RunContext
 from ibbench.cli import main
 from ibbench.errors import DataError
 from ibbench.estimators.binning import Binning, BinningSaturationWarning, discretise
-from ibbench.preprocess import fit
-from ibbench.runner import run
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+from ibbench.methods.preprocess import fit
+from ibbench.running.runner import run
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 from ibbench.tasks.arrays import ArraysInstance, ArraysParams
 
 from .conftest import stderr_lines

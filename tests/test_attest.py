@@ -10,12 +10,12 @@ import math
 import pytest
 
 from ibbench.errors import IbbenchError
-from ibbench.fingerprint import record_status
-from ibbench.plugins import load_registry
 from ibbench.reports.currency import classify, provenance_note
 from ibbench.reproduction.attest import attest, changes_since, differences, measured
 from ibbench.reproduction.attestations import attested_by, processor_of, read_attestations
-from ibbench.results import ResultStore
+from ibbench.running.plugins import load_registry
+from ibbench.store.fingerprint import record_status
+from ibbench.store.results import ResultStore
 from ibbench.sweeps.suite import run_suite
 
 from .test_reproduce import SUITE, with_provenance
@@ -228,7 +228,7 @@ def test_a_canary_must_also_repeat_the_half_sample_fit_behind_its_verdict(stale,
     said = []
     assert not attest("tiny", [moved], REGISTRY, commit="b" * 40, per_names=1, say=said.append)
     assert "consistency.half_estimate" in said[0]
-    # the verdict's own fields are the rules' business (ibbench.judgement), not a measurement
+    # the verdict's own fields are the rules' business (ibbench.verdicts.judgement), not a measurement
     relabelled = record.model_copy(update={"reliability": {**record.reliability, "verdict": "unreliable"}})
     assert attest("tiny", [relabelled], REGISTRY, commit="b" * 40, per_names=1, say=said.append)
 
@@ -292,13 +292,14 @@ def test_a_change_since_a_base_that_alters_a_canary_or_picks_arithmetic_by_proce
     assert "DIFFERS" in said[0] and "estimate" in said[0]
     # a processor-dispatching module among the changes: refused before any canary runs
     dispatch = [
-        with_provenance(r, source={**r.provenance["source"], "ibbench.hardware": OLD}) for r in elsewhere
+        with_provenance(r, source={**r.provenance["source"], "ibbench.running.hardware": OLD})
+        for r in elsewhere
     ]
-    attest_since = _since(monkeypatch, {"ibbench.hardware": OLD})
+    attest_since = _since(monkeypatch, {"ibbench.running.hardware": OLD})
     monkeypatch.setattr(module, "base_runner", lambda commit: pytest.fail("no canary should run"))
     said.clear()
     assert not attest_since("tiny", dispatch, REGISTRY, base="c" * 40, commit="b" * 40, say=said.append)
-    assert "ibbench.hardware changed since ccccccc" in said[0]
+    assert "ibbench.running.hardware changed since ccccccc" in said[0]
     assert not (tmp_path / "results" / "attestations.jsonl").exists()
 
 
@@ -321,8 +322,8 @@ def test_the_base_commits_code_runs_canaries_in_its_own_worktree_as_today_does(s
     specs, one after another in one interpreter, and makes the records today's code makes (the tree
     here holds HEAD's code); a spec its code cannot run is a one-line error, and the next still runs."""
     from ibbench.errors import IbbenchError
-    from ibbench.fingerprint import file_hash, module_file
     from ibbench.reproduction.attest import base_runner, hash_at, repository_root, rerun
+    from ibbench.store.fingerprint import file_hash, module_file
 
     if _code_differs_from_head():
         pytest.skip("this working tree's ibbench code differs from HEAD's: the two runs need not agree")
@@ -343,7 +344,7 @@ def test_the_base_commits_code_runs_canaries_in_its_own_worktree_as_today_does(s
     for base, record in ((first, stale[0]), (second, stale[1])):
         assert differences(measured(base), measured(rerun(record, REGISTRY))) == []
         assert base.provenance["git"]["commit"] == head
-    assert hash_at(head, "ibbench.runner") == file_hash(module_file("ibbench.runner"))
+    assert hash_at(head, "ibbench.running.runner") == file_hash(module_file("ibbench.running.runner"))
     assert hash_at(head, "ibbench.no_such_module") == "-"
 
 

@@ -103,11 +103,12 @@ def test_throughput_command_writes_table_and_json(tmp_path):
 
 
 def test_snapshot_workload_writes_a_loadable_checkpoint_of_the_critic(tmp_path):
-    from ibbench.checkpoints import Checkpointer
+    from ibbench.running.checkpoints import Checkpointer
+    from ibbench.store.cells import CellKey
 
     w = build("snapshot", hidden=16, directory=str(tmp_path))
     w()
-    state = Checkpointer(tmp_path / "bench.pt", "bench").load()
+    state = Checkpointer(tmp_path / "bench.pt", CellKey("bench")).load()
     # weights and both Adam moments of every parameter are in it: the size the benchmark tracks is real
     n_params = sum(t.numel() for t in state["trainer"]["critic"].values())
     assert n_params > 0 and w.extras["bytes"] > 3 * 4 * n_params

@@ -52,7 +52,7 @@ def test_the_figure_is_written_and_no_layerwise_run_is_said(tmp_path):
 @pytest.mark.parametrize("store_name", ["runs.jsonl", "runs.tuning.jsonl"])
 def test_the_command_reads_test_accuracy_only_outside_a_tuning_file(tmp_path, capsys, store_name):
     from ibbench.cli import main
-    from ibbench.results import ResultStore
+    from ibbench.store.results import ResultStore
 
     store = ResultStore(tmp_path / store_name)
     for r in RUNS:

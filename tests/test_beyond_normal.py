@@ -10,7 +10,7 @@ import torch
 
 from ibbench.api import RunContext
 from ibbench.errors import DataError
-from ibbench.plugins import load_registry
+from ibbench.running.plugins import load_registry
 from ibbench.tasks.beyond_normal import transforms as tf
 from ibbench.tasks.beyond_normal.catalogue import BENCHMARK_IDS, TRANSFORM_NAMES, params_from_id, task_id
 from ibbench.tasks.beyond_normal.task import BeyondNormal, BeyondNormalParams

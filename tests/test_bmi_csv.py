@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from ibbench.cli import main
 from ibbench.errors import DataError
-from ibbench.results import ResultStore
+from ibbench.store.results import ResultStore
 from ibbench.tasks.arrays import ArraysInstance, ArraysParams, load_sample
 
 from .conftest import stderr_lines

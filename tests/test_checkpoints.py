@@ -12,10 +12,11 @@ import time
 import pytest
 import torch
 
-from ibbench.checkpoints import Checkpointer, CheckpointPolicy, CheckpointWarning, checkpoint_dir_for
-from ibbench.results import ResultStore, record_key
-from ibbench.runner import execute, resolve
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
+from ibbench.running.checkpoints import Checkpointer, CheckpointPolicy, CheckpointWarning, checkpoint_dir_for
+from ibbench.running.runner import cell_of, execute, resolve
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
+from ibbench.store.cells import CellKey
+from ibbench.store.results import ResultStore
 from ibbench.training import BatchStream, restore_global_rng  # the public names a trainer plugin uses
 
 
@@ -140,17 +141,16 @@ def test_a_snapshot_saved_under_the_older_key_spelling_is_resumed(registry, tmp_
     """Snapshots were once named by the spec as written ({"steps": 40}); cells are now keyed by the
     canonical expanded parameters.  A killed cell's older snapshot is still this cell: resumed, to
     the uninterrupted numbers, and renamed."""
-    from ibbench.checkpoints import checkpoint_path
-    from ibbench.runner import spec_key
+    from ibbench.running.checkpoints import checkpoint_path
 
     resolved = resolve(_spec("ce"), registry)
     reference = execute(resolved)
     policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
     _run_killed_after(resolved, policy, monkeypatch, 30)
-    new_path = checkpoint_path(tmp_path / "ck", spec_key(resolved))
+    new_path = checkpoint_path(tmp_path / "ck", cell_of(resolved))
     old_key = resolved.spec.model_dump_json()  # the older spelling
     data = torch.load(new_path, weights_only=True)
-    torch.save({**data, "spec": old_key}, checkpoint_path(tmp_path / "ck", old_key))
+    torch.save({**data, "spec": old_key}, checkpoint_path(tmp_path / "ck", CellKey(old_key)))
     new_path.unlink()
     with pytest.warns(CheckpointWarning, match="older spelling of its key"):
         resumed = execute(resolved, checkpoints=policy)
@@ -160,36 +160,36 @@ def test_a_snapshot_saved_under_the_older_key_spelling_is_resumed(registry, tmp_
 
 def test_snapshot_from_another_spec_or_format_is_set_aside_with_a_warning(tmp_path):
     path = tmp_path / "c.pt"
-    writer = Checkpointer(path, "spec-a", every_s=0)
+    writer = Checkpointer(path, CellKey("spec-a"), every_s=0)
     writer.offer({"step": 1}, lambda: {"step": 1})
     with pytest.warns(CheckpointWarning, match="belongs to another spec"):
-        assert Checkpointer(path, "spec-b").load() is None
+        assert Checkpointer(path, CellKey("spec-b")).load() is None
     assert not path.exists() and (tmp_path / "c.unusable").exists()
 
     torch.save({"format": 999, "spec": "spec-a"}, path)
     with pytest.warns(CheckpointWarning, match="checkpoint format 999 and this ibbench reads 1"):
-        assert Checkpointer(path, "spec-a").load() is None
+        assert Checkpointer(path, CellKey("spec-a")).load() is None
 
     path.write_bytes(b"half a snapshot")
     with pytest.warns(CheckpointWarning, match="cannot be read"):
-        assert Checkpointer(path, "spec-a").load() is None
+        assert Checkpointer(path, CellKey("spec-a")).load() is None
 
 
 def test_clearing_removes_the_snapshot_a_torn_write_and_the_empty_folder(tmp_path):
     policy = CheckpointPolicy(str(tmp_path / "ck"), every_s=0)
-    ck = policy.checkpointer("k")
+    ck = policy.checkpointer(CellKey("k"))
     ck.offer({"step": 1}, lambda: {"step": 1})
     ck.path.with_suffix(".tmp4242").write_bytes(b"a write killed half-way")
-    policy.clear("k")
+    policy.clear(CellKey("k"))
     assert not (tmp_path / "ck").exists()
 
 
 def test_snapshot_round_trips_with_global_rng(tmp_path):
-    ck = Checkpointer(tmp_path / "c.pt", "k", every_s=0)
+    ck = Checkpointer(tmp_path / "c.pt", CellKey("k"), every_s=0)
     torch.manual_seed(5)
     ck.offer({"step": 7}, lambda: {"step": 7, "w": torch.ones(3)})
     expected = torch.rand(4)
-    state = Checkpointer(tmp_path / "c.pt", "k").load()
+    state = Checkpointer(tmp_path / "c.pt", CellKey("k")).load()
     restore_global_rng(state["rng"])
     assert torch.equal(torch.rand(4), expected) and torch.equal(state["w"], torch.ones(3))
 
@@ -251,4 +251,4 @@ def test_sigkilled_training_cell_resumes_from_its_checkpoint(tmp_path):
     assert record.training.model_dump() == reference.training.model_dump()
     assert not snapshots.exists()  # the snapshot goes once the record is stored
     assert not checkpoint_dir_for(clean).exists()
-    assert record_key(record) == record_key(reference)
+    assert CellKey.of_record(record) == CellKey.of_record(reference)

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ibbench.reports.tables import aggregate, bias_table
-from ibbench.results import SCHEMA_VERSION, ResultStore, RunRecord, StoreWarning
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
+from ibbench.store.results import SCHEMA_VERSION, ResultStore, RunRecord, StoreWarning
 
 from .conftest import run_cli, stderr_lines
 
@@ -266,7 +266,7 @@ def test_a_suite_file_with_two_typos_names_both(tmp_path):
 
 def test_a_suite_with_many_wrong_fields_names_the_first_few_then_counts():
     from ibbench.errors import SpecError
-    from ibbench.specs import SHOWN_ERRORS, suite_from_data
+    from ibbench.running.specs import SHOWN_ERRORS, suite_from_data
 
     typos = {f"typo{i}": i for i in range(SHOWN_ERRORS + 2)}
     with pytest.raises(SpecError) as err:
@@ -408,8 +408,8 @@ def test_a_paper_run_on_the_cpu_says_its_cost_and_needs_yes(tmp_path):
 def test_the_paper_cost_counts_every_critic_update_the_run_may_make(registry, capsys):
     from ibbench.cli import confirm_paper_cost
     from ibbench.paper.cost import critic_updates
-    from ibbench.runner import resolve
-    from ibbench.specs import RunSpec
+    from ibbench.running.runner import resolve
+    from ibbench.running.specs import RunSpec
 
     spec = RunSpec.model_validate(
         {"task": {"name": "mnist-mlp"}, "estimator": {"name": "aa-mine"}, "budget": "paper", "device": "cpu"}

@@ -12,9 +12,9 @@ import torch
 
 from ibbench.api import RunContext
 from ibbench.errors import DataError, NotApplicableError
-from ibbench.plugins import load_registry
-from ibbench.runner import run
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
+from ibbench.running.plugins import load_registry
+from ibbench.running.runner import run
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec
 
 REGISTRY = load_registry()
 CTX = RunContext(seed=0, device=torch.device("cpu"), budget="smoke")
@@ -107,7 +107,7 @@ def test_every_channel_estimator_names_a_label_partner_that_needs_no_channel(nam
 def test_a_channel_estimator_without_a_label_partner_is_refused_before_training(monkeypatch):
     from ibbench.errors import SpecError
     from ibbench.estimators.aa_mine import AAMINE
-    from ibbench.runner import resolve
+    from ibbench.running.runner import resolve
 
     monkeypatch.setattr(AAMINE, "label_estimator", None)
     spec = RunSpec(

@@ -18,8 +18,8 @@ from torch import nn
 
 from ibbench.api import RunContext
 from ibbench.critics import Critic, CriticParams, critic_step_flops, dv_bound
-from ibbench.runner import run
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+from ibbench.running.runner import run
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 from ibbench.tasks.gaussian_channel import GaussianChannel, GaussianChannelParams
 
 CPU = torch.device("cpu")

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from ibbench.fingerprint import RUNNER, file_hash, module_file, source_fingerprint
-from ibbench.plugins import load_registry
 from ibbench.reports.currency import classify, figure_note, mark_figure, provenance_note
 from ibbench.reports.tables import bias_table, failure_table
 from ibbench.reports.verdict import verdict_table
-from ibbench.results import ResultStore, RunRecord
+from ibbench.running.plugins import load_registry
+from ibbench.store.fingerprint import RUNNER, file_hash, module_file, source_fingerprint
+from ibbench.store.results import ResultStore, RunRecord
 
 from .test_tables import record
 from .test_verdict import CE, trained
@@ -141,7 +141,7 @@ def test_the_package_root_only_names_the_version_and_re_exports_so_its_edits_sta
     computes.  A record whose fingerprint still lists the root with another digest stays current."""
     import ast
 
-    from ibbench.fingerprint import PACKAGE, changed_modules
+    from ibbench.store.fingerprint import PACKAGE, changed_modules
 
     tree = ast.parse(module_file(PACKAGE).read_text(encoding="utf-8"))
     for node in tree.body:
@@ -173,8 +173,8 @@ def test_the_package_root_only_names_the_version_and_re_exports_so_its_edits_sta
 def test_a_record_is_stale_where_its_plugins_now_run_code_it_never_ran(tmp_path, today):
     """A module added to the code path since (a data check the runner now calls) is code the record never
     ran: stale, named, until an attestation from 'never ran' to its hash covers the record."""
-    from ibbench.fingerprint import record_status
     from ibbench.reproduction.attestations import GONE
+    from ibbench.store.fingerprint import record_status
 
     added = "ibbench.estimators.mine"
     older = {m: h for m, h in today.items() if m != added}

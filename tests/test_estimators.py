@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from ibbench.estimators.binning import BinningSaturationWarning, discretise, entropy, layer_information
-from ibbench.runner import run
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+from ibbench.running.runner import run
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 
 
 def estimate(registry, task, est, seed=0, task_params=None, est_params=None):
@@ -90,7 +90,7 @@ def test_ema_gradient_option_runs_and_estimates(registry):
 
 
 def test_aa_mine_without_a_known_network_is_a_failed_record_with_reason(registry):
-    from ibbench.plugins import load_registry
+    from ibbench.running.plugins import load_registry
     from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
@@ -103,7 +103,7 @@ def test_aa_mine_without_a_known_network_is_a_failed_record_with_reason(registry
 
 
 def test_nan_in_training_is_recorded_as_failed(registry):
-    from ibbench.plugins import load_registry
+    from ibbench.running.plugins import load_registry
     from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))

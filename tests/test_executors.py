@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ibbench.results import ResultStore
+from ibbench.store.results import ResultStore
 
 from .conftest import run_cli
 from .test_cli import assert_one_line_error

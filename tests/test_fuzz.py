@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from ibbench.cli import main
 from ibbench.errors import IbbenchError
-from ibbench.plugins import load_registry
-from ibbench.runner import resolve
-from ibbench.specs import RunSpec, load_suite, parse_sets, suite_from_data
+from ibbench.running.plugins import load_registry
+from ibbench.running.runner import resolve
+from ibbench.running.specs import RunSpec, load_suite, parse_sets, suite_from_data
 
 # derandomize: CI sees the same examples on every run (a wider random search is a local job:
 # raise max_examples)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ibbench.api import RunContext
-from ibbench.infoplane import layer_network
+from ibbench.methods.infoplane import layer_network
 from ibbench.tasks.network_tasks import DigitsMLP
 from ibbench.trainers import ib_critics
 from ibbench.trainers.ib_critics import IBCritics

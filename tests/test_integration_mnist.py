@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from ibbench.runner import run
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+from ibbench.running.runner import run
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 
 pytestmark = pytest.mark.integration
 

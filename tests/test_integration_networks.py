@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ibbench.reports.tables import accuracy_table
-from ibbench.runner import run
-from ibbench.specs import RunSpec
+from ibbench.running.runner import run
+from ibbench.running.specs import RunSpec
 
 pytestmark = pytest.mark.integration
 

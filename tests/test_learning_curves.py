@@ -6,7 +6,7 @@ import pytest
 
 from ibbench.errors import IbbenchError
 from ibbench.reports.figures.learning_curves import curves, plot_learning_curves
-from ibbench.results import RunRecord
+from ibbench.store.results import RunRecord
 
 from .test_verdict import trained
 

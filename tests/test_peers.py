@@ -52,9 +52,9 @@ def test_robust_for_both_maps_the_files_once_so_ibbench_reads_them_as_it_would_r
     on them, which must equal its own robust run on the raw files (the same map, applied once)."""
     import numpy as np
 
-    from ibbench.plugins import load_registry
-    from ibbench.runner import run
-    from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import run
+    from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 
     rng = np.random.default_rng(3)
     x = rng.standard_t(1.0, size=(400, 2))

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from ibbench.errors import PluginError, UnknownNameError
-from ibbench.plugins import PluginWarning, load_registry
+from ibbench.running.plugins import PluginWarning, load_registry
 
 from .conftest import run_cli, stderr_lines
 
@@ -215,7 +215,7 @@ def test_a_lazy_target_that_needs_arguments_fails_on_use_with_one_line(site):
 
 
 def test_an_example_plugin_estimator_not_installed_says_where_it_is():
-    from ibbench.plugins import Registry
+    from ibbench.running.plugins import Registry
 
     with pytest.raises(UnknownNameError) as err:
         Registry().get("estimator", "infonce")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ibbench import progress as progress_mod
+from ibbench.running import progress as progress_mod
 
 
 def test_phase_lines_report_steps_and_the_end(monkeypatch, capsys):
@@ -51,7 +51,7 @@ def test_a_run_logged_to_a_file_says_what_it_is_doing_and_quiet_silences_it(tmp_
         progress_mod, "LINE_EVERY_S", 0.0
     )  # every line, at once (stderr is not a terminal here)
     monkeypatch.setattr(progress_mod, "MIN_PHASE_S", 0.0)
-    monkeypatch.setattr("ibbench.runner.MIN_PHASE_S", 0.0)
+    monkeypatch.setattr("ibbench.running.runner.MIN_PHASE_S", 0.0)
     args = [
         "run",
         "--task",

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from ibbench.api import Channel, RunContext, TaskInstance
-from ibbench.runner import run
-from ibbench.specs import RunSpec
+from ibbench.running.runner import run
+from ibbench.running.specs import RunSpec
 from ibbench.tasks.gaussian import Gaussian
 
 CPU = torch.device("cpu")

@@ -11,7 +11,7 @@ import pytest
 
 import ibbench
 from ibbench.errors import DataError, IbbenchError, SpecError
-from ibbench.results import ResultStore
+from ibbench.store.results import ResultStore
 
 
 def pairs(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +64,7 @@ def test_bad_input_is_a_one_line_error_before_any_work(call, error, words, tmp_p
 def test_a_warning_points_at_the_callers_line_and_names_the_arrays_not_temporary_files():
     r = np.random.default_rng(0)
     x = r.normal(size=(500, 2))
-    with pytest.warns(ibbench.runner.ReliabilityWarning) as caught:
+    with pytest.warns(ibbench.running.runner.ReliabilityWarning) as caught:
         result = ibbench.estimate_mi(x, np.round(x[:, :1]), "ksg", progress=False)  # y discrete
     assert result.reliability == "caution"
     assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]

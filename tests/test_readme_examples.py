@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 
-from ibbench.plugins import load_registry
-from ibbench.results import ResultStore
+from ibbench.running.plugins import load_registry
+from ibbench.running.threads import use_threads
+from ibbench.store.results import ResultStore
 from ibbench.sweeps.suite import run_suite
-from ibbench.threads import use_threads
 
 from .conftest import REPO
 

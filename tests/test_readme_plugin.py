@@ -10,9 +10,9 @@ import tomllib
 
 import pytest
 
-from ibbench.plugins import load_registry
-from ibbench.runner import run
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+from ibbench.running.plugins import load_registry
+from ibbench.running.runner import run
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 
 from .conftest import REPO
 
@@ -67,7 +67,7 @@ def test_the_example_estimator_registers_and_reads_a_gaussians_mi(tmp_path, monk
 
 
 def test_the_example_trainer_trains_the_digits_net(tmp_path, monkeypatch):
-    from ibbench.specs import TrainerSpec
+    from ibbench.running.specs import TrainerSpec
 
     registry = example_registry(tmp_path, monkeypatch)
     spec = RunSpec(
@@ -84,7 +84,7 @@ def test_the_example_trainer_trains_the_digits_net(tmp_path, monkeypatch):
 
 def test_the_example_trainer_refuses_an_estimator_in_one_line(tmp_path, monkeypatch):
     from ibbench.errors import NotApplicableError
-    from ibbench.specs import TrainerSpec
+    from ibbench.running.specs import TrainerSpec
 
     registry = example_registry(tmp_path, monkeypatch)
     spec = RunSpec(

@@ -3,14 +3,16 @@ it (``ibbench.reproduction.rejudge``), and the currency check counts verdicts ma
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from ibbench.judgement import rules_version
-from ibbench.plugins import load_registry
 from ibbench.reports.currency import classify
 from ibbench.reproduction.attest import measured
-from ibbench.reproduction.rejudge import outdated, rejudge_store
-from ibbench.results import ResultStore
+from ibbench.reproduction.rejudge import outdated, rejudge_store, traits_of
+from ibbench.running.plugins import load_registry
+from ibbench.store.results import ResultStore
+from ibbench.verdicts.judgement import rules_version
 
 from .test_verdicts import estimate, gaussian
 
@@ -43,7 +45,10 @@ def test_rejudging_an_old_verdict_restores_todays_and_leaves_the_measurement_alo
     assert fresh.reliability["verdict"] != "ok" and changes["rejudged"] == 1 and changes[transition] == 1
     assert rejudged.reliability == fresh.reliability  # the dimensions came from the task itself
     assert measured(rejudged) == measured(fresh) and rejudged.provenance == fresh.provenance
-    assert rejudged.reliability["rules"] == rules_version() and classify([rejudged]).old_rules == 0
+    declared = traits_of(rejudged)
+    assert rejudged.reliability["rules"] == rules_version(declared) and classify([rejudged]).old_rules == 0
+    # the version covers the traits KSG declares: editing one of them re-judges its verdicts
+    assert rules_version(dataclasses.replace(declared, reads_low_above_dims=20)) != rules_version(declared)
     # a second pass finds nothing to do and does not rewrite the store
     before = store.stat().st_mtime_ns
     assert rejudge_store(store, load_registry())["rejudged"] == 0 and store.stat().st_mtime_ns == before

@@ -1,4 +1,4 @@
-"""Would today's code reproduce a record (``ibbench.fingerprint``), and the published results' check
+"""Would today's code reproduce a record (``ibbench.store.fingerprint``), and the published results' check
 (``ibbench reproduce --check``) and re-run of what is not current (``suite run --rerun-stale``)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from ibbench.cli import main
-from ibbench.fingerprint import closure, record_status, source_fingerprint
-from ibbench.plugins import load_registry
-from ibbench.results import ResultStore, RunRecord
+from ibbench.running.plugins import load_registry
+from ibbench.store.fingerprint import closure, record_status, source_fingerprint
+from ibbench.store.results import ResultStore, RunRecord
 from ibbench.sweeps.suite import run_suite, stale_path
 
 REGISTRY = load_registry()
@@ -49,8 +49,8 @@ def with_provenance(record: RunRecord, **changes) -> RunRecord:
 def test_a_record_knows_the_source_it_ran():
     from ibbench.estimators.binning import Binning
 
-    modules = closure(["ibbench.runner", Binning.__module__])
-    assert "ibbench.estimators.binning" in modules and "ibbench.preprocess" in modules
+    modules = closure(["ibbench.running.runner", Binning.__module__])
+    assert "ibbench.estimators.binning" in modules and "ibbench.methods.preprocess" in modules
     assert not any(
         m.startswith(("ibbench.cli", "ibbench.reports.tables", "ibbench.reports.figures")) for m in modules
     )
@@ -180,13 +180,13 @@ def test_a_store_being_filled_is_no_dirty_tree(tmp_path):
 def test_two_suites_on_one_store_keep_each_others_records(tmp_path, monkeypatch):
     """The store is cleared of what is not current once, before either suite runs: here every record
     counts as made from a dirty tree, so a second clearing would drop the first suite's records."""
-    import ibbench.fingerprint
+    import ibbench.store.fingerprint
     from ibbench.reproduction.reproduce import Result, SuiteRun, regenerate
 
     monkeypatch.setattr(
-        ibbench.fingerprint,
+        ibbench.store.fingerprint,
         "record_status",
-        lambda r, reg=None: ibbench.fingerprint.RecordStatus("dirty", dirty=True),
+        lambda r, reg=None: ibbench.store.fingerprint.RecordStatus("dirty", dirty=True),
     )
 
     suites = []
@@ -256,8 +256,8 @@ def test_a_script_file_remade_byte_for_byte_is_current_through_its_reproduced_li
 
 
 def test_a_script_that_runs_the_command_line_is_judged_by_the_code_that_command_runs(tmp_path):
-    from ibbench.plugins import load_registry
     from ibbench.reproduction.reproduce import _script_roots
+    from ibbench.running.plugins import load_registry
 
     registry = load_registry()
     by_import = tmp_path / "imports.py"
@@ -274,11 +274,13 @@ def test_a_script_that_runs_the_command_line_is_judged_by_the_code_that_command_
         by_subprocess.write_text("import subprocess, sys\n" + call)
         roots = _script_roots(by_subprocess, registry)
         # no import shows what the subprocess runs: the runner and every plugin it may call
-        assert {"ibbench.runner", "ibbench.estimators.mine", "ibbench.tasks.arrays"} <= set(roots)
+        assert {"ibbench.running.runner", "ibbench.estimators.mine", "ibbench.tasks.arrays"} <= set(roots)
         assert any(r.startswith("ibbench.trainers.") for r in roots)
         # a script whose manifest entry names the plugin kinds its commands use: those kinds only
         estimating = _script_roots(by_subprocess, registry, ["task", "estimator"])
-        assert {"ibbench.runner", "ibbench.estimators.mine", "ibbench.tasks.arrays"} <= set(estimating)
+        assert {"ibbench.running.runner", "ibbench.estimators.mine", "ibbench.tasks.arrays"} <= set(
+            estimating
+        )
         assert not any(r.startswith("ibbench.trainers.") for r in estimating)
 
 

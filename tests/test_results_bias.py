@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ibbench.results import ResultStore
+from ibbench.store.results import ResultStore
 
 BIAS = Path(__file__).resolve().parent.parent / "results" / "bias"
 DV_STORE = BIAS / "runs.jsonl"

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from ibbench.results import ResultStore
+from ibbench.store.results import ResultStore
 
 SUITE = """name = "kill-test"
 budget = "smoke"
@@ -57,9 +57,9 @@ def test_committed_suites_are_valid_and_fig2_suite_is_the_figure_grid():
     from pathlib import Path
 
     from ibbench.paper.fig2 import fig2_cells
-    from ibbench.plugins import load_registry
-    from ibbench.runner import resolve
-    from ibbench.specs import load_suite
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import resolve
+    from ibbench.running.specs import load_suite
 
     suites = Path(__file__).resolve().parents[1] / "suites"
     registry = load_registry()

@@ -2,7 +2,7 @@
 sample`` (CSV and .npz) and handed to ``ibbench.estimate_mi`` in memory give every estimator the same numbers, so the same estimate to the
 last digit (issues 25 and 30).
 
-Before the preprocessing became the run's (``ibbench.preprocess``), only the arrays route applied the
+Before the preprocessing became the run's (``ibbench.methods.preprocess``), only the arrays route applied the
 robust map: KSG read student-identity-2-2-1 (truth 0.432) as 0.250 through the task and 0.357 through
 its saved arrays at seed 0.
 """
@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from ibbench.api import RunContext
-from ibbench.plugins import load_registry
-from ibbench.preprocess import FIT_PAIRS, PREPROCESS
-from ibbench.runner import resolve, run
-from ibbench.specs import DEFAULT_PREPROCESS, EstimatorSpec, RunSpec, TaskSpec
+from ibbench.methods.preprocess import FIT_PAIRS, PREPROCESS
+from ibbench.running.plugins import load_registry
+from ibbench.running.runner import cell_of, resolve, run
+from ibbench.running.specs import DEFAULT_PREPROCESS, EstimatorSpec, RunSpec, TaskSpec
 
 REGISTRY = load_registry()
 TASK = TaskSpec(name="student-identity-2-2-1", params={"n_pairs": 600})  # heavy tails: the maps differ most
@@ -146,8 +146,7 @@ def test_a_training_run_takes_no_preprocessing():
 
 
 def test_a_suite_with_two_maps_has_twice_the_cells(tmp_path):
-    from ibbench.runner import spec_key
-    from ibbench.specs import suite_from_data
+    from ibbench.running.specs import suite_from_data
 
     suite = suite_from_data(
         {
@@ -158,7 +157,7 @@ def test_a_suite_with_two_maps_has_twice_the_cells(tmp_path):
         },
         "suite",
     )
-    keys = {spec_key(resolve(cell, REGISTRY)) for cell in suite.cells()}
+    keys = {cell_of(resolve(cell, REGISTRY)) for cell in suite.cells()}
     assert len(keys) == 2  # the map is part of a cell's identity: the store holds both arms
 
 

@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from ibbench.errors import IbbenchError, StoreError
-from ibbench.results import ResultStore, RunRecord, StoreWarning
+from ibbench.store.cells import CellKey
+from ibbench.store.results import ResultStore, RunRecord, StoreWarning
 
 from .conftest import run_cli
 from .test_cli import make_record
+
+CELL = CellKey("cell")
 
 
 def _append_many(path: str, worker: int, count: int, pad: int) -> None:
@@ -104,9 +107,9 @@ def test_a_failed_write_prints_the_record_and_says_why(tmp_path, monkeypatch, ca
 
 
 def _misbehaving(estimator: str, store=None):
-    from ibbench.plugins import load_registry
-    from ibbench.runner import run
-    from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import run
+    from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
     from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
@@ -138,9 +141,9 @@ def test_numpy_and_torch_values_in_extras_are_stored_as_json(tmp_path):
 
 
 def _untyped_trainer(trainer: str, store=None):
-    from ibbench.plugins import load_registry
-    from ibbench.runner import run
-    from ibbench.specs import RunSpec
+    from ibbench.running.plugins import load_registry
+    from ibbench.running.runner import run
+    from ibbench.running.specs import RunSpec
     from tests.plugin_fixtures import nan_plugin
 
     reg = load_registry(extra_plugins=(("nan-plugin", nan_plugin),))
@@ -295,14 +298,14 @@ def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_stale_claim_is_taken_o
 ):
     import json as _json
 
-    from ibbench.runner import resolve, spec_key
-    from ibbench.specs import load_suite
+    from ibbench.running.runner import cell_of, resolve
+    from ibbench.running.specs import load_suite
     from ibbench.sweeps.claims import Claims
     from ibbench.sweeps.suite import run_suite
 
     suite = _suite(tmp_path, 'tasks = [{ name = "gaussian" }]\n')
     out = tmp_path / "runs.jsonl"
-    first, second = (spec_key(resolve(c, registry)) for c in load_suite(suite).cells())
+    first, second = (cell_of(resolve(c, registry)) for c in load_suite(suite).cells())
     live = Claims(out)
     assert live.take(first)  # this (live) process holds seed 0
     stale = Claims(out)._path(second)
@@ -314,8 +317,8 @@ def test_a_cell_claimed_by_a_live_run_is_left_to_it_and_a_stale_claim_is_taken_o
 
 
 def test_a_trainer_that_ends_at_chance_is_a_failed_run_that_keeps_its_result(registry):
-    from ibbench.runner import run
-    from ibbench.specs import RunSpec
+    from ibbench.running.runner import run
+    from ibbench.running.specs import RunSpec
 
     spec = RunSpec.model_validate(
         {
@@ -508,7 +511,7 @@ def test_a_training_result_with_nan_is_stored_and_read_back(tmp_path):
     data["extras"]["trainer"].update(separation=[1.8, float("nan")], val_acc=float("nan"))
     data["extras"]["trainer"]["evals"][0]["val_acc"] = float("nan")
     data["extras"]["trainer"]["info_plane"]["points"][0]["ixt"] = float("nan")
-    from ibbench.results import migrate
+    from ibbench.store.results import migrate
 
     record = RunRecord.model_validate(migrate(data))
     store.append(record)
@@ -542,8 +545,8 @@ def test_a_claim_is_never_empty_and_a_claim_that_is_no_object_is_stale(tmp_path,
     from ibbench.sweeps import claims as claims_mod
 
     holder = claims_mod.Claims(tmp_path / "runs.jsonl")
-    assert holder.take("cell") and json.loads(holder._path("cell").read_text())["pid"] == os.getpid()
-    assert [p.name for p in holder.directory.iterdir()] == [holder._path("cell").name]  # no temporary left
+    assert holder.take(CELL) and json.loads(holder._path(CELL).read_text())["pid"] == os.getpid()
+    assert [p.name for p in holder.directory.iterdir()] == [holder._path(CELL).name]  # no temporary left
     holder.release_all()
 
     def full_disk(self, data, *args, **kwargs):
@@ -551,14 +554,14 @@ def test_a_claim_is_never_empty_and_a_claim_that_is_no_object_is_stale(tmp_path,
 
     monkeypatch.setattr(Path, "write_text", full_disk)
     with pytest.raises(StoreError, match="cannot claim cells .*No space left on device"):
-        claims_mod.Claims(tmp_path / "runs.jsonl").take("cell")
+        claims_mod.Claims(tmp_path / "runs.jsonl").take(CELL)
     monkeypatch.undo()
-    assert not claims_mod.Claims(tmp_path / "runs.jsonl")._path("cell").exists()  # nothing half made
+    assert not claims_mod.Claims(tmp_path / "runs.jsonl")._path(CELL).exists()  # nothing half made
 
     odd = claims_mod.Claims(tmp_path / "runs.jsonl")
     odd.directory.mkdir(exist_ok=True)
-    odd._path("cell").write_text("null")
-    assert odd.take("cell")
+    odd._path(CELL).write_text("null")
+    assert odd.take(CELL)
     odd.release_all()
 
 
@@ -566,14 +569,14 @@ def test_an_empty_claim_left_by_an_older_ibbench_goes_stale(tmp_path):
     from ibbench.sweeps import claims as claims_mod
 
     first = claims_mod.Claims(tmp_path / "runs.jsonl")
-    path = first._path("cell")
+    path = first._path(CELL)
     path.parent.mkdir(parents=True)
     path.write_text("")  # created, never written
-    assert not claims_mod.Claims(tmp_path / "runs.jsonl").take("cell")  # maybe being written right now
+    assert not claims_mod.Claims(tmp_path / "runs.jsonl").take(CELL)  # maybe being written right now
     old = time.time() - 2 * claims_mod.UNREADABLE_STALE_S
     os.utime(path, (old, old))
     taker = claims_mod.Claims(tmp_path / "runs.jsonl")
-    assert taker.take("cell")
+    assert taker.take(CELL)
     taker.release_all()
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ibbench.reports.tables import aggregate, bias_table, protocol_table
-from ibbench.results import RunRecord
+from ibbench.store.results import RunRecord
 
 
 def record(
@@ -109,7 +109,7 @@ def test_a_critic_run_records_its_update_rate():
     import torch
 
     from ibbench.api import RunContext
-    from ibbench.plugins import load_registry
+    from ibbench.running.plugins import load_registry
 
     registry = load_registry()
     task = registry.entries["task"]["1v1-normal-0.75"].load()

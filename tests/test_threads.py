@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from ibbench import threads
-from ibbench.results import ResultStore
+from ibbench.running import threads
+from ibbench.store.results import ResultStore
 
 from .conftest import run_cli
 from .test_store import _fault_suite

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from ibbench.api import RunContext
-from ibbench.results import ResultStore
-from ibbench.runner import run
-from ibbench.specs import RunSpec
+from ibbench.running.runner import run
+from ibbench.running.specs import RunSpec
+from ibbench.store.results import ResultStore
 from ibbench.sweeps.suite import run_cells
 from ibbench.tasks.classification import balanced_split
 from ibbench.tasks.network_tasks import CIFARConv, CIFARConv6, DigitsMLP
@@ -77,7 +77,7 @@ def test_random_features_trains_the_last_layer_only(registry):
 def test_e2e_label_critic_reads_the_noisy_output_and_leaves_cross_entropy_in_charge():
     """ib-e2e's D_y on the noiseless logits of a fresh net (spread ~0.02) pushes the net ~50x harder than
     cross-entropy (its gradient grows as 1 / spread: see IBCritics.bounds); on Yhat + eps it pushes less."""
-    from ibbench.infoplane import layer_network
+    from ibbench.methods.infoplane import layer_network
     from ibbench.trainers.ib_critics import IBCritics
     from ibbench.trainers.ib_e2e import EndToEndIB
 
@@ -363,7 +363,7 @@ def test_layerwise_records_its_critics_at_each_layers_start_next_to_the_truth(la
 def test_a_trainer_that_never_uses_the_probe_is_warned_about(registry, monkeypatch):
     """A run that names an estimator and gets no information plane says so (a plugin trainer that
     forgets ``probe.measure``), and keeps what it trained."""
-    from ibbench.runner import ProbeUnusedWarning
+    from ibbench.running.runner import ProbeUnusedWarning
     from ibbench.trainers.ce import CrossEntropy
 
     trained = CrossEntropy.train

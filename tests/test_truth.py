@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ibbench.gaussian_mixture import _block_shape, mixture_mi, mixture_mi_terms, pairwise_bounds
+from ibbench.methods.gaussian_mixture import _block_shape, mixture_mi, mixture_mi_terms, pairwise_bounds
 from ibbench.tasks.gaussian import Gaussian, GaussianParams
 from ibbench.tasks.gaussian_channel import GaussianChannel, GaussianChannelParams
 

@@ -9,10 +9,10 @@ import statistics
 import pytest
 
 from ibbench.errors import SpecError
-from ibbench.plugins import load_registry
 from ibbench.reproduction.reproduce import Result, SuiteRun, check
-from ibbench.results import ResultStore
-from ibbench.specs import suite_from_data
+from ibbench.running.plugins import load_registry
+from ibbench.running.specs import suite_from_data
+from ibbench.store.results import ResultStore
 from ibbench.sweeps.suite import run_suite
 from ibbench.sweeps.tuning import configurations, select, tuning_path, tuning_table
 

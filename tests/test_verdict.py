@@ -16,7 +16,7 @@ from ibbench.reports.verdict import (
     verdict_table,
     verdict_text,
 )
-from ibbench.results import RunRecord
+from ibbench.store.results import RunRecord
 
 
 def trained(
@@ -261,7 +261,7 @@ def test_the_mdd_target_adds_the_seed_count_from_the_pilot():
 
 def test_the_cli_takes_mdd_targets_per_fraction(tmp_path, capsys):
     from ibbench.cli import main
-    from ibbench.results import ResultStore
+    from ibbench.store.results import ResultStore
 
     store = ResultStore(tmp_path / "runs.jsonl")
     near = [trained("ce-wd", s, a) for s, a in enumerate((0.872, 0.879, 0.870))]

@@ -10,10 +10,18 @@ import numpy as np
 import pytest
 
 from ibbench.cli import main
-from ibbench.datachecks import inspect
-from ibbench.judgement import interval, judge, judge_record, rules_version
+from ibbench.running.plugins import load_registry
+from ibbench.verdicts.datachecks import inspect
+from ibbench.verdicts.judgement import PLAIN, interval, judge, judge_record, rules_version
+
+REGISTRY = load_registry()
 
 TRUTH_08 = -0.5 * math.log(1 - 0.8**2)  # 0.511 nats
+
+
+def traits(name: str):
+    """What a registered estimator declares for the verdict rules."""
+    return REGISTRY.get("estimator", name).load().reliability
 
 
 def gaussian(rng, n, rho, dims=1):
@@ -147,7 +155,21 @@ def test_an_estimate_at_a_ceiling_or_drifting_with_sample_size_is_unreliable():
     assert judge("mine", math.log(500) - 0.5, 0.1, extras, x_dim=1, y_dim=1).level == "unreliable"
     assert judge("mine", 1.0, 0.1, extras, x_dim=1, y_dim=1).level == "ok"
     infonce = {**extras, "eval_batch_size": 128}
-    assert judge("infonce", math.log(128) - 0.5, 0.1, infonce, x_dim=1, y_dim=1).level == "unreliable"
+    at_log_b = math.log(128) - 0.5
+    verdict = judge("infonce", at_log_b, 0.1, infonce, x_dim=1, y_dim=1, traits=traits("infonce"))
+    assert (
+        verdict.level == "unreliable"
+        and "InfoNCE reads at most log b = 4.85 nats (batch 128)" in verdict.reasons[0].text
+    )
+    # the log b ceiling is InfoNCE's declared trait: MINE's DV bound has none (a high bound is a caution)
+    assert judge("mine", at_log_b, 0.1, infonce, x_dim=1, y_dim=1, traits=traits("mine")).level == "caution"
+    ksg = judge(
+        "ksg", math.log(1000) - 0.5, 0.1, {"pairs_used": 1000}, x_dim=1, y_dim=1, traits=traits("ksg")
+    )
+    assert ksg.level == "unreliable" and ksg.reasons[0].text.startswith(
+        "KSG reads at most about log N = 6.91"
+    )
+    assert ksg.interval["kind"] == "lower reading"
     drift = {"pairs": 1000, "half_pairs": 500, "drift": 0.5, "drift_stderr": 0.1}
     verdict = judge("mine", 1.5, 0.1, extras, x_dim=1, y_dim=1, check=drift)
     assert verdict.level == "unreliable" and "truth is likely above" in verdict.reasons[0].text
@@ -174,7 +196,7 @@ def test_the_coverage_table_counts_truths_inside_each_interval():
         check = {"drift": drift, "check_seconds": 0.5}
         reliability = {
             "verdict": verdict,
-            "interval": interval("e", estimate, se, check),
+            "interval": interval(PLAIN, estimate, se, check),
             "consistency": check,
         }
         return NS(
@@ -204,7 +226,7 @@ def test_the_coverage_table_counts_truths_inside_each_interval():
 
 
 def test_a_variational_bound_claims_only_the_side_it_guarantees(tmp_path, capsys):
-    bound = interval("mine", 1.0, 0.1, {"drift": 0.3}, lower_bound=True)
+    bound = interval(PLAIN, 1.0, 0.1, {"drift": 0.3}, lower_bound=True)
     assert bound["kind"] == "lower bound" and bound["high"] is None and abs(bound["low"] - 0.8355) < 1e-12
     x, y = gaussian(np.random.default_rng(2), 1000, 0.8)
     rc, out, _, record = estimate(tmp_path, capsys, x, y, "mine")
@@ -214,40 +236,58 @@ def test_a_variational_bound_claims_only_the_side_it_guarantees(tmp_path, capsys
 
 def test_ksg_and_smile_claim_a_lower_reading_and_binning_no_interval():
     check = {"pairs": 2000, "half_pairs": 1000, "drift": 0.01, "drift_stderr": 0.02}
-    ksg = judge("ksg", 0.5, 0.02, {"pairs_used": 2000}, x_dim=1, y_dim=1, check=check).interval
+    ksg = judge(
+        "ksg", 0.5, 0.02, {"pairs_used": 2000}, x_dim=1, y_dim=1, check=check, traits=traits("ksg")
+    ).interval
     assert (
         ksg["kind"] == "lower reading"
         and ksg["high"] is None
         and abs(ksg["low"] - (0.5 - 1.645 * 0.02)) < 1e-12
     )
     falling = {**check, "drift": -0.2}  # the estimate falls with N: the truth is likely below, not above
-    assert judge("ksg", 0.5, 0.02, {}, x_dim=1, y_dim=1, check=falling).interval["kind"] == "bias-aware"
+    assert (
+        judge("ksg", 0.5, 0.02, {}, x_dim=1, y_dim=1, check=falling, traits=traits("ksg")).interval["kind"]
+        == "bias-aware"
+    )
     smile = {"converged": True, "lower_bound": False, "train_pairs": 4000}
-    assert judge("smile", 1.0, 0.05, smile, x_dim=1, y_dim=1).interval["kind"] == "lower reading"
+    assert (
+        judge("smile", 1.0, 0.05, smile, x_dim=1, y_dim=1, traits=traits("smile")).interval["kind"]
+        == "lower reading"
+    )
     binning = {"pairs_used": 1000, "distinct_pairs": 10, "distinct_x": 5, "distinct_y": 5}
-    assert judge("binning", 0.7, None, binning, x_dim=1, y_dim=1, check=check).interval is None
+    assert (
+        judge("binning", 0.7, None, binning, x_dim=1, y_dim=1, check=check, traits=traits("binning")).interval
+        is None
+    )
 
 
 def test_ksg_in_many_dimensions_that_still_climbs_with_n_is_unreliable():
     climbing = {"pairs": 5000, "half_pairs": 2500, "drift": 0.08, "drift_stderr": 0.01}
-    high = judge("ksg", 0.77, 0.01, {"pairs_used": 5000}, x_dim=16, y_dim=16, check=climbing)
+    high = judge(
+        "ksg", 0.77, 0.01, {"pairs_used": 5000}, x_dim=16, y_dim=16, check=climbing, traits=traits("ksg")
+    )
     assert high.level == "unreliable" and {"dimension", "sample-size"} <= {r.code for r in high.reasons}
-    low = judge("ksg", 0.77, 0.01, {"pairs_used": 5000}, x_dim=1, y_dim=1, check=climbing)
+    low = judge(
+        "ksg", 0.77, 0.01, {"pairs_used": 5000}, x_dim=1, y_dim=1, check=climbing, traits=traits("ksg")
+    )
     assert low.level == "caution"  # the same move in 2 dimensions: too few pairs, not far low
 
 
 def test_a_stored_verdict_is_rederived_from_the_record_alone(tmp_path, capsys):
-    from ibbench.results import RunRecord
+    from ibbench.store.results import RunRecord
 
     x, y = gaussian(np.random.default_rng(4), 600, 0.8, dims=6)
     for name in ("ksg", "binning"):
         _, _, _, stored = estimate(tmp_path, capsys, x, y, name)
         record = RunRecord.model_validate(stored)
-        assert stored["reliability"]["dims"] == [6, 6] and stored["reliability"]["rules"] == rules_version()
-        assert judge_record(record).record() == stored["reliability"]
+        declared = traits(name)
+        assert stored["reliability"]["dims"] == [6, 6] and stored["reliability"]["rules"] == rules_version(
+            declared
+        )
+        assert judge_record(record, traits=declared).record() == stored["reliability"]
         # a record made before the dimensions were kept is judged with the dimensions given
         old = record.model_copy(update={"reliability": {**record.reliability, "dims": None}})
-        assert judge_record(old, dims=(6, 6)).record() == stored["reliability"]
+        assert judge_record(old, dims=(6, 6), traits=declared).record() == stored["reliability"]
         with pytest.raises(ValueError, match="dims"):
             judge_record(old)
 
@@ -269,6 +309,6 @@ def test_a_variational_bound_at_high_mi_is_not_ok_whatever_its_other_checks_say(
         assert verdict.level == "caution" and [r.code for r in verdict.reasons] == ["high-mi"]
     assert judge("mine", 1.2, 0.05, extras, x_dim=5, y_dim=5, check=steady).level == "ok"
     smile = {**extras, "lower_bound": False}  # a clipped estimate, not a bound: it can read high MI
-    assert judge("smile", 5.5, 0.05, smile, x_dim=5, y_dim=5).level == "ok"
+    assert judge("smile", 5.5, 0.05, smile, x_dim=5, y_dim=5, traits=traits("smile")).level == "ok"
     at_ceiling = judge("mine", math.log(2000) - 0.5, 0.1, extras, x_dim=5, y_dim=5)
     assert [r.code for r in at_ceiling.reasons] == ["ceiling"]  # the ceiling says it; not twice

@@ -51,15 +51,15 @@ class Bias(Short):
     timeout = 300
 
     def setup(self, estimator):
-        from ibbench.plugins import load_registry
+        from ibbench.running.plugins import load_registry
 
         self.registry = load_registry()
         if estimator not in self.registry.names("estimator"):
             raise NotImplementedError(f"{estimator} is not installed")
 
     def track_bias(self, estimator):
-        from ibbench.runner import run
-        from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+        from ibbench.running.runner import run
+        from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 
         spec = RunSpec(
             task=TaskSpec(name="gaussian", params={"dim": 5, "mi": 2.0, "structure": "dense"}),

@@ -8,9 +8,10 @@
 - ``values``: what tasks and estimators answer (``Truth``, ``Estimate``, in nats; ``check_finite``);
 - ``classification``: what a trainer is handed (``ClassificationInstance``, ``ClassificationData``);
 - ``probe``: the information-plane ``Probe`` a trainer calls;
+- ``reliability``: what an estimator declares for the verdict rules (``ReliabilityTraits``);
 - ``records``: what a trainer returns (``TrainingResult``), the ``training`` part of a run record.
 
-Built-in and third-party plugins import from here alike (``ibbench.hookspecs`` holds the registration
+Built-in and third-party plugins import from here alike (``ibbench.running.hookspecs`` holds the registration
 hooks).  What plugins are built from lives in two public toolkits: ``ibbench.critics`` (critic networks,
 bounds, training and the estimation protocol) and ``ibbench.training`` (batches, model selection,
 accuracy, checkpoints of a network trainer).  Importing this package imports neither, nor torch: the
@@ -43,6 +44,7 @@ from .plugins import (
 )
 from .probe import Probe, ProbeParams
 from .records import TrainingResult
+from .reliability import ReliabilityTraits
 from .values import Estimate, Truth, check_finite
 
 __all__ = [
@@ -61,6 +63,7 @@ __all__ = [
     "Params",
     "Probe",
     "ProbeParams",
+    "ReliabilityTraits",
     "RestartingMeter",
     "RunContext",
     "Task",

@@ -23,7 +23,7 @@ class RunContext:
     device: torch.device
     budget: str = "quick"
     show_progress: bool | str = False  # True: tqdm bars; "lines": a short line per phase on stderr
-    #: an ``ibbench.checkpoints.Checkpointer`` when the runner keeps snapshots of this run (suites do)
+    #: an ``ibbench.running.checkpoints.Checkpointer`` when the runner keeps snapshots of this run (suites do)
     checkpoint: Any = None
     #: the names this context was derived by (``child``), a prefix of every stream it draws
     namespace: str = ""
@@ -37,7 +37,7 @@ class RunContext:
     def resume_state(self) -> dict[str, Any] | None:
         """The state a trainer last passed to ``save_state`` in a run of this spec that was killed, or None.
 
-        Restore every part from it, then call ``ibbench.checkpoints.restore_global_rng(state["rng"])``
+        Restore every part from it, then call ``ibbench.running.checkpoints.restore_global_rng(state["rng"])``
         last (building the parts draws from the global RNG)."""
         return self.checkpoint.load() if self.checkpoint is not None else None
 
@@ -66,7 +66,7 @@ class RunContext:
 
     def progress(self, total: int, desc: str, initial: int = 0):
         """A tqdm bar where the runner asked for bars (a terminal, not --quiet), rate-limited phase lines
-        on stderr where it asked for "lines" (not a terminal), else silent (``ibbench.progress``)."""
-        from ..progress import progress
+        on stderr where it asked for "lines" (not a terminal), else silent (``ibbench.running.progress``)."""
+        from ..running.progress import progress
 
         return progress(total, desc, initial, self.show_progress)

@@ -78,7 +78,7 @@ class TaskInstance(ABC):
 
     def fixed_pairs(self):
         """A finite task's ``n_pairs`` pairs in their stored order, as float64 numpy arrays of shape
-        (n_pairs, x_dim), (n_pairs, y_dim): what ``ibbench.preprocess`` fits its map on.  ValueError
+        (n_pairs, x_dim), (n_pairs, y_dim): what ``ibbench.methods.preprocess`` fits its map on.  ValueError
         for a sampler.
 
         The default takes ``sample(n_pairs)`` under a fixed seed, in float32; a task that holds its

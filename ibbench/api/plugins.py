@@ -11,6 +11,7 @@ import pluggy
 from .context import RunContext
 from .data import TaskInstance
 from .params import BUDGETS, Budget, Params
+from .reliability import ReliabilityTraits
 from .values import Estimate
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ class Estimator(_Plugin):
     #: the registered name of an estimator that needs none (AA-MINE and the mixture name MINE, as the
     #: paper measures I(Y; L_i)); required where ``needs_channel``
     label_estimator: ClassVar[str | None] = None
+    #: what the verdict rules need to know of how it reads (``ibbench.verdicts.judgement``)
+    reliability: ClassVar[ReliabilityTraits] = ReliabilityTraits()
 
     @abstractmethod
     def estimate(self, task: TaskInstance, params: Params, ctx: RunContext) -> Estimate:

@@ -1,6 +1,6 @@
 """What a trainer is handed to measure the information plane while it trains (``Probe``).
 
-The runner builds one (``ibbench.infoplane.InfoPlaneProbe``) when a training run names an estimator:
+The runner builds one (``ibbench.methods.infoplane.InfoPlaneProbe``) when a training run names an estimator:
 the trainer attaches its network before the first step, calls ``measure`` at the steps it chooses and
 returns ``result()`` under ``info_plane``.  ``state_dict``/``load_state_dict`` carry a warm critic
 across a snapshot, so a resumed run measures as an uninterrupted one.

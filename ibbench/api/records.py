@@ -83,7 +83,7 @@ class InfoPlanePoint(_Open):
 
 
 class InfoPlane(_Open):
-    """The information plane of one training run (``ibbench.infoplane.InfoPlaneProbe.result``)."""
+    """The information plane of one training run (``ibbench.methods.infoplane.InfoPlaneProbe.result``)."""
 
     estimator: str  # measures I(X; L_i + eps)
     iyt_estimator: str  # measures I(Y; L_i)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from tabulate import tabulate
 
-from ..provenance import provenance
+from ..store.provenance import provenance
 from .timing import matmul_peak, measure_in_subprocess
 from .workloads import resolve
 
@@ -214,9 +214,9 @@ def table_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
 
 def precision_effect(device: torch.device, seeds: tuple[int, ...] = (0, 1, 2)) -> list[dict[str, Any]]:
     """MINE and AA-MINE (quick budget) on a 5-d dense Gaussian with 2 nats, per matmul precision."""
-    from ..plugins import load_registry
-    from ..runner import run
-    from ..specs import EstimatorSpec, RunSpec, TaskSpec
+    from ..running.plugins import load_registry
+    from ..running.runner import run
+    from ..running.specs import EstimatorSpec, RunSpec, TaskSpec
 
     registry = load_registry()
     precisions = ["fp32", "bf16"] + (["tf32"] if device.type == "cuda" else [])

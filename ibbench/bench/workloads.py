@@ -23,7 +23,7 @@ import torch
 from ..api import RunContext
 from ..critics import Critic, CriticParams, CriticTrainer, critic_step_flops, mlp_flops
 from ..estimators.aa_mine import AAMINE
-from ..infoplane import NoisyLayerTask, layer_network
+from ..methods.infoplane import NoisyLayerTask, layer_network
 from ..tasks.networks import mlp
 from ..training import ClassificationData
 
@@ -134,7 +134,7 @@ def estimate(
     device: str | torch.device = "cpu",
 ) -> Workload:
     """One full estimate by a registered estimator (built-in or plugin) on a sparse Gaussian task."""
-    from ..plugins import load_registry
+    from ..running.plugins import load_registry
 
     dev = resolve(device)
     registry = load_registry()
@@ -158,7 +158,7 @@ def mixture_truth(
     n: int = 60000, dim: int = 512, samples: int = 4096, device: str | torch.device = "cpu"
 ) -> Workload:
     """The Monte-Carlo ground truth I(X; F(X) + eps) for X uniform over n centres in ``dim`` dimensions."""
-    from ..gaussian_mixture import LAST_WORK_DTYPE, mixture_mi
+    from ..methods.gaussian_mixture import LAST_WORK_DTYPE, mixture_mi
 
     dev = resolve(device)
     g = torch.Generator().manual_seed(0)
@@ -236,7 +236,7 @@ def trainer_step(
     ``budget``; ``critic_precision`` overrides the IB trainers' (default "auto").  FLOPs: counted
     by hand for the MLP, by torch's FLOP counter over one extra step for the conv nets.
     """
-    from ..plugins import load_registry
+    from ..running.plugins import load_registry
 
     dev = resolve(device)
     plugin = load_registry().get("trainer", trainer).load()
@@ -355,13 +355,14 @@ def snapshot(
     import tempfile
     from pathlib import Path
 
-    from ..checkpoints import Checkpointer
+    from ..running.checkpoints import Checkpointer
+    from ..store.cells import CellKey
 
     step = critic_step(estimator, hidden, batch=256, device=device)
     trainer = step.run.__self__  # the CriticTrainer whose step that workload times
     step()  # Adam's moments exist from the first step on
     folder = Path(directory or tempfile.mkdtemp(prefix="ibbench-snapshot-"))
-    ck = Checkpointer(folder / "bench.pt", "bench", every_s=0)
+    ck = Checkpointer(folder / "bench.pt", CellKey("bench"), every_s=0)
     ck.offer({"step": 1}, lambda: {"trainer": trainer.state_dict()})
     return Workload(
         "snapshot",

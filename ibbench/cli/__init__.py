@@ -7,7 +7,7 @@ as a failed record and exits 1.
 
 # One module per command group, each with ``register(subparsers) -> {command: handler}``; the options
 # several commands share are built once in ``options``.  Handlers parse and dispatch only: what a
-# command does lives in the package (ibbench.runner, ibbench.estimate, ibbench.reproduction.reproduce, ...).
+# command does lives in the package (ibbench.running.runner, ibbench.estimate, ibbench.reproduction.reproduce, ...).
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from .. import __version__
 from ..errors import IbbenchError
-from ..threads import spin_briefly
+from ..running.threads import spin_briefly
 from . import datasets, listing, measure, reports, single, suites
 from .options import Parser
 from .single import confirm_paper_cost
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ibbench: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except ValidationError as exc:  # a spec built from arguments argparse could not check
-        from ..specs import describe_validation_error
+        from ..running.specs import describe_validation_error
 
         print(f"ibbench: error: {describe_validation_error(exc, exc.title)}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ def register(sub) -> dict:
 
 
 def cmd_list(args) -> int:
-    from ..plugins import KINDS
+    from ..running.plugins import KINDS
 
     registry = o.registry()
     truths = {n: _listed_truth(registry.entries["task"][n]) for n in registry.names("task")}

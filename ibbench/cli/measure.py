@@ -70,7 +70,7 @@ def cmd_bench(args) -> int:
     from ..bench.throughput import run_throughput
 
     if args.device == "cuda":
-        from ..runner import resolve_device
+        from ..running.runner import resolve_device
 
         resolve_device("cuda")  # a one-line error where torch sees no GPU
     md = run_throughput(

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import get_args
 
 from ..api import BUDGETS
-from ..checkpoints import DEFAULT_EVERY_S
 from ..errors import IbbenchError
-from ..specs import DEFAULT_PREPROCESS, MAX_SEED, Preprocess
+from ..running.checkpoints import DEFAULT_EVERY_S
+from ..running.specs import DEFAULT_PREPROCESS, MAX_SEED, Preprocess
 
 EXIT_FAILED_RUN = 1
 DEFAULT_STORE = Path("results/runs.jsonl")
@@ -191,14 +191,14 @@ def progress_enabled(args) -> bool | str:
 
 
 def registry():
-    from ..plugins import load_registry
+    from ..running.plugins import load_registry
 
     return load_registry()
 
 
 def records(store: Path):
     """The records of ``store``; a one-line error where it does not exist."""
-    from ..results import ResultStore
+    from ..store.results import ResultStore
 
     if not store.exists():
         raise IbbenchError(f"results store {store} not found; run `ibbench run ...` or pass --store PATH")

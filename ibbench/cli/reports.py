@@ -174,7 +174,7 @@ def _renderer(kind: str, args):
 
 
 def _tuned_suite(args):
-    from ..specs import load_suite
+    from ..running.specs import load_suite
 
     return load_suite(args.suite) if getattr(args, "suite", None) else None
 

@@ -7,7 +7,7 @@ import sys
 
 from ..api import BUDGETS
 from ..errors import IbbenchError
-from ..threads import use_threads
+from ..running.threads import use_threads
 from . import options as o
 
 
@@ -81,9 +81,9 @@ def confirm_paper_cost(resolved_runs: list, yes: bool) -> None:
 
 
 def cmd_run(args) -> int:
-    from ..results import ResultStore, summarise
-    from ..runner import resolve, run
-    from ..specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec, parse_sets
+    from ..running.runner import resolve, run
+    from ..running.specs import EstimatorSpec, RunSpec, TaskSpec, TrainerSpec, parse_sets
+    from ..store.results import ResultStore, summarise
 
     if args.estimator is None and args.trainer is None:
         raise IbbenchError("ibbench run needs --estimator NAME and/or --trainer NAME (see `ibbench list`)")
@@ -124,8 +124,8 @@ def cmd_run(args) -> int:
 def cmd_sample(args) -> int:
     """Save the fixed pairs a run of ``--task`` at ``--seed`` estimates from; ``ibbench estimate`` on the
     file gives that run's estimate."""
+    from ..running.specs import parse_sets
     from ..samples import sample_path, save_sample, task_sample
-    from ..specs import parse_sets
 
     sample_path(args.out)  # a bad suffix is an error before any work
     sets = parse_sets(args.sets)
@@ -158,8 +158,8 @@ def cmd_estimate(args) -> int:
     ``--set estimator.n_samples=N`` (N > rows: exit 2 before any work), the count used printed with the
     estimate."""
     from ..estimate import estimate_files
-    from ..results import ResultStore
-    from ..specs import parse_sets
+    from ..running.specs import parse_sets
+    from ..store.results import ResultStore
 
     files = _estimate_files(args)
     sets = parse_sets(args.sets)
@@ -200,7 +200,7 @@ def cmd_estimate(args) -> int:
 
 def _reliability(record) -> str:
     """'; reliability: caution (sample-size), reasons above' (empty when the check was off)."""
-    from ..results import reliability_text
+    from ..store.results import reliability_text
 
     if not record.reliability:
         return ""

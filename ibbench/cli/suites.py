@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import IbbenchError
-from ..threads import use_threads
+from ..running.threads import use_threads
 from . import options as o
 from .single import confirm_paper_cost
 
@@ -96,7 +96,7 @@ def _add_reproduce(rep) -> None:
     rep.add_argument(
         "--rejudge",
         action="store_true",
-        help="instead of regenerating: apply today's reliability rules (ibbench/judgement.py) to the stored "
+        help="instead of regenerating: apply today's reliability rules (ibbench/verdicts/judgement.py) to the stored "
         "records of each result, rewriting only their verdicts, then remake its tables (a verdict is a "
         "function of what the run measured: no cell is re-run)",
     )
@@ -119,7 +119,7 @@ def _add_reproduce(rep) -> None:
 
 def _executor_params(args) -> dict:
     """The executor's parameters: ``--set executor.*``, ``--jobs`` and ``--threads`` (local)."""
-    from ..specs import parse_sets
+    from ..running.specs import parse_sets
 
     params = parse_sets(args.sets, ("executor",), "ibbench suite run")["executor"]
     if args.jobs is not None:
@@ -134,8 +134,8 @@ def _executor_params(args) -> dict:
 
 
 def cmd_suite(args) -> int:
-    from ..runner import resolve
-    from ..specs import load_suite
+    from ..running.runner import resolve
+    from ..running.specs import load_suite
     from ..sweeps.suite import parse_shard, run_suite
 
     params = _executor_params(args)

@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from ..api import Estimate, Meter, RunContext, check_finite
-from ..checkpoints import restore_global_rng
+from ..running.checkpoints import restore_global_rng
 from .bounds import Objective
 from .heldout import check_possible, combine, eval_batch_size, heldout_bound
 from .models import Critic

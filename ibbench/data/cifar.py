@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write
 from ..errors import DataError, first_line
-from ..progress import progress as progress_bar
+from ..running.progress import progress as progress_bar
+from ..store.atomic import atomic_write
 from .common import SPLITS, make_dir, resolve_dir, torchvision_download
 
 # The official label order, which is also the sorted order of the folder names.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
 from ..errors import DataError
+from ..store.atomic import atomic_write
 
 SPLITS: tuple[str, ...] = ("train", "test")
 

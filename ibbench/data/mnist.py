@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, first_line
-from ..progress import phase_line
+from ..running.progress import phase_line
 from . import common
 from .common import MNIST_MD5, check_idx, install, mnist_raw_dir, resolve_dir
 

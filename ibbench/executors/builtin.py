@@ -23,7 +23,7 @@ from pydantic import Field
 
 from ..api import Executor, Params
 from ..errors import IbbenchError
-from ..threads import share, use_threads
+from ..running.threads import share, use_threads
 from .cells import TIMED_OUT, crashed_cell, run_cell, run_marked
 
 

@@ -21,10 +21,10 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
 
     With ``timeout_s``, a cell still running after that many seconds is ended by SIGALRM
     (CellTimeoutError inside the plugin's code: a failed record saying so)."""
-    from ..checkpoints import CheckpointPolicy
-    from ..plugins import load_registry
-    from ..runner import execute, resolve
-    from ..specs import RunSpec
+    from ..running.checkpoints import CheckpointPolicy
+    from ..running.plugins import load_registry
+    from ..running.runner import execute, resolve
+    from ..running.specs import RunSpec
 
     _claim_gpu()
     spec = RunSpec.model_validate(cell["spec"])
@@ -84,9 +84,9 @@ def _claim_gpu() -> None:
 
 def crashed_cell(cell: dict[str, Any], error: str) -> dict[str, Any]:
     """The failed record, as JSON data, of a cell whose worker process died."""
-    from ..plugins import load_registry
-    from ..runner import crashed_record, resolve
-    from ..specs import RunSpec
+    from ..running.plugins import load_registry
+    from ..running.runner import crashed_record, resolve
+    from ..running.specs import RunSpec
 
     return crashed_record(resolve(RunSpec.model_validate(cell["spec"]), load_registry()), error).model_dump(
         mode="json"

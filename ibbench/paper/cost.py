@@ -75,7 +75,7 @@ def describe(cost: Cost, runs: int = 1) -> str:
 def paper_cost_on_cpu(resolved_runs: list) -> str | None:
     """What the paper-budget runs among ``resolved_runs`` that would run on the CPU will cost, in words
     (``describe``), or None where there are none (or they update no critic)."""
-    from ..runner import resolve_device
+    from ..running.runner import resolve_device
 
     heavy = [
         r for r in resolved_runs if r.spec.budget == "paper" and resolve_device(r.spec.device).type == "cpu"

@@ -20,11 +20,12 @@ from pathlib import Path
 from tabulate import tabulate
 
 from ..errors import IbbenchError
-from ..plugins import Registry
 from ..reports.currency import mark_figure, with_note
-from ..results import ResultStore, RunRecord, record_key
-from ..runner import resolve, spec_key
-from ..specs import EstimatorSpec, RunSpec, TaskSpec
+from ..running.plugins import Registry
+from ..running.runner import cell_of, resolve
+from ..running.specs import EstimatorSpec, RunSpec, TaskSpec
+from ..store.cells import CellKey
+from ..store.results import ResultStore, RunRecord
 from ..sweeps.suite import run_cells
 
 NOISE_VARS = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # the paper's range, one point per decade
@@ -167,8 +168,8 @@ def make_fig2(
     store = ResultStore(out_dir / "runs.jsonl")
     cells = fig2_cells(budget, seeds, tuple(noise_vars or NOISE_VARS), dataset, device)
     run_cells("fig2", cells, store, registry, show_progress=show_progress)
-    wanted = {spec_key(resolve(c, registry)) for c in cells}  # as resolved: defaults filled in
-    records = [r for r in store.records() if record_key(r) in wanted]
+    wanted = {cell_of(resolve(c, registry)) for c in cells}  # as resolved: defaults filled in
+    records = [r for r in store.records() if CellKey.of_record(r) in wanted]
     if not records:
         raise IbbenchError(
             f"{store.path} holds none of Fig. 2's cells; run them first (ibbench reproduce fig2)"

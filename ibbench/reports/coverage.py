@@ -10,7 +10,7 @@ Per estimator, over every record with a truth (bmi's tasks, the staircase: ``sui
 - **bias-aware coverage**: how often the truth lies in estimate ± (1.96 se + |drift|), for the records
   whose half-sample check ran, whatever interval their verdict gives (the interval KSG, SMILE and
   binning had before the rules gave them a lower reading or none);
-- **the record's interval** (``ibbench.judgement.interval``): a lower bound's or a lower reading's
+- **the record's interval** (``ibbench.verdicts.judgement.interval``): a lower bound's or a lower reading's
   one-sided [estimate - 1.645 se, ...), else the bias-aware estimate ± (1.96 se + |drift|), drift
   being the move of the estimate between N/2 and N pairs (for a bias that falls like 1/N,
   bias(N/2) - bias(N) = bias(N)), else ± 1.96 se, or none (binning); how often it holds the truth;
@@ -41,7 +41,7 @@ def _covers(r, half_width: float) -> bool:
 
 
 def _inside(truth: float, interval: dict) -> bool:
-    """Whether the record's own interval (``ibbench.judgement.interval``; a one-sided one has no upper
+    """Whether the record's own interval (``ibbench.verdicts.judgement.interval``; a one-sided one has no upper
     end) holds the truth."""
     return interval["low"] <= truth and (interval["high"] is None or truth <= interval["high"])
 

@@ -3,11 +3,11 @@
 Every table kind (``ibbench table``: ibbench/reports/tables.py, ibbench/reports/verdict.py) ends with
 ``provenance_note`` of the records it was built from, and every figure (ibbench/reports/figures/) carries
 ``figure_note`` in small text where any of them is not current.  A record is judged by
-``ibbench.fingerprint.record_status``: *stale* where a module it ran has changed since (the modules
+``ibbench.store.fingerprint.record_status``: *stale* where a module it ran has changed since (the modules
 that changed most often are named), *made from a dirty tree* where git saw uncommitted changes when
 it ran, *of unknown tree state* where the record has no git status (made outside git, or on a copied
 tree), and *not checkable* where it has no fingerprint and its commit cannot be compared here.  A
-record whose reliability verdict was made by other rules than today's (``ibbench.judgement``) is
+record whose reliability verdict was made by other rules than today's (``ibbench.verdicts.judgement``) is
 counted apart: its numbers may be current, its verdict is not (``ibbench reproduce --rejudge``).
 A record can be both stale and dirty; each count is of records.
 """
@@ -20,7 +20,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..reproduction.rejudge import outdated
-from ..results import PARTS, RunRecord
+from ..store.cells import PARTS
+from ..store.results import RunRecord
 
 REGENERATE = "regenerate with ibbench reproduce"
 NAMED = 2  # changed modules named in a note; the rest are counted
@@ -82,7 +83,7 @@ class Currency:
 def _default_registry():
     """The installed plugins, for records without a fingerprint (None where they cannot be loaded:
     those records then count as not checkable, and the table still renders)."""
-    from ..plugins import load_registry
+    from ..running.plugins import load_registry
 
     try:
         return load_registry()
@@ -96,7 +97,7 @@ _STATUS: dict[str, object] = {}  # what record_status reads of a record -> its R
 def _status(record: RunRecord, registry):
     """``record_status``, once per distinct input: it reads only the record's fingerprint, its git state,
     status, processor and (without a fingerprint) its plugins' names, which a store's records mostly share."""
-    from ..fingerprint import record_status
+    from ..store.fingerprint import record_status
 
     names = [
         (record.expanded.get(part) or {}).get("name")
@@ -126,7 +127,7 @@ def _status(record: RunRecord, registry):
 
 
 def classify(records: list[RunRecord], registry=None) -> Currency:
-    """Tally ``records`` against the working tree.  ``registry`` (``ibbench.plugins.load_registry()``)
+    """Tally ``records`` against the working tree.  ``registry`` (``ibbench.running.plugins.load_registry()``)
     is loaded here when none is given: today's code path of each record's plugins is compared with it."""
     tally = Currency(total=len(records))
     if registry is None and records:  # a record's plugins' code path today: what it never ran
@@ -146,7 +147,7 @@ def classify(records: list[RunRecord], registry=None) -> Currency:
         elif status.dirty:  # not recorded as clean: no commit is known to hold its code
             tally.tree_unknown += 1
         tally.changed.update(status.changed)
-        tally.old_rules += outdated(record)
+        tally.old_rules += outdated(record, registry)
     return tally
 
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from tabulate import tabulate
 
-from ..results import RunRecord, unique_cells
+from ..store.results import RunRecord, unique_cells
 from .currency import with_note
 
 

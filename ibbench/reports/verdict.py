@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from scipy import stats
 from tabulate import tabulate
 
-from ..results import RunRecord
+from ..store.results import RunRecord
 from .currency import with_note
 from .tables import _setting_label, _training_groups, budget_label, compute_note, training_runs
 

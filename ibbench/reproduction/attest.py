@@ -1,6 +1,6 @@
 """Records that stay current across a code change that leaves their numbers alone: canary cells re-run.
 
-The source fingerprint (``ibbench.fingerprint``) calls a record stale as soon as a file it ran changes.
+The source fingerprint (``ibbench.store.fingerprint``) calls a record stale as soon as a file it ran changes.
 Most changes to the runner or an estimator's module do not change a number a stored record holds (a
 new warning, a new record field, a refactor), and re-running a store to find that out costs CPU-hours.
 ``attest`` re-runs, at a clean commit, the ``canaries`` cheapest stale cells of each (task, estimator,
@@ -79,13 +79,13 @@ VOLATILE = frozenset(
 
 #: modules whose code picks its arithmetic by the processor it runs on (bf16 only where it is native): a
 #: change to one can alter the numbers of one processor and not another's (``attest_since`` refuses it)
-PROCESSOR_DISPATCH = frozenset({"ibbench.hardware"})
+PROCESSOR_DISPATCH = frozenset({"ibbench.running.hardware"})
 
 
 def measured(record) -> dict[str, Any]:
     """What a record measured, as plain JSON, without the wall-clock timings (``VOLATILE``): its
     ``MEASURED`` fields and, where it has a verdict, the half-sample fit behind it (the verdict itself
-    is a function of these, versioned apart: ``ibbench.judgement``)."""
+    is a function of these, versioned apart: ``ibbench.verdicts.judgement``)."""
     data = json.loads(record.model_dump_json(include=set(MEASURED)))
     if record.reliability:
         data["consistency"] = record.reliability.get("consistency")
@@ -169,8 +169,8 @@ def rerun(record, registry) -> Any:
     """The record's spec run again here (at its own thread count), not stored."""
     import torch
 
-    from ..runner import execute, resolve
-    from ..threads import use_threads
+    from ..running.runner import execute, resolve
+    from ..running.threads import use_threads
 
     before, environment = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     use_threads(record_threads(record) or before)
@@ -188,14 +188,14 @@ def this_processor() -> str:
     """This machine's CPU as a record names it (``ibbench.reproduction.attestations.processor_of``)."""
     import torch
 
-    from ..provenance import processor
+    from ..store.provenance import processor
 
     return processor(torch.device("cpu"))
 
 
 def stale_records(records: list, registry) -> list:
     """The records that only a source change makes not current (clean tree, fingerprinted, stale)."""
-    from ..fingerprint import record_status
+    from ..store.fingerprint import record_status
 
     out = []
     for record in records:
@@ -217,7 +217,7 @@ def attest(
 ) -> bool:
     """Re-run canaries of the stale ``records`` of result ``name``; append an attestation to ``path`` and
     return True when every one reproduces its stored values, else write nothing and return False."""
-    from ..fingerprint import file_hash, module_file, record_status
+    from ..store.fingerprint import file_hash, module_file, record_status
 
     stale = [r for r in stale_records(records, registry) if r.status == "ok"]  # failed ones are re-run
     if not stale:
@@ -376,7 +376,7 @@ class _BaseProcess:
         """The record's spec run by the base's code at the record's thread count: its ``RunRecord`` (not
         stored).  Raises IbbenchError when it fails."""
         from ..errors import IbbenchError
-        from ..results import RunRecord
+        from ..store.results import RunRecord
 
         what = f"{record.task_label} seed {record.spec.seed}"
         self.process.stdin.write(f"{record_threads(record) or 1} {record.spec.model_dump_json()}\n")
@@ -415,7 +415,7 @@ def _both_codes(run_base: Callable[[Any], Any], record, registry) -> tuple[Any, 
     the cores for both at the record's thread count, else one after the other."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..threads import available_cpus
+    from ..running.threads import available_cpus
 
     if 2 * (record_threads(record) or 1) > available_cpus():
         return run_base(record), rerun(record, registry)
@@ -431,11 +431,11 @@ def _files_at(root: Path, commit: str) -> tuple[str, ...]:
 
 
 def hash_at(commit: str, module: str, root: Path | None = None) -> str:
-    """The fingerprint hash (``ibbench.fingerprint.file_hash``) of ``module``'s file at ``commit``: the
+    """The fingerprint hash (``ibbench.store.fingerprint.file_hash``) of ``module``'s file at ``commit``: the
     file whose path ends in the module's dotted name (``GONE`` where the commit has none)."""
     import hashlib
 
-    from ..fingerprint import HASH_CHARS
+    from ..store.fingerprint import HASH_CHARS
 
     root = root or repository_root()
     stem = module.replace(".", "/")
@@ -453,7 +453,7 @@ def hash_at(commit: str, module: str, root: Path | None = None) -> str:
 def changes_since(base: str, records: list, registry) -> set[tuple[str, str, str]]:
     """(module, its hash at ``base``, today's) for each module whose file differs between the two among
     those that make ``records`` stale."""
-    from ..fingerprint import file_hash, module_file, record_status
+    from ..store.fingerprint import file_hash, module_file, record_status
 
     out = set()
     for record in records:

@@ -1,7 +1,7 @@
 """The attestations file, ``results/attestations.jsonl``: reading it and asking whom it vouches for.
 
 ``ibbench.reproduction.attest`` writes canary attestations (a code change re-ran cheap cells bit for bit) and
-``ibbench.reproduction.reproduce`` notes script files re-made byte for byte; ``ibbench.fingerprint`` reads the
+``ibbench.reproduction.reproduce`` notes script files re-made byte for byte; ``ibbench.store.fingerprint`` reads the
 first to call a stale record current, ``ibbench.reproduction.reproduce`` the second.  This module only reads and
 appends lines, so the fingerprint check needs nothing that runs an experiment (no import cycle).
 """

@@ -1,4 +1,4 @@
-"""Re-judge a store: today's reliability rules (``ibbench.judgement``) applied to its stored records.
+"""Re-judge a store: today's reliability rules (``ibbench.verdicts.judgement``) applied to its stored records.
 
 A verdict is a function of what the run measured, so a changed rule does not need the estimates
 re-run: ``rejudge_store`` re-derives every record's ``reliability`` from the record alone and
@@ -12,17 +12,44 @@ once per distinct task (a sampler's dimensions cost nothing; a finite sample is 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from pathlib import Path
 
-from ..judgement import judge_record, rules_version
-from ..results import ResultStore, RunRecord
+from ..api.reliability import ReliabilityTraits
+from ..store.results import ResultStore, RunRecord
+from ..verdicts.judgement import PLAIN, judge_record, rules_version
 
 
-def outdated(record: RunRecord) -> bool:
-    """Whether a record's verdict was made by rules other than today's."""
-    return bool(record.reliability) and record.reliability.get("rules") != rules_version()
+def outdated(record: RunRecord, registry=None) -> bool:
+    """Whether a record's verdict was made by rules other than today's (its estimator's traits from
+    ``registry``, default the installed plugins)."""
+    return bool(record.reliability) and record.reliability.get("rules") != rules_version(
+        traits_of(record, registry)
+    )
+
+
+def traits_of(record: RunRecord, registry=None) -> ReliabilityTraits:
+    """What the record's estimator declares for the verdict rules (the plain traits where it has none or
+    is no longer registered: its verdict then reads as made by other rules)."""
+    if record.spec.estimator is None:
+        return PLAIN
+    return _traits(record.spec.estimator.name, registry)
+
+
+@functools.cache
+def _installed():
+    from ..running.plugins import load_registry
+
+    return load_registry()
+
+
+def _traits(name: str, registry) -> ReliabilityTraits:
+    try:
+        return (registry or _installed()).get("estimator", name).load().reliability
+    except Exception:  # noqa: BLE001 (an unknown or broken plugin: its verdicts cannot be re-judged as its)
+        return PLAIN
 
 
 class TaskDims:
@@ -36,7 +63,7 @@ class TaskDims:
         import torch
 
         from ..api import RunContext
-        from ..runner import resolve
+        from ..running.runner import resolve
 
         key = json.dumps(record.expanded.get("task"), sort_keys=True, default=str)
         if key not in self.cache:
@@ -50,17 +77,17 @@ class TaskDims:
 def rejudge_store(store: Path, registry) -> Counter:
     """Re-judge every record of ``store`` with a verdict; returns a count of "old -> new" verdicts (and
     interval kinds) for the records whose verdict changed, with "records" and "rejudged" totals."""
-    from ..atomic import atomic_write
+    from ..store.atomic import atomic_write
 
     records = ResultStore(store).records()
     dims = TaskDims(registry)
     changes: Counter = Counter(records=len(records))
     out = []
     for record in records:
-        if outdated(record):
+        if outdated(record, registry):
             old = record.reliability
             given = None if old.get("dims") else dims(record)
-            new = judge_record(record, given).record()
+            new = judge_record(record, given, traits_of(record, registry)).record()
             changes["rejudged"] += 1
             if (old["verdict"], _kind(old)) != (new["verdict"], _kind(new)):
                 changes[f"{old['verdict']} ({_kind(old)}) -> {new['verdict']} ({_kind(new)})"] += 1

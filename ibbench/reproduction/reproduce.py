@@ -7,7 +7,7 @@ rather than a suite (``scripts``), and the README sections that quote it (``quot
 does not fail on it; every other result must be current.
 
 ``check`` reads every store once and says of each result, in seconds: how many records are current
-at the working tree (``ibbench.fingerprint.record_status``), stale (and which modules changed), made
+at the working tree (``ibbench.store.fingerprint.record_status``), stale (and which modules changed), made
 from a dirty tree, and how many of its suites' cells are missing (a changed default or a new cell).
 A script's files are judged by git: the commit that last wrote them, clean, and the script and the
 ibbench modules it imports unchanged since.
@@ -33,10 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import IbbenchError, SpecError
 from ..reports.currency import Currency, classify
-from ..specs import describe_validation_error, read_toml
+from ..running.specs import describe_validation_error, read_toml
 
 MANIFEST = Path("results") / "manifest.toml"
-JUDGEMENT = "ibbench.judgement"  # number-neutral for stores (verdicts are re-judged), not for script output
+JUDGEMENT = (
+    "ibbench.verdicts.judgement"  # number-neutral for stores (verdicts are re-judged), not for script output
+)
 
 
 class _Entry(BaseModel):
@@ -123,9 +125,10 @@ class ResultState:
 
 def check(results: list[Result], registry, root: Path = Path(".")) -> list[ResultState]:
     """The state of each result against the working tree under ``root``."""
-    from ..results import ResultStore, record_key
-    from ..runner import resolve, spec_key
-    from ..specs import load_suite
+    from ..running.runner import cell_of, resolve
+    from ..running.specs import load_suite
+    from ..store.cells import CellKey
+    from ..store.results import ResultStore
     from ..sweeps.tuning import suite_cells
 
     states = []
@@ -149,8 +152,8 @@ def check(results: list[Result], registry, root: Path = Path(".")) -> list[Resul
                 rows = found if path == store else ResultStore(path).records() if path.exists() else []
                 if path != store:
                     records += rows  # a tuned suite's candidates are published numbers too
-                have = {record_key(r) for r in rows}
-                state.missing += len({spec_key(resolve(cell, registry)) for cell in cells} - have)
+                have = {CellKey.of_record(r) for r in rows}
+                state.missing += len({cell_of(resolve(cell, registry)) for cell in cells} - have)
         state.records = classify(records, registry)
         for script in result.scripts:
             state.problems.extend(_script_problems(script, root, registry))
@@ -162,7 +165,7 @@ def _script_problems(script: ScriptRun, root: Path, registry=None) -> list[str]:
     """Why a script's files may not be what the script makes today (empty: current).  A script is judged
     by the ibbench modules it imports and, where it runs the command line in a subprocess, by the
     runner's and every registered plugin's (``_script_roots``)."""
-    from ..fingerprint import RUNNER, changed_since, closure
+    from ..store.fingerprint import RUNNER, changed_since, closure
 
     problems = []
     for name in script.files:
@@ -244,7 +247,7 @@ def _script_roots(path: Path, registry, kinds: list[str] | None = None) -> list[
     """The modules a script runs: those it imports and, for a script that calls ``ibbench`` (or ``python
     -m ibbench.cli``) in a subprocess, which no import shows, the runner and every registered plugin
     (of ``kinds`` only, where given)."""
-    from ..fingerprint import RUNNER
+    from ..store.fingerprint import RUNNER
 
     roots = _script_imports(path)
     source = path.read_text(encoding="utf-8")
@@ -299,7 +302,7 @@ def render(states: list[ResultState]) -> str:
 def dirty_tree(root: Path = Path(".")) -> list[str]:
     """Tracked files outside results/ with uncommitted changes (the code a published store must not be made
     from; the stores themselves change as they are filled)."""
-    from ..provenance import RESULTS
+    from ..store.provenance import RESULTS
 
     return _git(
         root, "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}"
@@ -402,7 +405,7 @@ def attest_results(
     """Canary attestations (``ibbench.reproduction.attest``: ``attest``, or ``attest_since`` the commit
     ``since``) for the stale records of each result's stores and tuning files, then its tables and
     figures remade (their currency lines change); returns the results whose canaries differ."""
-    from ..results import ResultStore
+    from ..store.results import ResultStore
     from .attest import attest, attest_since
 
     commit = head_commit()

@@ -10,7 +10,6 @@ hold for any executor; a claim from another host is respected until removed by h
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import socket
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..errors import StoreError
+from ..store.cells import CellKey
 
 
 def claims_dir(store_path: Path) -> Path:
@@ -27,12 +27,12 @@ def claims_dir(store_path: Path) -> Path:
 class Claims:
     def __init__(self, store_path: Path) -> None:
         self.directory = claims_dir(Path(store_path))
-        self.held: dict[str, Path] = {}
+        self.held: dict[CellKey, Path] = {}
 
-    def _path(self, key: str) -> Path:
-        return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.claim"
+    def _path(self, key: CellKey) -> Path:
+        return self.directory / key.file_name(".claim")
 
-    def take(self, key: str) -> bool:
+    def take(self, key: CellKey) -> bool:
         """Claim a cell; False if another live run holds it.  Raises StoreError if claims cannot be
         written next to the store."""
         path = self._path(key)
@@ -83,7 +83,7 @@ class Claims:
             fh.write(content)
         return True
 
-    def release(self, key: str) -> None:
+    def release(self, key: CellKey) -> None:
         path = self.held.pop(key, None)
         if path is not None:
             path.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 Every cell is resolved (names, parameters) before the first one runs, so a
 typo costs nothing.  Cells that already have a record in the store (by their
-validated, expanded parameters: ``results.cell_key``) are skipped, so re-running
+validated, expanded parameters: ``ibbench.store.cells.CellKey``) are skipped, so re-running
 the same command after an interruption finishes the grid without repeating
 work; cells another suite on the same store is running are skipped too (claims).
 """
@@ -18,13 +18,14 @@ from pydantic import ValidationError
 from tqdm.auto import tqdm
 
 from ..api import Executor, Params
-from ..checkpoints import DEFAULT_EVERY_S, CheckpointPolicy
 from ..errors import SpecError
 from ..executors.builtin import Local, LocalParams
-from ..plugins import Registry
-from ..results import ResultStore, RunRecord, record_key, summarise
-from ..runner import ResolvedRun, execute, resolve, spec_key, store_record
-from ..specs import RunSpec, describe_validation_error, load_suite
+from ..running.checkpoints import DEFAULT_EVERY_S, CheckpointPolicy
+from ..running.plugins import Registry
+from ..running.runner import ResolvedRun, cell_of, execute, resolve, store_record
+from ..running.specs import RunSpec, describe_validation_error, load_suite
+from ..store.cells import CellKey
+from ..store.results import ResultStore, RunRecord, summarise
 from .claims import Claims
 
 
@@ -116,7 +117,7 @@ def stale_path(store: Path) -> Path:
 def set_aside_stale(store: Path, registry: Registry) -> int:
     """Move the records of ``store``, and of its tuning file (``runs.tuning.jsonl``: a tuned suite's
     candidates decide which settings run, so a stale one is re-run too), that are not current
-    (``ibbench.fingerprint.record_status``: stale, dirty-tree or unknown) to ``<file>.stale.jsonl``;
+    (``ibbench.store.fingerprint.record_status``: stale, dirty-tree or unknown) to ``<file>.stale.jsonl``;
     returns how many."""
     from .tuning import tuning_path
 
@@ -127,8 +128,8 @@ def _set_aside_stale_in(store: Path, registry: Registry) -> int:
     """``set_aside_stale`` for one file.  The records are appended to ``<store>.stale.jsonl`` (fsync'ed)
     before the store is atomically rewritten without them: a crash between the two leaves a record in
     both files, never in neither."""
-    from ..atomic import atomic_write
-    from ..fingerprint import record_status
+    from ..store.atomic import atomic_write
+    from ..store.fingerprint import record_status
 
     if not store.exists():
         return 0
@@ -170,26 +171,23 @@ def run_cells(
     plugins, and this process appends the records as they come back, in completion order.
     """
     resolved = [resolve(cell, registry) for cell in cells]  # fail fast on any bad name or parameter
-    unique: dict[str, ResolvedRun] = {}
+    unique: dict[CellKey, ResolvedRun] = {}
     for r in resolved:  # a cell written twice in a suite (other spelling, other order) runs once
-        unique.setdefault(spec_key(r), r)
-    resolved = list(unique.values())
-    cells = [r.spec for r in resolved]
-    done = {record_key(r) for r in store.records()}
-    missing = [r for r in resolved if spec_key(r) not in done]
+        unique.setdefault(cell_of(r), r)
+    cells = [r.spec for r in unique.values()]
+    done = {CellKey.of_record(r) for r in store.records()}
+    missing = [key for key in unique if key not in done]
     claims = Claims(store.path)
     try:
-        claimed = [
-            r for r in missing if claims.take(spec_key(r))
-        ]  # another suite on this store runs the rest
+        claimed = [key for key in missing if claims.take(key)]  # another suite on this store runs the rest
         # a run that held a claim stored its record before releasing it: read the store again now that
         # the claims are ours, or a cell it finished meanwhile would run twice
-        done = {record_key(r) for r in store.records()}
-        todo = [r for r in claimed if spec_key(r) not in done]
-        for r in claimed:
-            if spec_key(r) in done:
-                claims.release(spec_key(r))
-        missing = [r for r in missing if spec_key(r) not in done]
+        done = {CellKey.of_record(r) for r in store.records()}
+        for key in claimed:
+            if key in done:
+                claims.release(key)
+        todo = [unique[key] for key in claimed if key not in done]
+        missing = [key for key in missing if key not in done]
         where = "" if executor is None else f" on {type(executor[0]).__name__.lower()}"
         busy = f", {len(missing) - len(todo)} claimed by another run" if len(todo) < len(missing) else ""
         print(
@@ -239,7 +237,7 @@ def _run_claimed(
         records, total=len(todo), desc=name, disable=show_progress is not True, file=sys.stderr
     ):
         store_record(store, record, checkpoints)
-        claims.release(record_key(record))
+        claims.release(CellKey.of_record(record))
         failed += record.status != "ok"
         # the cell's result is the command's output (stdout); tqdm.write keeps a bar on stderr intact
         tqdm.write(summarise(record, show_test=not blind), file=sys.stdout)

@@ -1,6 +1,6 @@
 """The same tuning budget for every trainer, selected on validation accuracy only.
 
-A suite with a ``[tune]`` block (``ibbench.specs.TuneSpec``) runs in two phases:
+A suite with a ``[tune]`` block (``ibbench.running.specs.TuneSpec``) runs in two phases:
 
 1. **candidates**: for every task, every space's ``configurations`` settings (its grid's points, or a
    seeded choice of that many where the grid is larger) on the tuning seeds, into the store's tuning
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..results import RunRecord
-from ..specs import RunSpec, SuiteSpec, TaskSpec, TrainerSpec, TuneSpace
+from ..running.specs import RunSpec, SuiteSpec, TaskSpec, TrainerSpec, TuneSpace
+from ..store.results import RunRecord
 
 
 def tuning_path(store: Path) -> Path:
@@ -272,7 +272,7 @@ def suite_cells(suite: SuiteSpec, store: Path) -> dict[Path, list[RunSpec]]:
     out = {store: list(suite.cells())}
     if suite.tune is None:
         return out
-    from ..results import ResultStore
+    from ..store.results import ResultStore
 
     tuning = tuning_path(store)
     out[tuning] = candidate_cells(suite)

@@ -9,7 +9,7 @@ key).  A CSV is numbers separated by commas, one row per sample, with an optiona
 name, ordered by their number, whatever their order in the file.
 
 Precision: the pairs are held in float64 (``fixed_pairs``); the run's preprocessing
-(``ibbench.preprocess``, the same for every route a sample enters by) maps each column in float64 and
+(``ibbench.methods.preprocess``, the same for every route a sample enters by) maps each column in float64 and
 only then casts to the float32 the estimators see.  Casting first loses the signal: float32 has 24
 bits, so x = 1.7e9 + t with t ~ N(0, 10^2) keeps nothing of t (the spacing of float32 numbers near
 1.7e9 is 128), and 1e300 overflows to inf.
@@ -191,6 +191,28 @@ def load_sample(spec: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     path = Path(spec).expanduser()
     if not path.is_file():
         raise DataError(f"sample file {path} not found; give a CSV in {BMI_LAYOUT}")
+    names = _read_header(path)
+    columns = _bmi_columns(path, names)
+    rows = _as_rows(_read_numbers(path, len(names)), spec)
+    x = rows[:, [i for _, i, _ in columns["X"]]]
+    y = rows[:, [i for _, i, _ in columns["Y"]]]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return (
+        x,
+        y,
+        {
+            "path": str(path),
+            "layout": "bmi",
+            "shape": list(rows.shape),
+            "sha256": digest,
+            "x_columns": [name for *_, name in columns["X"]],
+            "y_columns": [name for *_, name in columns["Y"]],
+        },
+    )
+
+
+def _read_header(path: Path) -> list[str]:
+    """The CSV's column names (stripped); DataError for an unreadable, empty or header-less file."""
     try:
         with open(path, encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh), None)
@@ -208,7 +230,13 @@ def load_sample(spec: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
             f"{path} has no header line; --sample needs {BMI_LAYOUT} "
             f"(or give X and Y as two files with --x/--y)"
         )
-    columns: dict[str, list[tuple[int, int, str]]] = {"X": [], "Y": []}  # side -> (number, file column, name)
+    return names
+
+
+def _bmi_columns(path: Path, names: list[str]) -> dict[str, list[tuple[int, int, str]]]:
+    """{"X": [(number, file column, name), ...], "Y": [...]}, each side ordered by its number;
+    DataError for a column of neither kind, a repeated name, a side without columns or a gap."""
+    columns: dict[str, list[tuple[int, int, str]]] = {"X": [], "Y": []}
     for i, name in enumerate(names):
         match = BMI_COLUMN.fullmatch(name)
         if match is None:
@@ -229,41 +257,30 @@ def load_sample(spec: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
             )
         columns[side].sort()
         _check_numbering(path, side, columns[side])
+    return columns
+
+
+def _read_numbers(path: Path, width: int) -> np.ndarray:
+    """The numbers below the header, (rows, ``width``); DataError for text, a ragged file or < 2 rows."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": _as_rows says so
             array = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     except (ValueError, OSError) as exc:
-        why = " ".join(str(exc).split(";")[0].split()).rstrip(
-            "."
-        )  # numpy's own hint (usecols) does not apply
+        # numpy's own hint (usecols) does not apply
+        why = " ".join(str(exc).split(";")[0].split()).rstrip(".")
         raise DataError(
             f"{path} is not a CSV of numbers below its header ({why}); re-export it with "
             f"bmi.utils.save_sample (numbers only, no missing values)"
         ) from None
     if array.shape[0] < 2:
         raise DataError(f"{path} holds {array.shape[0]} rows below its header; give at least 2 samples")
-    if array.shape[1] != len(names):
+    if array.shape[1] != width:
         raise DataError(
-            f"{path}: the header names {len(names)} columns but the rows hold {array.shape[1]}; "
+            f"{path}: the header names {width} columns but the rows hold {array.shape[1]}; "
             f"re-export it with bmi.utils.save_sample"
         )
-    rows = _as_rows(array, spec)
-    x = rows[:, [i for _, i, _ in columns["X"]]]
-    y = rows[:, [i for _, i, _ in columns["Y"]]]
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return (
-        x,
-        y,
-        {
-            "path": str(path),
-            "layout": "bmi",
-            "shape": list(rows.shape),
-            "sha256": digest,
-            "x_columns": [name for *_, name in columns["X"]],
-            "y_columns": [name for *_, name in columns["Y"]],
-        },
-    )
+    return array
 
 
 def _is_number(text: str) -> bool:
@@ -276,7 +293,7 @@ def _is_number(text: str) -> bool:
 
 class ArraysInstance(TaskInstance):
     """The N pairs of two files (or of one bmi CSV), held in float64; estimators see them through the
-    run's preprocessing (``ibbench.preprocess.Preprocessed``)."""
+    run's preprocessing (``ibbench.methods.preprocess.Preprocessed``)."""
 
     def __init__(self, p: ArraysParams) -> None:
         if p.sample is not None:

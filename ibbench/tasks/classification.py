@@ -94,7 +94,7 @@ class ClassificationTask(Task):
         raise NotImplementedError
 
     def build(self, params: ClassificationParams, ctx: RunContext) -> ClassificationInstance:
-        from ..progress import fetch_progress
+        from ..running.progress import fetch_progress
 
         with fetch_progress(ctx.show_progress):  # a download of the data says so as the run's progress does
             train_x, train_y, test_x, test_y, source = self.load_arrays(params)

@@ -4,7 +4,7 @@ X is uniform over N points (synthetic Gaussians, scikit-learn's 8x8 digits, or
 MNIST images), F_i is layers 1..i of a network (default: the random-weight MLP
 784-512-512-10 of the paper's Fig. 2) and eps ~ N(0, s^2 I).  Z is then a
 Gaussian mixture and the truth is the Monte-Carlo formula of
-``ibbench.gaussian_mixture`` with its standard error; it can never exceed
+``ibbench.methods.gaussian_mixture`` with its standard error; it can never exceed
 log N, which the record states.
 """
 
@@ -18,7 +18,7 @@ import torch
 from pydantic import Field, model_validator
 
 from ..api import Channel, Params, RunContext, Task, TaskInstance, Truth
-from ..gaussian_mixture import mixture_mi, pairwise_bounds
+from ..methods.gaussian_mixture import mixture_mi, pairwise_bounds
 from .networks import Activation, Init, features, mlp, prefix
 
 
@@ -46,7 +46,7 @@ def load_points(p: MixtureChannelParams) -> tuple[np.ndarray, str]:
     """The finite input set as float32 rows, and a one-line description of where it came from."""
     if p.dataset == "mnist":
         from ..data import load_mnist, mnist_source_description
-        from ..progress import fetch_progress_mode
+        from ..running.progress import fetch_progress_mode
 
         images, _ = load_mnist("train", progress=fetch_progress_mode())  # a fetch reports as the run does
         points, source = (
@@ -142,7 +142,7 @@ class MixtureChannel(Task):
     }
 
     def build(self, params: MixtureChannelParams, ctx: RunContext) -> MixtureChannelInstance:
-        from ..progress import fetch_progress
+        from ..running.progress import fetch_progress
 
         with fetch_progress(ctx.show_progress):  # a download of MNIST says so as the run's progress does
             return MixtureChannelInstance(params, ctx.device)

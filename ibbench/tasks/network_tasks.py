@@ -35,7 +35,7 @@ class MLPParams(ClassificationParams):
 
 def _mnist_arrays():
     from ..data import load_mnist, mnist_source_description
-    from ..progress import fetch_progress_mode
+    from ..running.progress import fetch_progress_mode
 
     tr_x, tr_y = load_mnist("train", progress=fetch_progress_mode())  # a fetch reports as the run does
     te_x, te_y = load_mnist("test")

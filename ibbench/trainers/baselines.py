@@ -20,7 +20,7 @@ from torch import nn
 
 from ..api import ClassificationInstance, Probe, RunContext, Trainer
 from ..errors import NotApplicableError
-from ..infoplane import layer_network
+from ..methods.infoplane import layer_network
 from ..training import (
     BATCHES_STREAM,
     BatchStream,

@@ -44,8 +44,8 @@ from ..critics import (
 )
 from ..errors import DivergenceError
 from ..estimators.aa_mine import AAMINE
-from ..hardware import native_bf16
-from ..infoplane import LabelLayerTask, NoisyLayerTask
+from ..methods.infoplane import LabelLayerTask, NoisyLayerTask
+from ..running.hardware import native_bf16
 from ..tasks.networks import features
 from ..training import ClassificationData, TrainerParams
 from ..training.params import SMOKE_LINEAR_PROBES

@@ -23,7 +23,7 @@ from pydantic import Field
 from torch import nn
 
 from ..api import ClassificationInstance, Probe, RunContext, Trainer, check_finite
-from ..infoplane import layer_network
+from ..methods.infoplane import layer_network
 from ..training import (
     BATCHES_STREAM,
     NET_DIVERGED,

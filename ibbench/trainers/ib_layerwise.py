@@ -29,8 +29,8 @@ from pydantic import Field
 from torch import nn
 
 from ..api import ClassificationInstance, Probe, RunContext, Trainer, check_finite
-from ..gaussian_mixture import mixture_mi
-from ..infoplane import layer_network
+from ..methods.gaussian_mixture import mixture_mi
+from ..methods.infoplane import layer_network
 from ..tasks.networks import features
 from ..training import (
     BATCHES_STREAM,

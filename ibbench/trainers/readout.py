@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import DataError
-from ..progress import announce
+from ..running.progress import announce
 from ..tasks.networks import features
 from ..training import accuracy
 from ..training.params import LinearProbeParams

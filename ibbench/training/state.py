@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checkpoints import restore_global_rng
+from ..running.checkpoints import restore_global_rng
 
 __all__ = ["restore_global_rng", "restore_parts", "state_of"]
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...results import RunRecord, unique_cells
+from ...store.results import RunRecord, unique_cells
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ...results import RunRecord
+from ...store.results import RunRecord
 from ..currency import mark_figure
 from ..tables import Cell, aggregate, estimator_runs
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import IbbenchError
-from ...results import RunRecord, critic_plateaus
+from ...store.results import RunRecord, critic_plateaus
 from ..currency import mark_figure
 
 

@@ -13,7 +13,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from ...results import RunRecord
+from ...store.results import RunRecord
 
 
 def curves(

@@ -28,6 +28,7 @@ from ibbench.api import (
     Estimator,
     NotApplicableError,
     Params,
+    ReliabilityTraits,
     RunContext,
     TaskInstance,
     check_finite,
@@ -92,6 +93,20 @@ def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 3) -> tuple[float, np.ndarray]
 
 class KSG(Estimator):
     """Kraskov-Stoegbauer-Grassberger k-NN estimator of I(X;Y), algorithm 1, in nats."""
+
+    # its bias is downward wherever the dependence is strong or the dimension high (Kraskov et al. 2004,
+    # Fig. 4; Gao, Ver Steeg & Galstyan 2015), and it cannot read much more than log N on N pairs
+    reliability = ReliabilityTraits(
+        label="KSG",
+        interval="lower reading",
+        ceiling=(
+            "pairs_used",
+            "KSG reads at most about log N = {ceiling:.2f} nats on {n} pairs and this is {value:.2f}",
+        ),
+        reads_low_above_dims=10,
+        dimension_text="{label} in {dims} joint dimensions: its bias grows with dimension (Gao et al. 2015), so read "
+        "the estimate as a lower bound",
+    )
 
     class Params(Params):
         # k=3 is Kraskov et al.'s recommendation: small k has low bias but high

@@ -18,8 +18,8 @@ from ibbench_ksg.estimator import DEFAULT_PAIRS, KSG, ksg_mi
 from pydantic import ValidationError
 from scipy.special import digamma
 
-from ibbench import hookspecs
 from ibbench.api import Estimate, RunContext, TaskInstance, Truth
+from ibbench.running import hookspecs
 
 CPU = torch.device("cpu")
 

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field
 
-from ibbench.api import Estimate, Estimator, RunContext, TaskInstance
+from ibbench.api import Estimate, Estimator, ReliabilityTraits, RunContext, TaskInstance
 from ibbench.critics import CRITIC_BUDGETS, Critic, CriticParams, SeparableCritic, train_critic
 
 # n^2 pairs per step: half the DV critics' batch keeps a step's cost near theirs times n/2
@@ -122,6 +122,14 @@ class _AllPairsBound(Estimator):
 class InfoNCE(_AllPairsBound):
     Params: ClassVar = InfoNCEParams
     name: ClassVar[str] = "infonce"
+    reliability: ClassVar = ReliabilityTraits(
+        label="InfoNCE",
+        ceiling=(
+            "eval_batch_size",
+            "InfoNCE reads at most log b = {ceiling:.2f} nats (batch {n}) and this is {value:.2f}: the truth may be "
+            "far above; raise estimator.batch_size or use smile",
+        ),
+    )
 
     def bound(self, scores, params):
         return infonce(scores)
@@ -143,6 +151,8 @@ class SMILE(_AllPairsBound):
     Params: ClassVar = SMILEParams
     name: ClassVar[str] = "smile"
     lower_bound: ClassVar[bool] = False
+    # a clipped DV estimate: it reads low unless the clip cuts off a heavy tail (Song & Ermon 2020)
+    reliability: ClassVar = ReliabilityTraits(interval="lower reading")
 
     def bound(self, scores, params):
         return smile(scores, params.clip)

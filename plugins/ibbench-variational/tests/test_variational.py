@@ -11,9 +11,9 @@ import pytest
 import torch
 from ibbench_variational.bounds import infonce, js_fgan, nwj, smile
 
-from ibbench.plugins import load_registry
-from ibbench.runner import run
-from ibbench.specs import EstimatorSpec, RunSpec, TaskSpec
+from ibbench.running.plugins import load_registry
+from ibbench.running.runner import run
+from ibbench.running.specs import EstimatorSpec, RunSpec, TaskSpec
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ibbench_variational"
 

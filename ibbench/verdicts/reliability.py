@@ -4,7 +4,7 @@ Abdelaleem, Martini & Nemenman (2025) check estimates for consistency across sam
 estimate that moves by more than its error between N/2 and N pairs has not reached its large-sample
 value.  ``run_check`` makes that fit (on a nested half of a finite sample, or on half the pairs for
 estimators that take ``n_samples``) and hands it, with the data checks, to the rules of
-``ibbench.judgement``.  A critic on a sampler sees fresh pairs at every step, so it has no sample
+``ibbench.verdicts.judgement``.  A critic on a sampler sees fresh pairs at every step, so it has no sample
 size to check: its checks are the ceilings.
 
 ``--set estimator.check=false`` skips the extra fit; the checks that cost nothing still run.
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .api import RunContext, TaskInstance
+from ..api import RunContext, TaskInstance
 from .judgement import Verdict, judge
 
 MIN_HALF = 50  # fewer pairs than this in the half sample: no consistency check
@@ -111,6 +111,7 @@ def run_check(
         estimate.extras or {},
         x_dim=task.x_dim,
         y_dim=task.y_dim,
+        traits=plugin.reliability,
         findings=data.findings if data is not None else (),
         check=check,
         check_skipped=None if half is not None else m,

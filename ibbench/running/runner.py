@@ -8,30 +8,32 @@ reason, the way bmi records a failed estimator, and a sweep goes on.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
 import traceback
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 
 from pydantic import ValidationError
 
-from .api import Params, RunContext, check_finite
-from .api.probe import ProbeParams
-from .api.records import TrainingResult
+from ..api import Params, RunContext, check_finite
+from ..api.probe import ProbeParams
+from ..api.records import TrainingResult
+from ..errors import DataError, DivergenceError, NotApplicableError, PluginError, SpecError
+from ..store.cells import PARTS, CellKey
+from ..store.fingerprint import source_fingerprint
+from ..store.provenance import provenance
+from ..store.results import ResultStore, RunRecord
+from ..verdicts.reliability import run_check
 from .checkpoints import CheckpointPolicy
-from .errors import DataError, DivergenceError, NotApplicableError, PluginError, SpecError
-from .fingerprint import source_fingerprint
 from .plugins import Registry
 from .progress import MIN_PHASE_S, phase_line
-from .provenance import provenance
-from .reliability import run_check
-from .results import ResultStore, RunRecord, cell_key, record_key
 from .specs import DEFAULT_PREPROCESS, PluginSpec, RunSpec, TrainerSpec, describe_validation_error
 
 
@@ -78,6 +80,8 @@ class ResolvedRun:
     label_estimator: ResolvedPlugin | None = None
     #: the half-sample fit behind the reliability verdict (``--set estimator.check=false``: skipped)
     check: bool = True
+    #: the registry it was resolved with (``_older_spelling`` resolves an older key with it)
+    registry: Registry | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -89,6 +93,31 @@ def task_label(task: PluginSpec) -> str:
         return task.name
     inner = ",".join(f"{k}={v}" for k, v in sorted(task.params.items()))
     return f"{task.name}[{inner}]"
+
+
+def expanded_parts(resolved: ResolvedRun) -> dict[str, Any]:
+    """Each part's name, distribution and validated parameters with the budget applied: the record's
+    ``expanded`` field, and what its key is made of."""
+    out: dict[str, Any] = {"budget": resolved.spec.budget}
+    if resolved.spec.preprocess is not None:  # estimation runs: a different map is a different cell
+        out["preprocess"] = resolved.spec.preprocess
+    if resolved.estimator is not None and resolved.trainer is None and not resolved.check:
+        out["reliability_check"] = False  # only when off: the cells of earlier stores keep their keys
+    for key in PARTS:
+        part = getattr(resolved, key)
+        if part is not None:
+            out[key] = {
+                "name": part.name,
+                "distribution": part.distribution,
+                "params": part.params.model_dump(mode="json"),
+            }
+    return out
+
+
+def cell_of(resolved: ResolvedRun) -> CellKey:
+    """The cell a resolved spec will fill (defaults filled in, the budget applied): its suite cell, its
+    record's key, its claim and snapshot."""
+    return CellKey.of(expanded_parts(resolved), resolved.spec)
 
 
 def _resolve_plugin(
@@ -153,6 +182,7 @@ def resolve(spec: RunSpec, registry: Registry) -> ResolvedRun:
         trainer=trainer,
         label_estimator=label,
         check=check and trainer is None,
+        registry=registry,
     )
 
 
@@ -179,7 +209,7 @@ def make_probe(resolved: ResolvedRun, ctx: RunContext):
     """The information-plane probe a trainer calls, when the run names an estimator."""
     if resolved.estimator is None or resolved.trainer is None:
         return None
-    from .infoplane import InfoPlaneProbe, MeasuringEstimator
+    from ..methods.infoplane import InfoPlaneProbe, MeasuringEstimator
 
     tp = resolved.trainer.params if isinstance(resolved.trainer.params, ProbeParams) else ProbeParams()
     steps = {"steps": tp.probe_first_steps, "refresh_steps": tp.probe_refresh_steps}
@@ -206,45 +236,13 @@ def _failure_summary(exc: BaseException) -> tuple[str, list[str]]:
     return reason, [f"{f.filename}:{f.lineno} in {f.name}" for f in frames]
 
 
-def expanded_parts(resolved: ResolvedRun) -> dict[str, Any]:
-    """Each part's name, distribution and validated parameters with the budget applied (``expanded``)."""
-    out: dict[str, Any] = {"budget": resolved.spec.budget}
-    if resolved.spec.preprocess is not None:  # estimation runs: a different map is a different cell
-        out["preprocess"] = resolved.spec.preprocess
-    if resolved.estimator is not None and resolved.trainer is None and not resolved.check:
-        out["reliability_check"] = False  # only when off: the cells of earlier stores keep their keys
-    for key, part in (
-        ("task", resolved.task),
-        ("estimator", resolved.estimator),
-        ("trainer", resolved.trainer),
-        ("label_estimator", resolved.label_estimator),
-    ):
-        if part is not None:
-            out[key] = {
-                "name": part.name,
-                "distribution": part.distribution,
-                "params": part.params.model_dump(mode="json"),
-            }
-    return out
-
-
-def spec_key(resolved: ResolvedRun) -> str:
-    """A cell's identity (``results.cell_key``): the store's test for "already done", the checkpoint's name."""
-    s = resolved.spec
-    return cell_key(expanded_parts(resolved), s.seed, s.budget, s.device)
-
-
-def _same_cell_as(resolved: ResolvedRun):
-    """A test for a snapshot's stored spec: is it this cell written as a RunSpec (the older key)?"""
-    key = spec_key(resolved)
-
-    def same(text: str) -> bool:
-        from .plugins import load_registry
-
-        spec = RunSpec.model_validate_json(text)  # raises for a canonical key: not an older spelling
-        return spec_key(resolve(spec, load_registry())) == key
-
-    return same
+def _older_spelling(cell: CellKey, resolved: ResolvedRun):
+    """Does a snapshot's stored key spell this cell as a RunSpec written before keys were canonical?
+    (resolved with the registry this run was; None without one)"""
+    registry = resolved.registry
+    if registry is None:
+        return None
+    return functools.partial(cell.spelled_by, key_of=lambda spec: cell_of(resolve(spec, registry)))
 
 
 def execute(
@@ -262,17 +260,16 @@ def execute(
     it is raised instead: bad input, not a result."""
     spec = resolved.spec
     device = resolve_device(spec.device)
+    cell = cell_of(resolved)
     checkpoint = (
-        checkpoints.checkpointer(spec_key(resolved), same_cell=_same_cell_as(resolved))
-        if checkpoints is not None
-        else None
+        checkpoints.checkpointer(cell, _older_spelling(cell, resolved)) if checkpoints is not None else None
     )
     ctx = RunContext(
         seed=spec.seed, device=device, budget=spec.budget, show_progress=show_progress, checkpoint=checkpoint
     )
     expanded = expanded_parts(resolved)
     # taken now: the commit, versions and source of the code this run executes, not of a tree edited
-    # meanwhile (ibbench.fingerprint: what decides later whether today's code would reproduce it)
+    # meanwhile (ibbench.store.fingerprint: what decides later whether today's code would reproduce it)
     origin = provenance(device)
     origin["source"] = source_fingerprint(run_plugins(resolved))
     fields: dict[str, Any] = {"extras": {}}
@@ -341,7 +338,7 @@ def _estimate(instance: Any, resolved: ResolvedRun, ctx: RunContext, fields: dic
     verdict (warned about) into ``fields``; a NaN or inf estimate raises DivergenceError."""
     set_seed(resolved.spec.seed)  # the estimate does not depend on how much randomness the truth used
     seen, fields["extras"]["preprocess"] = estimator_view(instance, resolved, ctx)
-    data = getattr(seen, "data", None)  # a finite sample's checks (ibbench.datachecks)
+    data = getattr(seen, "data", None)  # a finite sample's checks (ibbench.verdicts.datachecks)
     if data is not None:
         fields["extras"]["data"] = data.record()
         for finding in data.findings:
@@ -385,7 +382,7 @@ def _train(instance: Any, resolved: ResolvedRun, ctx: RunContext, fields: dict[s
 
 
 class ReliabilityWarning(UserWarning):
-    """A data check or the reliability verdict found something (``ibbench.datachecks``, ``ibbench.judgement``)."""
+    """A data check or the reliability verdict found something (``ibbench.verdicts.datachecks``, ``ibbench.verdicts.judgement``)."""
 
 
 def warn_reliability(resolved: ResolvedRun, level: str, text: str) -> None:
@@ -400,7 +397,7 @@ def estimator_view(instance, resolved: ResolvedRun, ctx: RunContext):
     """The task as the estimator sees it, through the run's preprocessing, and what the record says of
     it.  An estimator that uses a known channel y = F(x) + eps (AA-MINE, the mixture) gets the task as
     it is: a per-coordinate map of y would change the noise it relies on."""
-    from .preprocess import Preprocessed
+    from ..methods.preprocess import Preprocessed
 
     method = resolved.spec.preprocess
     if resolved.estimator.plugin.needs_channel:
@@ -499,7 +496,7 @@ def store_record(store: ResultStore, record: RunRecord, checkpoints: CheckpointP
     """Append the record, then drop the cell's snapshot: from here on the record is what survives."""
     store.append(record)
     if checkpoints is not None:
-        checkpoints.clear(record_key(record))
+        checkpoints.clear(CellKey.of_record(record))
 
 
 def run(

@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .api.records import TrainingResult
-from .errors import StoreError
-from .specs import RunSpec
+from ..api.records import TrainingResult
+from ..errors import StoreError
+from ..running.specs import RunSpec
 
 SCHEMA_VERSION = (
     2  # 2: the trainer's numbers in the typed ``training`` field (1: untyped ``extras["trainer"]``)
@@ -49,7 +49,7 @@ class RunRecord(BaseModel):
     truth: float | None = None  # nats; None where unknown
     truth_stderr: float | None = None
     training: TrainingResult | None = None  # what the trainer returned, for runs that trained a net
-    #: an estimate's verdict (``ibbench.judgement``): {"verdict": ok | caution | unreliable, "reasons":
+    #: an estimate's verdict (``ibbench.verdicts.judgement``): {"verdict": ok | caution | unreliable, "reasons":
     #: [{code, level, text}], "consistency": the half-sample check or {"skipped": why}, "interval",
     #: "dims": [x_dim, y_dim], "rules": the rules' version}; None: no estimate (a training run)
     reliability: dict[str, Any] | None = None
@@ -74,35 +74,14 @@ class StoreWarning(UserWarning):
     pass
 
 
-PARTS = ("task", "estimator", "trainer", "label_estimator")
-
-
-def cell_key(expanded: dict[str, Any], seed: int, budget: str, device: str) -> str:
-    """A cell's identity: each part's name and *validated, expanded* parameters (``expanded`` as a
-    record stores it), the seed, budget and device, as canonical JSON.  Key order and number
-    spelling in a suite file ({dim: 5, mi: 2} or {mi: 2.0, dim: 5}) do not change it."""
-    parts = {
-        k: {"name": expanded[k]["name"], "params": expanded[k]["params"]} for k in PARTS if k in expanded
-    }
-    cell = {"parts": parts, "seed": seed, "budget": budget, "device": device}
-    if "preprocess" in expanded:  # an estimation run's map of the pairs (ibbench.preprocess)
-        cell["preprocess"] = expanded["preprocess"]
-    return json.dumps(cell, sort_keys=True)
-
-
-def record_key(record: RunRecord) -> str:
-    """The cell a record answers (records without ``expanded`` fall back to their spec)."""
-    if "task" not in record.expanded:
-        return record.spec.model_dump_json()
-    return cell_key(record.expanded, record.spec.seed, record.spec.budget, record.spec.device)
-
-
 def unique_cells(records: list[RunRecord]) -> list[RunRecord]:
     """The first record of each cell: a cell stored twice (two suites at once) counts once in a table."""
-    seen: set[str] = set()
+    from .cells import CellKey
+
+    seen: set[CellKey] = set()
     out = []
     for r in records:
-        key = record_key(r)
+        key = CellKey.of_record(r)
         if key not in seen:
             seen.add(key)
             out.append(r)
@@ -320,7 +299,7 @@ def critic_plateaus(points: list[dict]) -> tuple[int, int]:
 def reliability_text(reliability: dict[str, Any]) -> str:
     """'reliability: caution (sample-size, dimension)' or 'reliability: ok' for a record's verdict, after
     'a lower bound (I >= v nats at 95 %)' for a variational bound and 'a lower reading (I >= v nats,
-    not a bound)' for an estimator that reads low (``ibbench.judgement.LOWER_READING``)."""
+    not a bound)' for an estimator that reads low (one that declares ``interval="lower reading"``: ``ibbench.api.ReliabilityTraits``)."""
     codes = list(dict.fromkeys(r["code"] for r in reliability.get("reasons", [])))
     text = f"reliability: {reliability['verdict']}" + (f" ({', '.join(codes)})" if codes else "")
     interval = reliability.get("interval") or {}

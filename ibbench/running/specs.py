@@ -3,7 +3,7 @@
 A ``RunSpec`` is one cell (task + estimator and/or trainer + seed + budget +
 device); a ``SuiteSpec`` is a grid of cells, loadable from TOML.  Plugin
 parameters stay plain dicts here and are validated against each plugin's own
-``Params`` model when the run is resolved (``ibbench.runner.resolve``).
+``Params`` model when the run is resolved (``ibbench.running.runner.resolve``).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .api import Budget
-from .errors import SpecError
+from ..api import Budget
+from ..errors import SpecError
 
 Device = Literal["auto", "cpu", "cuda"]
-Preprocess = Literal["robust", "standard", "none"]  # ibbench.preprocess
+Preprocess = Literal["robust", "standard", "none"]  # ibbench.methods.preprocess
 #: the preprocessing of a run that names none; chosen by measurement on bmi's 40 tasks and the 20-d
 #: staircase (results/README, "One route for the data")
 DEFAULT_PREPROCESS: Preprocess = "robust"
@@ -60,7 +60,7 @@ class RunSpec(_Spec):
     )
     device: Device = "auto"
     # how an estimator's pairs are mapped per coordinate before it sees them, on every route
-    # (ibbench.preprocess); None: the default, filled in when the run is resolved.  Training runs take none
+    # (ibbench.methods.preprocess); None: the default, filled in when the run is resolved.  Training runs take none
     preprocess: Preprocess | None = None
 
     @model_validator(mode="after")
@@ -140,7 +140,7 @@ class SuiteSpec(_Spec):
     device: Device = "auto"
     #: seconds a cell may run before it is stopped and stored as failed (``--cell-timeout`` overrides)
     cell_timeout: float | None = Field(None, gt=0)
-    #: the estimators' preprocessing (ibbench.preprocess); a list makes it an axis of the grid
+    #: the estimators' preprocessing (ibbench.methods.preprocess); a list makes it an axis of the grid
     preprocess: list[Preprocess] | None = None
     #: tune these trainers on validation accuracy before the evaluation seeds run (ibbench.sweeps.tuning)
     tune: TuneSpec | None = None

@@ -23,12 +23,12 @@ from typing import Any
 
 import pluggy
 
+from ..errors import PluginError, UnknownNameError
 from . import hookspecs
-from .errors import PluginError, UnknownNameError
 
 ENTRY_POINT_GROUP = "ibbench"
 KINDS = ("task", "estimator", "trainer", "executor")
-DEFAULT_PLUGINS = ("ibbench.builtin",)
+DEFAULT_PLUGINS = ("ibbench.running.builtin",)
 BUILTIN_DIST = "ibbench"
 
 
@@ -77,7 +77,7 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")  # no brackets, spaces or cap
 
 
 def _base_class(kind: str) -> type:
-    from . import api
+    from .. import api
 
     return {"task": api.Task, "estimator": api.Estimator, "trainer": api.Trainer, "executor": api.Executor}[
         kind
@@ -117,7 +117,7 @@ def example_plugin_for(kind: str, name: str) -> str | None:
     """The folder (``plugins/NAME``) of this checkout's example plugin that registers ``name`` as a
     ``kind``: read from the ``register("name", ...)`` calls inside its ``ibbench_register_<kind>s`` hook.
     None outside a checkout (an installed wheel has no such folder) or where none does."""
-    root = Path(__file__).resolve().parents[1] / "plugins"
+    root = Path(__file__).resolve().parents[2] / "plugins"  # ibbench/running/ -> the repository
     for init in sorted(root.glob("*/*/__init__.py")) if root.is_dir() else ():
         try:
             tree = ast.parse(init.read_text(encoding="utf-8"))

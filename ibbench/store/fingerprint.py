@@ -7,7 +7,7 @@ statements (``ast``, lazy imports inside functions included).  Modules that only
 schedule results (``NUMBER_NEUTRAL``: the command line, tables, figures, the store, suites,
 executors, progress lines) are left out, so editing a table does not make every record stale.  The
 spec module is left out too: a record keeps its resolved spec, and a changed default changes a
-suite cell's key (``results.cell_key``), which the reproduce check reports as a missing cell.
+suite cell's key (``ibbench.store.cells.CellKey``), which the reproduce check reports as a missing cell.
 
 ``staleness(record)`` is then one hash per file at HEAD: milliseconds, against minutes to hours for
 re-running a canary cell.  A record made before fingerprints (no ``source``) is judged from its git
@@ -32,31 +32,31 @@ NUMBER_NEUTRAL = (
     "ibbench.reports",  # tables, verdicts, coverage, figures, currency
     "ibbench.reproduction",  # reproduce, attest, attestations, rejudge
     "ibbench.sweeps",  # suites, tuning, claims
-    "ibbench.judgement",  # verdicts are versioned by their rules and re-judged (ibbench.judgement)
+    "ibbench.verdicts.judgement",  # verdicts are versioned by their rules and re-judged
     "ibbench.paper",
     "ibbench.bench",
-    "ibbench.results",
-    "ibbench.provenance",
-    "ibbench.fingerprint",
+    "ibbench.store",  # records, their store, atomic writes, a cell's identity, provenance, this fingerprint
     "ibbench.executors",
-    "ibbench.progress",
+    "ibbench.running.progress",
     "ibbench.errors",
-    "ibbench.atomic",
-    "ibbench.specs",
-    "ibbench.plugins",
-    "ibbench.hookspecs",
-    "ibbench.builtin",
+    "ibbench.running.specs",
+    "ibbench.running.plugins",
+    "ibbench.running.hookspecs",
+    "ibbench.running.builtin",
 )
 #: the package root itself (``ibbench/__init__.py``): every module runs it first, but it only names the
-#: version and re-exports the public interface (a test holds it to that), so its edits (a new export)
-#: change no number; its submodules are judged on their own
-NEUTRAL_ROOT = PACKAGE
-RUNNER = "ibbench.runner"
+#: version and re-exports the public interface, so its edits (a new export) change no number; and the
+#: layer folders' ``__init__`` files, which hold a docstring only (tests/test_architecture.py); their
+#: submodules are judged on their own
+NEUTRAL_PACKAGES = frozenset({PACKAGE, "ibbench.running", "ibbench.verdicts", "ibbench.methods"})
+RUNNER = "ibbench.running.runner"
 HASH_CHARS = 12
 
 
 def _neutral(module: str) -> bool:
-    return module == NEUTRAL_ROOT or any(module == n or module.startswith(n + ".") for n in NUMBER_NEUTRAL)
+    return module in NEUTRAL_PACKAGES or any(
+        module == n or module.startswith(n + ".") for n in NUMBER_NEUTRAL
+    )
 
 
 @functools.cache
@@ -229,7 +229,7 @@ def _never_ran(record, source: dict[str, str], registry) -> tuple[str, ...]:
 
 def _attested(record, source: dict[str, str], changed: tuple[str, ...]) -> str | None:
     """The commit whose canary attestation carries the record's changed modules to today (or None)."""
-    from .reproduction.attestations import GONE, attested_by, names_of, processor_of, read_attestations
+    from ..reproduction.attestations import GONE, attested_by, names_of, processor_of, read_attestations
 
     edges = read_attestations()
     if not edges:

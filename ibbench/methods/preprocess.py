@@ -17,7 +17,7 @@ estimator's job is:
 - ``none``: the float32 cast only (a column offset by 1.7e9 then keeps nothing of its signal: the
   spacing of float32 numbers there is 128).
 
-A finite task (``TaskInstance.n_pairs``) is first checked (``ibbench.datachecks``: pairs repeated
+A finite task (``TaskInstance.n_pairs``) is first checked (``ibbench.verdicts.datachecks``: pairs repeated
 exactly are dropped where the data is continuous), then mapped with the statistics of all its pairs; a sampler
 with those of ``FIT_PAIRS`` pairs of its own stream ``preprocess.fit``, fixed for the run.  A task
 with a known channel y = F(x) + eps keeps its pairs as they are for the estimators that use the
@@ -32,10 +32,10 @@ from typing import Any, get_args
 import numpy as np
 import torch
 
-from .api import RunContext, TaskInstance, Truth
-from .datachecks import inspect
-from .errors import DataError
-from .specs import Preprocess
+from ..api import RunContext, TaskInstance, Truth
+from ..errors import DataError
+from ..running.specs import Preprocess
+from ..verdicts.datachecks import inspect
 
 PREPROCESS: tuple[str, ...] = get_args(Preprocess)
 TAIL = 4.0  # robust standard deviations where the asinh tails take over
@@ -165,7 +165,7 @@ class Preprocessed(TaskInstance):
         self.task, self.method = task, method
         self.x_dim, self.y_dim = task.x_dim, task.y_dim
         self.n_pairs, self.mi_ceiling = task.n_pairs, task.mi_ceiling
-        self.data = None  # a finite task's DataReport (ibbench.datachecks)
+        self.data = None  # a finite task's DataReport (ibbench.verdicts.datachecks)
         if task.n_pairs is not None:
             x, y = task.fixed_pairs()
             self.data = inspect(x, y)

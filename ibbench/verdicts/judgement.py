@@ -3,30 +3,33 @@
 honestly claim.
 
 The rules read only what the record keeps (the estimate and its standard error, the estimator's
-extras, the data checks under ``extras["data"]``, the half-sample fit of ``ibbench.reliability``
+extras, the data checks under ``extras["data"]``, the half-sample fit of ``ibbench.verdicts.reliability``
 and the task's dimensions), so a verdict can be re-derived from a stored record (``judge_record``)
 and changing a rule re-judges a store in seconds instead of re-running it: this module is
-number-neutral (``ibbench.fingerprint``), and each verdict names the version of the rules that made
+number-neutral (``ibbench.store.fingerprint``), and each verdict names the version of the rules that made
 it (``rules_version``; ``ibbench reproduce --rejudge``).
 
-The checks, each needing no truth:
+The checks, each needing no truth; an estimator's declared traits (``Estimator.reliability``,
+``ibbench.api.ReliabilityTraits``) say which of the estimator-specific ones apply, so no rule names an
+estimator:
 
-- **the data** (``ibbench.datachecks``): repeated pairs, constant, near-constant or discrete columns;
+- **the data** (``ibbench.verdicts.datachecks``): repeated pairs, constant, near-constant or discrete columns;
 - **ceilings**: a held-out lower bound on N pairs cannot certify more than log N (McAllester &
-  Stratos 2020, "Formal limitations on the measurement of mutual information"); InfoNCE cannot read
-  more than log b of its batch (van den Oord et al. 2018); KSG cannot read more than about log N.
-  An estimate within ``CEILING_MARGIN`` of one says the truth may be anywhere above it;
+  Stratos 2020, "Formal limitations on the measurement of mutual information"); an estimator that
+  declares a ``ceiling`` cannot read more than log n of the count it names (InfoNCE: its batch, van den
+  Oord et al. 2018; KSG: about log N).  An estimate within ``CEILING_MARGIN`` of one says the truth
+  may be anywhere above it;
 - **high MI**: a variational lower bound above ``HIGH_BOUND`` nats is loose by an amount nothing
   without the truth measures;
-- **dimension**: KSG's bias grows with dimension (Gao, Ver Steeg & Galstyan 2015), so above
-  ``KNN_DIMS`` joint dimensions it reads low; a critic trained on fewer than ``PAIRS_PER_DIM`` pairs
-  per input dimension fits noise before signal;
-- **sparse bins**: binning's plug-in is biased up by about (B_xy - B_x - B_y + 1) / 2N nats for B
-  occupied bins (Miller 1955; Paninski 2003, Eq. 3);
+- **dimension**: an estimator that declares ``reads_low_above_dims`` (KSG, whose bias grows with
+  dimension: Gao, Ver Steeg & Galstyan 2015) reads low above that many joint dimensions; a critic
+  trained on fewer than ``PAIRS_PER_DIM`` pairs per input dimension fits noise before signal;
+- **sparse bins**: a plug-in estimate over bins (``plug_in_bins``: binning) is biased up by about
+  (B_xy - B_x - B_y + 1) / 2N nats for B occupied bins (Miller 1955; Paninski 2003, Eq. 3);
 - **sample-size consistency** (Abdelaleem, Martini & Nemenman 2025 check estimates across sample
   sizes): an estimate that moves by more than ``DRIFT_SE`` standard errors of the difference (and
-  ``DRIFT_MIN`` nats) between N/2 and N pairs has not reached its large-sample value.  KSG above
-  ``KNN_DIMS`` dimensions that still climbs with N is ``unreliable``: both say it reads far low.
+  ``DRIFT_MIN`` nats) between N/2 and N pairs has not reached its large-sample value.  One above its
+  ``reads_low_above_dims`` that still climbs with N is ``unreliable``: both say it reads far low.
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..api.reliability import ReliabilityTraits
+
 LEVELS = ("ok", "caution", "unreliable")
 CEILING_MARGIN = 1.0  # nats below a ceiling where an estimate is read as at it
-KNN_DIMS = 10  # joint dimensions above which KSG reads low
 PAIRS_PER_DIM = 50  # training pairs per input dimension a critic needs; below a fifth of it: unreliable
-MILLER_MADOW = 0.02  # nats of binning's estimated plug-in bias worth a caution
+MILLER_MADOW = 0.02  # nats of a plug-in estimate's estimated bias worth a caution
 DRIFT_SE = 2.0
 DRIFT_MIN = 0.02  # nats
 DRIFT_UNRELIABLE = 0.25  # a drift this share of the estimate (and above 0.1 nats): unreliable
@@ -54,21 +58,19 @@ Z95_ONE_SIDED = 1.645
 #: mixture channels: results/coverage/, results/bias/, results/fig2/) each such estimate above 2 nats
 #: was more than 0.5 nats below it
 HIGH_BOUND = 2.0
-#: estimators whose estimates read low without a bound's guarantee: their interval is the one-sided
-#: "lower reading" [estimate - 1.645 se, no upper end).  KSG's bias is downward wherever the
-#: dependence is strong or the dimension high (Gao et al. 2015; Kraskov et al. 2004, Fig. 4); SMILE
-#: is a clipped DV estimate that reads low unless the clip cuts off a heavy tail (Song & Ermon 2020).
-#: How often it holds is measured, not promised (results/coverage/; ``ibbench table coverage``).
-LOWER_READING = frozenset({"ksg", "smile"})
-#: estimators without an interval: binning's bias is upward and has no standard error to scale
-#: (results/coverage/: its two-sided bias-aware interval held on 10 % of bmi's tasks)
-NO_INTERVAL = frozenset({"binning"})
+#: the traits of an estimator that declares none (``ibbench.api.ReliabilityTraits``)
+PLAIN = ReliabilityTraits()
+
+
+def rules_version(traits: ReliabilityTraits = PLAIN) -> str:
+    """A short sha256 of this module's source and the estimator's declared traits: the version of the
+    rules a verdict was made by."""
+    return hashlib.sha256(_source() + repr(traits).encode()).hexdigest()[:12]
 
 
 @functools.cache
-def rules_version() -> str:
-    """A short sha256 of this module's source: the version of the rules a verdict was made by."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+def _source() -> bytes:
+    return Path(__file__).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Verdict:
     consistency: dict[str, Any] | None = None
     interval: dict[str, Any] | None = None  # {"low", "high", "kind"}: see ``interval``
     dims: tuple[int, int] | None = None  # the task's (x_dim, y_dim), kept so the record can be re-judged
+    traits: ReliabilityTraits = PLAIN  # the estimator's, part of the rules' version
 
     @property
     def level(self) -> str:
@@ -102,7 +105,7 @@ class Verdict:
             "consistency": self.consistency,
             "interval": self.interval,
             "dims": None if self.dims is None else list(self.dims),
-            "rules": rules_version(),
+            "rules": rules_version(self.traits),
         }
 
 
@@ -114,17 +117,20 @@ def judge(
     *,
     x_dim: int,
     y_dim: int,
+    traits: ReliabilityTraits = PLAIN,
     findings=(),
     check: dict[str, Any] | None = None,
     check_skipped: str | None = None,
 ) -> Verdict:
     """The verdict on estimator ``name``'s ``value`` (nats) with standard error ``stderr``.
 
-    ``extras``: the estimator's extras; ``findings``: the data checks' findings (objects or dicts with
-    code, level and text); ``check``: the half-sample fit (``ibbench.reliability.consistency``), or
+    ``extras``: the estimator's extras; ``traits``: what it declares of how it reads
+    (``Estimator.reliability``); ``findings``: the data checks' findings (objects or dicts with code,
+    level and text); ``check``: the half-sample fit (``ibbench.verdicts.reliability.consistency``), or
     ``check_skipped`` saying why there is none."""
-    verdict = Verdict(consistency=check if check is not None else {"skipped": check_skipped})
+    verdict = Verdict(consistency=check if check is not None else {"skipped": check_skipped}, traits=traits)
     verdict.dims = (x_dim, y_dim)
+    label = traits.label or name
     for finding in findings:
         get = finding.get if isinstance(finding, dict) else lambda key, f=finding: getattr(f, key)
         verdict.add(get("code"), get("level"), get("text"))
@@ -135,14 +141,14 @@ def judge(
             "caution",
             f"the critic did not converge in the maximum of {extras.get('max_steps')} steps: raise estimator.steps",
         )
-    if critic and "eval_batch_size" in extras and name == "infonce":
-        ceiling = math.log(extras["eval_batch_size"])
-        if value >= ceiling - CEILING_MARGIN:
+    reads_low = traits.reads_low_above_dims is not None and x_dim + y_dim > traits.reads_low_above_dims
+    if reads_low:
+        verdict.add("dimension", "caution", traits.dimension_text.format(label=label, dims=x_dim + y_dim))
+    if traits.ceiling is not None and extras.get(traits.ceiling[0]):
+        n = extras[traits.ceiling[0]]
+        if value >= math.log(n) - CEILING_MARGIN:
             verdict.add(
-                "ceiling",
-                "unreliable",
-                f"InfoNCE reads at most log b = {ceiling:.2f} nats (batch {extras['eval_batch_size']}) and this is "
-                f"{value:.2f}: the truth may be far above; raise estimator.batch_size or use smile",
+                "ceiling", "unreliable", traits.ceiling[1].format(ceiling=math.log(n), n=n, value=value)
             )
     heldout = extras.get("heldout_pairs") or extras.get("eval_samples")
     bound = extras.get("lower_bound", True)  # SMILE's clipped estimate is not a bound: no certificate
@@ -171,35 +177,19 @@ def judge(
                 f"a critic needs about {PAIRS_PER_DIM}): it fits noise before signal, and the estimate may be far "
                 f"below the truth",
             )
-    high_dim_knn = name == "ksg" and x_dim + y_dim > KNN_DIMS
-    if high_dim_knn:
-        verdict.add(
-            "dimension",
-            "caution",
-            f"KSG in {x_dim + y_dim} joint dimensions: its bias grows with dimension (Gao et al. 2015), so read "
-            f"the estimate as a lower bound",
-        )
-    if name == "ksg":
-        n = extras.get("pairs_used")
-        if n and value >= math.log(n) - CEILING_MARGIN:
-            verdict.add(
-                "ceiling",
-                "unreliable",
-                f"KSG reads at most about log N = {math.log(n):.2f} nats on {n} pairs and this is {value:.2f}",
-            )
-    if name == "binning" and extras.get("pairs_used"):
-        _judge_bins(verdict, extras)
+    if traits.plug_in_bins and extras.get("pairs_used"):
+        _judge_bins(verdict, label, extras)
     if check is not None:
-        _judge_drift(verdict, name, value, check, climbing_is_unreliable=high_dim_knn)
+        _judge_drift(verdict, name, value, check, climbing_is_unreliable=reads_low)
     elif check_skipped and check_skipped.startswith("the half-sample fit failed"):
         verdict.add("sample-size", "caution", check_skipped)
-    verdict.interval = interval(name, value, stderr, check, lower_bound=critic and bound)
+    verdict.interval = interval(traits, value, stderr, check, lower_bound=critic and bound)
     return verdict
 
 
-def _judge_bins(verdict: Verdict, extras: dict[str, Any]) -> None:
+def _judge_bins(verdict: Verdict, label: str, extras: dict[str, Any]) -> None:
     if extras.get("saturated"):
-        verdict.add("saturated", "unreliable", "binning saturated: nearly every pair has a bin of its own")
+        verdict.add("saturated", "unreliable", f"{label} saturated: nearly every pair has a bin of its own")
     bias = (extras["distinct_pairs"] - extras["distinct_x"] - extras["distinct_y"] + 1) / (
         2 * extras["pairs_used"]
     )
@@ -207,35 +197,36 @@ def _judge_bins(verdict: Verdict, extras: dict[str, Any]) -> None:
         verdict.add(
             "sparse-bins",
             "caution",
-            f"binning's plug-in is biased up by about {bias:.3f} nats here ({extras['distinct_pairs']} occupied "
+            f"{label}'s plug-in is biased up by about {bias:.3f} nats here ({extras['distinct_pairs']} occupied "
             f"joint bins for {extras['pairs_used']} pairs; Miller-Madow): use more pairs or fewer bins",
         )
 
 
 def interval(
-    name: str,
+    traits: ReliabilityTraits,
     value: float,
     stderr: float | None,
     check: dict[str, Any] | None,
     lower_bound: bool = False,
 ) -> dict[str, Any] | None:
-    """A 95 % interval for the truth, of the kind estimator ``name`` can honestly give (nats):
+    """A 95 % interval for the truth, of the kind an estimator with these ``traits`` can honestly give
+    (nats):
 
     - ``lower bound`` (a held-out variational lower bound: MINE's DV, NWJ, InfoNCE): [estimate - 1.645
       se, no upper end).  Its gap to the truth is the critic's, not a sampling error, and no check
       without the truth sees it, so it claims only the side a bound guarantees;
-    - ``lower reading`` (``LOWER_READING``: KSG, SMILE): the same one-sided form for an estimator that
-      reads low without a guarantee; where the half-sample fit says the estimate falls with N (the
+    - ``lower reading`` (declared ``interval="lower reading"``: KSG, SMILE): the same one-sided form for
+      an estimator that reads low without a guarantee; where the half-sample fit says the estimate falls with N (the
       truth likely below), the bias-aware interval instead;
     - ``bias-aware`` (the half-sample check ran): estimate ± (1.96 se + |drift|), the drift between
       N/2 and N pairs estimating the bias left at N for a bias falling like 1/N;
     - ``sampling only``: estimate ± 1.96 se.
 
-    None for ``NO_INTERVAL`` (binning) and without a standard error or a check.  How often each
+    None where it declares ``interval="none"`` (binning) and without a standard error or a check.  How often each
     covers the truth is measured (``ibbench table coverage``, results/coverage/)."""
-    if name in NO_INTERVAL:
+    if traits.interval == "none":
         return None
-    one_sided = lower_bound or (name in LOWER_READING and not _falls_with_n(check))
+    one_sided = lower_bound or (traits.interval == "lower reading" and not _falls_with_n(check))
     if one_sided and stderr is not None:
         kind = "lower bound" if lower_bound else "lower reading"
         return {"low": value - Z95_ONE_SIDED * stderr, "high": None, "kind": kind}
@@ -272,10 +263,12 @@ def _judge_drift(
     )
 
 
-def judge_record(record, dims: tuple[int, int] | None = None) -> Verdict | None:
+def judge_record(
+    record, dims: tuple[int, int] | None = None, traits: ReliabilityTraits = PLAIN
+) -> Verdict | None:
     """The verdict today's rules give a stored ``RunRecord`` (None for a record without an estimate or
     whose run made no verdict).  ``dims``: the task's (x_dim, y_dim) where the record does not keep
-    them (records made before the rules were versioned)."""
+    them (records made before the rules were versioned); ``traits``: its estimator's."""
     old = record.reliability
     if not old or record.estimate is None or record.spec.estimator is None:
         return None
@@ -292,6 +285,7 @@ def judge_record(record, dims: tuple[int, int] | None = None) -> Verdict | None:
         extras.get("estimator") or {},
         x_dim=dims[0],
         y_dim=dims[1],
+        traits=traits,
         findings=(extras.get("data") or {}).get("findings", []),
         check=measured,
         check_skipped=None if measured is not None else check.get("skipped"),

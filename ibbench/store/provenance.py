@@ -17,7 +17,7 @@ PACKAGES = ("ibbench", "torch", "torchvision", "numpy", "pydantic", "pluggy", "s
 @functools.lru_cache(maxsize=1)
 def git_state() -> dict[str, Any]:
     """Commit of the ibbench source tree and whether it had uncommitted changes (None outside git)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # ibbench/store/provenance.py -> the repository
 
     def git(*args: str) -> str | None:
         try:

@@ -5,7 +5,7 @@ Targets are lazy ``"module:Attr"`` strings, so listing names imports no torch.
 
 from __future__ import annotations
 
-from .api import hookimpl
+from ..api import hookimpl
 
 STAIRCASE_NATS = (2, 4, 6, 8, 10)  # Poole et al. 2019 / Song & Ermon 2020, d = 20
 
@@ -58,7 +58,7 @@ def _register_closed_form(register) -> None:
 
 def _register_beyond_normal(register) -> None:
     """bmi's 40 tasks under bmi's ids (Czyz et al. 2023), and the family with every field open."""
-    from .tasks.beyond_normal.catalogue import (
+    from ..tasks.beyond_normal.catalogue import (
         BENCHMARK_IDS,
         BENCHMARK_PAIRS,
         BENCHMARK_TRUTHS,

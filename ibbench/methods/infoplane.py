@@ -4,7 +4,7 @@ For layer i with X uniform over a fixed set of n training inputs:
 
 - ``NoisyLayerTask``: pairs (x, F_i(x) + eps), eps ~ N(0, s^2 I).  Its channel
   is (F_i, s, the n points), so AA-MINE and the mixture estimator apply, and
-  its truth is the Gaussian-mixture Monte Carlo of ``ibbench.gaussian_mixture``
+  its truth is the Gaussian-mixture Monte Carlo of ``ibbench.methods.gaussian_mixture``
   (the exact quantity on this finite set, with its standard error).
 - ``LabelLayerTask``: pairs (one-hot y, F_i(x)) for I(Y; L_i) as in the
   paper (no noise; at most H(Y) = log 10 nats).  Estimators that need a
@@ -23,10 +23,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .api import Channel, Estimator, Params, RunContext, TaskInstance, Truth
+from ..api import Channel, Estimator, Params, RunContext, TaskInstance, Truth
+from ..running.progress import announce, where
+from ..tasks.networks import features
 from .gaussian_mixture import mixture_mi
-from .progress import announce, where
-from .tasks.networks import features
 
 
 def layer_network(net: nn.Sequential, layer: int) -> nn.Sequential:

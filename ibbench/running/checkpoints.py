@@ -7,8 +7,8 @@ previous snapshot or the new one.  Each snapshot also holds the global RNG
 states (torch, CUDA, numpy, random), which dropout and critic initialisation
 draw from, so a resumed cell gives the same numbers as one never killed.
 
-A snapshot is keyed by the cell's spec; it names the spec and a format version,
-and one written for another spec or format is set aside with a warning (the
+A snapshot is named by its cell (``ibbench.store.cells.CellKey``); it holds the key and a format
+version, and one written for another cell or format is set aside with a warning (the
 cell starts afresh: slower, never wrong).  The runner deletes it once the
 cell's record is in the store.
 """
@@ -16,7 +16,6 @@ cell's record is in the store.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import random
 import time
@@ -26,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write
+from ..store.atomic import atomic_write
+from ..store.cells import CellKey
 
 CHECKPOINT_FORMAT = 1
 DEFAULT_EVERY_S = 300.0
@@ -41,8 +41,8 @@ def checkpoint_dir_for(store_path: Path) -> Path:
     return store_path.with_suffix(".checkpoints")
 
 
-def checkpoint_path(directory: Path, spec_key: str) -> Path:
-    return Path(directory) / f"{hashlib.sha256(spec_key.encode()).hexdigest()[:24]}.pt"
+def checkpoint_path(directory: Path, cell: CellKey) -> Path:
+    return Path(directory) / cell.file_name(".pt")
 
 
 def global_rng_state() -> dict[str, Any]:
@@ -80,13 +80,13 @@ class Checkpointer:
     def __init__(
         self,
         path: Path,
-        spec_key: str,
+        cell: CellKey,
         every_s: float = DEFAULT_EVERY_S,
-        same_cell: Callable[[str], bool] | None = None,
+        older_spelling: Callable[[str], bool] | None = None,
     ) -> None:
-        self.path, self.spec_key, self.every_s = Path(path), spec_key, every_s
-        #: does a snapshot's stored spec name this cell under an older spelling of its key?
-        self.same_cell = same_cell
+        self.path, self.cell, self.every_s = Path(path), cell, every_s
+        #: does a snapshot's stored key name this cell under an older spelling (``CellKey.spelled_by``)?
+        self.older_spelling = older_spelling
         self.started = self.last_save = time.monotonic()
         self.saves = 0
         self.resumed: dict[str, Any] | None = None  # what the record says about the snapshot it resumed from
@@ -107,7 +107,7 @@ class Checkpointer:
             return self._set_aside(
                 f"it has checkpoint format {found!r} and this ibbench reads {CHECKPOINT_FORMAT}"
             )
-        if data.get("spec") != self.spec_key:
+        if data.get("spec") != self.cell.text:
             return self._set_aside("it belongs to another spec")
         self.resumed = {
             "progress": data["progress"],
@@ -123,17 +123,17 @@ class Checkpointer:
         written): it is renamed to this cell's file, its stored key updated, and resumed."""
         import torch
 
-        if self.same_cell is None or not self.path.parent.is_dir():
+        if self.older_spelling is None or not self.path.parent.is_dir():
             return False
         for other in sorted(self.path.parent.glob("*.pt")):
             try:
                 data = torch.load(other, map_location="cpu", weights_only=True)
                 spec = data.get("spec")
-                if not isinstance(spec, str) or spec == self.spec_key or not self.same_cell(spec):
+                if not isinstance(spec, str) or not self.older_spelling(spec):
                     continue
             except Exception:  # noqa: BLE001 - a foreign or torn file, or a spec of a plugin gone: not ours
                 continue
-            data["spec"] = self.spec_key
+            data["spec"] = self.cell.text
             with atomic_write(self.path) as fh:
                 torch.save(data, fh)
             other.unlink()
@@ -170,7 +170,7 @@ class Checkpointer:
             return False
         import torch
 
-        from .provenance import git_state
+        from ..store.provenance import git_state
 
         state = {
             **make_state(),
@@ -178,7 +178,7 @@ class Checkpointer:
         }  # the trainer restores it last (restore_global_rng)
         data = {
             "format": CHECKPOINT_FORMAT,
-            "spec": self.spec_key,
+            "spec": self.cell.text,  # the key's text, under the name snapshots have always used
             "progress": progress,
             "state": state,
             "wall_time_s": self.wall_time_s(),
@@ -205,14 +205,14 @@ class CheckpointPolicy:
     def for_store(cls, store_path: Path, every_s: float = DEFAULT_EVERY_S) -> CheckpointPolicy:
         return cls(str(checkpoint_dir_for(Path(store_path))), every_s)
 
-    def checkpointer(self, spec_key: str, same_cell: Callable[[str], bool] | None = None) -> Checkpointer:
-        return Checkpointer(
-            checkpoint_path(Path(self.directory), spec_key), spec_key, self.every_s, same_cell
-        )
+    def checkpointer(
+        self, cell: CellKey, older_spelling: Callable[[str], bool] | None = None
+    ) -> Checkpointer:
+        return Checkpointer(checkpoint_path(Path(self.directory), cell), cell, self.every_s, older_spelling)
 
-    def clear(self, spec_key: str) -> None:
+    def clear(self, cell: CellKey) -> None:
         """Delete a cell's snapshot (its record is stored), and the directory once it is empty."""
-        path = checkpoint_path(Path(self.directory), spec_key)
+        path = checkpoint_path(Path(self.directory), cell)
         path.unlink(missing_ok=True)
         for torn in path.parent.glob(f"{path.stem}.tmp*"):  # a write cut short by a kill
             torn.unlink(missing_ok=True)
