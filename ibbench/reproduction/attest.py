@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..store.git import git, git_blob
 from .attestations import (  # re-exported: the reading side of the file this module writes
     ATTESTATIONS,
     GONE,
@@ -325,12 +326,7 @@ _FAILED = "ibbench-failed: "
 
 
 def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        from ..errors import IbbenchError
-
-        raise IbbenchError(f"git {' '.join(args)}: {done.stderr.strip() or 'failed'}")
-    return done.stdout
+    return git(root, *args, strict=True, timeout=300)
 
 
 def repository_root() -> Path:
@@ -443,10 +439,7 @@ def hash_at(commit: str, module: str, root: Path | None = None) -> str:
         if path in (f"{stem}.py", f"{stem}/__init__.py") or path.endswith(
             (f"/{stem}.py", f"/{stem}/__init__.py")
         ):
-            blob = subprocess.run(
-                ["git", "-C", str(root), "show", f"{commit}:{path}"], capture_output=True, check=True
-            )
-            return hashlib.sha256(blob.stdout).hexdigest()[:HASH_CHARS]
+            return hashlib.sha256(git_blob(root, commit, path)).hexdigest()[:HASH_CHARS]
     return GONE
 
 

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import IbbenchError, SpecError
 from ..reports.currency import Currency, classify
 from ..running.specs import describe_validation_error, read_toml
+from ..store.git import git
 
 MANIFEST = Path("results") / "manifest.toml"
 JUDGEMENT = (
@@ -283,8 +284,8 @@ def _script_imports(path: Path) -> list[str]:
 
 
 def _git(root: Path, *args: str) -> str:
-    out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
-    return out.stdout.strip() if out.returncode == 0 else ""
+    """Git's answer, "" where it fails (outside git, an unknown commit): the check then says so."""
+    return git(root, *args) or ""
 
 
 def head_commit(root: Path = Path(".")) -> str:
@@ -302,11 +303,9 @@ def render(states: list[ResultState]) -> str:
 def dirty_tree(root: Path = Path(".")) -> list[str]:
     """Tracked files outside results/ with uncommitted changes (the code a published store must not be made
     from; the stores themselves change as they are filled)."""
-    from ..store.provenance import RESULTS
+    from ..store.provenance import uncommitted_code
 
-    return _git(
-        root, "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}"
-    ).splitlines()
+    return uncommitted_code(root) or []
 
 
 def regenerate(

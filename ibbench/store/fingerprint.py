@@ -20,10 +20,11 @@ import ast
 import functools
 import hashlib
 import importlib.util
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .git import git
 
 PACKAGE = "ibbench"
 #: modules whose edits cannot change a measured number (see the module docstring)
@@ -139,10 +140,6 @@ def changed_modules(source: dict[str, str]) -> list[str]:
     return out
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
-
-
 @functools.cache
 def changed_since(commit: str, modules: tuple[str, ...]) -> tuple[str, ...] | None:
     """The modules whose file changed between ``commit`` and the working tree (None: git cannot tell,
@@ -150,18 +147,18 @@ def changed_since(commit: str, modules: tuple[str, ...]) -> tuple[str, ...] | No
     files = {m: module_file(m) for m in modules}
     if any(f is None for f in files.values()):
         return None
-    root_out = _git(next(iter(files.values())).parent, "rev-parse", "--show-toplevel")
-    if root_out.returncode != 0:
+    top = git(next(iter(files.values())).parent, "rev-parse", "--show-toplevel")
+    if top is None:
         return None
-    root = Path(root_out.stdout.strip())
+    root = Path(top)
     try:
         rel = {m: f.resolve().relative_to(root) for m, f in files.items()}
     except ValueError:
         return None
-    out = _git(root, "diff", "--name-only", commit, "--", *map(str, rel.values()))
-    if out.returncode != 0:
+    out = git(root, "diff", "--name-only", commit, "--", *map(str, rel.values()))
+    if out is None:
         return None
-    changed = set(out.stdout.split())
+    changed = set(out.split())
     return tuple(m for m, r in rel.items() if str(r) in changed)
 
 

@@ -6,9 +6,10 @@ import functools
 import importlib.metadata as md
 import os
 import platform
-import subprocess
 from pathlib import Path
 from typing import Any
+
+from .git import git
 
 RESULTS = "results"  # the folder of published stores, tables and figures (not code)
 PACKAGES = ("ibbench", "torch", "torchvision", "numpy", "pydantic", "pluggy", "scikit-learn", "scipy")
@@ -19,23 +20,21 @@ def git_state() -> dict[str, Any]:
     """Commit of the ibbench source tree and whether it had uncommitted changes (None outside git)."""
     root = Path(__file__).resolve().parents[2]  # ibbench/store/provenance.py -> the repository
 
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
     if os.environ.get("IBBENCH_GIT_COMMIT"):
         # set where the tree was copied to a machine whose .git is absent or stale (a lent GPU box)
         return {"commit": os.environ["IBBENCH_GIT_COMMIT"], "dirty": None, "from": "IBBENCH_GIT_COMMIT"}
-    commit = git("rev-parse", "HEAD")
-    dirty = None
-    if commit is not None:
-        # the stores under results/ are what runs write, not code: a store being filled is no dirty tree
-        status = git("status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}")
-        dirty = bool(status) if status is not None else None
-    return {"commit": commit, "dirty": dirty}
+    commit = git(root, "rev-parse", "HEAD", timeout=10)
+    changes = uncommitted_code(root) if commit is not None else None
+    return {"commit": commit, "dirty": bool(changes) if changes is not None else None}
+
+
+def uncommitted_code(root: Path) -> list[str] | None:
+    """``git status --porcelain`` lines (e.g. "M code.py") of the tracked files outside results/ with uncommitted changes (None outside
+    git): the stores under results/ are what runs write, not code, so a store being filled is no dirty tree."""
+    status = git(
+        root, "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){RESULTS}", timeout=10
+    )
+    return [line.strip() for line in status.splitlines()] if status is not None else None
 
 
 @functools.lru_cache(maxsize=1)
