@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -139,6 +140,23 @@ def test_missing_mnist_is_a_data_error(tmp_path):
         "data", "get", "mnist", "--from", str(tmp_path / "nothing"), "--data-dir", str(tmp_path / "d")
     )
     assert_one_line_error(proc, "nothing")
+
+
+def test_a_data_dir_that_is_a_file_is_a_one_line_error(tmp_path):
+    (tmp_path / "f").write_text("")
+    proc = run_cli("data", "get", "mnist", "--verify", "--data-dir", str(tmp_path / "f"))
+    assert_one_line_error(proc, "--data-dir", "is a file")
+
+
+def test_a_missing_data_dir_is_said_before_datasets_are_fetched_into_it(tmp_path, capsys, monkeypatch):
+    from ibbench.cli import _use_data_dir
+
+    monkeypatch.setenv("IBBENCH_DATA", "elsewhere")
+    _use_data_dir(tmp_path / "typo")
+    assert f"--data-dir {tmp_path / 'typo'} does not exist yet" in capsys.readouterr().err
+    assert os.environ["IBBENCH_DATA"] == str(tmp_path / "typo")
+    _use_data_dir(tmp_path)  # an existing folder: nothing to say
+    assert capsys.readouterr().err == ""
 
 
 def test_table_without_store_is_an_error(tmp_path):

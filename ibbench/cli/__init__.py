@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import warnings
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -50,14 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
     return _parser_and_handlers()[0]
 
 
+def _use_data_dir(path: Path, announce: bool = True) -> None:
+    """``--data-dir``: where every dataset is read and fetched for this command.  A folder that does not
+    exist yet is made where a dataset is fetched, which a mistyped path would do silently: say so
+    (``announce``; not for ``ibbench data``, whose purpose is to fill it)."""
+    if path.exists() and not path.is_dir():
+        raise IbbenchError(f"--data-dir {path} is a file, not a folder: name the folder datasets live in")
+    if announce and not path.exists():
+        print(
+            f"ibbench: --data-dir {path} does not exist yet: datasets will be fetched into it",
+            file=sys.stderr,
+        )
+    os.environ["IBBENCH_DATA"] = str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     spin_briefly()  # before anything imports torch: idle OpenMP threads must not burn shared cores
     parser, handlers = _parser_and_handlers()
     args = parser.parse_args(argv)
     warnings.showwarning = _show_warning
-    if getattr(args, "data_dir", None) is not None:
-        os.environ["IBBENCH_DATA"] = str(args.data_dir)
     try:
+        if getattr(args, "data_dir", None) is not None:
+            _use_data_dir(Path(args.data_dir), announce=args.command != "data")
         return handlers[args.command](args)
     except IbbenchError as exc:
         print(f"ibbench: error: {exc}", file=sys.stderr)
