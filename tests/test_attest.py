@@ -243,6 +243,7 @@ def _since(monkeypatch, base_hash: dict[str, str]):
 
     monkeypatch.setattr(module, "hash_at", lambda commit, name, root=None: base_hash.get(name, "same"))
     monkeypatch.setattr(module, "changes_since", _changes_with(module, base_hash))
+    monkeypatch.setattr(module, "moved_intact", lambda commit, name, new, root=None: False)  # edited in place
     today = contextlib.nullcontext(lambda record: module.rerun(record, REGISTRY))
     monkeypatch.setattr(module, "base_runner", lambda commit: today)
     return module.attest_since
@@ -301,6 +302,40 @@ def test_a_change_since_a_base_that_alters_a_canary_or_picks_arithmetic_by_proce
     assert not attest_since("tiny", dispatch, REGISTRY, base="c" * 40, commit="b" * 40, say=said.append)
     assert "ibbench.running.hardware changed since ccccccc" in said[0]
     assert not (tmp_path / "results" / "attestations.jsonl").exists()
+    # the same module moved to another folder byte for byte: the canaries run, and the move is attested
+    monkeypatch.setattr(module, "moved_intact", lambda commit, name, new, root=None: True)
+    monkeypatch.setattr(
+        module, "base_runner", lambda commit: contextlib.nullcontext(lambda r: module.rerun(r, REGISTRY))
+    )
+    assert attest_since("tiny", dispatch, REGISTRY, base="c" * 40, commit="b" * 40, say=said.append)
+
+
+def test_a_file_moved_byte_for_byte_is_told_from_an_edited_one(tmp_path):
+    import subprocess
+
+    from ibbench.reproduction.attest import moved_intact
+    from ibbench.store.fingerprint import file_hash
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    def commit():
+        git("add", "-A")
+        git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "-m", "c")
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "hardware.py").write_text("BF16 = True\n")
+    base = commit()
+    (tmp_path / "pkg" / "running").mkdir()
+    git("mv", "pkg/hardware.py", "pkg/running/hardware.py")
+    moved = tmp_path / "pkg" / "running" / "hardware.py"
+    assert moved_intact(base, "pkg.running.hardware", file_hash(moved), root=tmp_path)
+    moved.write_text("BF16 = False\n")
+    assert not moved_intact(base, "pkg.running.hardware", file_hash(moved), root=tmp_path)
 
 
 def _code_differs_from_head() -> bool:

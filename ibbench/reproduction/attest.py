@@ -24,7 +24,7 @@ here twice, by the code of a base commit (a temporary git worktree, its own inte
 and attests the change from the base's files to today's when the two agree to the last bit.  It vouches
 for a change of code, not for a record, so it carries records of every processor; a change to a module
 that picks its arithmetic by the processor (``PROCESSOR_DISPATCH``) is refused, as only a canary on each
-processor could show it leaves their numbers alone.
+processor could show it leaves their numbers alone (a move of its file, byte for byte, is not refused).
 """
 
 from __future__ import annotations
@@ -443,6 +443,22 @@ def hash_at(commit: str, module: str, root: Path | None = None) -> str:
     return GONE
 
 
+def moved_intact(commit: str, module: str, new_hash: str, root: Path | None = None) -> bool:
+    """Whether ``module``'s file today (hash ``new_hash``) was at ``commit`` byte for byte under another
+    folder, with the same file name: a move, which picks the same arithmetic on every processor."""
+    import hashlib
+
+    from ..store.fingerprint import HASH_CHARS
+
+    root = root or repository_root()
+    name = "/" + module.rsplit(".", 1)[-1] + ".py"
+    return any(
+        hashlib.sha256(git_blob(root, commit, path)).hexdigest()[:HASH_CHARS] == new_hash
+        for path in _files_at(root, commit)
+        if ("/" + path).endswith(name)
+    )
+
+
 def changes_since(base: str, records: list, registry) -> set[tuple[str, str, str]]:
     """(module, its hash at ``base``, today's) for each module whose file differs between the two among
     those that make ``records`` stale."""
@@ -484,7 +500,11 @@ def attest_since(
     chosen = choose_canaries(stale, per_names)
     covered = [r for r in stale if names_of(r) in chosen]
     changes = changes_since(base, covered, registry)
-    dispatch = sorted({module for module, _, _ in changes} & PROCESSOR_DISPATCH)
+    dispatch = sorted(
+        module
+        for module, _, new in changes
+        if module in PROCESSOR_DISPATCH and not moved_intact(base, module, new)
+    )
     if dispatch:
         say(
             f"{name}: {', '.join(dispatch)} changed since {base[:7]}: it picks arithmetic by processor, so "
