@@ -279,22 +279,6 @@ def test_a_change_since_a_base_commit_is_attested_for_records_of_any_processor(s
     assert all(record_status(r, REGISTRY).state == "current" for r in elsewhere)
 
 
-def test_a_failed_record_is_attested_since_a_base_like_an_ok_one(stale, tmp_path, monkeypatch):
-    """What is compared is the two codes' runs here; a record's failure is one of its measured values."""
-    failed = [
-        on_processor(r, "cpu:Other CPU 9000").model_copy(
-            update={"status": "failed", "error": "DivergenceError"}
-        )
-        for r in stale
-    ]
-    attest_since = _since(monkeypatch, {"ibbench.estimators.binning": OLD})
-    assert attest_since("tiny", failed, REGISTRY, base="c" * 40, commit="b" * 40, say=lambda text: None)
-    (entry,) = [
-        json.loads(line) for line in (tmp_path / "results" / "attestations.jsonl").read_text().splitlines()
-    ]
-    assert entry["records"] == len(failed) == 2
-
-
 def test_a_change_since_a_base_that_alters_a_canary_or_picks_arithmetic_by_processor_is_not_attested(
     stale, tmp_path, monkeypatch
 ):

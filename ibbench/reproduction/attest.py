@@ -490,9 +490,7 @@ def attest_since(
     today's, and the two must agree in every measured value.  Appends an attestation (``processor``
     null: any; ``measured_on`` this one) and returns True, or writes nothing and returns False.  Records
     that were not current at ``base`` are not helped: the attested change starts from ``base``'s files."""
-    # failed records too: what is compared is the two codes' runs here, and a failure (its error) is
-    # a measured value like any other
-    stale = stale_records(records, registry)
+    stale = [r for r in stale_records(records, registry) if r.status == "ok"]
     if not stale:
         say(f"{name}: no stale clean-tree record to attest")
         return True
