@@ -1,7 +1,7 @@
 """Check every accuracy and MI figure quoted in the READMEs and the user guide against the records of the stores
 each section cites.
 
-The texts checked (``texts()``): README.md, results/README.md and every page of the user guide,
+The texts checked (``texts()``): README.md, results/README.md, results/archive/README.md and every page of the user guide,
 docs/guide/*.md, each by the same rules.
 
 A section (a ``##`` or ``###`` heading and its text, fenced code left out; a page's text before its first
@@ -69,20 +69,20 @@ def cited_paths(text: str, base: Path) -> set[Path]:
     found: set[Path] = set()
     for match in re.finditer(r"results/([\w./-]+)", text):
         found.add(RESULTS / match.group(1).rstrip("./"))
-    if base == RESULTS:
+    if base.is_relative_to(RESULTS):  # a README under results/ names its stores relative to its folder
         for match in re.finditer(r"`([\w*-]+/[\w./*-]*)`", text):
             name = match.group(1)
             if "*" in name.split("/")[0]:  # table1*/x.md: every directory the pattern matches
-                found |= {d / name.split("/", 1)[1] for d in RESULTS.glob(name.split("/")[0])}
+                found |= {d / name.split("/", 1)[1] for d in base.glob(name.split("/")[0])}
             else:
-                found.add(RESULTS / name.split("*")[0].rstrip("./"))
+                found.add(base / name.split("*")[0].rstrip("./"))
     paths = set()
     for p in found:
         if p.is_dir():
             paths |= {q for q in p.rglob("*") if q.suffix in (".jsonl", ".md", ".json")}
         elif p.suffix in (".jsonl", ".md", ".json") and p.exists():
             paths.add(p)
-        elif p.parent.is_dir() and p.parent != RESULTS:  # a stem like bias/variational.* names its files
+        elif p.parent.is_dir() and p.parent not in (RESULTS, base):  # a stem like bias/variational.* names its files
             paths |= {q for q in p.parent.glob(p.name + "*") if q.suffix in (".jsonl", ".md", ".json")}
     # a README inside results/ is prose, not a source: a stale number there must not vouch for itself
     return {q for q in paths if q.name != "README.md"}
@@ -207,8 +207,9 @@ def check(readme: Path) -> list[str]:
 
 
 def texts() -> list[Path]:
-    """Every text whose quoted numbers are checked: the two READMEs and the user guide's pages."""
-    return [ROOT / "README.md", RESULTS / "README.md", *sorted((ROOT / "docs" / "guide").glob("*.md"))]
+    """Every text whose quoted numbers are checked: the READMEs (the archive's too) and the user guide's pages."""
+    readmes = [ROOT / "README.md", RESULTS / "README.md", RESULTS / "archive" / "README.md"]
+    return [*readmes, *sorted((ROOT / "docs" / "guide").glob("*.md"))]
 
 
 def main() -> int:
