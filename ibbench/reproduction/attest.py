@@ -429,34 +429,36 @@ def _files_at(root: Path, commit: str) -> tuple[str, ...]:
 def hash_at(commit: str, module: str, root: Path | None = None) -> str:
     """The fingerprint hash (``ibbench.store.fingerprint.file_hash``) of ``module``'s file at ``commit``: the
     file whose path ends in the module's dotted name (``GONE`` where the commit has none)."""
-    import hashlib
-
-    from ..store.fingerprint import HASH_CHARS
-
     root = root or repository_root()
     stem = module.replace(".", "/")
     for path in _files_at(root, commit):
         if path in (f"{stem}.py", f"{stem}/__init__.py") or path.endswith(
             (f"/{stem}.py", f"/{stem}/__init__.py")
         ):
-            return hashlib.sha256(git_blob(root, commit, path)).hexdigest()[:HASH_CHARS]
+            return _blob_hash(root, commit, path)
     return GONE
 
 
 def moved_intact(commit: str, module: str, new_hash: str, root: Path | None = None) -> bool:
     """Whether ``module``'s file today (hash ``new_hash``) was at ``commit`` byte for byte under another
     folder, with the same file name: a move, which picks the same arithmetic on every processor."""
+    root = root or repository_root()
+    name = "/" + module.rsplit(".", 1)[-1] + ".py"
+    return any(
+        _blob_hash(root, commit, path) == new_hash
+        for path in _files_at(root, commit)
+        if ("/" + path).endswith(name)
+    )
+
+
+def _blob_hash(root: Path, commit: str, path: str) -> str:
+    """The fingerprint hash of file ``path`` as it was at ``commit`` (``ibbench.store.fingerprint.file_hash``'s
+    digest of the same bytes)."""
     import hashlib
 
     from ..store.fingerprint import HASH_CHARS
 
-    root = root or repository_root()
-    name = "/" + module.rsplit(".", 1)[-1] + ".py"
-    return any(
-        hashlib.sha256(git_blob(root, commit, path)).hexdigest()[:HASH_CHARS] == new_hash
-        for path in _files_at(root, commit)
-        if ("/" + path).endswith(name)
-    )
+    return hashlib.sha256(git_blob(root, commit, path)).hexdigest()[:HASH_CHARS]
 
 
 def changes_since(base: str, records: list, registry) -> set[tuple[str, str, str]]:
