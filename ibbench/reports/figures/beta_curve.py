@@ -77,7 +77,7 @@ def _pm(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
 def beta_rows(curves: dict[str, list[BetaPoint]]) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the beta table (accuracy %, mean ± se over seeds; truth in nats)."""
     layers = sorted({i for pts in curves.values() for p in pts for i in p.ixt_truth})
-    headers = ["setting", "beta", "seeds", "val acc %", "test acc %"]
+    headers = ["setting", "beta", "seeds", "val acc % (mean ± se)", "test acc % (mean ± se)"]
     headers += [f"I(X;L{i}+eps) truth" for i in layers] + [f"grad ratio L{i}" for i in layers]
     rows = []
     for label, pts in curves.items():
@@ -99,7 +99,8 @@ def beta_rows(curves: dict[str, list[BetaPoint]]) -> tuple[list[str], list[list[
 def plot_beta_curve(
     curves: dict[str, list[BetaPoint]], out: Path, title: str = "", records: list[RunRecord] = ()
 ) -> Path:
-    """Accuracy and the truth of I(X; L_i + eps) against beta, one line per setting (and layer).  beta = 0
+    """Accuracy and the truth of I(X; L_i + eps) (log scale) against beta, one colour per setting, one line
+    style per layer.  beta = 0
     sits one decade left of the smallest positive beta, at a tick labelled 0.  A footer says so where
     ``records`` are stale at HEAD or from a dirty tree (``ibbench.reports.currency``)."""
     import matplotlib
@@ -115,8 +116,11 @@ def plot_beta_curve(
     def xs(pts):
         return [p.beta if p.beta > 0 else zero_at for p in pts]
 
-    fig, (acc_ax, info_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for label, pts in curves.items():
+    fig, (acc_ax, info_ax) = plt.subplots(1, 2, figsize=(11, 4.6))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    layer_styles = ["o-", "s--", "^:", "D-."]  # L1, L2, L3, ...: one colour per setting in both panels
+    for n, (label, pts) in enumerate(curves.items()):
+        colour = colours[n % len(colours)]
         for values, style, what in (
             (lambda p: p.val_acc, "o-", "val"),
             (lambda p: p.test_acc, "s--", "test"),
@@ -125,12 +129,19 @@ def plot_beta_curve(
             if shown:
                 means = [100 * _mean_se(values(p))[0] for p in shown]
                 errs = [100 * (_mean_se(values(p))[1] or 0) for p in shown]
-                acc_ax.errorbar(xs(shown), means, yerr=errs, fmt=style, capsize=3, label=f"{label} ({what})")
+                acc_ax.errorbar(
+                    xs(shown), means, yerr=errs, fmt=style, color=colour, capsize=3, label=f"{label} ({what})"
+                )
         for i in sorted({i for p in pts for i in p.ixt_truth}):
             shown = [p for p in pts if p.ixt_truth.get(i)]
             means = [_mean_se(p.ixt_truth[i])[0] for p in shown]
             errs = [_mean_se(p.ixt_truth[i])[1] or 0 for p in shown]
-            info_ax.errorbar(xs(shown), means, yerr=errs, fmt="o-", capsize=3, label=f"{label}, L{i}")
+            style = layer_styles[(i - 1) % len(layer_styles)]
+            info_ax.errorbar(xs(shown), means, yerr=errs, fmt=style, color=colour, capsize=2, markersize=4)
+    layers = sorted({i for pts in curves.values() for p in pts for i in p.ixt_truth})
+    for i in layers:  # the right panel's legend: which line style is which layer (colours as on the left)
+        info_ax.plot([], [], layer_styles[(i - 1) % len(layer_styles)], color="grey", label=f"L{i}")
+    info_ax.set_yscale("log")  # the truth falls over three decades as beta grows
     for ax, ylabel in ((acc_ax, "accuracy (%)"), (info_ax, "I(X; L_i + eps), Monte-Carlo truth (nats)")):
         ax.set_xscale("log")
         ticks = sorted({*positive, zero_at})
