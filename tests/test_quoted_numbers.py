@@ -19,7 +19,8 @@ spec.loader.exec_module(checker)
 def test_every_quoted_figure_in_the_readmes_and_the_user_guide_has_a_source():
     texts = checker.texts()
     guide = sorted((ROOT / "docs" / "guide").glob("*.md"))
-    assert texts == [ROOT / "README.md", ROOT / "results" / "README.md", *guide]
+    archive = ROOT / "results" / "archive" / "README.md"
+    assert texts == [ROOT / "README.md", ROOT / "results" / "README.md", archive, *guide]
     assert ROOT / "docs" / "guide" / "results.md" in guide  # the full Results section, moved out of README.md
     problems = [p for text in texts for p in checker.check(text)]
     assert not problems, "\n".join(problems)
@@ -87,3 +88,19 @@ def test_a_readme_under_results_is_prose_not_a_source():
     paths = checker.cited_paths("results/benchmarks/mine-budget/", checker.RESULTS)
     assert paths and all(p.name != "README.md" for p in paths)
     assert any(p.name == "runs.jsonl" for p in paths)
+
+
+def test_the_archive_readme_cites_stores_beside_it(tmp_path, monkeypatch):
+    """results/archive/README.md names its stores as results/README.md does, relative to its own folder:
+    `old/` there is results/archive/old/, not results/old/ (a published store of the same name)."""
+    results = tmp_path / "results"
+    (results / "archive" / "old").mkdir(parents=True)
+    (results / "old").mkdir()
+    (results / "archive" / "old" / "table.md").write_text("| trainer | acc |\n|---|---|\n| ce | 87.91 |\n")
+    (results / "old" / "table.md").write_text("| trainer | acc |\n|---|---|\n| ce | 98.11 |\n")
+    readme = results / "archive" / "README.md"
+    readme.write_text("# a\n\n## Old (`old/`)\n\nCE read 87.91 %, and 98.11 % elsewhere.\n")
+    monkeypatch.setattr(checker, "ROOT", tmp_path)
+    monkeypatch.setattr(checker, "RESULTS", results)
+    problems = checker.check(readme)
+    assert len(problems) == 1 and ": 98.11 " in problems[0], problems
