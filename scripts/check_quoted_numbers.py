@@ -82,7 +82,8 @@ def cited_paths(text: str, base: Path) -> set[Path]:
             paths |= {q for q in p.rglob("*") if q.suffix in (".jsonl", ".md", ".json")}
         elif p.suffix in (".jsonl", ".md", ".json") and p.exists():
             paths.add(p)
-        elif p.parent.is_dir() and p.parent not in (RESULTS, base):  # a stem like bias/variational.* names its files
+        # a stem like bias/variational.* names its files
+        elif p.parent.is_dir() and p.parent not in (RESULTS, base):
             paths |= {q for q in p.parent.glob(p.name + "*") if q.suffix in (".jsonl", ".md", ".json")}
     # a README inside results/ is prose, not a source: a stale number there must not vouch for itself
     return {q for q in paths if q.name != "README.md"}
