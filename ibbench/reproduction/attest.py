@@ -452,13 +452,10 @@ def moved_intact(commit: str, module: str, new_hash: str, root: Path | None = No
 
 
 def _blob_hash(root: Path, commit: str, path: str) -> str:
-    """The fingerprint hash of file ``path`` as it was at ``commit`` (``ibbench.store.fingerprint.file_hash``'s
-    digest of the same bytes)."""
-    import hashlib
+    """The fingerprint hash of file ``path`` as it was at ``commit``."""
+    from ..store.fingerprint import content_hash
 
-    from ..store.fingerprint import HASH_CHARS
-
-    return hashlib.sha256(git_blob(root, commit, path)).hexdigest()[:HASH_CHARS]
+    return content_hash(git_blob(root, commit, path))
 
 
 def changes_since(base: str, records: list, registry) -> set[tuple[str, str, str]]:

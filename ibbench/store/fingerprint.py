@@ -118,7 +118,12 @@ def closure(roots: list[str]) -> list[str]:
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:HASH_CHARS]
+    return content_hash(path.read_bytes())
+
+
+def content_hash(data: bytes) -> str:
+    """The short sha256 a fingerprint keeps for a file of these bytes (also a file as git holds it)."""
+    return hashlib.sha256(data).hexdigest()[:HASH_CHARS]
 
 
 def source_fingerprint(plugins: list[Any]) -> dict[str, str]:
