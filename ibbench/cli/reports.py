@@ -27,6 +27,8 @@ TABLE_KINDS = {
     "right (suites/coverage.toml)",
     "tuning": "a tuned suite's candidates (--store STORE.tuning.jsonl) with their validation accuracy and "
     "which was selected",
+    "checks": "a tuned suite's one-factor budget checks (--store STORE --store STORE.checks.jsonl): the "
+    "selected setting with one factor changed against itself, paired by seed",
 }
 
 
@@ -47,8 +49,8 @@ def register(sub) -> dict:
     table.add_argument(
         "--suite",
         metavar="SUITE.toml",
-        help="tuning only: the tuned suite that made the file, so a setting is called selected only once "
-        "every candidate has run (else: leading, k of n runs)",
+        help="tuning and checks: the tuned suite that made the files; tuning: a setting is called selected "
+        "only once every candidate has run (else: leading, k of n runs); checks: required",
     )
     table.add_argument(
         "--pooled",
@@ -148,10 +150,15 @@ def _renderer(kind: str, args):
     from ..reports.coverage import coverage_table
     from ..reports.preprocess_report import preprocess_table
     from ..reports.verdict import verdict_table, verdict_text
+    from ..sweeps.checks import checks_table
     from ..sweeps.tuning import tuning_table
 
-    if getattr(args, "suite", None) and kind != "tuning":
-        raise IbbenchError("--suite goes with `ibbench table tuning`")
+    if getattr(args, "suite", None) and kind not in ("tuning", "checks"):
+        raise IbbenchError("--suite goes with `ibbench table tuning` or `ibbench table checks`")
+    if kind == "checks" and not getattr(args, "suite", None):
+        raise IbbenchError(
+            "`ibbench table checks` needs --suite SUITE.toml, the tuned suite whose checks to read"
+        )
     if getattr(args, "pooled", None) and kind != "preprocess":
         raise IbbenchError("--pooled goes with `ibbench table preprocess`")
     target = _mdd_targets(args.mdd_target)
@@ -170,6 +177,7 @@ def _renderer(kind: str, args):
         "preprocess": lambda rs, fmt: preprocess_table(rs, fmt, pooled=_pooled(args)),
         "coverage": coverage_table,
         "tuning": lambda rs, fmt: tuning_table(rs, fmt, suite=_tuned_suite(args)),
+        "checks": lambda rs, fmt: checks_table(_tuned_suite(args), rs, fmt),
     }[kind]
 
 

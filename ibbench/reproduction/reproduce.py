@@ -130,7 +130,7 @@ def check(results: list[Result], registry, root: Path = Path(".")) -> list[Resul
     from ..running.specs import load_suite
     from ..store.cells import CellKey
     from ..store.results import ResultStore
-    from ..sweeps.tuning import suite_cells
+    from ..sweeps.suite import suite_cells
 
     states = []
     for result in results:
@@ -382,12 +382,12 @@ def _this_python(command: str) -> str:
 
 
 def result_files(result: Result) -> list[Path]:
-    """The record files of a result that exist: its stores and their tuning files (a tuned suite's
-    candidates are published numbers too)."""
-    from ..sweeps.tuning import tuning_path
+    """The record files of a result that exist: its stores and their tuning and checks files (a tuned
+    suite's candidates and checks are published numbers too)."""
+    from ..sweeps.suite import companion_files
 
     stores = [Path(store) for store in dict.fromkeys(run.store for run in result.runs)]
-    return [path for store in stores for path in (store, tuning_path(store)) if path.exists()]
+    return [path for store in stores for path in (store, *companion_files(store)) if path.exists()]
 
 
 def _resolve_commit(name: str) -> str:

@@ -74,13 +74,25 @@ class RunSpec(_Spec):
         return self
 
 
+class TuneCheck(_Spec):
+    """A one-factor check of a space's budget (``ibbench.sweeps.checks``): its selected setting with
+    ``params`` changed (e.g. the paper's iteration count where the suite runs fewer), trained on
+    ``seeds`` (evaluation seeds, so each pairs with the selected setting's own run) into the store's
+    checks file, ``runs.checks.jsonl``."""
+
+    params: dict[str, Any] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+
+
 class TuneSpace(_Spec):
     """One trainer's search space: its fixed ``params`` and the ``grid`` of values searched (each key a
-    parameter of the trainer, each value the list of values tried; the grid is their product)."""
+    parameter of the trainer, each value the list of values tried; the grid is their product); with
+    ``check``, a one-factor check of its selected setting's budget."""
 
     trainer: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(min_length=1)
+    check: TuneCheck | None = None
 
     @field_validator("grid")
     @classmethod
@@ -95,6 +107,12 @@ class TuneSpace(_Spec):
         both = sorted(set(self.params) & set(self.grid))
         if both:
             raise ValueError(f"{', '.join(both)} both fixed (params) and searched (grid): keep one")
+        searched = sorted(set(self.check.params) & set(self.grid)) if self.check else []
+        if searched:
+            raise ValueError(
+                f"check changes {', '.join(searched)}, which the selection sets: a check changes what the "
+                f"space fixes (params), the selected values held"
+            )
         return self
 
 
@@ -162,6 +180,13 @@ class SuiteSpec(_Spec):
                 f"tune.seeds and seeds share {shared}: a run that selected a setting cannot also report its "
                 f"test accuracy; use other tuning seeds"
             )
+        for space in self.tune.spaces if self.tune else []:
+            unpaired = sorted(set(space.check.seeds) - set(self.seeds)) if space.check else []
+            if unpaired:
+                raise ValueError(
+                    f"{space.trainer}'s check seeds {unpaired} are not among the suite's seeds: a check "
+                    f"pairs each seed with the selected setting's run on it"
+                )
         return self
 
     def cells(self) -> list[RunSpec]:

@@ -23,7 +23,7 @@ from ..executors.builtin import Local, LocalParams
 from ..running.checkpoints import DEFAULT_EVERY_S, CheckpointPolicy
 from ..running.plugins import Registry
 from ..running.runner import ResolvedRun, cell_of, execute, resolve, store_record
-from ..running.specs import RunSpec, describe_validation_error, load_suite
+from ..running.specs import RunSpec, SuiteSpec, describe_validation_error, load_suite
 from ..store.cells import CellKey
 from ..store.results import ResultStore, RunRecord, summarise
 from .claims import Claims
@@ -107,7 +107,15 @@ def run_suite(
                 file=sys.stderr,
             )
         cells = cells + evaluation_cells(suite, selections)
-    return failed + run(name, cells, store)
+    failed += run(name, cells, store)
+    if suite.tune is not None and any(space.check for space in suite.tune.spaces):
+        from .checks import check_cells, checks_path
+
+        # after the evaluation seeds: a check is read against the selected setting's runs
+        failed += run(
+            f"{name}: one-factor checks", check_cells(suite, selections), ResultStore(checks_path(store.path))
+        )
+    return failed
 
 
 def stale_path(store: Path) -> Path:
@@ -115,13 +123,19 @@ def stale_path(store: Path) -> Path:
 
 
 def set_aside_stale(store: Path, registry: Registry) -> int:
-    """Move the records of ``store``, and of its tuning file (``runs.tuning.jsonl``: a tuned suite's
-    candidates decide which settings run, so a stale one is re-run too), that are not current
+    """Move the records of ``store``, of its tuning file (``runs.tuning.jsonl``: a tuned suite's
+    candidates decide which settings run, so a stale one is re-run too) and of its checks file, that are not current
     (``ibbench.store.fingerprint.record_status``: stale, dirty-tree or unknown) to ``<file>.stale.jsonl``;
     returns how many."""
+    return sum(_set_aside_stale_in(path, registry) for path in (store, *companion_files(store)))
+
+
+def companion_files(store: Path) -> tuple[Path, Path]:
+    """The files a tuned suite fills beside ``store``: its tuning candidates and its one-factor checks."""
+    from .checks import checks_path
     from .tuning import tuning_path
 
-    return _set_aside_stale_in(store, registry) + _set_aside_stale_in(tuning_path(store), registry)
+    return tuning_path(store), checks_path(store)
 
 
 def _set_aside_stale_in(store: Path, registry: Registry) -> int:
@@ -242,3 +256,47 @@ def _run_claimed(
         # the cell's result is the command's output (stdout); tqdm.write keeps a bar on stderr intact
         tqdm.write(summarise(record, show_test=not blind), file=sys.stdout)
     return failed
+
+
+def suite_cells(suite: SuiteSpec, store: Path) -> dict[Path, list[RunSpec]]:
+    """Every cell a suite fills, per store: its grid in ``store`` and, for a tuned suite, its candidates
+    in the tuning file, its selected settings (once chosen) in ``store`` and their one-factor checks in
+    the checks file; while a selection waits on candidates, each of its evaluation and check cells
+    counts as one missing cell."""
+    out = {store: list(suite.cells())}
+    if suite.tune is None:
+        return out
+    from .checks import check_cells, checked, checks_path
+    from .tuning import candidate_cells, evaluation_cells, select, trainer_setting, tuning_path
+
+    tuning = tuning_path(store)
+    out[tuning] = candidate_cells(suite)
+    selections = select(suite, ResultStore(tuning).records() if tuning.exists() else [])
+    out[store] += evaluation_cells(suite, selections)
+    if any(space.check for space in suite.tune.spaces):
+        out[checks_path(store)] = check_cells(suite, selections)
+    for s in selections:  # not selected yet: a placeholder per evaluation seed (the first candidate's)
+        if s.chosen is None and s.candidates:
+            first = s.candidates[0]
+            out[store] += [
+                RunSpec(
+                    task=s.task,
+                    trainer=trainer_setting(s.space, first.config),
+                    seed=seed,
+                    budget=suite.budget,
+                    device=suite.device,
+                )
+                for seed in suite.seeds
+            ]
+            if s.space.check is not None:  # and one per check seed
+                out[checks_path(store)] += [
+                    RunSpec(
+                        task=s.task,
+                        trainer=checked(s.space, first.config),
+                        seed=seed,
+                        budget=suite.budget,
+                        device=suite.device,
+                    )
+                    for seed in s.space.check.seeds
+                ]
+    return out

@@ -53,7 +53,7 @@ def configurations(suite: SuiteSpec, space: TuneSpace) -> list[dict[str, Any]]:
     return [points[i] for i in sorted(chosen)]
 
 
-def _setting(space: TuneSpace, config: dict[str, Any]) -> TrainerSpec:
+def trainer_setting(space: TuneSpace, config: dict[str, Any]) -> TrainerSpec:
     return TrainerSpec(name=space.trainer, params={**space.params, **config})
 
 
@@ -61,7 +61,11 @@ def candidate_cells(suite: SuiteSpec) -> list[RunSpec]:
     """Every (task, space, configuration, tuning seed) cell."""
     return [
         RunSpec(
-            task=task, trainer=_setting(space, config), seed=seed, budget=suite.budget, device=suite.device
+            task=task,
+            trainer=trainer_setting(space, config),
+            seed=seed,
+            budget=suite.budget,
+            device=suite.device,
         )
         for task in suite.tasks
         for space in suite.tune.spaces
@@ -147,7 +151,7 @@ def select(suite: SuiteSpec, records: list[RunRecord]) -> list[Selection]:
         for space in suite.tune.spaces:
             candidates = []
             for config in configurations(suite, space):
-                runs = found.get(_key(task, _setting(space, config)), [])
+                runs = found.get(_key(task, trainer_setting(space, config)), [])
                 accs = [
                     r.training.val_acc
                     for r in runs
@@ -168,7 +172,7 @@ def evaluation_cells(suite: SuiteSpec, selections: list[Selection]) -> list[RunS
     return [
         RunSpec(
             task=s.task,
-            trainer=_setting(s.space, s.chosen.config),
+            trainer=trainer_setting(s.space, s.chosen.config),
             seed=seed,
             budget=suite.budget,
             device=suite.device,
@@ -262,33 +266,4 @@ def _marks(suite: SuiteSpec, records: list[RunRecord], labels: list[str]) -> dic
         complete = sel.chosen is not None or sel.missing == 0
         key = (_setting_label(sel.task.name, sel.task.params), labels[suite.tune.spaces.index(sel.space)])
         out[key] = "selected" if complete else f"leading ({done} of {total} runs)"
-    return out
-
-
-def suite_cells(suite: SuiteSpec, store: Path) -> dict[Path, list[RunSpec]]:
-    """Every cell a suite fills, per store: its grid in ``store`` and, for a tuned suite, its candidates
-    in the tuning file and its selected settings (once chosen) in ``store``; while a selection waits on
-    candidates, each of its evaluation cells counts as one missing cell of ``store``."""
-    out = {store: list(suite.cells())}
-    if suite.tune is None:
-        return out
-    from ..store.results import ResultStore
-
-    tuning = tuning_path(store)
-    out[tuning] = candidate_cells(suite)
-    selections = select(suite, ResultStore(tuning).records() if tuning.exists() else [])
-    out[store] += evaluation_cells(suite, selections)
-    for s in selections:  # not selected yet: a placeholder per evaluation seed (the first candidate's)
-        if s.chosen is None and s.candidates:
-            first = s.candidates[0]
-            out[store] += [
-                RunSpec(
-                    task=s.task,
-                    trainer=_setting(s.space, first.config),
-                    seed=seed,
-                    budget=suite.budget,
-                    device=suite.device,
-                )
-                for seed in suite.seeds
-            ]
     return out
