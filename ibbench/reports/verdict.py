@@ -9,10 +9,12 @@ sides ran, with d_i = acc_i(setting) - acc_i(ce) in percentage points:
 
 * the mean paired difference d, its standard deviation s_d and the 95 % paired t interval
   d ± t_{0.975, n-1} s_d / sqrt(n);
-* two tests that assume less: the Wilcoxon signed-rank p value (``scipy.stats.wilcoxon``: zeros
-  dropped; exact for n <= 50 distinct differences, by exhaustive permutation with ties or zeros up to
-  n = 13) and the sign-test p value (``scipy.stats.binomtest`` on the positive against the negative
-  non-zero differences).  Neither can fall below p = 0.25 at three seeds, so there the verdict
+* two tests that assume less: the Wilcoxon signed-rank p value, exact at every n and conditional on
+  the observed ranks where |d_i| tie (``signed_rank_p``; zeros dropped) and the sign-test p value
+  (``scipy.stats.binomtest`` on the positive against the negative non-zero differences).  Both read
+  the differences rounded to 1e-9 points: accuracies are counts over a test set, so their differences
+  tie often, and float noise in 100 acc_a - 100 acc_c must neither make nor break a tie (it once
+  moved a p value by a factor of 46 between two routes to the same runs).  Neither can fall below p = 0.25 at three seeds, so there the verdict
   rests on the t interval and its normality;
 * the minimum detectable difference (MDD) at these seeds: the true difference a two-sided paired t test
   at alpha 0.05 finds with power 0.8, (t_{0.975, n-1} + t_{0.80, n-1}) s_d / sqrt(n)
@@ -77,6 +79,37 @@ def seeds_needed(
         if minimum_detectable_difference(sd_d, n, alpha, power) <= target:
             return n
     return None
+
+
+def tied_grid(d: list[float]) -> list[float]:
+    """Paired differences (points) rounded to 1e-9 points: far below an accuracy's resolution (100 / test
+    set size), far above float noise, so equal differences compare equal whatever route made them."""
+    return [round(x, 9) + 0.0 for x in d]  # + 0.0: -0.0 is 0
+
+
+def signed_rank_p(d: list[float]) -> float:
+    """Two-sided exact p of Wilcoxon's signed-rank test of paired differences ``d`` (points).
+
+    Zeros are dropped (Wilcoxon's convention); tied |d_i| share their mid-rank, and the p value is
+    exact conditional on those ranks: under H0 each sign is + or - with probability 1/2 independently,
+    so T+ (the sum of the positive differences' ranks) has the distribution of a random subset sum of
+    the ranks, counted by dynamic programming over the doubled (integer) ranks, O(n^3) (the approach
+    of Streitberg & Roehmel 1986 and of R's ``coin::wilcoxsign_test(distribution = "exact")``).
+    Without ties it equals ``scipy.stats.wilcoxon(d, method="exact")``; scipy falls back to the
+    normal approximation with ties above n = 13.  p = 2 P(T+ <= min(t, T - t)), at most 1.
+    Raises ValueError when no difference is non-zero.
+    """
+    kept = [x for x in tied_grid(d) if x != 0]
+    if not kept:
+        raise ValueError("the signed-rank test needs a non-zero difference")
+    ranks = [int(round(2 * r)) for r in stats.rankdata([abs(x) for x in kept])]  # doubled mid-ranks
+    total = sum(ranks)
+    t_plus = sum(r for r, x in zip(ranks, kept, strict=True) if x > 0)
+    counts = [1.0] + [0.0] * total  # counts[s]: sign assignments with T+ = s (exact in floats to 2^53)
+    for r in ranks:
+        counts = [c + (counts[s - r] if s >= r else 0.0) for s, c in enumerate(counts)]
+    t = min(t_plus, total - t_plus)
+    return min(1.0, 2 * sum(counts[: t + 1]) / 2 ** len(kept))
 
 
 def _by_seed(values: list[float], seeds: list[int]) -> dict[int, float]:
@@ -169,16 +202,16 @@ class Comparison:
         return difference - half, difference + half
 
     def wilcoxon_p(self) -> float | None:
-        """Two-sided Wilcoxon signed-rank p of the paired differences; None below 2 paired seeds or
-        where every difference is 0 (nothing to rank)."""
+        """Two-sided Wilcoxon signed-rank p of the paired differences (``signed_rank_p``); None below 2
+        paired seeds or where every difference is 0 (nothing to rank)."""
         d = self.differences
-        if len(d) < 2 or not any(d):
+        if len(d) < 2 or not any(tied_grid(d)):
             return None
-        return float(stats.wilcoxon(d).pvalue)
+        return signed_rank_p(d)
 
     def sign_p(self) -> float | None:
         """Two-sided sign-test p: positive against negative differences, zeros dropped; None without any."""
-        d = self.differences
+        d = tied_grid(self.differences)
         up, down = sum(x > 0 for x in d), sum(x < 0 for x in d)
         if len(d) < 2 or up + down == 0:
             return None
