@@ -36,17 +36,13 @@ def checked(space: TuneSpace, config: dict) -> TrainerSpec:
 def check_cells(suite: SuiteSpec, selections: list) -> list[RunSpec]:
     """The checked settings on their seeds, for the spaces with a check that have selected a setting
     (``selections``: ``ibbench.sweeps.tuning.select``'s)."""
+    from .tuning import seed_cells
+
     return [
-        RunSpec(
-            task=s.task,
-            trainer=checked(s.space, s.chosen.config),
-            seed=seed,
-            budget=suite.budget,
-            device=suite.device,
-        )
+        cell
         for s in selections
         if s.space.check is not None and s.chosen is not None
-        for seed in s.space.check.seeds
+        for cell in seed_cells(suite, s.task, checked(s.space, s.chosen.config), s.space.check.seeds)
     ]
 
 

@@ -267,7 +267,7 @@ def suite_cells(suite: SuiteSpec, store: Path) -> dict[Path, list[RunSpec]]:
     if suite.tune is None:
         return out
     from .checks import check_cells, checked, checks_path
-    from .tuning import candidate_cells, evaluation_cells, select, trainer_setting, tuning_path
+    from .tuning import candidate_cells, evaluation_cells, seed_cells, select, trainer_setting, tuning_path
 
     tuning = tuning_path(store)
     out[tuning] = candidate_cells(suite)
@@ -278,25 +278,9 @@ def suite_cells(suite: SuiteSpec, store: Path) -> dict[Path, list[RunSpec]]:
     for s in selections:  # not selected yet: a placeholder per evaluation seed (the first candidate's)
         if s.chosen is None and s.candidates:
             first = s.candidates[0]
-            out[store] += [
-                RunSpec(
-                    task=s.task,
-                    trainer=trainer_setting(s.space, first.config),
-                    seed=seed,
-                    budget=suite.budget,
-                    device=suite.device,
-                )
-                for seed in suite.seeds
-            ]
+            out[store] += seed_cells(suite, s.task, trainer_setting(s.space, first.config), suite.seeds)
             if s.space.check is not None:  # and one per check seed
-                out[checks_path(store)] += [
-                    RunSpec(
-                        task=s.task,
-                        trainer=checked(s.space, first.config),
-                        seed=seed,
-                        budget=suite.budget,
-                        device=suite.device,
-                    )
-                    for seed in s.space.check.seeds
-                ]
+                out[checks_path(store)] += seed_cells(
+                    suite, s.task, checked(s.space, first.config), s.space.check.seeds
+                )
     return out

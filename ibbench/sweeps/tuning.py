@@ -167,19 +167,21 @@ def select(suite: SuiteSpec, records: list[RunRecord]) -> list[Selection]:
     return out
 
 
+def seed_cells(suite: SuiteSpec, task: TaskSpec, trainer: TrainerSpec, seeds: list[int]) -> list[RunSpec]:
+    """One setting on each of ``seeds``, at the suite's budget and device."""
+    return [
+        RunSpec(task=task, trainer=trainer, seed=seed, budget=suite.budget, device=suite.device)
+        for seed in seeds
+    ]
+
+
 def evaluation_cells(suite: SuiteSpec, selections: list[Selection]) -> list[RunSpec]:
     """The selected settings on the evaluation seeds (only selections that chose one)."""
     return [
-        RunSpec(
-            task=s.task,
-            trainer=trainer_setting(s.space, s.chosen.config),
-            seed=seed,
-            budget=suite.budget,
-            device=suite.device,
-        )
+        cell
         for s in selections
         if s.chosen is not None
-        for seed in suite.seeds
+        for cell in seed_cells(suite, s.task, trainer_setting(s.space, s.chosen.config), suite.seeds)
     ]
 
 
