@@ -14,8 +14,8 @@ sides ran, with d_i = acc_i(setting) - acc_i(ce) in percentage points:
   (``scipy.stats.binomtest`` on the positive against the negative non-zero differences).  Both read
   the differences rounded to 1e-9 points: accuracies are counts over a test set, so their differences
   tie often, and float noise in 100 acc_a - 100 acc_c must neither make nor break a tie (it once
-  moved a p value by a factor of 46 between two routes to the same runs).  Neither can fall below p = 0.25 at three seeds, so there the verdict
-  rests on the t interval and its normality;
+  moved a p value by a factor of 46 between two routes to the same runs).  Neither can fall below
+  p = 0.25 at three seeds, so there the verdict rests on the t interval and its normality;
 * the minimum detectable difference (MDD) at these seeds: the true difference a two-sided paired t test
   at alpha 0.05 finds with power 0.8, (t_{0.975, n-1} + t_{0.80, n-1}) s_d / sqrt(n)
   (``minimum_detectable_difference``).  ``seeds_needed`` turns a pilot's s_d into the seed count that
